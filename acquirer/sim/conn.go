@@ -1,0 +1,237 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/tillgate/tillgate/wire"
+)
+
+// serve reads frames from one connection. Each request runs in its own
+// goroutine (so answers may leave out of order, like a real host); a
+// connWriter serializes the answers.
+func (s *Sim) serve(nc net.Conn) {
+	defer s.wg.Done()
+	defer s.untrack(nc)
+	defer nc.Close()
+	err := s.read(nc, &connWriter{nc: nc})
+	s.log.Debug("connection closed", "remote", nc.RemoteAddr().String(), "err", err)
+}
+
+// read splits the stream into frames; a framing error closes the
+// connection (the stream cannot be resynchronised).
+func (s *Sim) read(nc net.Conn, w *connWriter) error {
+	d := s.cfg.Dialect
+	buf := make([]byte, 0, 16<<10)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(make([]byte, 0, 2*cap(buf)), buf...)
+		}
+		n, rerr := nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		off := 0
+		for {
+			payload, k, err := d.Next(buf[off:])
+			if err != nil {
+				s.st.malformed.Add(1)
+				s.log.Warn("bad frame, closing the connection", "remote", nc.RemoteAddr().String(), "err", err)
+				return err
+			}
+			if payload == nil {
+				break
+			}
+			s.st.requests.Add(1)
+			s.wg.Add(1)
+			go s.handle(nc, w, append([]byte(nil), payload...))
+			off += k
+		}
+		buf = buf[:copy(buf, buf[off:])]
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// handle answers one request after the latency. Answers of a closed
+// connection are dropped (the ledger has them: a repeat gets them).
+func (s *Sim) handle(nc net.Conn, w *connWriter, payload []byte) {
+	defer s.wg.Done()
+	if !s.sleep(s.cfg.Latency.draw() + s.Fault().ExtraLatency) {
+		return
+	}
+	resp, err := s.respond(payload)
+	if err == nil && resp != nil && s.Fault().DropAnswers {
+		return
+	}
+	var frame []byte
+	if err == nil && resp != nil {
+		frame, err = s.pack(resp)
+	}
+	if err != nil {
+		s.log.Warn("unanswerable request, closing the connection", "remote", nc.RemoteAddr().String(), "err", err)
+		nc.Close()
+		return
+	}
+	if frame != nil && w.write(frame) == nil {
+		s.st.answered.Add(1)
+	}
+}
+
+// pack frames an answer; if the echoed fields of a bad request do not
+// pack, the bare MTI, STAN and RC still do.
+func (s *Sim) pack(resp *wire.Message) ([]byte, error) {
+	frame, err := s.codec.PackFrame(nil, resp)
+	if err == nil {
+		return frame, nil
+	}
+	bare := &wire.Message{MTI: resp.MTI, STAN: resp.STAN, ResponseCode: resp.ResponseCode}
+	if frame, err2 := s.codec.PackFrame(nil, bare); err2 == nil {
+		return frame, nil
+	}
+	return nil, fmt.Errorf("sim: pack answer: %w", err)
+}
+
+// errUnanswerable: not even the MTI and STAN of a request could be read.
+var errUnanswerable = errors.New("sim: malformed request without readable MTI and STAN")
+
+// respond decides the answer to one payload. nil, nil: nothing to answer
+// (a response or notification sent to us). An error: close the connection.
+func (s *Sim) respond(payload []byte) (*wire.Message, error) {
+	m, err := s.codec.Unpack(payload)
+	if err != nil {
+		return s.malformed(err)
+	}
+	class := classOf(m.MTI)
+	if class == "" {
+		if wire.ResponseMTI(m.MTI) == "" {
+			s.st.malformed.Add(1)
+			s.log.Warn("not a request, ignored", "mti", m.MTI)
+			return nil, nil
+		}
+		return s.formatError(m, fmt.Errorf("MTI %s not served", m.MTI)), nil
+	}
+	if rc, err := validateRequest(m, class); err != nil {
+		if rc != wire.RCFormatError {
+			return reply(m, rc, "", m.RRN), nil
+		}
+		return s.formatError(m, err), nil
+	}
+	if class == "0800" {
+		s.st.echoes.Add(1)
+		return reply(m, wire.RCApproved, "", m.RRN), nil
+	}
+	return s.financial(m, class), nil
+}
+
+// validateRequest is wire.ValidateRequest, except that a zero amount on a
+// financial request is left to the card rules (RC 13, recorded like any
+// decline) provided nothing else is wrong with the request.
+func validateRequest(m *wire.Message, class string) (string, error) {
+	err := wire.ValidateRequest(m)
+	var fe *wire.FormatError
+	if err == nil || !errors.As(err, &fe) {
+		return "", err
+	}
+	if fe.Field == 4 && fe.RC() == wire.RCInvalidAmount && m.Amount == 0 && class != "0400" {
+		probe := *m
+		probe.Amount = 1
+		perr := wire.ValidateRequest(&probe)
+		if perr == nil {
+			return "", nil
+		}
+		if !errors.As(perr, &fe) {
+			return wire.RCFormatError, perr
+		}
+		err = perr // what else is wrong comes first
+	}
+	return fe.RC(), err
+}
+
+// malformed answers an undecodable payload with 30 when its MTI and STAN
+// could be read, else asks for the connection to be closed.
+func (s *Sim) malformed(err error) (*wire.Message, error) {
+	s.st.malformed.Add(1)
+	var fe *wire.FormatError
+	if !errors.As(err, &fe) || fe.STAN == "" || wire.ResponseMTI(fe.MTI) == "" {
+		return nil, fmt.Errorf("%w: %v", errUnanswerable, err)
+	}
+	s.log.Warn("malformed request answered 30", "mti", fe.MTI, "stan", fe.STAN, "err", err)
+	return &wire.Message{MTI: wire.ResponseMTI(fe.MTI), STAN: fe.STAN, ResponseCode: wire.RCFormatError}, nil
+}
+
+// formatError answers a decodable but invalid request with 30.
+func (s *Sim) formatError(m *wire.Message, err error) *wire.Message {
+	s.st.malformed.Add(1)
+	s.log.Warn("invalid request answered 30", "mti", m.MTI, "key", m.Key(), "err", err)
+	return reply(m, wire.RCFormatError, "", m.RRN)
+}
+
+// financial applies the rules and records the outcome before answering; a
+// known identity gets its recorded answer and changes nothing.
+func (s *Sim) financial(m *wire.Message, class string) *wire.Message {
+	now := s.now().UTC()
+	e := entry{key: class + m.Key()}
+	e.rec = record{Class: class, Kind: kindOf(class, m.ProcCode), Amount: m.Amount, Day: now.Format("20060102"), RRN: m.RRN}
+	if e.rec.RRN == "" {
+		e.rec.RRN = assignRRN(e.key)
+	}
+	switch e.rec.Kind {
+	case KindReversal:
+		e.orig = originalKey(m)
+		e.rec.Original, e.rec.RC = e.orig, wire.RCApproved
+	default:
+		if e.rec.Kind == KindCompletion {
+			e.rec.Original = originalKey(m)
+		}
+		if e.rec.RC = decide(m, e.rec.Kind, now); e.rec.RC == wire.RCApproved {
+			e.rec.AuthCode = authCode(e.key)
+		}
+	}
+	rec, dup, err := s.ledger.record(e)
+	if err != nil {
+		s.log.Error("ledger", "key", m.Key(), "err", err)
+		return reply(m, wire.RCSystemError, "", m.RRN)
+	}
+	if dup {
+		s.st.duplicates.Add(1)
+		s.log.Info("duplicate answered from the ledger", "mti", m.MTI, "key", m.Key(), "rc", rec.RC)
+	}
+	s.log.Debug("answered", "mti", m.MTI, "key", m.Key(), "kind", rec.Kind, "rc", rec.RC)
+	return reply(m, rec.RC, rec.AuthCode, rec.RRN)
+}
+
+// originalKey is the ledger key of the transaction DE90 names: the class
+// of its MTI + this terminal + its STAN + its DE7 (validated: 42 digits).
+func originalKey(m *wire.Message) string {
+	od := m.OriginalData
+	class := classOf(od[:4])
+	if class == "" {
+		class = od[:4]
+	}
+	return class + m.TerminalID + od[4:10] + od[10:20]
+}
+
+// reply is the answer to m: its identity and amount fields echoed, never
+// card data (DE2, DE35, DE52, DE55).
+func reply(m *wire.Message, rc, auth, rrn string) *wire.Message {
+	r := &wire.Message{
+		MTI:              wire.ResponseMTI(m.MTI),
+		ProcCode:         m.ProcCode,
+		Amount:           m.Amount,
+		HasAmount:        m.HasAmount,
+		TransmissionTime: m.TransmissionTime,
+		STAN:             m.STAN,
+		RRN:              rrn,
+		AuthCode:         auth,
+		ResponseCode:     rc,
+		TerminalID:       m.TerminalID,
+		MerchantID:       m.MerchantID,
+		Currency:         m.Currency,
+		OriginalData:     m.OriginalData,
+	}
+	if classOf(m.MTI) == "0800" {
+		r.NetworkCode = m.NetworkCode
+	}
+	return r
+}

@@ -1,0 +1,247 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// LedgerFile is the ledger's file name inside Config.DataDir.
+const LedgerFile = "sim.db"
+
+// bucketTxns holds one record per identity, keyed class(4) + DE41 + DE11 +
+// DE7 (see classOf).
+var bucketTxns = []byte("txns")
+
+// batchDelay bounds how long a request waits for others to share its
+// commit; bbolt's 10 ms default would dominate a 0-5 ms latency.
+const batchDelay = 2 * time.Millisecond
+
+// Sum is a count and an amount in minor units.
+type Sum struct {
+	Count  int64 `json:"count"`
+	Amount int64 `json:"amount"`
+}
+
+// Totals has the shape shared with store.Totals: Net by kind ("purchase",
+// "refund", "cashback", "preauth", "completion") of approvals not reversed.
+type Totals struct {
+	Net map[string]Sum `json:"net"`
+}
+
+// DayTotals are one UTC day of the ledger, by kind. Approved counts the
+// approvals received that day (reversed later or not); Reversed the
+// approvals reversed by a reversal received that day; Net = Approved -
+// Reversed. Summed over all days, Net equals Totals.Net.
+type DayTotals struct {
+	Approved map[string]Sum `json:"approved"`
+	Reversed map[string]Sum `json:"reversed"`
+	Net      map[string]Sum `json:"net"`
+}
+
+// record is what the ledger keeps per identity. Never card data.
+type record struct {
+	Class       string `json:"c"`            // 0100, 0200, 0220, 0400
+	Kind        string `json:"k,omitempty"`  // see Kind*; "" for a tombstone
+	Amount      int64  `json:"a"`            // DE4
+	RC          string `json:"rc,omitempty"` // DE39 answered
+	AuthCode    string `json:"ac,omitempty"` // DE38 answered
+	RRN         string `json:"rrn,omitempty"`
+	Day         string `json:"d"`            // UTC date of receipt, YYYYMMDD
+	Original    string `json:"o,omitempty"`  // reversal/completion: key of the original
+	Reversed    bool   `json:"rv,omitempty"` // an approval cancelled by a reversal
+	ReversedDay string `json:"rd,omitempty"` // UTC date the reversal was received
+	// Tombstone: a reversal named this identity before it arrived. When
+	// the original comes it is answered as usual but stored reversed.
+	Tombstone bool `json:"t,omitempty"`
+}
+
+func (r *record) approved() bool { return r.RC == "00" && !r.Tombstone }
+
+// Ledger is the simulator's durable record of what it answered.
+type Ledger struct {
+	db *bolt.DB
+}
+
+// OpenLedger opens dir/sim.db. Read-only needs an existing file and shares
+// it with other readers, but waits at most a second for a running
+// simulator's lock (then it fails: ask the simulator's admin API).
+func OpenLedger(dir string, readOnly bool) (*Ledger, error) {
+	path := filepath.Join(dir, LedgerFile)
+	if readOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("sim: ledger %s: %w", path, err)
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sim: ledger dir %s: %w", dir, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: readOnly, Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("sim: open ledger %s: %w", path, err)
+	}
+	db.MaxBatchDelay = batchDelay
+	if !readOnly {
+		err = db.Update(func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(bucketTxns)
+			return err
+		})
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sim: init ledger %s: %w", path, err)
+		}
+	}
+	return &Ledger{db: db}, nil
+}
+
+// Close closes the file.
+func (l *Ledger) Close() error { return l.db.Close() }
+
+// entry is one request to record.
+type entry struct {
+	key  string // class + identity
+	orig string // reversal: key of the original it names
+	rec  record // what to store if the identity is new
+}
+
+// record stores e unless its identity is known, in one shared commit (db.
+// Batch, durable when it returns). It returns the stored record and
+// whether it was a duplicate. A reversal marks its original reversed, or
+// leaves a tombstone for it.
+func (l *Ledger) record(e entry) (record, bool, error) {
+	var out record
+	var dup bool
+	// Batch may run the function more than once: it only reads and
+	// writes the transaction and sets out/dup afresh each time.
+	err := l.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTxns)
+		rec := e.rec
+		if old, ok, err := get(b, e.key); err != nil {
+			return err
+		} else if ok && !old.Tombstone {
+			out, dup = old, true
+			return nil
+		} else if ok {
+			rec.Reversed, rec.ReversedDay = true, old.ReversedDay
+		}
+		if rec.Kind == KindReversal {
+			if err := reverse(b, e.orig, rec.Day); err != nil {
+				return err
+			}
+		}
+		out, dup = rec, false
+		return put(b, e.key, &rec)
+	})
+	if err != nil {
+		return record{}, false, fmt.Errorf("sim: ledger write: %w", err)
+	}
+	return out, dup, nil
+}
+
+// reverse marks the original at key reversed on day, or leaves a
+// tombstone if it has not arrived. Reversing a decline or an already
+// reversed approval changes nothing.
+func reverse(b *bolt.Bucket, key, day string) error {
+	o, ok, err := get(b, key)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		o = record{Class: key[:4], Tombstone: true, Reversed: true, ReversedDay: day, Day: day}
+	case o.Reversed || !o.approved():
+		return nil
+	default:
+		o.Reversed, o.ReversedDay = true, day
+	}
+	return put(b, key, &o)
+}
+
+func get(b *bolt.Bucket, key string) (record, bool, error) {
+	v := b.Get([]byte(key))
+	if v == nil {
+		return record{}, false, nil
+	}
+	var r record
+	if err := json.Unmarshal(v, &r); err != nil {
+		return record{}, false, fmt.Errorf("record %q: %w", key, err)
+	}
+	return r, true, nil
+}
+
+func put(b *bolt.Bucket, key string, r *record) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), v)
+}
+
+// each calls fn for every record in a read transaction.
+func (l *Ledger) each(fn func(key string, r *record)) error {
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTxns)
+		if b == nil {
+			return nil // read-only open of a ledger never written
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var r record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("record %q: %w", k, err)
+			}
+			fn(string(k), &r)
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("sim: ledger read: %w", err)
+	}
+	return nil
+}
+
+// Totals is Net by kind: approved, not reversed.
+func (l *Ledger) Totals() (Totals, error) {
+	t := Totals{Net: map[string]Sum{}}
+	err := l.each(func(_ string, r *record) {
+		if r.approved() && !r.Reversed && netKinds[r.Kind] {
+			add(t.Net, r.Kind, r.Amount, 1)
+		}
+	})
+	return t, err
+}
+
+// TotalsByDay is the ledger by UTC day (YYYYMMDD).
+func (l *Ledger) TotalsByDay() (map[string]DayTotals, error) {
+	days := map[string]DayTotals{}
+	day := func(d string) DayTotals {
+		dt, ok := days[d]
+		if !ok {
+			dt = DayTotals{Approved: map[string]Sum{}, Reversed: map[string]Sum{}, Net: map[string]Sum{}}
+			days[d] = dt
+		}
+		return dt
+	}
+	err := l.each(func(_ string, r *record) {
+		if !r.approved() || !netKinds[r.Kind] {
+			return
+		}
+		d := day(r.Day)
+		add(d.Approved, r.Kind, r.Amount, 1)
+		add(d.Net, r.Kind, r.Amount, 1)
+		if r.Reversed {
+			rd := day(r.ReversedDay)
+			add(rd.Reversed, r.Kind, r.Amount, 1)
+			add(rd.Net, r.Kind, -r.Amount, -1)
+		}
+	})
+	return days, err
+}
+
+func add(m map[string]Sum, kind string, amount, count int64) {
+	s := m[kind]
+	s.Count += count
+	s.Amount += amount
+	m[kind] = s
+}

@@ -1,0 +1,138 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tillgate/tillgate/wire"
+)
+
+// Test cards with a fixed answer (both pass the Luhn check).
+const (
+	PANDoNotHonour = "4000000000000002" // always 05
+	PANExpired     = "4000000000000069" // always 54
+)
+
+// Kinds of transactions, as in the shared Totals definition.
+const (
+	KindPurchase   = "purchase"
+	KindRefund     = "refund"
+	KindCashback   = "cashback"
+	KindBalance    = "balance"
+	KindPreAuth    = "preauth"
+	KindCompletion = "completion"
+	KindReversal   = "reversal"
+)
+
+// netKinds are the kinds that count in Totals.Net.
+var netKinds = map[string]bool{
+	KindPurchase: true, KindRefund: true, KindCashback: true, KindPreAuth: true, KindCompletion: true,
+}
+
+// classOf is the duplicate-detection class of an MTI: a repeat is its
+// original, and a reversal advice (0420) is the same reversal as an 0400.
+// "" for the MTIs the simulator does not serve.
+func classOf(mti string) string {
+	switch c := wire.OriginalMTI(mti); c {
+	case "0100", "0200", "0220", "0400", "0800":
+		return c
+	case "0420":
+		return "0400"
+	}
+	return ""
+}
+
+// kindOf names a request of class class with processing code proc.
+func kindOf(class, proc string) string {
+	switch class {
+	case "0100":
+		return KindPreAuth
+	case "0220":
+		return KindCompletion
+	case "0400":
+		return KindReversal
+	}
+	switch {
+	case strings.HasPrefix(proc, "20"):
+		return KindRefund
+	case strings.HasPrefix(proc, "09"):
+		return KindCashback
+	case strings.HasPrefix(proc, "31"):
+		return KindBalance
+	}
+	return KindPurchase
+}
+
+// decide applies the card rules (see doc.go) to a financial request.
+func decide(m *wire.Message, kind string, now time.Time) string {
+	pan, track2Expiry := card(m)
+	switch {
+	case !wire.ValidatePAN(pan):
+		return wire.RCInvalidCard
+	case pan == PANDoNotHonour:
+		return wire.RCDoNotHonour
+	case pan == PANExpired || expired(m.Expiry, now) || expired(track2Expiry, now):
+		return wire.RCExpired
+	case kind != KindBalance && m.Amount == 0:
+		return wire.RCInvalidAmount
+	case m.Amount%100 == 51:
+		return wire.RCInsufficientFunds
+	}
+	return wire.RCApproved
+}
+
+// card returns the PAN (DE2, else from track 2) and the expiry of track 2.
+func card(m *wire.Message) (pan, track2Expiry string) {
+	i := strings.IndexAny(m.Track2, "=D")
+	if i > 0 && len(m.Track2) >= i+5 {
+		track2Expiry = m.Track2[i+1 : i+5]
+	}
+	if m.PAN != "" {
+		return m.PAN, track2Expiry
+	}
+	if i > 0 {
+		return m.Track2[:i], track2Expiry
+	}
+	return "", ""
+}
+
+// expired reports a YYMM before the current month (UTC). An absent or
+// unreadable expiry is not a decline here (the wire validation answers 30
+// for a malformed DE14).
+func expired(yymm string, now time.Time) bool {
+	if len(yymm) != 4 {
+		return false
+	}
+	v, err := strconv.Atoi(yymm)
+	if err != nil {
+		return false
+	}
+	y, mo := now.UTC().Year()%100, int(now.UTC().Month())
+	return v < y*100+mo
+}
+
+// authCode is the 6-digit approval code of an identity: deterministic, so
+// a test can predict it and a repeat gets the same one even from a
+// rebuilt ledger.
+func authCode(key string) string {
+	return digitsOf("auth:"+key, 6)
+}
+
+// assignRRN makes a 12-digit retrieval reference for a request without one.
+func assignRRN(key string) string {
+	return digitsOf("rrn:"+key, 12)
+}
+
+func digitsOf(s string, n int) string {
+	sum := sha256.Sum256([]byte(s))
+	v := binary.BigEndian.Uint64(sum[:8])
+	out := make([]byte, n)
+	for i := n - 1; i >= 0; i-- {
+		out[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return string(out)
+}

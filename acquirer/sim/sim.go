@@ -1,0 +1,237 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tillgate/tillgate/wire"
+)
+
+// Config is one simulated acquirer host.
+type Config struct {
+	Addr    string  // listen address; "127.0.0.1:0" picks a port (see Sim.Addr)
+	DataDir string  // holds the ledger, sim.db
+	Latency Latency // per request, before the answer
+	Dialect wire.Dialect
+	Logger  *slog.Logger // nil: discard
+}
+
+// Fault is a run-time misbehaviour, set with SetFault; the zero value is a
+// healthy host.
+type Fault struct {
+	// Down closes every open connection and every new one at once, like a
+	// host whose application is dead behind a live listener.
+	Down bool
+	// ExtraLatency is added to every answer.
+	ExtraLatency time.Duration
+	// DropAnswers records requests as usual but sends no answer, like a
+	// host whose answers are lost on the way back.
+	DropAnswers bool
+}
+
+// Stats are the simulator's counters since Open.
+type Stats struct {
+	Conns      int64 // connections open now
+	Accepted   int64 // connections accepted
+	Requests   int64 // frames received
+	Answered   int64 // answers queued for writing
+	Duplicates int64 // requests whose identity was already in the ledger
+	Echoes     int64 // 0800 answered
+	Malformed  int64 // frames answered 30, or that closed their connection
+}
+
+type counters struct {
+	conns, accepted, requests, answered, duplicates, echoes, malformed atomic.Int64
+}
+
+// Sim is a running acquirer simulator.
+type Sim struct {
+	cfg    Config
+	log    *slog.Logger
+	codec  *wire.Codec
+	ledger *Ledger
+	ln     net.Listener
+	fault  atomic.Pointer[Fault]
+	now    func() time.Time
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+
+	done      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup // accept loop, connections, request handlers
+	st        counters
+}
+
+// Open opens (or creates) the ledger in cfg.DataDir and starts listening.
+func Open(cfg Config) (*Sim, error) { return open(cfg, time.Now) }
+
+// open takes the clock, so that tests can move the day.
+func open(cfg Config, now func() time.Time) (*Sim, error) {
+	if err := validate(cfg); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ledger, err := OpenLedger(cfg.DataDir, false)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		ledger.Close()
+		return nil, fmt.Errorf("sim: listen %s: %w", cfg.Addr, err)
+	}
+	s := &Sim{
+		cfg: cfg, log: log.With("component", "acqsim"), codec: wire.NewCodec(cfg.Dialect),
+		ledger: ledger, ln: ln, now: now,
+		conns: map[net.Conn]struct{}{}, done: make(chan struct{}),
+	}
+	s.fault.Store(&Fault{})
+	s.wg.Add(1)
+	go s.accept()
+	s.log.Info("listening", "addr", s.Addr(), "latency", cfg.Latency.String(), "data", cfg.DataDir)
+	return s, nil
+}
+
+func validate(cfg Config) error {
+	var errs []error
+	if cfg.DataDir == "" {
+		errs = append(errs, errors.New("no data dir"))
+	}
+	if err := cfg.Latency.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := cfg.Dialect.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sim: config: %w", err)
+	}
+	return nil
+}
+
+// Addr is the address actually listened on.
+func (s *Sim) Addr() string { return s.ln.Addr().String() }
+
+// Close stops listening, closes every connection, abandons requests still
+// in their latency (never recorded, never answered: as if the host died
+// before reading them), waits for the rest and closes the ledger.
+func (s *Sim) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.ln.Close()
+		s.closeConns()
+		s.wg.Wait()
+		err = s.ledger.Close()
+		s.log.Info("stopped")
+	})
+	return err
+}
+
+// Totals is the ledger's Net by kind (approved, not reversed).
+func (s *Sim) Totals() (Totals, error) { return s.ledger.Totals() }
+
+// TotalsByDay is the ledger by UTC day of receipt.
+func (s *Sim) TotalsByDay() (map[string]DayTotals, error) { return s.ledger.TotalsByDay() }
+
+// SetFault changes the host's behaviour from now on.
+func (s *Sim) SetFault(f Fault) {
+	s.fault.Store(&f)
+	if f.Down {
+		s.closeConns()
+	}
+	s.log.Warn("fault set", "down", f.Down, "extra_latency", f.ExtraLatency, "drop_answers", f.DropAnswers)
+}
+
+// Fault returns the fault in force.
+func (s *Sim) Fault() Fault { return *s.fault.Load() }
+
+// Stats returns a snapshot of the counters.
+func (s *Sim) Stats() Stats {
+	c := &s.st
+	return Stats{
+		Conns: c.conns.Load(), Accepted: c.accepted.Load(), Requests: c.requests.Load(),
+		Answered: c.answered.Load(), Duplicates: c.duplicates.Load(), Echoes: c.echoes.Load(),
+		Malformed: c.malformed.Load(),
+	}
+}
+
+func (s *Sim) accept() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				return
+			default:
+			}
+			s.log.Warn("accept", "err", err)
+			time.Sleep(10 * time.Millisecond) // e.g. EMFILE: do not spin
+			continue
+		}
+		s.st.accepted.Add(1)
+		if s.Fault().Down || !s.track(nc) {
+			nc.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go s.serve(nc)
+	}
+}
+
+// track registers a connection so that Close and Down can close it; false
+// once closing.
+func (s *Sim) track(nc net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	s.conns[nc] = struct{}{}
+	s.st.conns.Add(1)
+	return true
+}
+
+func (s *Sim) untrack(nc net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[nc]; ok {
+		delete(s.conns, nc)
+		s.st.conns.Add(-1)
+	}
+}
+
+func (s *Sim) closeConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for nc := range s.conns {
+		nc.Close()
+	}
+}
+
+// sleep waits d; false when the simulator closes meanwhile.
+func (s *Sim) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.done:
+		return false
+	}
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/tillgate/tillgate/acquirer/sim"
+	"github.com/tillgate/tillgate/wire"
+)
+
+type serveCommand struct {
+	// ready, if set, learns the listening addresses (tests use :0).
+	ready func(iso, admin string)
+}
+
+func (c *serveCommand) Usage() string {
+	return `usage: acqsim serve --data DIR [flags]
+
+Serves ISO 8583 (0100/0200/0220/0400/0420/0800 and repeats) with the
+simulator's card rules, recording every answer in DIR/sim.db before
+sending it. The admin API answers GET /totals, /totals/days, /stats and
+/healthz with JSON. Stops cleanly on SIGINT or SIGTERM.
+
+`
+}
+
+func (c *serveCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var (
+		listen   = fs.String("listen", "127.0.0.1:9583", "ISO 8583 listen address")
+		dataDir  = fs.String("data", "", "data directory (required): holds sim.db")
+		latency  = fs.String("latency", "0-5ms", "answer latency: fixed (2ms) or a uniform range (0-5ms)")
+		admin    = fs.String("admin", "127.0.0.1:9584", "admin HTTP address (empty: none)")
+		bitmap   = fs.String("bitmap", "binary", "bitmap encoding: binary or hex")
+		header   = fs.String("header", "binary2", "frame length header: binary2 or ascii4")
+		maxFrame = fs.Int("max-frame", wire.DefaultMaxFrame, "largest accepted payload in bytes")
+		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
+	)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, c.Usage()); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dataDir == "" || fs.NArg() > 0 {
+		return errUsage
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	lat, err := sim.ParseLatency(*latency)
+	if err != nil {
+		return fmt.Errorf("--latency: %w", err)
+	}
+	dialect, err := parseDialect(*bitmap, *header, *maxFrame)
+	if err != nil {
+		return err
+	}
+
+	s, err := sim.Open(sim.Config{Addr: *listen, DataDir: *dataDir, Latency: lat, Dialect: dialect, Logger: log})
+	if err != nil {
+		return err
+	}
+	var srv *http.Server
+	adminAddr := ""
+	if *admin != "" {
+		ln, err := net.Listen("tcp", *admin)
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("--admin: %w", err)
+		}
+		adminAddr = ln.Addr().String()
+		srv = &http.Server{Handler: adminHandler(s, log), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("admin server", "err", err)
+			}
+		}()
+		log.Info("admin API listening", "addr", adminAddr)
+	}
+	if c.ready != nil {
+		c.ready(s.Addr(), adminAddr)
+	}
+	<-ctx.Done()
+	log.Info("stopping")
+	// The admin API goes first: it reads the ledger, which closes with
+	// the simulator.
+	if srv != nil {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutCtx)
+	}
+	return s.Close()
+}
+
+func parseDialect(bitmap, header string, maxFrame int) (wire.Dialect, error) {
+	d := wire.DefaultDialect()
+	switch bitmap {
+	case "binary":
+	case "hex":
+		d.Bitmap = wire.BitmapHex
+	default:
+		return d, fmt.Errorf("--bitmap %q: want binary or hex", bitmap)
+	}
+	switch header {
+	case "binary2":
+	case "ascii4":
+		d.Header = wire.HeaderASCII4
+	default:
+		return d, fmt.Errorf("--header %q: want binary2 or ascii4", header)
+	}
+	d.MaxFrame = maxFrame
+	if err := d.Validate(); err != nil {
+		return d, fmt.Errorf("dialect: %w", err)
+	}
+	return d, nil
+}
+
+// adminHandler serves the read-only admin API.
+func adminHandler(s *sim.Sim, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, log, map[string]string{"status": "ok"}, nil)
+	})
+	mux.HandleFunc("GET /totals", func(w http.ResponseWriter, _ *http.Request) {
+		t, err := s.Totals()
+		writeJSON(w, log, t, err)
+	})
+	mux.HandleFunc("GET /totals/days", func(w http.ResponseWriter, _ *http.Request) {
+		d, err := s.TotalsByDay()
+		writeJSON(w, log, d, err)
+	})
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, log, s.Stats(), nil)
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, log *slog.Logger, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		log.Error("admin request", "err", err)
+		w.WriteHeader(http.StatusInternalServerError)
+		v = map[string]string{"error": err.Error()}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
