@@ -1,0 +1,253 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+)
+
+// Errors. Apply's errors answer one question: can the command have reached
+// the log? ErrNotLeader and ErrNotAppended: no, never; the caller may retry
+// or answer "not processed". ErrOutcomeUnknown (which ErrLeadershipLost
+// also matches): perhaps; it may still commit under this or a later leader,
+// so nothing final may be answered from it: duplicate detection and the
+// takeover resolve it. Test with errors.Is.
+var (
+	// ErrNotLeader: this node is not the leader, or the leader is stepping
+	// down or handing leadership over. The command was never appended:
+	// send it to the leader (Leadership/Status name it).
+	ErrNotLeader = errors.New("not the leader")
+	// ErrNotAppended: the command was never appended for another reason:
+	// Raft is shut down, the context ended before Apply started, or Raft's
+	// queue stayed full until the deadline.
+	ErrNotAppended = errors.New("command not appended")
+	// ErrOutcomeUnknown: the command may have been appended; whether it
+	// commits is unknown to this node (leadership lost, shutdown or the
+	// context ending while waiting, a log write error).
+	ErrOutcomeUnknown = errors.New("outcome unknown")
+	// ErrLeadershipLost: leadership was lost while the command was in
+	// flight. Always returned together with ErrOutcomeUnknown.
+	ErrLeadershipLost = errors.New("leadership lost while committing")
+	// ErrClosed: the Cluster was closed, or Raft shut itself down after this
+	// node was removed from the cluster.
+	ErrClosed = errors.New("cluster closed")
+	// ErrInvalidConfig: Open was given an unusable Config.
+	ErrInvalidConfig = errors.New("invalid config")
+	// ErrBadSnapshot: a snapshot does not start with tillgate's header.
+	ErrBadSnapshot = errors.New("bad snapshot")
+)
+
+// Cluster is one Raft node replicating a StateMachine.
+type Cluster struct {
+	cfg       Config
+	log       *slog.Logger
+	localAddr string
+
+	bolt     *raftboltdb.BoltStore
+	trans    *raft.NetworkTransport
+	raft     *raft.Raft
+	observer *raft.Observer
+
+	feed      *leadershipFeed
+	closed    chan struct{} // closed by Close: wakes waiters, stops the watcher
+	watchDone chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open starts a Raft node in cfg.Dir, bootstrapping the cluster with
+// cfg.Peers when cfg.Bootstrap is set and the node has no state yet. A node
+// that is not in the bootstrap configuration joins when the leader adds it
+// (AddVoter). sm must outlive the Cluster: close it after Close.
+func Open(cfg Config, sm StateMachine) (*Cluster, error) {
+	cfg = cfg.withDefaults()
+	if sm == nil {
+		return nil, fmt.Errorf("cluster: open: %w: nil StateMachine", ErrInvalidConfig)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("cluster: open: %w", err)
+	}
+	c := &Cluster{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		feed:      newLeadershipFeed(),
+		closed:    make(chan struct{}),
+		watchDone: make(chan struct{}),
+	}
+	if err := c.open(sm); err != nil {
+		c.closeStores()
+		return nil, fmt.Errorf("cluster: open %s: %w", cfg.Dir, err)
+	}
+	// Non-blocking observer: raft drops an observation rather than wait
+	// for us (see watchLeadership for why a drop is harmless).
+	obs := make(chan raft.Observation, 16)
+	c.observer = raft.NewObserver(obs, false, leadershipObservations)
+	c.raft.RegisterObserver(c.observer)
+	c.feed.publish(c.leadership())
+	go c.watchLeadership(obs)
+	return c, nil
+}
+
+// open builds the stores, the transport and raft, in that order; on error
+// the caller closes whatever was opened.
+func (c *Cluster) open(sm StateMachine) error {
+	if err := os.MkdirAll(c.cfg.Dir, 0o700); err != nil {
+		return err
+	}
+	var err error
+	// fsync on: an entry acknowledged to the leader must survive a crash.
+	// The lock timeout turns a second node on the same Dir into an error
+	// instead of a hang (bbolt waits for its file lock forever by default).
+	path := filepath.Join(c.cfg.Dir, "raft.db")
+	c.bolt, err = raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &bbolt.Options{Timeout: boltLockTimeout}})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return fmt.Errorf("log store %s: locked by another process: %w", path, err)
+	}
+	if err != nil {
+		return fmt.Errorf("log store %s: %w", path, err)
+	}
+	// The cache keeps recent entries decoded, so the leader replicates them
+	// without reading back and decoding what it has just written.
+	logs, err := raft.NewLogCache(c.cfg.LogCacheSize, c.bolt)
+	if err != nil {
+		return fmt.Errorf("log cache: %w", err)
+	}
+	hl := newHclog(c.log, "raft")
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(c.cfg.Dir, snapshotsRetained, hl.Named("snapshots"))
+	if err != nil {
+		return fmt.Errorf("snapshot store: %w", err)
+	}
+	if c.trans, err = c.openTransport(hl); err != nil {
+		return err
+	}
+	c.localAddr = string(c.trans.LocalAddr())
+	_, durable := sm.(appliedIndexer)
+	if durable {
+		if err := c.catchUp(sm, snaps); err != nil {
+			return err
+		}
+	}
+	rc := c.cfg.raftConfig(hl, durable)
+	if err := c.bootstrap(rc, logs, snaps); err != nil {
+		return err
+	}
+	if c.raft, err = raft.NewRaft(rc, &fsm{sm: sm}, logs, c.bolt, snaps, c.trans); err != nil {
+		return fmt.Errorf("raft: %w", err)
+	}
+	return nil
+}
+
+func (c *Cluster) openTransport(hl *hclogAdapter) (*raft.NetworkTransport, error) {
+	var advertise net.Addr
+	if c.cfg.AdvertiseAddr != "" {
+		a, err := net.ResolveTCPAddr("tcp", c.cfg.AdvertiseAddr)
+		if err != nil {
+			return nil, fmt.Errorf("advertise address %q: %w", c.cfg.AdvertiseAddr, err)
+		}
+		advertise = a
+	}
+	t, err := raft.NewTCPTransportWithLogger(c.cfg.BindAddr, advertise, transportMaxPool, transportTimeout, hl.Named("transport"))
+	if err != nil {
+		return nil, fmt.Errorf("transport on %s (an unspecified bind address needs AdvertiseAddr): %w", c.cfg.BindAddr, err)
+	}
+	return t, nil
+}
+
+// catchUp restores the latest local snapshot into a durable state machine
+// that is behind it. Raft itself skips the restore on start (see
+// raftConfig), which is right except after a crash between a follower
+// saving an installed snapshot and the state machine committing its
+// restore: raft then believes the entries up to the snapshot are applied
+// and may no longer have them in its log.
+func (c *Cluster) catchUp(sm StateMachine, snaps raft.SnapshotStore) error {
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	_, rc, err := snaps.Open(list[0].ID)
+	if err != nil {
+		return fmt.Errorf("open snapshot %s: %w", list[0].ID, err)
+	}
+	defer rc.Close()
+	snapApplied, err := readSnapshotHeader(rc)
+	if err != nil {
+		return fmt.Errorf("snapshot %s: %w", list[0].ID, err)
+	}
+	have := sm.(appliedIndexer).AppliedIndex()
+	if have >= snapApplied {
+		return nil
+	}
+	c.log.Warn("state machine is behind the latest snapshot: restoring it",
+		"applied_index", have, "snapshot_applied_index", snapApplied, "snapshot", list[0].ID)
+	if err := sm.Restore(io.NopCloser(rc)); err != nil {
+		return fmt.Errorf("restore snapshot %s: %w", list[0].ID, err)
+	}
+	return nil
+}
+
+// bootstrap writes the initial configuration on a node with no state.
+// Every bootstrapping node writes the same one; raft elects among them.
+func (c *Cluster) bootstrap(rc *raft.Config, logs raft.LogStore, snaps raft.SnapshotStore) error {
+	if !c.cfg.Bootstrap {
+		return nil
+	}
+	has, err := raft.HasExistingState(logs, c.bolt, snaps)
+	if err != nil || has {
+		return err
+	}
+	var conf raft.Configuration
+	for _, p := range c.cfg.Peers {
+		conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
+	}
+	if len(conf.Servers) == 0 {
+		conf.Servers = []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(c.cfg.ID), Address: c.trans.LocalAddr()}}
+	}
+	if err := raft.BootstrapCluster(rc, logs, c.bolt, snaps, c.trans, conf); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	c.log.Info("bootstrapped cluster", "servers", len(conf.Servers))
+	return nil
+}
+
+// Close stops the node. The order matters: raft first, because until
+// Shutdown returns its goroutines (main loop, replication, FSM, snapshots)
+// still use the transport and the stores; then the transport (Shutdown
+// already closes it; closing again is harmless and covers a failed
+// shutdown); the log store last, when nothing can write to it. The
+// StateMachine is not closed: raft may call it until Shutdown returns, so
+// its owner closes it after Close. Safe to call more than once.
+func (c *Cluster) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.raft.DeregisterObserver(c.observer)
+		errShutdown := c.raft.Shutdown().Error()
+		<-c.watchDone
+		c.feed.publish(c.leadership()) // the last word: not leader
+		c.closeErr = errors.Join(errShutdown, c.closeStores())
+		if c.closeErr != nil {
+			c.closeErr = fmt.Errorf("cluster: close: %w", c.closeErr)
+		}
+	})
+	return c.closeErr
+}
+
+// closeStores closes what open created, in reverse order of use.
+func (c *Cluster) closeStores() error {
+	var errs []error
+	if c.trans != nil {
+		errs = append(errs, c.trans.Close())
+	}
+	if c.bolt != nil {
+		errs = append(errs, c.bolt.Close())
+	}
+	return errors.Join(errs...)
+}
