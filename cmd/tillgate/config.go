@@ -1,0 +1,133 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tillgate/tillgate/node"
+)
+
+// fileConfig is the JSON config file of `tillgate serve`. Durations are Go
+// duration strings ("500ms", "8s"); anything left out keeps its default.
+type fileConfig struct {
+	ID           string      `json:"id"`
+	DataDir      string      `json:"data_dir"`
+	RegisterAddr string      `json:"register_addr"`
+	RaftAddr     string      `json:"raft_addr"`
+	AdminAddr    *string     `json:"admin_addr"`
+	Peers        []node.Peer `json:"peers"`
+	Bootstrap    bool        `json:"bootstrap"`
+	CardKeyFile  string      `json:"card_key_file"`
+	HexBitmap    bool        `json:"hex_bitmap"`
+	ASCIIHeader  bool        `json:"ascii_header"`
+	MaxFrame     int         `json:"max_frame"`
+	IdleTimeout  duration    `json:"idle_timeout"`
+	MaxConns     int         `json:"max_conns"`
+	Acquirer     struct {
+		Name    string   `json:"name"`
+		Addr    string   `json:"addr"`
+		Conns   int      `json:"conns"`
+		Timeout duration `json:"timeout"`
+	} `json:"acquirer"`
+	Raft struct {
+		HeartbeatTimeout   duration `json:"heartbeat_timeout"`
+		ElectionTimeout    duration `json:"election_timeout"`
+		LeaderLeaseTimeout duration `json:"leader_lease_timeout"`
+		SnapshotThreshold  uint64   `json:"snapshot_threshold"`
+		TrailingLogs       uint64   `json:"trailing_logs"`
+	} `json:"raft"`
+}
+
+type duration time.Duration
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: want a string like \"500ms\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = duration(v)
+	return nil
+}
+
+// loadConfig reads path over the defaults.
+func loadConfig(path string, cfg *node.Config) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	var f fileConfig
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	setStr(&cfg.ID, f.ID)
+	setStr(&cfg.DataDir, f.DataDir)
+	setStr(&cfg.RegisterAddr, f.RegisterAddr)
+	setStr(&cfg.RaftAddr, f.RaftAddr)
+	if f.AdminAddr != nil {
+		cfg.AdminAddr = *f.AdminAddr
+	}
+	if f.Peers != nil {
+		cfg.Peers = f.Peers
+	}
+	cfg.Bootstrap = cfg.Bootstrap || f.Bootstrap
+	setStr(&cfg.CardKeyFile, f.CardKeyFile)
+	cfg.HexBitmap, cfg.ASCIIHeader = f.HexBitmap, f.ASCIIHeader
+	setInt(&cfg.MaxFrame, f.MaxFrame)
+	setDur(&cfg.IdleTimeout, f.IdleTimeout)
+	setInt(&cfg.MaxConns, f.MaxConns)
+	setStr(&cfg.Acquirer.Name, f.Acquirer.Name)
+	setStr(&cfg.Acquirer.Addr, f.Acquirer.Addr)
+	setInt(&cfg.Acquirer.Conns, f.Acquirer.Conns)
+	setDur(&cfg.Acquirer.Timeout, f.Acquirer.Timeout)
+	setDur(&cfg.Raft.HeartbeatTimeout, f.Raft.HeartbeatTimeout)
+	setDur(&cfg.Raft.ElectionTimeout, f.Raft.ElectionTimeout)
+	setDur(&cfg.Raft.LeaderLeaseTimeout, f.Raft.LeaderLeaseTimeout)
+	if f.Raft.SnapshotThreshold > 0 {
+		cfg.Raft.SnapshotThreshold = f.Raft.SnapshotThreshold
+	}
+	if f.Raft.TrailingLogs > 0 {
+		cfg.Raft.TrailingLogs = f.Raft.TrailingLogs
+	}
+	return nil
+}
+
+func setStr(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+func setInt(dst *int, v int) {
+	if v != 0 {
+		*dst = v
+	}
+}
+
+func setDur(dst *time.Duration, v duration) {
+	if v != 0 {
+		*dst = time.Duration(v)
+	}
+}
+
+// parsePeers reads "id=raftaddr/registeraddr,..." as the --peers flag gives it.
+func parsePeers(s string) ([]node.Peer, error) {
+	var out []node.Peer
+	for _, item := range strings.Split(s, ",") {
+		id, addrs, ok := strings.Cut(strings.TrimSpace(item), "=")
+		raft, reg, ok2 := strings.Cut(addrs, "/")
+		if !ok || !ok2 || id == "" {
+			return nil, fmt.Errorf("--peers item %q: want id=raft_host:port/register_host:port", item)
+		}
+		out = append(out, node.Peer{ID: id, RaftAddr: raft, RegisterAddr: reg})
+	}
+	return out, nil
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tillgate/tillgate/acquirer/sim"
+	"github.com/tillgate/tillgate/internal/localcluster"
+	"github.com/tillgate/tillgate/internal/regsim"
+	"github.com/tillgate/tillgate/wire"
+)
+
+type demoCommand struct{}
+
+func (c *demoCommand) Usage() string {
+	return `usage: tillgate demo [flags]
+
+Runs a local 3-node cluster, the acquirer simulator and simulated registers
+on loopback, prints what listens where and a live line, and stops on Ctrl-C.
+With --registers 0 no registers run, so an outside client can be pointed at
+the cluster.
+
+`
+}
+
+func (c *demoCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	var (
+		dataDir   = fs.String("data", "", "data directory (default: a new temp dir, removed at exit)")
+		registers = fs.Int("registers", 200, "simulated registers (0: none)")
+		think     = fs.Duration("think", 100*time.Millisecond, "mean pause between a register's transactions")
+		latency   = fs.String("acq-latency", "1-5ms", "acquirer simulator latency: fixed (2ms) or a range (1-5ms)")
+		logLevel  = fs.String("log-level", "warn", "debug, info, warn or error")
+	)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, c.Usage()); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	lat, err := sim.ParseLatency(*latency)
+	if err != nil {
+		return fmt.Errorf("--acq-latency: %w", err)
+	}
+	dir := *dataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "tillgate-demo-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+
+	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:9583", DataDir: filepath.Join(dir, "acqsim"), Latency: lat, Dialect: wire.DefaultDialect(), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer acq.Close()
+	cl, err := localcluster.Start(localcluster.Options{
+		Dir: dir, RegisterBase: 8583, RaftBase: 7001, AdminBase: 9101,
+		AcquirerAddr: acq.Addr(), Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	// Registers stop before the cluster so none is left waiting on a closed node.
+	defer cl.Close()
+
+	fmt.Printf("data        %s\n", dir)
+	fmt.Printf("acqsim      %s  (latency %s)\n", acq.Addr(), *latency)
+	for _, cfg := range cl.Configs {
+		fmt.Printf("%-11s registers %s  raft %s  admin http://%s/status\n", cfg.ID, cfg.RegisterAddr, cfg.RaftAddr, cfg.AdminAddr)
+	}
+	fmt.Printf("registers   %d simulated; Ctrl-C stops\n\n", *registers)
+
+	var fleet *regsim.Fleet
+	done := make(chan struct{})
+	runCtx, stopFleet := context.WithCancel(ctx)
+	defer stopFleet()
+	if *registers > 0 {
+		rc := regsim.DefaultConfig()
+		rc.Addrs, rc.Registers, rc.ThinkTime = cl.RegisterAddrs(), *registers, *think
+		fleet = regsim.New(rc)
+		go func() { fleet.Run(runCtx); close(done) }()
+	} else {
+		close(done)
+	}
+	live(ctx, cl, fleet)
+	stopFleet()
+	<-done
+	fmt.Println()
+	return nil
+}
+
+// live prints one status line a second until ctx ends.
+func live(ctx context.Context, cl *localcluster.Cluster, fleet *regsim.Fleet) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last int64
+	start := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		leader := "electing"
+		if i := cl.Leader(); i >= 0 {
+			leader = cl.Configs[i].ID
+		}
+		if fleet == nil {
+			fmt.Printf("\r%5.0fs  leader %-8s  (no simulated registers)   ", time.Since(start).Seconds(), leader)
+			continue
+		}
+		s := &fleet.Stats
+		done := s.Approved.Load() + s.Declined.Load() + s.Unknown.Load()
+		fmt.Printf("\r%5.0fs  %6d tx/s  approved %8d  declined %7d  unknown %4d  leader %-8s",
+			time.Since(start).Seconds(), done-last, s.Approved.Load(), s.Declined.Load(), s.Unknown.Load(), leader)
+		last = done
+	}
+}

@@ -1,0 +1,175 @@
+// Package localcluster runs a whole tillgate cluster inside one process on
+// loopback: the demo and the system tests share it, so that both start
+// nodes the same way.
+package localcluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/tillgate/tillgate/node"
+	"github.com/tillgate/tillgate/store"
+)
+
+// Options describe the cluster. Zero ports mean "pick free ones".
+type Options struct {
+	Dir          string
+	Nodes        int
+	RegisterBase int // node i listens on RegisterBase+i
+	RaftBase     int
+	AdminBase    int
+	AcquirerAddr string
+	Logger       *slog.Logger
+	// Tune adjusts each node's config before it starts (timings, limits).
+	Tune func(*node.Config)
+}
+
+// Cluster is a set of running nodes.
+type Cluster struct {
+	Configs []node.Config
+	Nodes   []*node.Node // nil for a stopped node
+}
+
+// Start writes a card key if Dir has none, and starts every node.
+func Start(o Options) (*Cluster, error) {
+	if o.Nodes == 0 {
+		o.Nodes = 3
+	}
+	keyFile := filepath.Join(o.Dir, "card.key")
+	if _, err := store.LoadKeyFile(keyFile); err != nil {
+		if _, err := store.WriteNewKeyFile(keyFile); err != nil {
+			return nil, fmt.Errorf("localcluster: %w", err)
+		}
+	}
+	// One batch of free ports, held open together so none repeats.
+	free, err := freePorts(3 * o.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	reg := addrs(o.RegisterBase, free[:o.Nodes])
+	rft := addrs(o.RaftBase, free[o.Nodes:2*o.Nodes])
+	adm := addrs(o.AdminBase, free[2*o.Nodes:])
+	c := &Cluster{}
+	var peers []node.Peer
+	for i := range o.Nodes {
+		peers = append(peers, node.Peer{ID: nodeID(i), RaftAddr: rft[i], RegisterAddr: reg[i]})
+	}
+	for i := range o.Nodes {
+		cfg := node.DefaultConfig()
+		cfg.ID = nodeID(i)
+		cfg.DataDir = filepath.Join(o.Dir, cfg.ID)
+		cfg.RegisterAddr, cfg.RaftAddr, cfg.AdminAddr = reg[i], rft[i], adm[i]
+		cfg.Peers = peers
+		cfg.Bootstrap = true
+		cfg.CardKeyFile = keyFile
+		cfg.Acquirer.Addr = o.AcquirerAddr
+		cfg.Logger = o.Logger
+		if o.Tune != nil {
+			o.Tune(&cfg)
+		}
+		c.Configs = append(c.Configs, cfg)
+	}
+	c.Nodes = make([]*node.Node, o.Nodes)
+	for i := range o.Nodes {
+		if err := c.StartNode(i); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func nodeID(i int) string { return "node" + strconv.Itoa(i+1) }
+
+// addrs returns loopback addresses from base, or the free ones when base is 0.
+func addrs(base int, free []string) []string {
+	if base == 0 {
+		return free
+	}
+	out := make([]string, len(free))
+	for i := range out {
+		out[i] = "127.0.0.1:" + strconv.Itoa(base+i)
+	}
+	return out
+}
+
+func freePorts(n int) ([]string, error) {
+	out := make([]string, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("localcluster: free port: %w", err)
+		}
+		defer ln.Close()
+		out[i] = ln.Addr().String()
+	}
+	return out, nil
+}
+
+// StartNode starts (or restarts, from its data) node i.
+func (c *Cluster) StartNode(i int) error {
+	n, err := node.New(c.Configs[i])
+	if err != nil {
+		return fmt.Errorf("localcluster: %s: %w", c.Configs[i].ID, err)
+	}
+	if err := n.Start(); err != nil {
+		return fmt.Errorf("localcluster: %s: %w", c.Configs[i].ID, err)
+	}
+	c.Nodes[i] = n
+	return nil
+}
+
+// StopNode closes node i; its data stays for a restart.
+func (c *Cluster) StopNode(i int) error {
+	if c.Nodes[i] == nil {
+		return nil
+	}
+	err := c.Nodes[i].Close()
+	c.Nodes[i] = nil
+	return err
+}
+
+// RegisterAddrs lists every node's register address.
+func (c *Cluster) RegisterAddrs() []string {
+	var out []string
+	for _, cfg := range c.Configs {
+		out = append(out, cfg.RegisterAddr)
+	}
+	return out
+}
+
+// Leader returns the index of the running node that leads, or -1.
+func (c *Cluster) Leader() int {
+	for i, n := range c.Nodes {
+		if n != nil && n.IsLeader() {
+			return i
+		}
+	}
+	return -1
+}
+
+// WaitLeader polls until a running node leads.
+func (c *Cluster) WaitLeader(timeout time.Duration) (int, error) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if i := c.Leader(); i >= 0 {
+			return i, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return -1, errors.New("localcluster: no leader elected")
+}
+
+// Close stops every running node.
+func (c *Cluster) Close() error {
+	var errs []error
+	for i := range c.Nodes {
+		errs = append(errs, c.StopNode(i))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,303 @@
+package regsim
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tillgate/tillgate/wire"
+)
+
+// Config describes a fleet.
+type Config struct {
+	// Addrs are the nodes' register addresses; register i starts at Addrs[i%len].
+	Addrs     []string
+	Registers int
+	// PerRegister is how many transactions each register makes; 0 runs until
+	// the context ends.
+	PerRegister int
+	// RepeatRatio is the share of answered transactions sent again as a
+	// repeat, to check that the answer is the stored one.
+	RepeatRatio float64
+	ThinkTime   time.Duration
+	// AttemptTimeout bounds one send; Deadline bounds one transaction.
+	AttemptTimeout time.Duration
+	Deadline       time.Duration
+	Dialect        wire.Dialect
+	// TerminalBase numbers the terminals, so that fleets do not collide.
+	TerminalBase int
+	Seed         uint64
+}
+
+// DefaultConfig is a small fleet against the demo cluster.
+func DefaultConfig() Config {
+	return Config{
+		Addrs:          []string{"127.0.0.1:8583", "127.0.0.1:8584", "127.0.0.1:8585"},
+		Registers:      100,
+		RepeatRatio:    0.1,
+		ThinkTime:      50 * time.Millisecond,
+		AttemptTimeout: 12 * time.Second,
+		Deadline:       60 * time.Second,
+		Dialect:        wire.DefaultDialect(),
+		Seed:           1,
+	}
+}
+
+// Result is what one register saw for one identity.
+type Result struct {
+	Key      string // DE41 + DE11 + DE7
+	MTI      string
+	ProcCode string
+	Amount   int64
+	RC       string // "" when no answer came before the deadline
+	AuthCode string
+	RRN      string
+	Attempts int
+	Latency  time.Duration
+	// RepeatMismatch is set when a repeat got an answer that differs from
+	// the original's: a broken duplicate check.
+	RepeatMismatch bool
+}
+
+// Stats are live counters, safe to read while the fleet runs.
+type Stats struct {
+	Sent, Approved, Declined, Unknown, Repeats, Resends, Reconnects atomic.Int64
+}
+
+// Fleet runs registers.
+type Fleet struct {
+	cfg   Config
+	codec *wire.Codec
+	Stats Stats
+
+	mu      sync.Mutex
+	results []Result
+}
+
+// New returns a fleet; Run starts it.
+func New(cfg Config) *Fleet {
+	return &Fleet{cfg: cfg, codec: wire.NewCodec(cfg.Dialect)}
+}
+
+// Run blocks until every register finished or ctx ends, and returns what
+// every register saw.
+func (f *Fleet) Run(ctx context.Context) []Result {
+	var wg sync.WaitGroup
+	for i := range f.cfg.Registers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &register{
+				f:    f,
+				tid:  fmt.Sprintf("T%07d", f.cfg.TerminalBase+i),
+				addr: f.cfg.Addrs[i%len(f.cfg.Addrs)],
+				rnd:  rand.New(rand.NewPCG(f.cfg.Seed, uint64(i))),
+			}
+			r.run(ctx)
+		}()
+	}
+	wg.Wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Result(nil), f.results...)
+}
+
+func (f *Fleet) record(r Result) {
+	switch {
+	case r.RC == "":
+		f.Stats.Unknown.Add(1)
+	case r.RC == wire.RCApproved:
+		f.Stats.Approved.Add(1)
+	default:
+		f.Stats.Declined.Add(1)
+	}
+	f.mu.Lock()
+	f.results = append(f.results, r)
+	f.mu.Unlock()
+}
+
+// Cards the simulator uses: Luhn-valid test PANs; the last one is the
+// acquirer simulator's "do not honour" card.
+var cards = []string{"4111111111111111", "5500000000000004", "4012888888881881", "4000000000000002"}
+
+type register struct {
+	f    *Fleet
+	tid  string
+	addr string
+	conn net.Conn
+	rbuf []byte
+	rnd  *rand.Rand
+	stan int
+}
+
+func (r *register) run(ctx context.Context) {
+	defer r.close()
+	for i := 0; r.f.cfg.PerRegister == 0 || i < r.f.cfg.PerRegister; i++ {
+		if ctx.Err() != nil {
+			return
+		}
+		req := r.next()
+		res := r.transact(ctx, req)
+		if res.RC != "" && r.rnd.Float64() < r.f.cfg.RepeatRatio {
+			rep := *req
+			rep.MTI = req.MTI[:3] + "1"
+			r.f.Stats.Repeats.Add(1)
+			again := r.transact(ctx, &rep)
+			if again.RC != "" && (again.RC != res.RC || again.AuthCode != res.AuthCode) {
+				res.RepeatMismatch = true
+			}
+		}
+		r.f.record(res)
+		if t := r.f.cfg.ThinkTime; t > 0 {
+			select {
+			case <-time.After(t/2 + time.Duration(r.rnd.Int64N(int64(t)))):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+func (r *register) next() *wire.Message {
+	r.stan = r.stan%999999 + 1
+	now := time.Now().UTC()
+	amount := 100 + r.rnd.Int64N(20000)
+	proc := "000000"
+	if r.rnd.IntN(20) == 0 {
+		proc = "200000"
+	}
+	return &wire.Message{
+		MTI:              "0200",
+		PAN:              cards[r.rnd.IntN(len(cards))],
+		ProcCode:         proc,
+		Amount:           amount,
+		HasAmount:        true,
+		TransmissionTime: now.Format("0102150405"),
+		STAN:             fmt.Sprintf("%06d", r.stan),
+		LocalTime:        now.Format("150405"),
+		LocalDate:        now.Format("0102"),
+		Expiry:           "3012",
+		POSEntryMode:     "051",
+		POSCondition:     "00",
+		TerminalID:       r.tid,
+		MerchantID:       "M00000000000001",
+		Currency:         "978",
+	}
+}
+
+// transact sends req until a final answer or the deadline. After a send
+// whose answer never came, only repeats go out.
+func (r *register) transact(ctx context.Context, req *wire.Message) Result {
+	res := Result{Key: req.Key(), MTI: req.MTI, ProcCode: req.ProcCode, Amount: req.Amount}
+	start := time.Now()
+	deadline := start.Add(r.f.cfg.Deadline)
+	m := *req
+	backoff := 50 * time.Millisecond
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		res.Attempts++
+		resp, sent, err := r.roundTrip(&m)
+		if err == nil && resp.ResponseCode == wire.RCIssuerInoperative {
+			if np, _ := resp.Private.Get("NP"); np == "1" {
+				// Not processed: resend unchanged where the active is.
+				if an, ok := resp.Private.Get(wire.TagActiveAddr); ok && an != r.addr {
+					r.addr = an
+					r.close()
+				}
+				r.f.Stats.Resends.Add(1)
+				sleep(ctx, backoff)
+				backoff = min(backoff*2, time.Second)
+				continue
+			}
+		}
+		if err == nil {
+			res.RC, res.AuthCode, res.RRN = resp.ResponseCode, resp.AuthCode, resp.RRN
+			res.Latency = time.Since(start)
+			if an, ok := resp.Private.Get(wire.TagActiveAddr); ok && an != r.addr {
+				r.addr = an
+				r.close()
+			}
+			return res
+		}
+		r.close()
+		if sent && !wire.IsRepeat(m.MTI) {
+			m.MTI = m.MTI[:3] + "1"
+		}
+		r.addr = r.f.cfg.Addrs[r.rnd.IntN(len(r.f.cfg.Addrs))]
+		sleep(ctx, backoff)
+		backoff = min(backoff*2, time.Second)
+	}
+	return res
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+}
+
+// roundTrip writes m and reads its answer. sent says whether any byte may
+// have reached the node.
+func (r *register) roundTrip(m *wire.Message) (*wire.Message, bool, error) {
+	if r.conn == nil {
+		c, err := net.DialTimeout("tcp", r.addr, 3*time.Second)
+		if err != nil {
+			return nil, false, err
+		}
+		r.f.Stats.Reconnects.Add(1)
+		r.conn, r.rbuf = c, r.rbuf[:0]
+	}
+	b, err := r.f.codec.PackFrame(nil, m)
+	if err != nil {
+		return nil, false, err
+	}
+	_ = r.conn.SetDeadline(time.Now().Add(r.f.cfg.AttemptTimeout))
+	r.f.Stats.Sent.Add(1)
+	if _, err := r.conn.Write(b); err != nil {
+		return nil, true, err
+	}
+	for {
+		resp, err := r.readFrame()
+		if err != nil {
+			return nil, true, err
+		}
+		if resp.STAN == m.STAN && resp.TransmissionTime == m.TransmissionTime {
+			return resp, true, nil
+		}
+		// An answer to an earlier, abandoned attempt: skip it.
+	}
+}
+
+func (r *register) readFrame() (*wire.Message, error) {
+	d := r.f.cfg.Dialect
+	for {
+		payload, n, err := d.Next(r.rbuf)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			m, err := r.f.codec.Unpack(payload)
+			r.rbuf = append(r.rbuf[:0], r.rbuf[n:]...)
+			return m, err
+		}
+		if cap(r.rbuf)-len(r.rbuf) < 1024 {
+			r.rbuf = append(make([]byte, 0, 2*cap(r.rbuf)+4096), r.rbuf...)
+		}
+		k, err := r.conn.Read(r.rbuf[len(r.rbuf):cap(r.rbuf)])
+		r.rbuf = r.rbuf[:len(r.rbuf)+k]
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (r *register) close() {
+	if r.conn != nil {
+		_ = r.conn.Close()
+		r.conn = nil
+	}
+}

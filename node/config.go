@@ -1,0 +1,147 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/cluster"
+	"github.com/tillgate/tillgate/wire"
+)
+
+// Peer is one voter of the cluster, as every node's config lists it.
+type Peer struct {
+	ID           string
+	RaftAddr     string
+	RegisterAddr string
+}
+
+// Config is everything a node needs. Start from DefaultConfig.
+type Config struct {
+	ID      string
+	DataDir string
+
+	// RegisterAddr is where cash registers connect (ISO 8583 over TCP).
+	RegisterAddr string
+	// RaftAddr is this node's Raft transport address.
+	RaftAddr string
+	// AdminAddr serves the admin API, /metrics, /livez and /readyz; empty disables it.
+	AdminAddr string
+
+	// Peers lists every voter, this node included. The register addresses
+	// are what answers advertise as the active's address.
+	Peers []Peer
+	// Bootstrap forms the cluster from Peers when the node has no Raft state yet.
+	Bootstrap bool
+
+	// HexBitmap and ASCIIHeader select the per-listener dialect options.
+	HexBitmap   bool
+	ASCIIHeader bool
+	MaxFrame    int
+
+	// IdleTimeout closes register connections silent for this long.
+	IdleTimeout time.Duration
+	// MaxConns caps register connections; more are closed at accept.
+	MaxConns int
+
+	// Acquirer is the upstream acquirer host.
+	Acquirer acquirer.Config
+	// CardKeyFile holds the 32-byte card-data key as 64 hex characters.
+	CardKeyFile string
+
+	// Raft timings and log settings; ID, Dir, addresses and peers are
+	// filled in from the fields above.
+	Raft cluster.Config
+
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+}
+
+// DefaultConfig returns a config that works for a single-host demo once ID,
+// DataDir, addresses, peers and the card key are set.
+func DefaultConfig() Config {
+	return Config{
+		RegisterAddr: "127.0.0.1:8583",
+		RaftAddr:     "127.0.0.1:7001",
+		AdminAddr:    "127.0.0.1:9101",
+		MaxFrame:     4096,
+		IdleTimeout:  5 * time.Minute,
+		MaxConns:     10000,
+		Acquirer:     acquirer.DefaultConfig(),
+		Raft:         cluster.DefaultConfig(),
+	}
+}
+
+// Validate reports the first thing that keeps the config from working, saying
+// which setting to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.ID == "" {
+		errs = append(errs, errors.New("id is empty: give each node a unique id"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir is empty"))
+	}
+	for name, addr := range map[string]string{"register_addr": c.RegisterAddr, "raft_addr": c.RaftAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: want host:port", name, addr))
+		}
+	}
+	if c.CardKeyFile == "" {
+		errs = append(errs, errors.New("card_key_file is empty: the PAN is stored only encrypted; create one with `tillgate keygen FILE`"))
+	}
+	if c.Acquirer.Addr == "" {
+		errs = append(errs, errors.New("acquirer.addr is empty"))
+	}
+	if c.MaxFrame <= 0 || c.MaxFrame > 65535 {
+		errs = append(errs, fmt.Errorf("max_frame %d: want 1..65535", c.MaxFrame))
+	}
+	self := false
+	for _, p := range c.Peers {
+		if p.ID == c.ID {
+			self = true
+		}
+		if p.ID == "" || p.RaftAddr == "" || p.RegisterAddr == "" {
+			errs = append(errs, fmt.Errorf("peer %+v: id, raft_addr and register_addr are all required", p))
+		}
+	}
+	if len(c.Peers) > 0 && !self {
+		errs = append(errs, fmt.Errorf("peers do not list this node's id %q", c.ID))
+	}
+	if c.Bootstrap && len(c.Peers) == 0 {
+		errs = append(errs, errors.New("bootstrap needs peers"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) dialect() wire.Dialect {
+	d := wire.DefaultDialect()
+	if c.HexBitmap {
+		d.Bitmap = wire.BitmapHex
+	}
+	if c.ASCIIHeader {
+		d.Header = wire.HeaderASCII4
+	}
+	d.MaxFrame = c.MaxFrame
+	return d
+}
+
+func (c *Config) clusterConfig() cluster.Config {
+	rc := c.Raft
+	rc.ID = c.ID
+	rc.Dir = c.DataDir + "/raft"
+	rc.BindAddr = c.RaftAddr
+	rc.AdvertiseAddr = c.RaftAddr
+	rc.Bootstrap = c.Bootstrap
+	rc.Peers = nil
+	for _, p := range c.Peers {
+		rc.Peers = append(rc.Peers, cluster.Peer{ID: p.ID, Addr: p.RaftAddr})
+	}
+	rc.Logger = c.Logger
+	return rc
+}

@@ -1,0 +1,80 @@
+package node
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestConfigValidate(t *testing.T) {
+	good := func() Config {
+		c := DefaultConfig()
+		c.ID, c.DataDir, c.CardKeyFile = "n1", "/tmp/x", "/tmp/key"
+		c.Acquirer.Addr = "127.0.0.1:9583"
+		c.Peers = []Peer{{ID: "n1", RaftAddr: "127.0.0.1:7001", RegisterAddr: "127.0.0.1:8583"}}
+		return c
+	}
+	if c := good(); c.Validate() != nil {
+		t.Fatalf("good config refused: %v", c.Validate())
+	}
+	cases := []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.ID = "" }, "id is empty"},
+		{func(c *Config) { c.CardKeyFile = "" }, "tillgate keygen"},
+		{func(c *Config) { c.RaftAddr = "7001" }, "raft_addr"},
+		{func(c *Config) { c.Peers[0].ID = "other" }, "do not list this node"},
+		{func(c *Config) { c.MaxFrame = 70000 }, "max_frame"},
+		{func(c *Config) { c.Acquirer.Addr = "" }, "acquirer.addr"},
+	}
+	for _, tc := range cases {
+		c := good()
+		tc.edit(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want an error naming %q, got %v", tc.want, err)
+		}
+	}
+}
+
+func TestNextAcquirerIDUnique(t *testing.T) {
+	n := &Node{}
+	seen := map[string]bool{}
+	for term := uint64(1); term <= 3; term++ {
+		for range 1000 {
+			stan, rrn := n.nextAcquirerID(term)
+			if len(stan) != 6 || len(rrn) != 12 {
+				t.Fatalf("stan %q rrn %q: wrong width", stan, rrn)
+			}
+			if seen[rrn] {
+				t.Fatalf("RRN %s handed out twice", rrn)
+			}
+			seen[rrn] = true
+		}
+	}
+}
+
+func TestScrubMasksCardNumbers(t *testing.T) {
+	got := scrub("field 2: bad value 4111111111111111 near 12")
+	if strings.Contains(got, "4111111111111111") || !strings.Contains(got, "411111") {
+		t.Fatalf("scrub left %q", got)
+	}
+}
+
+func TestInflightJoinsRepeats(t *testing.T) {
+	f := newInflight()
+	c1, owner := f.join("k")
+	c2, owner2 := f.join("k")
+	if !owner || owner2 || c1 != c2 {
+		t.Fatalf("second join must wait on the first call")
+	}
+	f.finish("k", c1, nil)
+	select {
+	case <-c2.done:
+	default:
+		t.Fatal("waiter not woken")
+	}
+	if _, owner := f.join("k"); !owner {
+		t.Fatal("a finished key must be free again")
+	}
+}

@@ -1,0 +1,232 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/cluster"
+	"github.com/tillgate/tillgate/store"
+	"github.com/tillgate/tillgate/wire"
+)
+
+// Log keys, so that every line names the same things the same way.
+const (
+	keyErr      = "err"
+	keyID       = "txn"
+	keyMTI      = "mti"
+	keySTAN     = "stan"
+	keyTerminal = "terminal"
+	keyPAN      = "pan"
+	keyRemote   = "remote"
+	keyTerm     = "term"
+)
+
+// view is what this node knows of the leadership. It is replaced whole, never
+// mutated, so the pipeline reads it without locks.
+type view struct {
+	leader     bool   // Raft says this node leads
+	serving    bool   // takeover done: the pipeline may authorize
+	term       uint64 // Raft term of that knowledge
+	leaderID   string
+	activeAddr string // the leader's register address
+	servingCh  chan struct{}
+}
+
+// Node is one tillgate daemon.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	codec   *wire.Codec
+	metrics *metrics
+
+	store *store.Store
+	raft  *cluster.Cluster
+	link  *acquirer.Link
+	vault *store.Vault
+
+	regs  *registerServer
+	admin *http.Server
+
+	viewMu   sync.Mutex
+	view     atomic.Pointer[view]
+	inflight *inflight
+	seq      atomic.Uint64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ready  chan struct{}
+	errc   chan error
+	closed sync.Once
+}
+
+// New checks cfg and returns a node that is not started yet.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("node: config: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	cfg.Logger = cfg.Logger.With("node", cfg.ID)
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	n := &Node{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		codec:    wire.NewCodec(cfg.dialect()),
+		inflight: newInflight(),
+		ready:    make(chan struct{}),
+		errc:     make(chan error, 1),
+	}
+	n.view.Store(&view{servingCh: make(chan struct{})})
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	return n, nil
+}
+
+// Start opens the state, joins the cluster, connects to the acquirer and
+// starts listening. It returns once every listener is bound; Ready is
+// closed then.
+func (n *Node) Start() error {
+	if err := n.open(); err != nil {
+		n.Close()
+		return err
+	}
+	close(n.ready)
+	return nil
+}
+
+func (n *Node) open() error {
+	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("node: data dir: %w", err)
+	}
+	key, err := store.LoadKeyFile(n.cfg.CardKeyFile)
+	if err != nil {
+		return fmt.Errorf("node: card key: %w", err)
+	}
+	if n.vault, err = store.NewVault(key); err != nil {
+		return fmt.Errorf("node: card key %s: %w", n.cfg.CardKeyFile, err)
+	}
+	if n.store, err = store.Open(n.cfg.DataDir+"/state.db", store.Options{Logger: n.log}); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	if n.raft, err = cluster.Open(n.cfg.clusterConfig(), n.store); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	acq := n.cfg.Acquirer
+	acq.Dialect = n.codec.Dialect()
+	acq.Logger = n.log
+	if n.link, err = acquirer.Open(acq); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.metrics = newMetrics(n.cfg.Registry, n)
+	n.wg.Add(1)
+	go n.watchLeadership()
+	if n.regs, err = startRegisterServer(n); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	if n.cfg.AdminAddr != "" {
+		if n.admin, err = n.startAdmin(); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+	}
+	n.log.Info("node started", "registers", n.cfg.RegisterAddr, "raft", n.cfg.RaftAddr, "admin", n.cfg.AdminAddr)
+	return nil
+}
+
+// Ready is closed once Start has bound every listener.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// Err delivers a fatal error that stopped the node from serving.
+func (n *Node) Err() <-chan error { return n.errc }
+
+// ID is the node's id.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// Store gives tests and tools read access to the replicated state.
+func (n *Node) Store() *store.Store { return n.store }
+
+// IsLeader reports whether this node is the Raft leader right now.
+func (n *Node) IsLeader() bool { return n.raft != nil && n.raft.IsLeader() }
+
+func (n *Node) fail(err error) {
+	select {
+	case n.errc <- err:
+	default:
+	}
+}
+
+// Close stops the node. Registers go first so no new work starts; Raft
+// next, so that nothing more commits: work still in flight then ends with no
+// answer, exactly as after a crash, and the next active resolves its INTENTs.
+// The acquirer link after that, and the state last because Raft applies into
+// it until it is shut down.
+func (n *Node) Close() error {
+	var errs []error
+	n.closed.Do(func() {
+		n.cancel()
+		if n.regs != nil {
+			errs = append(errs, n.regs.stop())
+		}
+		if n.admin != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			errs = append(errs, n.admin.Shutdown(ctx))
+			cancel()
+		}
+		if n.raft != nil {
+			errs = append(errs, n.raft.Close())
+		}
+		if n.link != nil {
+			errs = append(errs, n.link.Close())
+		}
+		n.wg.Wait()
+		if n.store != nil {
+			errs = append(errs, n.store.Close())
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func (n *Node) currentView() *view { return n.view.Load() }
+
+// registerAddrOf maps a Raft server id to the register address registers
+// should use.
+func (n *Node) registerAddrOf(id string) string {
+	for _, p := range n.cfg.Peers {
+		if p.ID == id {
+			return p.RegisterAddr
+		}
+	}
+	return ""
+}
+
+// waitServing blocks while a takeover is in progress on this node. It
+// returns nil if the node stops leading or ctx ends first.
+func (n *Node) waitServing(ctx context.Context) *view {
+	for {
+		v := n.currentView()
+		if !v.leader {
+			return nil
+		}
+		if v.serving {
+			return v
+		}
+		select {
+		case <-v.servingCh:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}

@@ -1,0 +1,421 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/cluster"
+	"github.com/tillgate/tillgate/store"
+	"github.com/tillgate/tillgate/wire"
+)
+
+// rcNoOriginal answers a completion whose DE90 names no known pre-auth
+// ("unable to locate original"). It is not in the core list of DESIGN.md,
+// but 30 or 96 would send the integrator looking in the wrong place.
+const rcNoOriginal = "25"
+
+// tagNotProcessed in DE48 tells a register that the node did nothing with
+// the request, so resending it unchanged to the active is safe.
+const tagNotProcessed = "NP"
+
+// handle answers one decoded, validated request. A nil answer means nothing
+// final may be said (the outcome is unknown): the register repeats.
+func (n *Node) handle(ctx context.Context, req *wire.Message) *wire.Message {
+	switch wire.OriginalMTI(req.MTI) {
+	case "0800":
+		return n.network(req)
+	case "0100", "0200", "0220", "0400", "0420":
+		return n.transact(ctx, req)
+	case "0500":
+		// Register batch reconciliation belongs to the settlement work
+		// (business days); until then say clearly that it is not done.
+		n.log.Warn("batch reconciliation (0500) is not implemented yet", keyTerminal, req.TerminalID)
+		return n.reply(req, n.currentView(), wire.RCSystemError)
+	default:
+		return n.reply(req, n.currentView(), wire.RCFormatError)
+	}
+}
+
+func (n *Node) network(req *wire.Message) *wire.Message {
+	resp := n.reply(req, n.currentView(), wire.RCApproved)
+	resp.NetworkCode = req.NetworkCode
+	return resp
+}
+
+// transact runs the authorization path for one financial identity.
+func (n *Node) transact(ctx context.Context, req *wire.Message) *wire.Message {
+	v := n.currentView()
+	if !v.leader {
+		return n.notProcessed(req, v)
+	}
+	if !v.serving {
+		if v = n.waitServing(ctx); v == nil {
+			return nil
+		}
+	}
+	key := req.Key()
+	c, owner := n.inflight.join(key)
+	if !owner {
+		n.metrics.repeatsWaited.Inc()
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil
+		}
+		return n.answer(req, c.txn, sourceDuplicate)
+	}
+	t, src := n.transactOwned(ctx, req, key, v)
+	n.inflight.finish(key, c, t)
+	return n.answer(req, t, src)
+}
+
+const (
+	sourceAcquirer  = "acquirer"
+	sourceDuplicate = "duplicate"
+	sourceLocal     = "local"
+)
+
+func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string, v *view) (*store.Txn, string) {
+	if t, ok, err := n.store.Get(key); err != nil {
+		n.log.Error("duplicate check failed", keyErr, err)
+		return nil, ""
+	} else if ok {
+		if t.Status != store.StatusPending {
+			return t, sourceDuplicate
+		}
+		// An INTENT of an earlier term the takeover has not reached yet.
+		return n.resolve(ctx, t, nil, true), sourceAcquirer
+	}
+	t, rc := n.newTxn(ctx, req, v.term)
+	if rc != "" {
+		return &store.Txn{RC: rc, Status: store.StatusDeclined}, sourceLocal
+	}
+	start := time.Now()
+	res, err := n.raft.Apply(ctx, store.IntentCmd(t))
+	n.metrics.commit.Observe(time.Since(start).Seconds())
+	if err != nil {
+		if errors.Is(err, cluster.ErrNotLeader) {
+			// Never appended: nothing happened, the register may resend.
+			return nil, ""
+		}
+		n.log.Warn("intent outcome unknown", keyID, key, keyErr, err)
+		return nil, ""
+	}
+	r, ok := res.(store.Result)
+	if !ok || r.Err != nil {
+		n.log.Error("intent rejected by the state machine", keyID, key, keyErr, resultErr(res))
+		return &store.Txn{RC: wire.RCSystemError, Status: store.StatusDeclined}, sourceLocal
+	}
+	if r.Existed {
+		if r.Txn.Status != store.StatusPending {
+			return r.Txn, sourceDuplicate
+		}
+		return n.resolve(ctx, r.Txn, nil, true), sourceAcquirer
+	}
+	return n.resolve(ctx, r.Txn, req, false), sourceAcquirer
+}
+
+func resultErr(res any) error {
+	if r, ok := res.(store.Result); ok {
+		return r.Err
+	}
+	return errors.New("unexpected state machine result")
+}
+
+// newTxn turns a request into the INTENT to commit. A non-empty rc declines
+// the request without storing it: nothing was authorized, and a repeat gets
+// the same answer for the same reason.
+func (n *Node) newTxn(ctx context.Context, req *wire.Message, term uint64) (*store.Txn, string) {
+	t := &store.Txn{
+		ID:               req.Key(),
+		MTI:              wire.OriginalMTI(req.MTI),
+		ProcCode:         req.ProcCode,
+		Amount:           req.Amount,
+		Currency:         req.Currency,
+		TerminalID:       req.TerminalID,
+		MerchantID:       req.MerchantID,
+		STAN:             req.STAN,
+		TransmissionTime: req.TransmissionTime,
+		LocalTime:        req.LocalTime,
+		LocalDate:        req.LocalDate,
+		Acquirer:         n.cfg.Acquirer.Name,
+		CreatedAt:        time.Now().UnixNano(),
+	}
+	t.Type = txnType(t.MTI, req.ProcCode)
+	pan := cardNumber(req)
+	if t.MTI == "0220" || t.MTI == "0400" || t.MTI == "0420" {
+		orig, rc := n.original(ctx, req)
+		if rc != "" {
+			return nil, rc
+		}
+		if orig != nil {
+			t.OriginalID = orig.ID
+			t.PANEnc, t.BIN, t.Last4, t.PANHash = orig.PANEnc, orig.BIN, orig.Last4, orig.PANHash
+			if t.MerchantID == "" {
+				t.MerchantID = orig.MerchantID
+			}
+		}
+	}
+	if t.PANEnc == nil && pan != "" {
+		if !wire.ValidatePAN(pan) {
+			return nil, wire.RCInvalidCard
+		}
+		enc, bin, last4, hash, err := n.vault.Seal(pan)
+		if err != nil {
+			n.log.Error("card vault", keyErr, err)
+			return nil, wire.RCSystemError
+		}
+		t.PANEnc, t.BIN, t.Last4, t.PANHash = enc, bin, last4, hash
+	}
+	if t.PANEnc == nil && t.Type != store.TypeReversal {
+		return nil, wire.RCInvalidCard
+	}
+	if t.Amount <= 0 && t.Type != store.TypeBalance && t.Type != store.TypeReversal {
+		return nil, wire.RCInvalidAmount
+	}
+	t.AcqSTAN, t.RRN = n.nextAcquirerID(term)
+	t.AcqTime = time.Now().UTC().Format("0102150405")
+	return t, ""
+}
+
+// original finds the transaction that DE90 of a completion or reversal names.
+// A reversal whose original is unknown is still recorded (and acknowledged):
+// the register gave up on it, and nothing was authorized here.
+func (n *Node) original(ctx context.Context, req *wire.Message) (*store.Txn, string) {
+	od := req.OriginalData
+	if len(od) < 20 {
+		return nil, wire.RCFormatError
+	}
+	key := req.TerminalID + od[4:10] + od[10:20]
+	if err := n.inflight.wait(ctx, key); err != nil {
+		return nil, wire.RCSystemError
+	}
+	orig, ok, err := n.store.Get(key)
+	switch {
+	case err != nil:
+		n.log.Error("original lookup", keyErr, err)
+		return nil, wire.RCSystemError
+	case ok:
+		return orig, ""
+	case wire.OriginalMTI(req.MTI) == "0220":
+		return nil, rcNoOriginal
+	default:
+		return nil, ""
+	}
+}
+
+// cardNumber is DE2, or the PAN part of track 2 when the card was swiped.
+func cardNumber(req *wire.Message) string {
+	if req.PAN != "" {
+		return req.PAN
+	}
+	if i := strings.IndexAny(req.Track2, "=D"); i > 0 {
+		return req.Track2[:i]
+	}
+	return ""
+}
+
+func txnType(mti, proc string) store.TxnType {
+	switch mti {
+	case "0100":
+		return store.TypePreAuth
+	case "0220":
+		return store.TypeCompletion
+	case "0400", "0420":
+		return store.TypeReversal
+	}
+	switch {
+	case strings.HasPrefix(proc, "20"):
+		return store.TypeRefund
+	case strings.HasPrefix(proc, "09"):
+		return store.TypeCashback
+	case strings.HasPrefix(proc, "31"):
+		return store.TypeBalance
+	}
+	return store.TypePurchase
+}
+
+// nextAcquirerID allocates the STAN and RRN the acquirer will see. Mixing
+// the term in keeps a new active from reusing the identities its predecessor
+// handed out moments before, without any coordination.
+func (n *Node) nextAcquirerID(term uint64) (stan, rrn string) {
+	s := n.seq.Add(1)
+	stan = pad(strconv.FormatUint((term*7919+s)%999999+1, 10), 6)
+	rrn = pad(strconv.FormatUint(term%10000, 10), 4) + pad(strconv.FormatUint(s%100000000, 10), 8)
+	return stan, rrn
+}
+
+func pad(s string, w int) string {
+	if len(s) >= w {
+		return s
+	}
+	return strings.Repeat("0", w-len(s)) + s
+}
+
+// resolve asks the acquirer about a committed INTENT and commits the
+// OUTCOME. req is the register's request when this node received it (it holds
+// the card data that is never stored); repeat says the acquirer may have seen
+// the transaction already. It returns nil when the outcome is unknown.
+func (n *Node) resolve(ctx context.Context, t *store.Txn, req *wire.Message, repeat bool) *store.Txn {
+	st, rc, auth := n.askAcquirer(ctx, t, req, repeat)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The node is stopping or lost its term: leave the INTENT open for
+		// the next active rather than record an outcome nobody asked about.
+		return nil
+	}
+	start := time.Now()
+	res, err := n.raft.Apply(ctx, store.OutcomeCmd(t.ID, st, rc, auth, false, time.Now().UnixNano()))
+	n.metrics.commit.Observe(time.Since(start).Seconds())
+	if err != nil {
+		n.log.Warn("outcome not committed", keyID, t.ID, keyErr, err)
+		return nil
+	}
+	r, ok := res.(store.Result)
+	if !ok || r.Err != nil {
+		n.log.Error("outcome rejected by the state machine", keyID, t.ID, keyErr, resultErr(res))
+		return nil
+	}
+	return r.Txn
+}
+
+func (n *Node) askAcquirer(ctx context.Context, t *store.Txn, req *wire.Message, repeat bool) (store.Status, string, string) {
+	m, local := n.acquirerRequest(t, req, repeat)
+	if m == nil {
+		return store.StatusApproved, local, ""
+	}
+	start := time.Now()
+	resp, err := n.link.Send(ctx, m)
+	n.metrics.acquirer.Observe(time.Since(start).Seconds())
+	switch {
+	case err == nil && resp.ResponseCode == wire.RCApproved:
+		return store.StatusApproved, resp.ResponseCode, resp.AuthCode
+	case err == nil:
+		return store.StatusDeclined, resp.ResponseCode, resp.AuthCode
+	case errors.Is(err, acquirer.ErrUnavailable) && !repeat:
+		// Never written: the acquirer knows nothing of it.
+		n.metrics.acquirerErrors.WithLabelValues("unavailable").Inc()
+		return store.StatusDeclined, wire.RCIssuerInoperative, ""
+	default:
+		// Bytes may have left: the acquirer may have approved. The
+		// reversal it is owed goes through store-and-forward.
+		n.metrics.acquirerErrors.WithLabelValues("unknown").Inc()
+		n.log.Warn("acquirer outcome unknown", keyID, t.ID, keyErr, err)
+		return store.StatusUnknown, wire.RCIssuerInoperative, ""
+	}
+}
+
+// acquirerRequest builds what goes upstream for t. It returns nil and an RC
+// when the node answers by itself: a reversal of something the acquirer never
+// approved has nothing to reverse.
+func (n *Node) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool) (*wire.Message, string) {
+	m := &wire.Message{
+		MTI:              t.MTI,
+		ProcCode:         t.ProcCode,
+		Amount:           t.Amount,
+		HasAmount:        true,
+		TransmissionTime: t.AcqTime,
+		STAN:             t.AcqSTAN,
+		LocalTime:        t.LocalTime,
+		LocalDate:        t.LocalDate,
+		RRN:              t.RRN,
+		TerminalID:       t.TerminalID,
+		MerchantID:       t.MerchantID,
+		Currency:         t.Currency,
+	}
+	if t.OriginalID != "" {
+		orig, ok, err := n.store.Get(t.OriginalID)
+		if err != nil || !ok {
+			return nil, wire.RCApproved
+		}
+		if t.Type == store.TypeReversal && (orig.Status == store.StatusDeclined || orig.Status == store.StatusReversed) {
+			return nil, wire.RCApproved
+		}
+		m.OriginalData = orig.MTI + orig.AcqSTAN + orig.AcqTime + "00000000000" + "00000000000"
+	} else if t.Type == store.TypeReversal {
+		return nil, wire.RCApproved
+	}
+	if req != nil {
+		m.PAN, m.Expiry, m.POSEntryMode, m.POSCondition = req.PAN, req.Expiry, req.POSEntryMode, req.POSCondition
+		m.Track2, m.PINBlock, m.ICC = req.Track2, req.PINBlock, req.ICC
+	} else if pan, err := n.vault.Open(t.PANEnc); err == nil {
+		m.PAN = pan
+	}
+	if repeat {
+		m.MTI = m.MTI[:3] + "1"
+	}
+	return m, ""
+}
+
+// answer builds the register's response from the committed state of its
+// transaction; nil when no final state is known.
+func (n *Node) answer(req *wire.Message, t *store.Txn, source string) *wire.Message {
+	if t == nil {
+		n.metrics.unanswered.Inc()
+		return nil
+	}
+	resp := n.reply(req, n.currentView(), t.RC)
+	resp.RRN, resp.AuthCode = t.RRN, t.AuthCode
+	if t.StandIn {
+		resp.Private.Set(wire.TagStandIn, "1")
+	}
+	n.metrics.transactions.WithLabelValues(kindOf(t, req), t.RC, source).Inc()
+	return resp
+}
+
+func kindOf(t *store.Txn, req *wire.Message) string {
+	if t.ID == "" {
+		return txnType(wire.OriginalMTI(req.MTI), req.ProcCode).String()
+	}
+	return t.Type.String()
+}
+
+// reply is the skeleton of every answer: the request's identity echoed, the
+// RC, and where the active is.
+func (n *Node) reply(req *wire.Message, v *view, rc string) *wire.Message {
+	resp := &wire.Message{
+		MTI:              wire.ResponseMTI(req.MTI),
+		ProcCode:         req.ProcCode,
+		Amount:           req.Amount,
+		HasAmount:        req.HasAmount,
+		TransmissionTime: req.TransmissionTime,
+		STAN:             req.STAN,
+		LocalTime:        req.LocalTime,
+		LocalDate:        req.LocalDate,
+		ResponseCode:     rc,
+		TerminalID:       req.TerminalID,
+		MerchantID:       req.MerchantID,
+		Currency:         req.Currency,
+		OriginalData:     req.OriginalData,
+	}
+	n.hints(resp, v)
+	return resp
+}
+
+func (n *Node) hints(resp *wire.Message, v *view) {
+	if v.activeAddr != "" {
+		resp.Private.Set(wire.TagActiveAddr, v.activeAddr)
+	}
+	resp.Private.Set(wire.TagNodeID, n.cfg.ID)
+	if v.term > 0 {
+		resp.Private.Set(wire.TagTerm, strconv.FormatUint(v.term, 10))
+	}
+}
+
+// notProcessed answers a request this node did nothing with because it is
+// not the active.
+func (n *Node) notProcessed(req *wire.Message, v *view) *wire.Message {
+	n.metrics.notProcessed.Inc()
+	resp := n.reply(req, v, wire.RCIssuerInoperative)
+	resp.Private.Set(tagNotProcessed, "1")
+	return resp
+}
+
+func (n *Node) logRequest(level slog.Level, msg string, req *wire.Message, args ...any) {
+	args = append(args, keyMTI, req.MTI, keySTAN, req.STAN, keyTerminal, req.TerminalID, keyPAN, wire.MaskPAN(cardNumber(req)))
+	n.log.Log(context.Background(), level, msg, args...)
+}

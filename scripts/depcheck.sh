@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Checks the one-way package dependencies of DESIGN.md: each package may
+# import only the tillgate packages listed for it here. cmd/ and systemtest
+# may import anything; nothing may import cmd/.
+set -euo pipefail
+mod=github.com/tillgate/tillgate
+declare -A allow=(
+  [wire]=""
+  [store]=""
+  [cluster]=""
+  [acquirer]="wire"
+  [acquirer/sim]="wire"
+  [failover]="wire"
+  [node/adminapi]=""
+  [node]="wire store cluster acquirer node/adminapi"
+  [loadtest]="failover wire node/adminapi"
+  [bench]="loadtest node/adminapi"
+  [internal/regsim]="wire"
+  [internal/localcluster]="node store"
+  [internal/netproxy]=""
+)
+bad=0
+while read -r pkg imports; do
+  rel=${pkg#"$mod"}; rel=${rel#/}
+  case $rel in cmd/*|systemtest|systemtest/*) continue ;; esac
+  if [[ -z ${allow[$rel]+set} ]]; then
+    echo "depcheck: package $rel is not in scripts/depcheck.sh: add it with the imports DESIGN.md allows"; bad=1; continue
+  fi
+  for imp in $imports; do
+    [[ $imp == "$mod"/* ]] || continue
+    dep=${imp#"$mod"/}
+    ok=0
+    for a in ${allow[$rel]}; do [[ $dep == "$a" ]] && ok=1; done
+    if [[ $ok == 0 ]]; then echo "depcheck: $rel must not import $dep"; bad=1; fi
+  done
+done < <(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./...)
+exit $bad
