@@ -53,6 +53,9 @@ func (s *Store) openDB() error {
 		// The freelist is rebuilt on open instead of written on every
 		// commit: one page less per Apply batch.
 		NoFreelistSync: true,
+		// Growing the map waits for every read transaction, snapshots
+		// included: reserve address space so that Apply rarely has to.
+		InitialMmapSize: 1 << 30,
 	})
 	if err != nil {
 		return fmt.Errorf("store: open %s: %w", s.path, err)
