@@ -120,9 +120,12 @@ func (f *Fleet) record(r Result) {
 	f.mu.Unlock()
 }
 
-// Cards the simulator uses: Luhn-valid test PANs; the last one is the
-// acquirer simulator's "do not honour" card.
-var cards = []string{"4111111111111111", "5500000000000004", "4012888888881881", "4000000000000002"}
+// Cards the simulator uses: Luhn-valid test PANs. One transaction in 20
+// uses the acquirer simulator's "do not honour" card.
+var (
+	cards       = []string{"4111111111111111", "5500000000000004", "4012888888881881"}
+	declineCard = "4000000000000002"
+)
 
 type register struct {
 	f    *Fleet
@@ -170,9 +173,13 @@ func (r *register) next() *wire.Message {
 	if r.rnd.IntN(20) == 0 {
 		proc = "200000"
 	}
+	pan := cards[r.rnd.IntN(len(cards))]
+	if r.rnd.IntN(20) == 0 {
+		pan = declineCard
+	}
 	return &wire.Message{
 		MTI:              "0200",
-		PAN:              cards[r.rnd.IntN(len(cards))],
+		PAN:              pan,
 		ProcCode:         proc,
 		Amount:           amount,
 		HasAmount:        true,
