@@ -1,67 +1,176 @@
 package store
 
 import (
+	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// applier applies commands inside one write transaction.
+// maxKeyField bounds the fields that become bbolt keys. ISO 8583 sizes are
+// far smaller (ID 24, RRN 12, merchant 15); the bound keeps a hostile
+// command from making a bbolt Put fail, which would stop the store.
+const maxKeyField = 64
+
+// ApplyBatch applies committed Raft entries in one bbolt transaction that
+// also records the highest index. It returns one result per entry: nil for
+// an entry at or below the index already applied (replayed after a restart)
+// and for a nil command (a Raft configuration entry, which only advances
+// the index); otherwise a Result. A command that does not decode or breaks
+// a rule gets Result.Err and changes nothing, but its index still counts.
+//
+// It never panics. If the batch cannot be committed, every entry gets
+// ErrFailed and so does every later batch (see ErrFailed).
+func (s *Store) ApplyBatch(indexes []uint64, cmds [][]byte) []any {
+	results := make([]any, len(cmds))
+	if len(indexes) != len(cmds) {
+		err := fmt.Errorf("%w: %d indexes for %d commands", ErrInvalid, len(indexes), len(cmds))
+		for i := range cmds {
+			if cmds[i] != nil {
+				results[i] = Result{Err: err}
+			}
+		}
+		return results
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	applied := s.applied.Load()
+	if err := s.failure(); err != nil {
+		return refuse(results, indexes, cmds, applied, err)
+	}
+	if s.db == nil {
+		return refuse(results, indexes, cmds, applied, ErrClosed)
+	}
+	last, err := s.commitBatch(indexes, cmds, results)
+	if err != nil {
+		s.fail(fmt.Errorf("apply batch of %d entries up to index %d to %s: %w", len(cmds), indexes[len(indexes)-1], s.path, err))
+		return refuse(results, indexes, cmds, applied, s.failure())
+	}
+	s.applied.Store(last)
+	return results
+}
+
+// refuse answers err to every command that would have been applied:
+// nothing was.
+func refuse(results []any, indexes []uint64, cmds [][]byte, applied uint64, err error) []any {
+	for i := range results {
+		results[i] = nil
+		if cmds[i] != nil && indexes[i] > applied {
+			results[i] = Result{Err: err}
+			applied = indexes[i]
+		}
+	}
+	return results
+}
+
+// commitBatch runs the batch in one write transaction and returns the
+// applied index it committed. A panic inside is turned into an error after
+// bbolt has rolled the transaction back.
+func (s *Store) commitBatch(indexes []uint64, cmds [][]byte, results []any) (last uint64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		prev := readApplied(meta)
+		last = prev
+		a := applier{tx: tx, log: s.log}
+		for i, cmd := range cmds {
+			if indexes[i] <= last {
+				continue // applied before: Raft replays from its last snapshot
+			}
+			last = indexes[i]
+			if cmd == nil {
+				continue
+			}
+			r, err := a.apply(cmd)
+			if err != nil {
+				return fmt.Errorf("index %d: %w", indexes[i], err)
+			}
+			results[i] = r
+		}
+		if last == prev {
+			return nil
+		}
+		return meta.Put(metaApplied, binary.BigEndian.AppendUint64(nil, last))
+	})
+	return last, err
+}
+
+// applier applies commands inside one write transaction. Its methods return
+// a Result for anything the command decides (including its refusal), and an
+// error only when storage fails, which aborts the whole batch.
 type applier struct {
-	tx *bolt.Tx
-	s  *Store
+	tx  *bolt.Tx
+	log *slog.Logger
 }
 
-func (a applier) apply(cmd []byte) Result {
-	c, err := decodeCommand(cmd)
+func (a applier) apply(cmd []byte) (Result, error) {
+	c, err := DecodeCommand(cmd)
 	if err != nil {
-		return Result{Err: err}
+		return Result{Err: err}, nil
 	}
-	var r Result
-	switch c.op {
+	switch c.Op {
 	case OpIntent:
-		r, err = a.intent(c.intent)
+		return a.intent(c.Intent)
 	case OpOutcome:
-		r, err = a.outcome(c.outcome)
+		return a.outcome(c.Outcome)
 	}
-	if err != nil {
-		return Result{Err: err}
-	}
-	return r
+	return Result{Err: fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)}, nil
 }
 
+// get reads a stored transaction; nil if absent. A record that does not
+// decode is storage corruption, not a property of the command.
 func (a applier) get(id string) (*Txn, error) {
 	v := a.tx.Bucket(bucketTxns).Get([]byte(id))
 	if v == nil {
 		return nil, nil
 	}
-	return unmarshalTxn(v)
+	t, err := decodeTxn(v)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", id, err)
+	}
+	return t, nil
 }
 
+func validateIntent(t *Txn) error {
+	switch {
+	case !t.Type.storable():
+		return fmt.Errorf("%w: intent %s of type %v", ErrInvalid, t.ID, t.Type)
+	case t.ID == "" || len(t.ID) > maxKeyField || t.ID != t.TerminalID+t.STAN+t.TransmissionTime:
+		return fmt.Errorf("%w: intent id %q is not terminal+STAN+DE7", ErrInvalid, t.ID)
+	case len(t.RRN) > maxKeyField || len(t.MerchantID) > maxKeyField || len(t.OriginalID) > maxKeyField:
+		return fmt.Errorf("%w: intent %s: RRN, merchant or original id over %d bytes", ErrInvalid, t.ID, maxKeyField)
+	}
+	return nil
+}
+
+// intent records a new transaction, or returns the one recorded under its
+// identity.
 func (a applier) intent(t *Txn) (Result, error) {
+	if err := validateIntent(t); err != nil {
+		return Result{Err: err}, nil
+	}
 	old, err := a.get(t.ID)
-	if err != nil {
+	if err != nil || old != nil {
+		return Result{Txn: old, Existed: old != nil}, err
+	}
+	if t.Day, err = a.businessDay(t.CreatedAt); err != nil {
 		return Result{}, err
 	}
-	if old != nil {
-		return Result{Txn: old, Existed: true}, nil
-	}
-	t.Status = StatusPending
-	t.UpdatedAt = t.CreatedAt
-	day, err := a.businessDay(t.CreatedAt)
-	if err != nil {
-		return Result{}, err
-	}
-	t.Day = day
-	if err := a.put(t, 0); err != nil {
+	t.Status, t.UpdatedAt = StatusPending, t.CreatedAt
+	if err := a.insert(t); err != nil {
 		return Result{}, err
 	}
 	return Result{Txn: t}, nil
 }
 
-// businessDay is the open day; the first transaction ever opens the day of
-// its (leader-stamped) time.
+// businessDay is the open day; the first transaction ever opens the UTC day
+// of its leader-stamped time.
 func (a applier) businessDay(at int64) (string, error) {
 	meta := a.tx.Bucket(bucketMeta)
 	if v := meta.Get(metaDay); v != nil {
@@ -71,32 +180,43 @@ func (a applier) businessDay(at int64) (string, error) {
 	return day, meta.Put(metaDay, []byte(day))
 }
 
-func (a applier) outcome(o outcome) (Result, error) {
-	t, err := a.get(o.id)
+// outcome records the answer to an open transaction. A final one keeps its
+// first answer: a repeated OUTCOME is a no-op that returns it.
+func (a applier) outcome(o *Outcome) (Result, error) {
+	switch o.Status {
+	case StatusApproved, StatusDeclined, StatusUnknown, StatusReversed:
+	default:
+		return Result{Err: fmt.Errorf("%w: outcome %s with status %v", ErrInvalid, o.ID, o.Status)}, nil
+	}
+	t, err := a.get(o.ID)
 	if err != nil {
 		return Result{}, err
 	}
 	if t == nil {
-		return Result{}, fmt.Errorf("%w: outcome for %s", ErrNotFound, o.id)
+		return Result{Err: fmt.Errorf("%w: outcome for %s", ErrNotFound, o.ID)}, nil
 	}
-	if t.Status != StatusPending && t.Status != StatusUnknown {
-		// Already final: a repeated OUTCOME changes nothing.
+	if !t.Status.open() {
+		if t.Status != o.Status {
+			a.log.Warn("outcome for a final transaction ignored", logKeyID, o.ID, "stored", t.Status, "outcome", o.Status)
+		}
 		return Result{Txn: t}, nil
 	}
-	old := t.Status
-	t.Status, t.RC, t.AuthCode, t.StandIn, t.UpdatedAt = o.status, o.rc, o.authCode, o.standIn, o.at
-	if err := a.put(t, old); err != nil {
+	prev := t.Status
+	t.Status, t.RC, t.AuthCode, t.StandIn, t.UpdatedAt = o.Status, o.RC, o.AuthCode, o.StandIn, o.At
+	if err := a.update(t, prev); err != nil {
 		return Result{}, err
 	}
 	if t.Type == TypeReversal && t.Status == StatusApproved && t.OriginalID != "" {
-		if err := a.reverse(t.OriginalID, o.at); err != nil {
+		if err := a.reverse(t.OriginalID, o.At); err != nil {
 			return Result{}, err
 		}
 	}
 	return Result{Txn: t}, nil
 }
 
-// reverse marks an approved (or unknown) original as reversed.
+// reverse marks the original of an approved reversal as reversed. Only an
+// approval, or an unknown outcome (the acquirer may have approved it), can
+// be reversed; a declined or already reversed original stays as it is.
 func (a applier) reverse(id string, at int64) error {
 	orig, err := a.get(id)
 	if err != nil || orig == nil {
@@ -105,53 +225,56 @@ func (a applier) reverse(id string, at int64) error {
 	if orig.Status != StatusApproved && orig.Status != StatusUnknown {
 		return nil
 	}
-	old := orig.Status
+	prev := orig.Status
 	orig.Status, orig.UpdatedAt = StatusReversed, at
-	return a.put(orig, old)
+	return a.update(orig, prev)
 }
 
-// put writes t and its indexes. old is its previous status (0 for new).
-func (a applier) put(t *Txn, old Status) error {
+// insert writes a new transaction and all its index entries.
+func (a applier) insert(t *Txn) error {
 	id := []byte(t.ID)
-	// bbolt keeps a reference to the value until commit: a fresh buffer each.
-	if err := a.tx.Bucket(bucketTxns).Put(id, t.marshal(make([]byte, 0, 256))); err != nil {
+	if err := a.putRecord(t); err != nil {
 		return err
 	}
-	if old == 0 {
-		if t.RRN != "" {
-			if err := a.tx.Bucket(bucketRRN).Put([]byte(t.RRN), id); err != nil {
-				return err
-			}
-		}
-		if err := a.tx.Bucket(bucketMerchant).Put(join(t.MerchantID, t.Day, t.ID), nil); err != nil {
+	rrn := a.tx.Bucket(bucketRRN)
+	if t.RRN != "" && rrn.Get([]byte(t.RRN)) == nil {
+		if err := rrn.Put([]byte(t.RRN), id); err != nil {
 			return err
 		}
-		if err := a.tx.Bucket(bucketDay).Put(join(t.Day, t.ID), nil); err != nil {
-			return err
-		}
-	} else if err := a.tx.Bucket(bucketStatus).Delete(statusKey(old, t.ID)); err != nil {
+	}
+	if err := a.tx.Bucket(bucketMerchant).Put(merchantKey(t.MerchantID, t.Day, t.ID), id); err != nil {
 		return err
 	}
-	if err := a.tx.Bucket(bucketStatus).Put(statusKey(t.Status, t.ID), nil); err != nil {
+	if err := a.tx.Bucket(bucketDay).Put(dayKey(t.Day, t.ID), id); err != nil {
+		return err
+	}
+	if err := a.tx.Bucket(bucketStatus).Put(statusKey(t.Status, t.ID), id); err != nil {
+		return err
+	}
+	return a.tx.Bucket(bucketPending).Put(id, nil)
+}
+
+// update rewrites a transaction whose status changed from prev, and moves
+// it in the status and pending indexes.
+func (a applier) update(t *Txn, prev Status) error {
+	if err := a.putRecord(t); err != nil {
+		return err
+	}
+	status := a.tx.Bucket(bucketStatus)
+	if err := status.Delete(statusKey(prev, t.ID)); err != nil {
+		return err
+	}
+	if err := status.Put(statusKey(t.Status, t.ID), []byte(t.ID)); err != nil {
 		return err
 	}
 	if t.Status == StatusPending {
-		return a.tx.Bucket(bucketPending).Put(id, nil)
+		return nil
 	}
-	return a.tx.Bucket(bucketPending).Delete(id)
+	return a.tx.Bucket(bucketPending).Delete([]byte(t.ID))
 }
 
-func join(parts ...string) []byte {
-	var b []byte
-	for i, p := range parts {
-		if i > 0 {
-			b = append(b, '|')
-		}
-		b = append(b, p...)
-	}
-	return b
-}
-
-func statusKey(s Status, id string) []byte {
-	return append([]byte{byte(s)}, id...)
+// putRecord writes t. bbolt keeps key and value until the commit, so both
+// are fresh buffers.
+func (a applier) putRecord(t *Txn) error {
+	return a.tx.Bucket(bucketTxns).Put([]byte(t.ID), appendTxn(make([]byte, 0, 320), t))
 }

@@ -2,33 +2,58 @@ package store
 
 import "fmt"
 
-// Op is a command's kind. New kinds get new numbers; an old binary answers
-// them with ErrUnknownOp instead of guessing.
+// Commands are what the leader appends to the Raft log and every replica
+// applies. Layout: version byte, op byte, then the op's fields in the
+// encoding of encoding.go. Commands carry every input Apply needs (times
+// included, stamped by the leader), so applying them is deterministic.
+
+// Op is a command's kind. New kinds take new numbers (SAF enqueue and ack,
+// day cutover, ...); a binary that does not know one answers ErrUnknownOp.
 type Op uint8
 
-// Commands.
+// Ops.
 const (
 	OpIntent  Op = 1 // record a transaction before it goes to the acquirer
-	OpOutcome Op = 2 // record the acquirer's (or the node's) answer
+	OpOutcome Op = 2 // record the answer (acquirer, stand-in, or unknown)
 )
 
+// cmdVersion leads every command.
 const cmdVersion = 1
 
-// Result is what Apply returns for each command.
+// Command is a decoded command: Op says which of the other fields is set.
+type Command struct {
+	Op      Op
+	Intent  *Txn     // OpIntent
+	Outcome *Outcome // OpOutcome
+}
+
+// Outcome is the answer to a transaction.
+type Outcome struct {
+	ID           string
+	Status       Status
+	RC, AuthCode string
+	StandIn      bool
+	At           int64 // unix nanos, stamped by the leader
+}
+
+// Result is what ApplyBatch returns for each applied command (as an any, as
+// Raft hands it back to the caller of Apply).
 type Result struct {
-	Txn     *Txn // the transaction as stored after the command
-	Existed bool // an INTENT found its identity already recorded
+	Txn     *Txn // the transaction as stored after the command: the caller's own copy
+	Existed bool // an INTENT found its identity already recorded; Txn is the stored one
 	Err     error
 }
 
-// IntentCmd encodes the INTENT for t.
+// IntentCmd encodes the INTENT for t. Apply ignores t's Status and Day and
+// sets them itself.
 func IntentCmd(t *Txn) []byte {
-	return t.marshal([]byte{cmdVersion, byte(OpIntent)})
+	return appendTxn(append(make([]byte, 0, 320), cmdVersion, byte(OpIntent)), t)
 }
 
-// OutcomeCmd encodes the OUTCOME of transaction id.
+// OutcomeCmd encodes the OUTCOME of transaction id. Applying it twice
+// changes nothing the second time.
 func OutcomeCmd(id string, st Status, rc, authCode string, standIn bool, at int64) []byte {
-	w := writer{b: []byte{cmdVersion, byte(OpOutcome)}}
+	w := writer{b: append(make([]byte, 0, 48+len(id)), cmdVersion, byte(OpOutcome))}
 	w.str(id)
 	w.byte(byte(st))
 	w.str(rc)
@@ -38,50 +63,32 @@ func OutcomeCmd(id string, st Status, rc, authCode string, standIn bool, at int6
 	return w.b
 }
 
-type outcome struct {
-	id           string
-	status       Status
-	rc, authCode string
-	standIn      bool
-	at           int64
-}
-
-// command is a decoded command.
-type command struct {
-	op      Op
-	intent  *Txn
-	outcome outcome
-}
-
-func decodeCommand(b []byte) (command, error) {
+// DecodeCommand decodes a command. Bytes that are not a command give an
+// error wrapping ErrCorrupt (or ErrUnknownOp for a newer command); it never
+// panics. It checks form only: the rules are Apply's.
+func DecodeCommand(b []byte) (Command, error) {
 	if len(b) < 2 {
-		return command{}, fmt.Errorf("%w: command of %d bytes", ErrCorrupt, len(b))
+		return Command{}, fmt.Errorf("%w: command of %d bytes", ErrCorrupt, len(b))
 	}
 	if b[0] != cmdVersion {
-		return command{}, fmt.Errorf("%w: command version %d", ErrUnknownOp, b[0])
+		return Command{}, fmt.Errorf("%w: command version %d", ErrUnknownOp, b[0])
 	}
-	c := command{op: Op(b[1])}
-	switch c.op {
+	c := Command{Op: Op(b[1])}
+	r := reader{b: b[2:]}
+	switch c.Op {
 	case OpIntent:
-		t, err := unmarshalTxn(b[2:])
-		if err != nil {
-			return command{}, err
-		}
-		if t.ID == "" {
-			return command{}, fmt.Errorf("%w: intent without id", ErrCorrupt)
-		}
-		c.intent = t
+		c.Intent = readTxn(&r)
 	case OpOutcome:
-		r := reader{b: b[2:]}
-		c.outcome = outcome{id: r.str(), status: Status(r.byte()), rc: r.str(), authCode: r.str(), standIn: r.bool(), at: r.int()}
-		if r.err != nil {
-			return command{}, r.err
-		}
-		if len(r.b) != 0 {
-			return command{}, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(r.b))
-		}
+		c.Outcome = readOutcome(&r)
 	default:
-		return command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.op)
+		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
+	}
+	if err := r.done(); err != nil {
+		return Command{}, fmt.Errorf("decode op %d: %w", c.Op, err)
 	}
 	return c, nil
+}
+
+func readOutcome(r *reader) *Outcome {
+	return &Outcome{ID: r.str(), Status: Status(r.byte()), RC: r.str(), AuthCode: r.str(), StandIn: r.bool(), At: r.int()}
 }

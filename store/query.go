@@ -1,32 +1,22 @@
 package store
 
 import (
-	"crypto/sha256"
+	"bytes"
+	"encoding/hex"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// view runs fn in a read transaction on the current file.
-func (s *Store) view(fn func(tx *bolt.Tx) error) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.db == nil {
-		return fmt.Errorf("store: %s is closed", s.path)
-	}
-	return s.db.View(fn)
-}
+// Queries run in read transactions: safe concurrently with ApplyBatch, and
+// every Txn returned is a copy that outlives the transaction.
 
 // Get returns the transaction with identity id.
 func (s *Store) Get(id string) (*Txn, bool, error) {
 	var t *Txn
 	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketTxns).Get([]byte(id))
-		if v == nil {
-			return nil
-		}
 		var err error
-		t, err = unmarshalTxn(v)
+		t, err = getTxn(tx, []byte(id))
 		return err
 	})
 	if err != nil {
@@ -35,31 +25,36 @@ func (s *Store) Get(id string) (*Txn, bool, error) {
 	return t, t != nil, nil
 }
 
-// ByRRN returns the transaction with retrieval reference number rrn.
+// ByRRN returns the transaction with retrieval reference number rrn (the
+// first one recorded, should an acquirer ever repeat an RRN).
 func (s *Store) ByRRN(rrn string) (*Txn, bool, error) {
-	var id string
+	var t *Txn
 	err := s.view(func(tx *bolt.Tx) error {
-		id = string(tx.Bucket(bucketRRN).Get([]byte(rrn)))
-		return nil
+		id := tx.Bucket(bucketRRN).Get([]byte(rrn))
+		if id == nil {
+			return nil
+		}
+		var err error
+		t, err = getTxn(tx, id)
+		return err
 	})
-	if err != nil || id == "" {
-		return nil, false, err
+	if err != nil {
+		return nil, false, fmt.Errorf("store: by RRN %s: %w", rrn, err)
 	}
-	return s.Get(id)
+	return t, t != nil, nil
 }
 
-// Pending lists INTENTs that have no OUTCOME yet, in id order.
+// Pending lists the INTENTs that have no OUTCOME yet, in id order.
 func (s *Store) Pending() ([]*Txn, error) {
 	var out []*Txn
 	err := s.view(func(tx *bolt.Tx) error {
-		txns := tx.Bucket(bucketTxns)
-		return tx.Bucket(bucketPending).ForEach(func(k, _ []byte) error {
-			t, err := unmarshalTxn(txns.Get(k))
-			if err != nil {
-				return fmt.Errorf("%s: %w", k, err)
+		return tx.Bucket(bucketPending).ForEach(func(id, _ []byte) error {
+			t, err := getTxn(tx, id)
+			if err == nil && t == nil {
+				err = fmt.Errorf("%w: pending index names missing %s", ErrCorrupt, id)
 			}
 			out = append(out, t)
-			return nil
+			return err
 		})
 	})
 	if err != nil {
@@ -68,124 +63,146 @@ func (s *Store) Pending() ([]*Txn, error) {
 	return out, nil
 }
 
-// Query selects transactions for List. Empty fields do not filter.
-type Query struct {
-	Day      string
-	Merchant string
-	Terminal string
-	Status   Status // 0: any
-	Limit    int    // default 100
-	Cursor   string // the id after which to continue
+// getTxn decodes the record of id; nil if there is none.
+func getTxn(tx *bolt.Tx, id []byte) (*Txn, error) {
+	v := tx.Bucket(bucketTxns).Get(id)
+	if v == nil {
+		return nil, nil
+	}
+	t, err := decodeTxn(v)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", id, err)
+	}
+	return t, nil
 }
 
-// List returns up to q.Limit transactions matching q in id order, and the
-// cursor for the next page ("" at the end).
+// Query selects transactions for List. Zero fields do not filter; the set
+// fields must all match.
+type Query struct {
+	Terminal string
+	Merchant string
+	Day      string  // business day YYYYMMDD
+	Status   *Status // nil: any
+	RRN      string
+	Limit    int    // page size: 0 means DefaultListLimit, capped at MaxListLimit
+	Cursor   string // "" for the first page, else the cursor List returned
+}
+
+// Page sizes for List.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+)
+
+// List returns up to q.Limit matching transactions and the cursor of the
+// next page ("" when there is none). It walks the narrowest index the query
+// names (RRN, then merchant, day, status, terminal), so a page costs about
+// what it returns, plus what that index holds that the other fields reject.
+// Order: by id within a day, status or terminal; by day then id for a
+// merchant. The cursor is opaque.
 func (s *Store) List(q Query) ([]*Txn, string, error) {
-	if q.Limit <= 0 {
-		q.Limit = 100
+	q.Limit = min(max(q.Limit, 0), MaxListLimit)
+	if q.Limit == 0 {
+		q.Limit = DefaultListLimit
+	}
+	after, err := hex.DecodeString(q.Cursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list: bad cursor: %w", err)
 	}
 	var out []*Txn
-	var next string
-	err := s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketTxns).Cursor()
-		k, v := c.First()
-		if q.Cursor != "" {
-			k, v = c.Seek([]byte(q.Cursor))
-			if k != nil && string(k) == q.Cursor {
-				k, v = c.Next()
-			}
-		}
-		for ; k != nil; k, v = c.Next() {
-			t, err := unmarshalTxn(v)
-			if err != nil {
-				return fmt.Errorf("%s: %w", k, err)
-			}
-			if !q.match(t) {
-				continue
-			}
-			if len(out) == q.Limit {
-				next = out[len(out)-1].ID
-				return nil
-			}
-			out = append(out, t)
-		}
-		return nil
+	var next []byte
+	err = s.view(func(tx *bolt.Tx) error {
+		out, next, err = q.scan(tx, after)
+		return err
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list: %w", err)
 	}
-	return out, next, nil
+	return out, hex.EncodeToString(next), nil
+}
+
+// scan walks the chosen index from after; next is the key of the last
+// transaction returned when more may follow.
+func (q Query) scan(tx *bolt.Tx, after []byte) (out []*Txn, next []byte, err error) {
+	if q.RRN != "" {
+		return q.byRRN(tx)
+	}
+	bucket, prefix := q.index()
+	c := tx.Bucket(bucket).Cursor()
+	k, v := c.Seek(prefix)
+	if len(after) > 0 {
+		if !bytes.HasPrefix(after, prefix) {
+			return nil, nil, fmt.Errorf("cursor does not belong to this query")
+		}
+		if k, v = c.Seek(after); bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		t, err := q.load(tx, bucket, k, v)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !q.match(t) {
+			continue
+		}
+		if len(out) == q.Limit {
+			return out, next, nil
+		}
+		out, next = append(out, t), append(next[:0], k...)
+	}
+	return out, nil, nil
+}
+
+// index picks the bucket to walk and the key prefix within it.
+func (q Query) index() (bucket, prefix []byte) {
+	switch {
+	case q.Merchant != "" && q.Day != "":
+		return bucketMerchant, joinKey(q.Merchant, q.Day, "")
+	case q.Merchant != "":
+		return bucketMerchant, joinKey(q.Merchant, "")
+	case q.Day != "":
+		return bucketDay, joinKey(q.Day, "")
+	case q.Status != nil:
+		return bucketStatus, []byte{byte(*q.Status)}
+	}
+	// Ids start with the terminal id: its transactions are one prefix.
+	return bucketTxns, []byte(q.Terminal)
+}
+
+// load returns the transaction an index entry points at (the txns bucket
+// holds it directly).
+func (q Query) load(tx *bolt.Tx, bucket, k, v []byte) (*Txn, error) {
+	if bytes.Equal(bucket, bucketTxns) {
+		t, err := decodeTxn(v)
+		if err != nil {
+			return nil, fmt.Errorf("record %s: %w", k, err)
+		}
+		return t, nil
+	}
+	t, err := getTxn(tx, v)
+	if err == nil && t == nil {
+		err = fmt.Errorf("%w: index %s names missing %s", ErrCorrupt, bucket, v)
+	}
+	return t, err
+}
+
+func (q Query) byRRN(tx *bolt.Tx) ([]*Txn, []byte, error) {
+	id := tx.Bucket(bucketRRN).Get([]byte(q.RRN))
+	if id == nil {
+		return nil, nil, nil
+	}
+	t, err := getTxn(tx, id)
+	if err != nil || t == nil || !q.match(t) {
+		return nil, nil, err
+	}
+	return []*Txn{t}, nil, nil
 }
 
 func (q Query) match(t *Txn) bool {
-	return (q.Day == "" || t.Day == q.Day) &&
+	return (q.Terminal == "" || t.TerminalID == q.Terminal) &&
 		(q.Merchant == "" || t.MerchantID == q.Merchant) &&
-		(q.Terminal == "" || t.TerminalID == q.Terminal) &&
-		(q.Status == 0 || t.Status == q.Status)
-}
-
-// Sum is a count and an amount in minor units.
-type Sum struct{ Count, Amount int64 }
-
-// Totals are the approved, not reversed transactions by kind; the acquirer
-// simulator reports the same shape, so the two compare directly.
-type Totals struct{ Net map[string]Sum }
-
-// Totals scans every transaction.
-func (s *Store) Totals() (Totals, error) {
-	out := Totals{Net: map[string]Sum{}}
-	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTxns).ForEach(func(k, v []byte) error {
-			t, err := unmarshalTxn(v)
-			if err != nil {
-				return fmt.Errorf("%s: %w", k, err)
-			}
-			if t.Status != StatusApproved || t.Type == TypeReversal || t.Type == TypeBalance {
-				return nil
-			}
-			sum := out.Net[t.Type.String()]
-			sum.Count++
-			sum.Amount += t.Amount
-			out.Net[t.Type.String()] = sum
-			return nil
-		})
-	})
-	if err != nil {
-		return Totals{}, fmt.Errorf("store: totals: %w", err)
-	}
-	return out, nil
-}
-
-// Hash digests every bucket's keys and values in order. Replicas that
-// applied the same log have the same hash.
-func (s *Store) Hash() ([]byte, error) {
-	h := sha256.New()
-	err := s.view(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
-			h.Write(name)
-			err := tx.Bucket(name).ForEach(func(k, v []byte) error {
-				writeLen(h, k)
-				writeLen(h, v)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: hash: %w", err)
-	}
-	return h.Sum(nil), nil
-}
-
-func writeLen(h interface{ Write([]byte) (int, error) }, b []byte) {
-	var n [8]byte
-	l := len(b)
-	for i := range n {
-		n[i] = byte(l >> (8 * i))
-	}
-	h.Write(n[:])
-	h.Write(b)
+		(q.Day == "" || t.Day == q.Day) &&
+		(q.Status == nil || t.Status == *q.Status) &&
+		(q.RRN == "" || t.RRN == q.RRN)
 }

@@ -1,24 +1,60 @@
 package store
 
-// Buckets, declared once. Index keys end in the transaction id so that one
-// prefix scan lists a merchant's, day's or status's transactions in id order.
+// The bbolt schema, declared once. Every bucket exists from Open on.
+//
+// The primary key is the transaction's identity, TerminalID(8) + STAN(6) +
+// DE7(10): the same key the register, every node and the duplicate check
+// use. Because it starts with the terminal, a prefix scan of bucketTxns
+// lists one terminal's transactions, so terminals need no index of their own.
+//
+// Index keys end in the id, so one prefix scan lists a merchant's, a day's or
+// a status's transactions in id order; their values hold the id, so a scan
+// never has to parse a key. Indexes are written only by Apply, in the same
+// bbolt transaction as the record they point at.
 var (
-	bucketTxns     = []byte("txns")         // id -> Txn
-	bucketRRN      = []byte("idx_rrn")      // rrn -> id
-	bucketMerchant = []byte("idx_merchant") // merchant|day|id -> nil
-	bucketDay      = []byte("idx_day")      // day|id -> nil
-	bucketStatus   = []byte("idx_status")   // status byte|id -> nil
+	bucketTxns     = []byte("txns")         // id -> encoded Txn
+	bucketRRN      = []byte("idx_rrn")      // rrn -> id (the first transaction with that RRN)
+	bucketMerchant = []byte("idx_merchant") // merchant|day|id -> id
+	bucketDay      = []byte("idx_day")      // day|id -> id
+	bucketStatus   = []byte("idx_status")   // status byte + id -> id
 	bucketPending  = []byte("idx_pending")  // id -> nil: INTENT without OUTCOME
-	bucketMeta     = []byte("meta")
-
-	allBuckets = [][]byte{bucketTxns, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketPending, bucketMeta}
+	bucketMeta     = []byte("meta")         // the keys below
 )
 
-// Keys of the meta bucket.
+// allBuckets lists every bucket, created on Open.
+func allBuckets() [][]byte {
+	return [][]byte{bucketTxns, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketPending, bucketMeta}
+}
+
+// Keys of bucketMeta.
 var (
-	metaApplied = []byte("applied_index")
-	metaDay     = []byte("business_day")
-	metaSchema  = []byte("schema_version")
+	metaApplied = []byte("applied_index")  // uint64 big-endian: last Raft index applied
+	metaDay     = []byte("business_day")   // YYYYMMDD: the open business day
+	metaSchema  = []byte("schema_version") // schemaVersion
 )
 
+// schemaVersion changes whenever the layout above or the record encoding
+// changes incompatibly; Open refuses a file of another version.
 const schemaVersion = "1"
+
+// indexSep separates the parts of composite index keys.
+const indexSep = '|'
+
+func merchantKey(merchant, day, id string) []byte { return joinKey(merchant, day, id) }
+func dayKey(day, id string) []byte                { return joinKey(day, id) }
+func statusKey(st Status, id string) []byte       { return append([]byte{byte(st)}, id...) }
+
+func joinKey(parts ...string) []byte {
+	n := len(parts) - 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, indexSep)
+		}
+		b = append(b, p...)
+	}
+	return b
+}

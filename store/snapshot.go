@@ -1,66 +1,127 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Snapshot returns the whole state as of now. The read transaction begins
-// inside the call, so the snapshot is exactly the state Raft asked for even
-// though the bytes are streamed later; Close ends it, also when the reader
-// stops early.
+// Snapshot returns the whole state as of this call, as a bbolt file stream.
+// The read transaction begins inside the call, so the snapshot is exactly
+// the state Raft asked for even though the bytes are read later, while
+// ApplyBatch goes on. The caller must read it to the end or Close it: the
+// transaction stays open until then, and Close (of the store) waits for it.
 func (s *Store) Snapshot() (io.ReadCloser, error) {
+	if err := s.failure(); err != nil {
+		// The file lacks entries Raft counts as applied: a snapshot of it
+		// would be labelled with an index it does not contain.
+		return nil, fmt.Errorf("store: snapshot: %w", err)
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
-		return nil, fmt.Errorf("store: snapshot: %s is closed", s.path)
+		return nil, fmt.Errorf("store: snapshot: %w", ErrClosed)
 	}
 	tx, err := s.db.Begin(false)
 	if err != nil {
 		return nil, fmt.Errorf("store: snapshot: %w", err)
 	}
 	pr, pw := io.Pipe()
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		_, err := tx.WriteTo(pw)
-		_ = tx.Rollback()
+		_ = tx.Rollback() // read-only: rollback only releases it
 		pw.CloseWithError(err)
 	}()
-	return pr, nil
+	return &snapshotReader{PipeReader: pr, done: done}, nil
 }
 
-// Restore replaces the whole state with a snapshot stream: written to a
-// temporary file beside the current one, synced, checked, then renamed over
-// it, so a crash leaves either the old or the new state.
+// snapshotReader ends the read transaction on Close, also when the reader
+// stopped early: closing the pipe fails the pending write, WriteTo returns,
+// and Close waits for the rollback.
+type snapshotReader struct {
+	*io.PipeReader
+	done chan struct{}
+}
+
+func (r *snapshotReader) Close() error {
+	err := r.PipeReader.Close()
+	<-r.done
+	return err
+}
+
+// Restore replaces the whole state with a snapshot stream. The stream goes
+// to a temporary file beside the current one first (queries and the old
+// state stay available meanwhile), is synced and checked, and is then
+// renamed over the current file: a crash leaves either the old state or the
+// new one, never a mix.
 func (s *Store) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	tmp := s.path + ".restore"
-	if err := writeFileSync(tmp, rc); err != nil {
+	if err := s.stage(tmp, rc); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("store: restore: %w", err)
+		return fmt.Errorf("store: restore %s: %w", s.path, err)
 	}
-	if err := checkStateFile(tmp); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("store: restore: %w", err)
+	if err := s.swap(tmp); err != nil {
+		return fmt.Errorf("store: restore %s: %w", s.path, err)
 	}
+	s.log.Info("state restored from snapshot", logKeyPath, s.path, logKeyIndex, s.AppliedIndex())
+	return nil
+}
+
+// stage writes the stream to path, syncs it and checks it is a state file.
+func (s *Store) stage(path string, r io.Reader) error {
+	if err := writeFileSync(path, r); err != nil {
+		return err
+	}
+	return checkStateFile(path)
+}
+
+// swap closes the current file, renames path over it and opens the result.
+// Readers wait on the write lock, so none sees a closed file.
+func (s *Store) swap(path string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.db != nil {
-		if err := s.db.Close(); err != nil {
-			return fmt.Errorf("store: restore: close current: %w", err)
-		}
-		s.db = nil
+	if s.closed {
+		os.Remove(path)
+		return ErrClosed
 	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		return fmt.Errorf("store: restore: %w", err)
+	if s.db != nil {
+		err := s.db.Close()
+		s.db = nil
+		if err != nil {
+			return fmt.Errorf("close current: %w", err)
+		}
+	}
+	if err := os.Rename(path, s.path); err != nil {
+		os.Remove(path)
+		return errors.Join(err, s.reopen())
 	}
 	if err := syncDir(filepath.Dir(s.path)); err != nil {
-		return fmt.Errorf("store: restore: %w", err)
+		return errors.Join(err, s.reopen())
 	}
-	return s.openDB()
+	if err := s.reopen(); err != nil {
+		return err
+	}
+	// The state is now the snapshot's, consistent with the log after it.
+	s.failed.Store(nil)
+	return nil
+}
+
+// reopen opens s.path into s.db; s.mu must be held for writing.
+func (s *Store) reopen() error {
+	db, err := s.openDB()
+	if err != nil {
+		return err
+	}
+	s.db = db
+	return nil
 }
 
 func writeFileSync(path string, r io.Reader) error {
@@ -68,15 +129,11 @@ func writeFileSync(path string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
+	_, err = io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return errors.Join(err, f.Close())
 }
 
 func syncDir(dir string) error {
@@ -84,25 +141,25 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	return d.Sync()
+	return errors.Join(d.Sync(), d.Close())
 }
 
-// checkStateFile opens a candidate state file and checks it is ours.
+// checkStateFile opens a candidate state file read-only and checks that it
+// is a bbolt file of this schema.
 func checkStateFile(path string) error {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
-		return fmt.Errorf("snapshot is not a bbolt file: %w", err)
+		return fmt.Errorf("snapshot is not a state file: %w", err)
 	}
-	defer db.Close()
-	return db.View(func(tx *bolt.Tx) error {
+	err = db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
 			return fmt.Errorf("snapshot has no %s bucket", bucketMeta)
 		}
 		if v := meta.Get(metaSchema); string(v) != schemaVersion {
-			return fmt.Errorf("snapshot schema version %q, want %s", v, schemaVersion)
+			return fmt.Errorf("snapshot schema version %q, want %q", v, schemaVersion)
 		}
 		return nil
 	})
+	return errors.Join(err, db.Close())
 }

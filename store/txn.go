@@ -1,102 +1,121 @@
 package store
 
-import (
-	"errors"
-	"fmt"
-)
+import "strconv"
 
-// TxnType is the kind of a transaction.
+// TxnType is the kind of a transaction. Zero is not a type, so a Txn built
+// without one is caught by Apply.
 type TxnType uint8
 
-// Transaction kinds.
+// Transaction types.
 const (
-	TypePurchase TxnType = iota + 1
-	TypeRefund
-	TypeCashback
-	TypeBalance
-	TypePreAuth
-	TypeCompletion
-	TypeReversal
+	TypePurchase   TxnType = iota + 1 // 0200, DE3 00xxxx
+	TypeRefund                        // 0200, DE3 20xxxx
+	TypeCashback                      // 0200, DE3 09xxxx
+	TypeBalance                       // 0200, DE3 31xxxx: no money moves
+	TypePreAuth                       // 0100
+	TypeCompletion                    // 0220 completing a pre-auth
+	TypeReversal                      // 0400/0420
+	TypeEcho                          // 0800: never stored (Apply refuses it)
 )
 
-var typeNames = map[TxnType]string{
-	TypePurchase: "purchase", TypeRefund: "refund", TypeCashback: "cashback", TypeBalance: "balance",
-	TypePreAuth: "preauth", TypeCompletion: "completion", TypeReversal: "reversal",
-}
-
+// String is the type's name; for the types that count in Totals it is the
+// Totals kind.
 func (t TxnType) String() string {
-	if s, ok := typeNames[t]; ok {
-		return s
+	switch t {
+	case TypePurchase:
+		return "purchase"
+	case TypeRefund:
+		return "refund"
+	case TypeCashback:
+		return "cashback"
+	case TypeBalance:
+		return "balance"
+	case TypePreAuth:
+		return "preauth"
+	case TypeCompletion:
+		return "completion"
+	case TypeReversal:
+		return "reversal"
+	case TypeEcho:
+		return "echo"
 	}
-	return fmt.Sprintf("type(%d)", uint8(t))
+	return "type(" + strconv.Itoa(int(t)) + ")"
 }
 
-// Status is where a transaction stands.
+// storable reports whether Apply records transactions of this type.
+func (t TxnType) storable() bool { return t >= TypePurchase && t <= TypeReversal }
+
+// inNet reports whether approved transactions of this type count in
+// Totals.Net (money moved; reversals act on their original instead).
+func (t TxnType) inNet() bool { return t.storable() && t != TypeBalance && t != TypeReversal }
+
+// Status is where a transaction stands. Zero is not a status.
 type Status uint8
 
-// Statuses. Unknown means the acquirer may or may not have authorized it: a
-// reversal is owed.
+// Statuses.
 const (
-	StatusPending Status = iota + 1
-	StatusApproved
-	StatusDeclined
-	StatusUnknown
-	StatusReversed
+	StatusPending  Status = iota + 1 // INTENT committed, no OUTCOME yet
+	StatusApproved                   // final
+	StatusDeclined                   // final
+	StatusUnknown                    // the acquirer may or may not have approved it: a reversal is owed
+	StatusReversed                   // was approved (or unknown), then reversed: final
 )
 
-var statusNames = map[Status]string{
-	StatusPending: "pending", StatusApproved: "approved", StatusDeclined: "declined",
-	StatusUnknown: "unknown", StatusReversed: "reversed",
+func (s Status) String() string {
+	switch s {
+	case StatusPending:
+		return "pending"
+	case StatusApproved:
+		return "approved"
+	case StatusDeclined:
+		return "declined"
+	case StatusUnknown:
+		return "unknown"
+	case StatusReversed:
+		return "reversed"
+	}
+	return "status(" + strconv.Itoa(int(s)) + ")"
 }
 
-func (s Status) String() string {
-	if n, ok := statusNames[s]; ok {
-		return n
-	}
-	return fmt.Sprintf("status(%d)", uint8(s))
-}
+func (s Status) valid() bool { return s >= StatusPending && s <= StatusReversed }
+
+// open reports whether an OUTCOME may still set the status.
+func (s Status) open() bool { return s == StatusPending || s == StatusUnknown }
 
 // Txn is one transaction as the replicated state keeps it. It never holds
-// the clear PAN.
+// the clear PAN, track data, PIN block or CVV.
 type Txn struct {
-	ID               string // TerminalID(8) + STAN(6) + DE7(10)
+	ID               string // identity: TerminalID(8) + STAN(6) + TransmissionTime(10)
 	Type             TxnType
 	MTI, ProcCode    string
-	Amount           int64
+	Amount           int64 // minor units
 	Currency         string
 	TerminalID       string
 	MerchantID       string
 	STAN             string
-	TransmissionTime string
+	TransmissionTime string // DE7 MMDDhhmmss
 	LocalTime        string
 	LocalDate        string
-	PANEnc           []byte
+	PANEnc           []byte // sealed by a Vault
 	BIN, Last4       string
-	PANHash          []byte
-	// The exact identity the acquirer sees, so that a repeat from any node
-	// is the same transaction to it.
+	PANHash          []byte // Vault.Hash: equal cards, equal hashes
+	// The exact identity the acquirer sees, so that a repeat sent later by
+	// any node is the same transaction to it.
 	Acquirer, AcqSTAN, AcqTime, RRN string
-	OriginalID                      string
+	OriginalID                      string // reversal/completion: the ID of the original
 	Status                          Status
 	RC, AuthCode                    string
 	StandIn                         bool
-	Day                             string // business day YYYYMMDD
-	CreatedAt, UpdatedAt            int64  // unix nanos, stamped by the leader
+	Day                             string // business day YYYYMMDD, set by Apply
+	CreatedAt, UpdatedAt            int64  // unix nanos stamped by the leader in the command
 }
 
-// Errors.
-var (
-	// ErrNotFound: an OUTCOME names a transaction that has no INTENT.
-	ErrNotFound = errors.New("store: transaction not found")
-	// ErrCorrupt: bytes that do not decode as a command or a record.
-	ErrCorrupt = errors.New("store: corrupt encoding")
-	// ErrUnknownOp: a command of a newer version than this binary knows.
-	ErrUnknownOp = errors.New("store: unknown command")
-)
-
+// txnVersion leads every encoded Txn.
 const txnVersion = 1
 
-func (t *Txn) marshal(b []byte) []byte {
+// appendTxn appends the encoding of t to b. The field order is the format:
+// append new fields at the end under a new txnVersion.
+func appendTxn(b []byte, t *Txn) []byte {
 	w := writer{b: b}
 	w.byte(txnVersion)
 	w.str(t.ID)
@@ -130,10 +149,11 @@ func (t *Txn) marshal(b []byte) []byte {
 	return w.b
 }
 
-func unmarshalTxn(b []byte) (*Txn, error) {
-	r := reader{b: b}
-	if v := r.byte(); v != txnVersion {
-		return nil, fmt.Errorf("%w: record version %d", ErrCorrupt, v)
+// readTxn decodes one Txn from r. Strings and byte slices are copies, so
+// the result outlives the buffer (and the bbolt transaction) it came from.
+func readTxn(r *reader) *Txn {
+	if v := r.byte(); v != txnVersion && r.err == nil {
+		r.failf("record version %d", v)
 	}
 	t := &Txn{}
 	t.ID = r.str()
@@ -164,11 +184,15 @@ func unmarshalTxn(b []byte) (*Txn, error) {
 	t.Day = r.str()
 	t.CreatedAt = r.int()
 	t.UpdatedAt = r.int()
-	if r.err != nil {
-		return nil, r.err
-	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(r.b))
+	return t
+}
+
+// decodeTxn decodes a stored record.
+func decodeTxn(b []byte) (*Txn, error) {
+	r := reader{b: b}
+	t := readTxn(&r)
+	if err := r.done(); err != nil {
+		return nil, err
 	}
 	return t, nil
 }

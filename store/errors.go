@@ -1,0 +1,29 @@
+package store
+
+import "errors"
+
+// Errors. Callers test them with errors.Is; every error this package returns
+// wraps one of these or an error from bbolt or the file system.
+var (
+	// ErrNotFound: an OUTCOME names a transaction that has no INTENT.
+	ErrNotFound = errors.New("store: transaction not found")
+	// ErrCorrupt: bytes that do not decode as a command or a stored record.
+	ErrCorrupt = errors.New("store: corrupt encoding")
+	// ErrUnknownOp: a command of a version or kind this binary does not know
+	// (written by a newer binary): refused rather than guessed at.
+	ErrUnknownOp = errors.New("store: unknown command")
+	// ErrInvalid: a well-formed command that breaks a rule, e.g. an INTENT
+	// whose ID is not TerminalID+STAN+TransmissionTime.
+	ErrInvalid = errors.New("store: invalid command")
+	// ErrFailed: a batch could not be committed (disk full, I/O error). The
+	// store then refuses every later batch and every snapshot until a
+	// Restore or a restart, because Raft counts the lost entries as applied:
+	// carrying on would let this replica diverge silently. A restart replays
+	// them from the log.
+	ErrFailed = errors.New("store: state machine stopped after a storage failure")
+	// ErrClosed: the store is closed (or a Restore could not reopen it).
+	ErrClosed = errors.New("store: closed")
+	// ErrBadKey: a card key that is not 32 bytes (64 hex characters in a
+	// key file).
+	ErrBadKey = errors.New("store: card key must be 32 bytes (64 hex characters)")
+)
