@@ -1,0 +1,110 @@
+package failover
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tillgate/tillgate/wire"
+)
+
+// Config tunes a Client. Start from DefaultConfig; Nodes and ReversalQueue
+// are required.
+type Config struct {
+	// Nodes are the register addresses (host:port) of the cluster's nodes.
+	// One address is enough: answers name the active.
+	Nodes   []string
+	Dialect wire.Dialect
+
+	DialTimeout time.Duration // dial plus sign-on of a new connection
+	// Deadline bounds one Do: past it with bytes sent and no answer, the
+	// outcome is unknown and a reversal is queued.
+	Deadline time.Duration
+	// AttemptTimeout bounds one send; then a repeat goes out (several fit
+	// in Deadline). The node answers within its acquirer timeout + 5 s.
+	AttemptTimeout time.Duration
+	EchoIdle       time.Duration // echo after this long without traffic
+	DeadAfter      time.Duration // a link silent this long is dead
+	// Hold is how long a new request waits while no active is known.
+	Hold time.Duration
+	// RecheckMin/Max bound the jittered re-check interval while holding.
+	RecheckMin, RecheckMax time.Duration
+	// BreakerFailures consecutive failures open a node's breaker.
+	BreakerFailures int
+	// OfflineProbe is how long the client fails fast once offline (±20%).
+	OfflineProbe time.Duration
+	// Backoff is the per-node reconnect backoff: BackoffMin × BackoffFactor
+	// per failure up to BackoffMax, jittered.
+	BackoffMin, BackoffMax time.Duration
+	BackoffFactor          float64
+	// RepeatBackoff is the pause before a repeat (doubles, jittered,
+	// bounded by AttemptTimeout/2).
+	RepeatBackoff time.Duration
+
+	// ReversalQueue is the bbolt file of the store-and-forward queue.
+	ReversalQueue string
+	// ReversalBackoffMin/Max bound the resend interval of a queued entry.
+	ReversalBackoffMin, ReversalBackoffMax time.Duration
+	// AlertAfter attempts of one entry raise an EventAlert.
+	AlertAfter int
+
+	// NewSTAN allocates the DE11 of reversals and network messages; it
+	// should come from the register's own STAN sequence. Default: a
+	// client-local counter from a random start.
+	NewSTAN func() string
+	Logger  *slog.Logger
+	// OnEvent, if set, receives every Event synchronously: keep it fast.
+	OnEvent func(Event)
+}
+
+// DefaultConfig returns DESIGN.md's suggested timings.
+func DefaultConfig() Config {
+	return Config{
+		Dialect:            wire.DefaultDialect(),
+		DialTimeout:        3 * time.Second,
+		Deadline:           30 * time.Second,
+		AttemptTimeout:     10 * time.Second,
+		EchoIdle:           30 * time.Second,
+		DeadAfter:          60 * time.Second,
+		Hold:               5 * time.Second,
+		RecheckMin:         250 * time.Millisecond,
+		RecheckMax:         500 * time.Millisecond,
+		BreakerFailures:    3,
+		OfflineProbe:       30 * time.Second,
+		BackoffMin:         500 * time.Millisecond,
+		BackoffMax:         30 * time.Second,
+		BackoffFactor:      1.6,
+		RepeatBackoff:      200 * time.Millisecond,
+		ReversalBackoffMin: 10 * time.Second,
+		ReversalBackoffMax: 5 * time.Minute,
+		AlertAfter:         5,
+	}
+}
+
+// validate reports the first setting that cannot work.
+func (c *Config) validate() error {
+	switch {
+	case len(c.Nodes) == 0:
+		return fmt.Errorf("%w: no nodes", ErrConfig)
+	case c.ReversalQueue == "":
+		return fmt.Errorf("%w: ReversalQueue (bbolt file) is empty", ErrConfig)
+	case c.DialTimeout <= 0 || c.Deadline <= 0 || c.AttemptTimeout <= 0:
+		return fmt.Errorf("%w: DialTimeout, Deadline and AttemptTimeout must be positive", ErrConfig)
+	case c.EchoIdle <= 0 || c.DeadAfter <= c.EchoIdle:
+		return fmt.Errorf("%w: want 0 < EchoIdle < DeadAfter", ErrConfig)
+	case c.RecheckMin <= 0 || c.RecheckMax < c.RecheckMin:
+		return fmt.Errorf("%w: want 0 < RecheckMin <= RecheckMax", ErrConfig)
+	case c.BreakerFailures < 1:
+		return fmt.Errorf("%w: BreakerFailures must be at least 1", ErrConfig)
+	case c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin || c.BackoffFactor < 1:
+		return fmt.Errorf("%w: reconnect backoff", ErrConfig)
+	case c.ReversalBackoffMin <= 0 || c.ReversalBackoffMax < c.ReversalBackoffMin:
+		return fmt.Errorf("%w: reversal backoff", ErrConfig)
+	case c.OfflineProbe <= 0 || c.Hold < 0 || c.RepeatBackoff < 0:
+		return fmt.Errorf("%w: OfflineProbe, Hold, RepeatBackoff", ErrConfig)
+	}
+	if err := c.Dialect.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}

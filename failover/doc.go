@@ -1,0 +1,20 @@
+// Package failover is the client library that cash-register software links
+// in to talk to a tillgate cluster over ISO 8583.
+//
+// A Client follows the active node rather than a fixed primary: it keeps one
+// multiplexed connection to the active (learned from the DE48 hints every
+// answer carries, else by trying the configured nodes), checks the link with
+// echoes, and moves when the active dies or a newer active is named.
+//
+// Every request ends in exactly one of three ways: an answer (approved or
+// declined), ErrNotSent (the request provably never reached a node; the
+// caller may try again), or ErrOutcomeUnknown (bytes left and no answer came
+// by the deadline; a reversal, or the request itself for reversals and
+// advices, has been written to a durable bbolt queue before Do returned and
+// is sent until a node acknowledges it, across restarts).
+//
+// A request is resent unchanged only while it provably never left; once
+// bytes left, only repeats (xx01, same DE7, DE11 and DE41) go out, one at a
+// time, to the active. See DESIGN.md in this directory for the state machine
+// and the resend rules.
+package failover

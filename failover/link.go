@@ -1,0 +1,233 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tillgate/tillgate/wire"
+)
+
+// link is one connection to a node, shared by every request in flight:
+// answers are matched to waiters on DE41 + DE11 + DE7.
+type link struct {
+	c    *Client
+	addr string
+	nc   net.Conn
+
+	wmu  sync.Mutex
+	wbuf []byte
+
+	mu       sync.Mutex
+	waiters  map[string]chan *wire.Message
+	draining bool // no new requests; closed once waiters is empty
+
+	lastRead  atomic.Int64 // monotonic nanos since c.epoch
+	lastWrite atomic.Int64
+	done      chan struct{}
+	once      sync.Once
+	err       error
+}
+
+func newLink(c *Client, addr string, nc net.Conn) *link {
+	l := &link{c: c, addr: addr, nc: nc, waiters: make(map[string]chan *wire.Message), done: make(chan struct{})}
+	now := c.now()
+	l.lastRead.Store(now)
+	l.lastWrite.Store(now)
+	go l.readLoop()
+	go l.keepAlive()
+	return l
+}
+
+// alive reports a link that may take new requests.
+func (l *link) alive() bool {
+	select {
+	case <-l.done:
+		return false
+	default:
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.draining
+}
+
+// fail closes the link once; waiters see done.
+func (l *link) fail(err error) {
+	l.once.Do(func() {
+		l.mu.Lock()
+		l.err = err
+		l.mu.Unlock()
+		_ = l.nc.Close()
+		close(l.done)
+		l.c.linkDown(l, err)
+	})
+}
+
+// drain stops new requests; the link closes when the last waiter leaves.
+func (l *link) drain() {
+	l.mu.Lock()
+	l.draining = true
+	idle := len(l.waiters) == 0
+	l.mu.Unlock()
+	if idle {
+		l.fail(errDrained)
+	}
+}
+
+// register adds a waiter for key; ok is false when the link is unusable or
+// key already waits here.
+func (l *link) register(key string, ch chan *wire.Message) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.done:
+		return errLinkDown
+	default:
+	}
+	if _, dup := l.waiters[key]; dup {
+		return fmt.Errorf("%w: %s already in flight", ErrInvalidRequest, key)
+	}
+	l.waiters[key] = ch
+	return nil
+}
+
+func (l *link) unregister(key string) {
+	l.mu.Lock()
+	delete(l.waiters, key)
+	idle := l.draining && len(l.waiters) == 0
+	l.mu.Unlock()
+	if idle {
+		l.fail(errDrained)
+	}
+}
+
+// take removes and returns the waiter of key.
+func (l *link) take(key string) chan *wire.Message {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ch := l.waiters[key]
+	if ch != nil {
+		delete(l.waiters, key)
+	}
+	return ch
+}
+
+// write packs and writes m. wrote reports whether any byte may have left.
+func (l *link) write(m *wire.Message) (wrote bool, err error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	b, err := l.c.codec.PackFrame(l.wbuf[:0], m)
+	if err != nil {
+		return false, fmt.Errorf("pack %s: %w", m.MTI, err)
+	}
+	l.wbuf = b
+	_ = l.nc.SetWriteDeadline(time.Now().Add(l.c.cfg.AttemptTimeout))
+	n, err := l.nc.Write(b)
+	if err != nil {
+		l.fail(fmt.Errorf("write: %w", err))
+		return n > 0, fmt.Errorf("write to %s: %w", l.addr, err)
+	}
+	l.lastWrite.Store(l.c.now())
+	return true, nil
+}
+
+// roundTrip sends m and waits for its answer until until. wrote reports
+// whether bytes may have left: false means m provably never reached the node.
+func (l *link) roundTrip(ctx context.Context, m *wire.Message, key string, ch chan *wire.Message, until time.Time) (resp *wire.Message, wrote bool, err error) {
+	if err := l.register(key, ch); err != nil {
+		return nil, false, err
+	}
+	defer l.unregister(key)
+	if wrote, err := l.write(m); err != nil {
+		return nil, wrote, err
+	}
+	t := time.NewTimer(time.Until(until))
+	defer t.Stop()
+	select {
+	case resp = <-ch:
+		return resp, true, nil
+	case <-l.done:
+		// The answer may have raced the close.
+		select {
+		case resp = <-ch:
+			return resp, true, nil
+		default:
+		}
+		return nil, true, fmt.Errorf("%s: %w", l.addr, errLinkDown)
+	case <-t.C:
+		return nil, true, fmt.Errorf("%s: %w", l.addr, errAttemptTimeout)
+	case <-ctx.Done():
+		return nil, true, ctx.Err()
+	}
+}
+
+// readLoop frames and decodes answers and hands them to their waiters.
+func (l *link) readLoop() {
+	d := l.c.cfg.Dialect
+	buf := make([]byte, 0, 4096)
+	for {
+		payload, n, err := d.Next(buf)
+		if err != nil {
+			l.fail(fmt.Errorf("framing: %w", err))
+			return
+		}
+		if n > 0 {
+			l.deliver(payload)
+			buf = buf[:copy(buf, buf[n:])]
+			continue
+		}
+		if cap(buf)-len(buf) < 512 {
+			buf = append(make([]byte, 0, 2*cap(buf)), buf...)
+		}
+		k, err := l.nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if k > 0 {
+			l.lastRead.Store(l.c.now())
+		}
+		if err != nil {
+			l.fail(fmt.Errorf("read: %w", err))
+			return
+		}
+	}
+}
+
+func (l *link) deliver(payload []byte) {
+	m, err := l.c.codec.Unpack(payload)
+	if err != nil {
+		l.c.log.Warn("failover: undecodable answer skipped", "node", l.addr, "err", err)
+		return
+	}
+	l.c.hint(l, m)
+	if ch := l.take(m.Key()); ch != nil {
+		ch <- m // buffered, one answer per registration
+		return
+	}
+	l.c.lateAnswer(l, m)
+}
+
+// keepAlive echoes an idle link and fails a silent one.
+func (l *link) keepAlive() {
+	cfg := &l.c.cfg
+	tick := max(min(cfg.EchoIdle, cfg.DeadAfter-cfg.EchoIdle)/2, 5*time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.done:
+			return
+		case <-t.C:
+		}
+		now := l.c.now()
+		read := now - l.lastRead.Load()
+		if read >= int64(cfg.DeadAfter) {
+			l.fail(fmt.Errorf("%w: silent for %v", errLinkDown, time.Duration(read)))
+			return
+		}
+		if read >= int64(cfg.EchoIdle) {
+			_, _ = l.write(l.c.netMessage(wire.NetEcho))
+		}
+	}
+}
