@@ -49,9 +49,14 @@ func startRegisterServer(n *Node) (*registerServer, error) {
 	go func() {
 		err := gnet.Run(s, "tcp://"+n.cfg.RegisterAddr,
 			gnet.WithMulticore(true),
+			// A restarted node must bind while the connections its
+			// predecessor held are still in TIME_WAIT.
+			gnet.WithReuseAddr(true),
 			gnet.WithTicker(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithTCPKeepAlive(time.Minute),
+			// No WithTCPKeepAlive: gnet v2.10.0 then replaces a failed
+			// bind's error with "setsockopt: bad file descriptor". Dead
+			// registers are found by the idle timeout instead.
 			gnet.WithLogger(gnetLogger{n.log}),
 		)
 		s.done <- err

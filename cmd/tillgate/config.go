@@ -13,19 +13,19 @@ import (
 // fileConfig is the JSON config file of `tillgate serve`. Durations are Go
 // duration strings ("500ms", "8s"); anything left out keeps its default.
 type fileConfig struct {
-	ID           string      `json:"id"`
-	DataDir      string      `json:"data_dir"`
-	RegisterAddr string      `json:"register_addr"`
-	RaftAddr     string      `json:"raft_addr"`
-	AdminAddr    *string     `json:"admin_addr"`
-	Peers        []node.Peer `json:"peers"`
-	Bootstrap    bool        `json:"bootstrap"`
-	CardKeyFile  string      `json:"card_key_file"`
-	HexBitmap    bool        `json:"hex_bitmap"`
-	ASCIIHeader  bool        `json:"ascii_header"`
-	MaxFrame     int         `json:"max_frame"`
-	IdleTimeout  duration    `json:"idle_timeout"`
-	MaxConns     int         `json:"max_conns"`
+	ID           string     `json:"id"`
+	DataDir      string     `json:"data_dir"`
+	RegisterAddr string     `json:"register_addr"`
+	RaftAddr     string     `json:"raft_addr"`
+	AdminAddr    *string    `json:"admin_addr"`
+	Peers        []filePeer `json:"peers"`
+	Bootstrap    bool       `json:"bootstrap"`
+	CardKeyFile  string     `json:"card_key_file"`
+	HexBitmap    bool       `json:"hex_bitmap"`
+	ASCIIHeader  bool       `json:"ascii_header"`
+	MaxFrame     int        `json:"max_frame"`
+	IdleTimeout  duration   `json:"idle_timeout"`
+	MaxConns     int        `json:"max_conns"`
 	Acquirer     struct {
 		Name    string   `json:"name"`
 		Addr    string   `json:"addr"`
@@ -39,6 +39,12 @@ type fileConfig struct {
 		SnapshotThreshold  uint64   `json:"snapshot_threshold"`
 		TrailingLogs       uint64   `json:"trailing_logs"`
 	} `json:"raft"`
+}
+
+type filePeer struct {
+	ID           string `json:"id"`
+	RaftAddr     string `json:"raft_addr"`
+	RegisterAddr string `json:"register_addr"`
 }
 
 type duration time.Duration
@@ -76,7 +82,10 @@ func loadConfig(path string, cfg *node.Config) error {
 		cfg.AdminAddr = *f.AdminAddr
 	}
 	if f.Peers != nil {
-		cfg.Peers = f.Peers
+		cfg.Peers = nil
+		for _, p := range f.Peers {
+			cfg.Peers = append(cfg.Peers, node.Peer{ID: p.ID, RaftAddr: p.RaftAddr, RegisterAddr: p.RegisterAddr})
+		}
 	}
 	cfg.Bootstrap = cfg.Bootstrap || f.Bootstrap
 	setStr(&cfg.CardKeyFile, f.CardKeyFile)

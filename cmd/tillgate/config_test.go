@@ -12,12 +12,13 @@ import (
 
 func TestLoadConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "n.json")
-	os.WriteFile(path, []byte(`{"id":"node2","data_dir":"/d","acquirer":{"addr":"a:1","timeout":"3s"},"raft":{"election_timeout":"700ms"}}`), 0o600)
+	os.WriteFile(path, []byte(`{"id":"node2","data_dir":"/d","peers":[{"id":"node2","raft_addr":"h:7002","register_addr":"h:8584"}],"acquirer":{"addr":"a:1","timeout":"3s"},"raft":{"election_timeout":"700ms"}}`), 0o600)
 	cfg := node.DefaultConfig()
 	if err := loadConfig(path, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.ID != "node2" || cfg.Acquirer.Timeout != 3*time.Second || cfg.Raft.ElectionTimeout != 700*time.Millisecond || cfg.MaxFrame != 4096 {
+	if cfg.ID != "node2" || cfg.Acquirer.Timeout != 3*time.Second || cfg.Raft.ElectionTimeout != 700*time.Millisecond || cfg.MaxFrame != 4096 ||
+		len(cfg.Peers) != 1 || cfg.Peers[0].RegisterAddr != "h:8584" {
 		t.Fatalf("got %+v", cfg)
 	}
 	os.WriteFile(path, []byte(`{"idd":"x"}`), 0o600)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -47,7 +48,7 @@ func Start(o Options) (*Cluster, error) {
 		}
 	}
 	// One batch of free ports, held open together so none repeats.
-	free, err := freePorts(3 * o.Nodes)
+	free, err := FreePorts(3 * o.Nodes)
 	if err != nil {
 		return nil, err
 	}
@@ -98,15 +99,29 @@ func addrs(base int, free []string) []string {
 	return out
 }
 
-func freePorts(n int) ([]string, error) {
-	out := make([]string, n)
-	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("localcluster: free port: %w", err)
+// FreePorts returns n loopback addresses that were free a moment ago. They
+// come from below Linux's ephemeral range (32768-60999), so that the
+// outgoing connections of the nodes themselves cannot take them between
+// this check and the listen.
+func FreePorts(n int) ([]string, error) {
+	out := make([]string, 0, n)
+	var held []net.Listener
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
 		}
-		defer ln.Close()
-		out[i] = ln.Addr().String()
+	}()
+	for tries := 0; len(out) < n; tries++ {
+		if tries > 1000 {
+			return nil, fmt.Errorf("localcluster: no free ports below 32768")
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(20000+rand.IntN(12000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		held = append(held, ln)
+		out = append(out, addr)
 	}
 	return out, nil
 }

@@ -58,6 +58,8 @@ type Result struct {
 	RRN      string
 	Attempts int
 	Latency  time.Duration
+	Done     time.Time // when the final answer arrived
+	Node     string    // DE48 ND: the node that answered
 	// RepeatMismatch is set when a repeat got an answer that differs from
 	// the original's: a broken duplicate check.
 	RepeatMismatch bool
@@ -222,7 +224,9 @@ func (r *register) transact(ctx context.Context, req *wire.Message) Result {
 		}
 		if err == nil {
 			res.RC, res.AuthCode, res.RRN = resp.ResponseCode, resp.AuthCode, resp.RRN
-			res.Latency = time.Since(start)
+			res.Done = time.Now()
+			res.Latency = res.Done.Sub(start)
+			res.Node, _ = resp.Private.Get(wire.TagNodeID)
 			if an, ok := resp.Private.Get(wire.TagActiveAddr); ok && an != r.addr {
 				r.addr = an
 				r.close()
