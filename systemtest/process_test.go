@@ -1,0 +1,372 @@
+package systemtest
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tillgate/tillgate/acquirer/sim"
+	"github.com/tillgate/tillgate/internal/localcluster"
+	"github.com/tillgate/tillgate/internal/regsim"
+	"github.com/tillgate/tillgate/node/adminapi"
+	"github.com/tillgate/tillgate/store"
+	"github.com/tillgate/tillgate/wire"
+)
+
+// procCluster is a cluster of real `tillgate serve` processes and an
+// `acqsim serve` process, for the faults only whole processes show: SIGKILL
+// with work in flight, SIGSTOP, restarts from the files on disk.
+type procCluster struct {
+	t      *testing.T
+	dir    string
+	bin    string
+	acqDir string
+	acq    *exec.Cmd
+	ids    []string
+	reg    []string // register addresses
+	admin  []string
+	procs  []*exec.Cmd // nil while a node is down
+}
+
+// buildBinaries compiles tillgate and acqsim once per test binary run.
+func buildBinaries(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/tillgate/tillgate/cmd/tillgate", "github.com/tillgate/tillgate/cmd/acqsim")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir
+}
+
+func startProcCluster(t *testing.T) *procCluster {
+	t.Helper()
+	p := &procCluster{t: t, dir: t.TempDir(), bin: buildBinaries(t), ids: []string{"node1", "node2", "node3"}}
+	addrs, err := localcluster.FreePorts(11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.reg, p.admin = addrs[0:3], addrs[6:9]
+	raft, acqAddr, acqAdmin := addrs[3:6], addrs[9], addrs[10]
+	p.acqDir = filepath.Join(p.dir, "acqsim")
+	p.acq = p.spawn("acqsim.log", filepath.Join(p.bin, "acqsim"), "serve", "--listen", acqAddr, "--admin", acqAdmin,
+		"--data", p.acqDir, "--latency", "0-2ms", "--log-level", "warn")
+	key := filepath.Join(p.dir, "card.key")
+	if _, err := store.WriteNewKeyFile(key); err != nil {
+		t.Fatal(err)
+	}
+	var peers []map[string]string
+	for i, id := range p.ids {
+		peers = append(peers, map[string]string{"id": id, "raft_addr": raft[i], "register_addr": p.reg[i]})
+	}
+	for i, id := range p.ids {
+		cfg := map[string]any{
+			"id": id, "data_dir": filepath.Join(p.dir, id), "register_addr": p.reg[i], "raft_addr": raft[i],
+			"admin_addr": p.admin[i], "bootstrap": true, "peers": peers, "card_key_file": key,
+			"acquirer": map[string]any{"addr": acqAddr, "timeout": "5s"},
+		}
+		b, _ := json.Marshal(cfg)
+		if err := os.WriteFile(filepath.Join(p.dir, id+".json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.procs = make([]*exec.Cmd, len(p.ids))
+	for i := range p.ids {
+		p.start(i)
+	}
+	t.Cleanup(p.stopAll)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, id := range append([]string{"acqsim"}, p.ids...) {
+				b, _ := os.ReadFile(filepath.Join(p.dir, id+".log"))
+				t.Logf("--- %s.log (tail)\n%s", id, tail(string(b), 1500))
+				os.WriteFile("/tmp/tg/"+id+".log", b, 0o644)
+			}
+		}
+	})
+	return p
+}
+
+func (p *procCluster) spawn(logName, bin string, args ...string) *exec.Cmd {
+	p.t.Helper()
+	logf, err := os.OpenFile(filepath.Join(p.dir, logName), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	go func() { cmd.Wait(); logf.Close() }()
+	return cmd
+}
+
+func (p *procCluster) start(i int) {
+	p.procs[i] = p.spawn(p.ids[i]+".log", filepath.Join(p.bin, "tillgate"), "serve",
+		"--config", filepath.Join(p.dir, p.ids[i]+".json"), "--log-level", "warn")
+}
+
+func (p *procCluster) kill(i int) {
+	p.t.Helper()
+	if err := p.procs[i].Process.Kill(); err != nil {
+		p.t.Fatalf("kill %s: %v", p.ids[i], err)
+	}
+	for p.procs[i].ProcessState == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.procs[i] = nil
+}
+
+// stopAll ends every process with SIGTERM (a clean stop), so that the state
+// files can be opened afterwards.
+func (p *procCluster) stopAll() {
+	for i, c := range p.procs {
+		if c != nil {
+			c.Process.Signal(syscall.SIGCONT)
+			c.Process.Signal(syscall.SIGTERM)
+			waitExit(c)
+			p.procs[i] = nil
+		}
+	}
+	if p.acq != nil {
+		p.acq.Process.Signal(syscall.SIGTERM)
+		waitExit(p.acq)
+		p.acq = nil
+	}
+}
+
+func waitExit(c *exec.Cmd) {
+	deadline := time.Now().Add(20 * time.Second)
+	for c.ProcessState == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if c.ProcessState == nil {
+		c.Process.Kill()
+		for c.ProcessState == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// leader asks every running node who leads and returns its index once a
+// running node says it is the serving active.
+func (p *procCluster) leader(timeout time.Duration) int {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for i, c := range p.procs {
+			if c == nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			st, err := adminapi.NewClient(p.admin[i]).Status(ctx)
+			cancel()
+			if err == nil && st.Serving {
+				return i
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.t.Fatal("no serving active")
+	return -1
+}
+
+// TestProcessFailover: 500 registers on the failover client under continuous
+// load while the active is SIGKILLed three times in a row (each new active
+// too), killed nodes are restarted, the active is SIGSTOPped for 5 s, and
+// repeat storms hit every node during each failover (FAULTS.md scenarios 1,
+// 4, 8, 14). One more register knows only a standby's address. Then the
+// invariants I1-I5 are checked on the nodes' files and acqsim's ledger.
+func TestProcessFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process failover test")
+	}
+	p := startProcCluster(t)
+	first := p.leader(60 * time.Second)
+	standby := p.reg[(first+1)%3]
+
+	fleet := newFailoverFleet(t, t.TempDir(), 501, 0, func(i int) []string {
+		if i == 500 {
+			return []string{standby}
+		}
+		return []string{p.reg[i%3], p.reg[(i+1)%3], p.reg[(i+2)%3]}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { fleet.run(ctx, 0, 100*time.Millisecond); close(done) }()
+
+	waitFor(t, "load", func() bool { return fleet.approved.Load() > 1000 })
+	var kills []killRecord
+	var stormResults []regsim.Result
+	for range 3 {
+		l := p.leader(60 * time.Second)
+		storm := stormRepeats(p.reg)
+		k := killRecord{node: p.ids[l], at: time.Now()}
+		t.Logf("SIGKILL %s (the active)", p.ids[l])
+		p.kill(l)
+		kills = append(kills, k)
+		p.leader(60 * time.Second)
+		stormResults = append(stormResults, storm()...)
+		before := fleet.approved.Load()
+		waitFor(t, "approvals after the failover", func() bool { return fleet.approved.Load() > before+500 })
+		t.Logf("restart %s", k.node)
+		p.start(slices.Index(p.ids, k.node)) // back as a follower
+	}
+	l := p.leader(60 * time.Second)
+	t.Logf("SIGSTOP %s (the active) for 5 s", p.ids[l])
+	p.procs[l].Process.Signal(syscall.SIGSTOP)
+	time.Sleep(5 * time.Second)
+	p.procs[l].Process.Signal(syscall.SIGCONT)
+	before := fleet.approved.Load()
+	waitFor(t, "approvals after SIGSTOP", func() bool { return fleet.approved.Load() > before+500 })
+
+	cancel()
+	<-done
+	fleet.drain(t)
+	// Let the active settle every open INTENT before stopping everything.
+	time.Sleep(3 * time.Second)
+	p.stopAll()
+
+	results := fleet.results
+	for _, r := range stormResults {
+		results = append(results, regResult{Key: r.Key, RC: r.RC, AuthCode: r.AuthCode, Amount: r.Amount, RepeatMismatch: r.RepeatMismatch})
+	}
+	checkProcessInvariants(t, p, results)
+	var standbyOnly int
+	for _, r := range fleet.results {
+		if r.RC == wire.RCApproved && r.Key[:8] == "F0000500" && r.Done.After(kills[0].at) {
+			standbyOnly++
+		}
+	}
+	if standbyOnly == 0 {
+		t.Error("the register that knows only a standby's address got no approval after the first failover")
+	}
+	unknown, reversed := fleet.stats()
+	t.Logf("failover client: %d outcomes unknown, %d reversals acknowledged", unknown, reversed)
+	reportFailoverTimes(t, fleet.results, kills)
+}
+
+type killRecord struct {
+	node string
+	at   time.Time
+}
+
+// stormRepeats starts a burst of repeats of one identity at every node while
+// the failover happens; the returned func waits for it. Every answer must be
+// the same.
+func stormRepeats(addrs []string) func() []regsim.Result {
+	done := make(chan []regsim.Result, 1)
+	go func() {
+		cfg := regsim.DefaultConfig()
+		cfg.Addrs, cfg.Registers, cfg.PerRegister = addrs, 20, 3
+		cfg.TerminalBase, cfg.RepeatRatio, cfg.ThinkTime = 900000+int(time.Now().UnixNano()%1000)*20, 1, 0
+		cfg.AttemptTimeout = 3 * time.Second
+		done <- regsim.New(cfg).Run(context.Background())
+	}()
+	return func() []regsim.Result { return <-done }
+}
+
+func checkProcessInvariants(t *testing.T, p *procCluster, results []regResult) {
+	t.Helper()
+	var stores []*store.Store
+	var hashes [][]byte
+	for _, id := range p.ids {
+		s, err := store.Open(filepath.Join(p.dir, id, "state.db"), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores = append(stores, s)
+		h, _ := s.Hash()
+		hashes = append(hashes, h)
+		if pend, _ := s.Pending(); len(pend) > 0 {
+			t.Errorf("%s: %d INTENTs left without an OUTCOME", id, len(pend))
+		}
+	}
+	for i := 1; i < len(stores); i++ {
+		if stores[i].AppliedIndex() == stores[0].AppliedIndex() && string(hashes[i]) != string(hashes[0]) {
+			t.Errorf("I5: %s and %s applied index %d but their states differ", p.ids[0], p.ids[i], stores[0].AppliedIndex())
+		}
+	}
+	approved, unknown := 0, 0
+	for _, r := range results {
+		if r.RepeatMismatch {
+			t.Errorf("I2: %s: a repeat got a different answer", r.Key)
+		}
+		if r.Unknown {
+			unknown++
+		}
+		if r.RC != wire.RCApproved {
+			continue
+		}
+		approved++
+		for i, s := range stores {
+			tx, ok, err := s.Get(r.Key)
+			if err != nil || !ok || tx.Status != store.StatusApproved || tx.AuthCode != r.AuthCode {
+				t.Errorf("I1: %s: register saw 00 %s; %s has %+v (found %v, err %v)", r.Key, r.AuthCode, p.ids[i], tx, ok, err)
+				break
+			}
+		}
+	}
+	ledger, err := sim.OpenLedger(p.acqDir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ledger.Close()
+	want, err := ledger.Totals()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range stores {
+		got, err := s.Totals()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameTotals(got.Net, want.Net) {
+			t.Errorf("I4: totals of %s differ from the acquirer's:\ncluster  %v\nacquirer %v", p.ids[i], got.Net, want.Net)
+		}
+	}
+	t.Logf("%d transactions, %d approved, %d with an unknown outcome (auto-reversed)", len(results), approved, unknown)
+	if approved < 2000 {
+		t.Errorf("only %d approvals under load", approved)
+	}
+}
+
+// reportFailoverTimes logs, per kill, the time from SIGKILL of the active to
+// each register's first answer from another node: p50 and p99 over
+// registers.
+func reportFailoverTimes(t *testing.T, results []regResult, kills []killRecord) {
+	for _, k := range kills {
+		first := map[string]time.Time{}
+		for _, r := range results {
+			if r.RC == "" || r.Done.Before(k.at) || r.Node == k.node {
+				continue
+			}
+			term := r.Key[:8]
+			if f, ok := first[term]; !ok || r.Done.Before(f) {
+				first[term] = r.Done
+			}
+		}
+		var d []time.Duration
+		for _, f := range first {
+			d = append(d, f.Sub(k.at))
+		}
+		t.Logf("SIGKILL %s: %d registers resumed; first answer from the new active p50 %v p99 %v",
+			k.node, len(d), percentile(d, 0.5).Round(time.Millisecond), percentile(d, 0.99).Round(time.Millisecond))
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
