@@ -12,6 +12,7 @@ type metrics struct {
 	malformed      *prometheus.CounterVec
 	acquirerErrors *prometheus.CounterVec
 	notProcessed   prometheus.Counter
+	relayed        *prometheus.CounterVec
 	unanswered     prometheus.Counter
 	lostAnswers    prometheus.Counter
 	repeatsWaited  prometheus.Counter
@@ -22,6 +23,7 @@ type metrics struct {
 	latency        prometheus.Histogram
 	acquirer       prometheus.Histogram
 	commit         prometheus.Histogram
+	relayDuration  prometheus.Histogram
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -37,8 +39,11 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Name: "tillgate_acquirer_errors_total", Help: "Acquirer requests without an answer: unavailable (never sent) or unknown (may have been authorized).",
 		}, []string{"kind"}),
 		notProcessed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tillgate_not_processed_total", Help: "Requests a standby refused with a pointer to the active.",
+			Name: "tillgate_not_processed_total", Help: "Requests a standby answered \"not processed\" (no active known, or the relay could not send), with a pointer to the active.",
 		}),
+		relayed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tillgate_relayed_requests_total", Help: "Requests a standby relayed to the active, by result (answered, no_active, not_sent, in_flight, unknown).",
+		}, []string{"result"}),
 		unanswered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tillgate_unanswered_total", Help: "Requests left without an answer because their outcome was unknown (the register repeats them).",
 		}),
@@ -69,10 +74,13 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "tillgate_raft_commit_duration_seconds", Help: "Time for an INTENT or OUTCOME to be committed and applied.", Buckets: buckets,
 		}),
+		relayDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tillgate_relay_duration_seconds", Help: "Round trip of a request a standby relayed to the active.", Buckets: buckets,
+		}),
 	}
 	reg.MustRegister(m.transactions, m.malformed, m.acquirerErrors, m.notProcessed, m.unanswered,
 		m.lostAnswers, m.repeatsWaited, m.refusedConns, m.idleClosed, m.takeovers, m.inflight,
-		m.latency, m.acquirer, m.commit,
+		m.latency, m.acquirer, m.commit, m.relayed, m.relayDuration,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tillgate_register_connections", Help: "Open register connections.",
 		}, func() float64 {

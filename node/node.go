@@ -54,6 +54,7 @@ type Node struct {
 	raft  *cluster.Cluster
 	link  *acquirer.Link
 	vault *store.Vault
+	relay *relay // a standby's link to the active
 
 	regs  *registerServer
 	admin *http.Server
@@ -92,6 +93,7 @@ func New(cfg Config) (*Node, error) {
 		errc:     make(chan error, 1),
 	}
 	n.view.Store(&view{servingCh: make(chan struct{})})
+	n.relay = newRelay(n)
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	return n, nil
 }
@@ -132,8 +134,9 @@ func (n *Node) open() error {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.metrics = newMetrics(n.cfg.Registry, n)
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.watchLeadership()
+	go n.relay.run(n.ctx)
 	if n.regs, err = startRegisterServer(n); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
@@ -168,11 +171,11 @@ func (n *Node) fail(err error) {
 	}
 }
 
-// Close stops the node. Registers go first so no new work starts; Raft
-// next, so that nothing more commits: work still in flight then ends with no
-// answer, exactly as after a crash, and the next active resolves its INTENTs.
-// The acquirer link after that, and the state last because Raft applies into
-// it until it is shut down.
+// Close stops the node. Registers go first so no new work starts, then the
+// relay to the active; Raft next, so that nothing more commits: work still
+// in flight then ends with no answer, exactly as after a crash, and the next
+// active resolves its INTENTs. The acquirer link after that, and the state
+// last because Raft applies into it until it is shut down.
 func (n *Node) Close() error {
 	var errs []error
 	n.closed.Do(func() {
@@ -180,6 +183,8 @@ func (n *Node) Close() error {
 		if n.regs != nil {
 			errs = append(errs, n.regs.stop())
 		}
+		// Relays still waiting end with no answer: the register repeats.
+		n.relay.close()
 		if n.admin != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			errs = append(errs, n.admin.Shutdown(ctx))

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -51,7 +52,7 @@ func (n *Node) network(req *wire.Message) *wire.Message {
 func (n *Node) transact(ctx context.Context, req *wire.Message) *wire.Message {
 	v := n.currentView()
 	if !v.leader {
-		return n.notProcessed(req, v)
+		return n.relayToActive(ctx, req)
 	}
 	if !v.serving {
 		if v = n.waitServing(ctx); v == nil {
@@ -108,7 +109,7 @@ func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string,
 	}
 	r, ok := res.(store.Result)
 	if !ok || r.Err != nil {
-		n.log.Error("intent rejected by the state machine", keyID, key, keyErr, resultErr(res))
+		n.stateMachineError("intent", key, resultErr(res))
 		return &store.Txn{RC: wire.RCSystemError, Status: store.StatusDeclined}, sourceLocal
 	}
 	if r.Existed {
@@ -118,6 +119,16 @@ func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string,
 		return n.resolve(ctx, r.Txn, nil, true), sourceAcquirer
 	}
 	return n.resolve(ctx, r.Txn, req, false), sourceAcquirer
+}
+
+// stateMachineError logs a command the store refused. A store that could not
+// commit (store.ErrFailed) has stopped applying while Raft goes on: the node
+// must stop too, not answer from a replica that no longer follows the log.
+func (n *Node) stateMachineError(what, id string, err error) {
+	n.log.Error(what+" rejected by the state machine", keyID, id, keyErr, err)
+	if errors.Is(err, store.ErrFailed) {
+		n.fail(fmt.Errorf("node: state machine stopped: %w", err))
+	}
 }
 
 func resultErr(res any) error {
@@ -277,7 +288,7 @@ func (n *Node) resolve(ctx context.Context, t *store.Txn, req *wire.Message, rep
 	}
 	r, ok := res.(store.Result)
 	if !ok || r.Err != nil {
-		n.log.Error("outcome rejected by the state machine", keyID, t.ID, keyErr, resultErr(res))
+		n.stateMachineError("outcome", t.ID, resultErr(res))
 		return nil
 	}
 	return r.Txn
@@ -407,7 +418,7 @@ func (n *Node) hints(resp *wire.Message, v *view) {
 }
 
 // notProcessed answers a request this node did nothing with because it is
-// not the active.
+// not the active and could not relay it there.
 func (n *Node) notProcessed(req *wire.Message, v *view) *wire.Message {
 	n.metrics.notProcessed.Inc()
 	resp := n.reply(req, v, wire.RCIssuerInoperative)
