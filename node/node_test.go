@@ -277,3 +277,29 @@ func isReset(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op)
 }
+
+// TestReversalBeforeOriginal: a register that timed out reverses; when its
+// original then arrives late, it must not be authorized (FAULTS.md I3).
+func TestReversalBeforeOriginal(t *testing.T) {
+	n, addr := single(t)
+	c := dial(t, addr)
+	orig := purchase(2500)
+	rev := purchase(2500)
+	rev.MTI = "0400"
+	rev.OriginalData = "0200" + orig.STAN + orig.TransmissionTime + "00000000000" + "00000000000"
+	if r := c.roundTrip(rev); r.MTI != "0410" || r.ResponseCode != "00" {
+		t.Fatalf("reversal of an unknown original: %s %s, want 0410 00", r.MTI, r.ResponseCode)
+	}
+	late := c.roundTrip(orig)
+	if late.ResponseCode == "00" {
+		t.Fatal("an original that was already reversed got authorized")
+	}
+	tx, ok, err := n.Store().Get(orig.Key())
+	if err != nil || !ok || tx.Status != store.StatusDeclined {
+		t.Fatalf("late original stored as %+v (%v, %v), want declined", tx, ok, err)
+	}
+	tot, _ := n.Store().Totals()
+	if s := tot.Net["purchase"]; s.Count != 0 {
+		t.Fatalf("net purchases %+v, want none", s)
+	}
+}

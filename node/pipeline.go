@@ -118,6 +118,10 @@ func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string,
 		}
 		return n.resolve(ctx, r.Txn, nil, true), sourceAcquirer
 	}
+	if r.Txn.Status != store.StatusPending {
+		// Final on arrival: its reversal came first (store.RCReversedFirst).
+		return r.Txn, sourceLocal
+	}
 	return n.resolve(ctx, r.Txn, req, false), sourceAcquirer
 }
 
@@ -164,8 +168,10 @@ func (n *Node) newTxn(ctx context.Context, req *wire.Message, term uint64) (*sto
 		if rc != "" {
 			return nil, rc
 		}
+		// Set even when the original is unknown: the store then cancels
+		// the original should it arrive after its reversal.
+		t.OriginalID = originalKey(req)
 		if orig != nil {
-			t.OriginalID = orig.ID
 			t.PANEnc, t.BIN, t.Last4, t.PANHash = orig.PANEnc, orig.BIN, orig.Last4, orig.PANHash
 			if t.MerchantID == "" {
 				t.MerchantID = orig.MerchantID
@@ -198,11 +204,10 @@ func (n *Node) newTxn(ctx context.Context, req *wire.Message, term uint64) (*sto
 // A reversal whose original is unknown is still recorded (and acknowledged):
 // the register gave up on it, and nothing was authorized here.
 func (n *Node) original(ctx context.Context, req *wire.Message) (*store.Txn, string) {
-	od := req.OriginalData
-	if len(od) < 20 {
+	if len(req.OriginalData) < 20 {
 		return nil, wire.RCFormatError
 	}
-	key := req.TerminalID + od[4:10] + od[10:20]
+	key := originalKey(req)
 	if err := n.inflight.wait(ctx, key); err != nil {
 		return nil, wire.RCSystemError
 	}
@@ -218,6 +223,12 @@ func (n *Node) original(ctx context.Context, req *wire.Message) (*store.Txn, str
 	default:
 		return nil, ""
 	}
+}
+
+// originalKey is the identity DE90 names: the same terminal, the original
+// STAN and DE7.
+func originalKey(req *wire.Message) string {
+	return req.TerminalID + req.OriginalData[4:10] + req.OriginalData[10:20]
 }
 
 // cardNumber is DE2, or the PAN part of track 2 when the card was swiped.

@@ -163,10 +163,45 @@ func (a applier) intent(t *Txn) (Result, error) {
 		return Result{}, err
 	}
 	t.Status, t.UpdatedAt = StatusPending, t.CreatedAt
+	cancelled, err := a.reversedFirst(t)
+	if err != nil {
+		return Result{}, err
+	}
 	if err := a.insert(t); err != nil {
 		return Result{}, err
 	}
+	if cancelled {
+		// The register reversed this transaction before it arrived (it
+		// timed out there): it must never reach the acquirer, so it is
+		// final from the start.
+		t.Status, t.RC = StatusDeclined, RCReversedFirst
+		if err := a.update(t, StatusPending); err != nil {
+			return Result{}, err
+		}
+	}
 	return Result{Txn: t}, nil
+}
+
+// RCReversedFirst answers an original whose reversal was recorded before it:
+// do not honour, since the register has already cancelled it.
+const RCReversedFirst = "05"
+
+// reversedFirst remembers a reversal whose original is unknown, and reports
+// whether t is an original that such a reversal already cancelled. Either
+// order of arrival then nets to zero (FAULTS.md I3).
+func (a applier) reversedFirst(t *Txn) (bool, error) {
+	early := a.tx.Bucket(bucketReversedFirst)
+	if t.Type != TypeReversal {
+		return early.Get([]byte(t.ID)) != nil, nil
+	}
+	if t.OriginalID == "" {
+		return false, nil
+	}
+	orig, err := a.get(t.OriginalID)
+	if err != nil || orig != nil {
+		return false, err
+	}
+	return false, early.Put([]byte(t.OriginalID), []byte(t.ID))
 }
 
 // businessDay is the open day; the first transaction ever opens the UTC day

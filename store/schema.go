@@ -18,12 +18,14 @@ var (
 	bucketDay      = []byte("idx_day")      // day|id -> id
 	bucketStatus   = []byte("idx_status")   // status byte + id -> id
 	bucketPending  = []byte("idx_pending")  // id -> nil: INTENT without OUTCOME
-	bucketMeta     = []byte("meta")         // the keys below
+	// original id -> reversal id: a reversal recorded before its original
+	bucketReversedFirst = []byte("idx_reversed_first")
+	bucketMeta          = []byte("meta") // the keys below
 )
 
 // allBuckets lists every bucket, created on Open.
 func allBuckets() [][]byte {
-	return [][]byte{bucketTxns, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketPending, bucketMeta}
+	return [][]byte{bucketTxns, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketPending, bucketReversedFirst, bucketMeta}
 }
 
 // Keys of bucketMeta.
