@@ -180,9 +180,9 @@ func (p *procCluster) leader(timeout time.Duration) int {
 
 // TestProcessFailover: 500 registers on the failover client under continuous
 // load while the active is SIGKILLed three times in a row (each new active
-// too), killed nodes are restarted, the active is SIGSTOPped for 5 s, and
-// repeat storms hit every node during each failover (FAULTS.md scenarios 1,
-// 4, 8, 14). One more register knows only a standby's address. Then the
+// too), killed nodes are restarted, the active is SIGSTOPped for 5 s, all
+// nodes are killed at once and restarted, and repeat storms hit every node
+// during each failover (FAULTS.md scenarios 1, 3, 4, 8, 14). One more register knows only a standby's address. Then the
 // invariants I1-I5 are checked on the nodes' files and acqsim's ledger.
 func TestProcessFailover(t *testing.T) {
 	if testing.Short() {
@@ -227,6 +227,17 @@ func TestProcessFailover(t *testing.T) {
 	p.procs[l].Process.Signal(syscall.SIGCONT)
 	before := fleet.approved.Load()
 	waitFor(t, "approvals after SIGSTOP", func() bool { return fleet.approved.Load() > before+500 })
+
+	t.Log("SIGKILL every node at once, then restart them all")
+	for i := range p.procs {
+		p.kill(i)
+	}
+	for i := range p.procs {
+		p.start(i)
+	}
+	p.leader(60 * time.Second)
+	before = fleet.approved.Load()
+	waitFor(t, "approvals after the whole cluster restarted", func() bool { return fleet.approved.Load() > before+500 })
 
 	cancel()
 	<-done

@@ -42,8 +42,10 @@ func newFailoverFleet(t *testing.T, dir string, n, terminalBase int, nodes func(
 	for i := range n {
 		cfg := failover.DefaultConfig()
 		cfg.Nodes = nodes(i)
-		cfg.AttemptTimeout = 3 * time.Second
-		cfg.Deadline = 20 * time.Second
+		// A deadline shorter than the 5 s SIGSTOP, so that some outcomes
+		// end unknown and the auto-reversal path runs under faults too.
+		cfg.AttemptTimeout = 2 * time.Second
+		cfg.Deadline = 4 * time.Second
 		cfg.ReversalBackoffMin = 200 * time.Millisecond
 		cfg.ReversalQueue = filepath.Join(dir, fmt.Sprintf("reg%05d.db", terminalBase+i))
 		c, err := failover.Open(cfg)
