@@ -22,6 +22,7 @@ func (n *Node) startAdmin() (*http.Server, error) {
 	mux.HandleFunc("GET /totals", n.totals)
 	mux.HandleFunc("GET /hash", n.hash)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.cfg.Registry, promhttp.HandlerOpts{}))
+	n.statusPageRoutes(mux)
 	ln, err := net.Listen("tcp", n.cfg.AdminAddr)
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
