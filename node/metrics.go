@@ -1,8 +1,13 @@
 package node
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/cluster"
 )
 
 // metrics are the node's Prometheus series. Labels never carry a PAN, STAN
@@ -98,8 +103,201 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			return 0
 		}),
 	)
+	// Series of the fixed label sets exist from the start, at 0, so that
+	// rate() and alerts see the first event and dashboards show a 0, not
+	// "no data".
+	for _, r := range []string{"frame", "unpack", "invalid", "panic"} {
+		m.malformed.WithLabelValues(r)
+	}
+	for _, k := range []string{"unavailable", "unknown"} {
+		m.acquirerErrors.WithLabelValues(k)
+	}
+	for _, r := range []string{relayAnswered, relayNoActive, relayNotSent, relayInFlight, relayUnknown} {
+		m.relayed.WithLabelValues(r)
+	}
+	reg.MustRegister(newStateCollector(n))
 	// A registry per node: three nodes in one test process must not collide.
 	_ = reg.Register(collectors.NewGoCollector())
 	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// stateCollector exposes what other components already keep (Raft state,
+// acquirer link counters, the relay's connections) at scrape time: each
+// Collect reads cluster.Status and Link.Stats once, and the request path
+// pays nothing for it.
+type stateCollector struct {
+	n       *Node
+	started time.Time
+
+	info, role, hasLeader, term, lastIndex, commitIndex, appliedIndex *prometheus.Desc
+	snapshotIndex, stateApplied, lastContact, peer, peerLeader        *prometheus.Desc
+
+	linkUp, linkConns, linkConnsConfigured, linkSent, linkAnswered *prometheus.Desc
+	linkTimeouts, linkLate, linkReconnects, linkEchoes, linkErrors *prometheus.Desc
+
+	relayConns *prometheus.Desc
+}
+
+// Label values of tillgate_acquirer_link_errors_total.
+const (
+	linkErrLost        = "lost"         // request failed because its connection went away
+	linkErrUnavailable = "unavailable"  // no connection to send on: never written
+	linkErrEcho        = "echo_failure" // echo unanswered, connection closed
+	linkErrMalformed   = "malformed"    // undecodable answer from the acquirer
+)
+
+var raftRoles = []string{cluster.RoleLeader, cluster.RoleFollower, cluster.RoleCandidate, cluster.RoleShutdown}
+
+func newStateCollector(n *Node) *stateCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	return &stateCollector{
+		n:       n,
+		started: time.Now(),
+
+		info: d("tillgate_node_info", "Always 1; labels name this node (id) and its register address, to map a scrape target to a node.", "id", "register_addr"),
+		role: d("tillgate_raft_role", "1 for the Raft role this node is in now, 0 for the others.", "role"),
+		hasLeader: d("tillgate_raft_leader_known",
+			"1 while this node knows a Raft leader (itself included)."),
+		term:         d("tillgate_raft_term", "Current Raft term."),
+		lastIndex:    d("tillgate_raft_last_index", "Index of the last entry in the local Raft log (or snapshot)."),
+		commitIndex:  d("tillgate_raft_commit_index", "Highest Raft index this node knows to be committed."),
+		appliedIndex: d("tillgate_raft_applied_index", "Highest Raft index handed to the state machine (raft's view)."),
+		snapshotIndex: d("tillgate_raft_last_snapshot_index",
+			"Raft index of the latest local snapshot; 0 before the first."),
+		stateApplied: d("tillgate_state_applied_index",
+			"Raft index the state machine (bbolt) has durably applied, recorded in the same transaction as the data."),
+		lastContact: d("tillgate_raft_last_contact_seconds",
+			"Seconds since this follower last heard from a leader (since node start if never); 0 on the leader."),
+		peer: d("tillgate_raft_peer_info",
+			"Always 1 for each server in the latest Raft configuration. hashicorp/raft v1.7 exposes no per-peer replication progress, so there is no per-peer lag series: compare tillgate_raft_applied_index across nodes instead.",
+			"peer", "address", "suffrage", "self"),
+		peerLeader: d("tillgate_raft_peer_leader", "1 for the peer this node believes is the leader, 0 for the others.", "peer"),
+
+		linkUp: d("tillgate_acquirer_link_up",
+			"1 while at least one connection to the acquirer is up.", "acquirer"),
+		linkConns: d("tillgate_acquirer_link_connections",
+			"Connections to the acquirer up now.", "acquirer"),
+		linkConnsConfigured: d("tillgate_acquirer_link_connections_configured",
+			"Connections the acquirer pool is configured to keep.", "acquirer"),
+		linkSent: d("tillgate_acquirer_link_sent_total",
+			"Requests written (or queued) to the acquirer, repeats and reversals included.", "acquirer"),
+		linkAnswered: d("tillgate_acquirer_link_answered_total",
+			"Acquirer requests that got their answer.", "acquirer"),
+		linkTimeouts: d("tillgate_acquirer_link_timeouts_total",
+			"Acquirer requests that ended without an answer within the timeout (or their context ended).", "acquirer"),
+		linkLate: d("tillgate_acquirer_link_late_answers_total",
+			"Acquirer answers that arrived after their request had timed out; dropped.", "acquirer"),
+		linkReconnects: d("tillgate_acquirer_link_reconnects_total",
+			"Acquirer connections re-established after a loss or a failed dial.", "acquirer"),
+		linkEchoes: d("tillgate_acquirer_link_echoes_total",
+			"Echo (0800/301) requests sent on idle acquirer connections.", "acquirer"),
+		linkErrors: d("tillgate_acquirer_link_errors_total",
+			"Acquirer link failures by kind: lost (connection went away under a request), unavailable (no connection, never written), echo_failure, malformed (undecodable answer). Timeouts are in tillgate_acquirer_link_timeouts_total.",
+			"acquirer", "kind"),
+
+		relayConns: d("tillgate_relay_connections",
+			"Connections a standby holds to the active's register listener for relaying; 0 on the active."),
+	}
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.info, c.role, c.hasLeader, c.term, c.lastIndex, c.commitIndex,
+		c.appliedIndex, c.snapshotIndex, c.stateApplied, c.lastContact, c.peer, c.peerLeader,
+		c.linkUp, c.linkConns, c.linkConnsConfigured, c.linkSent, c.linkAnswered, c.linkTimeouts,
+		c.linkLate, c.linkReconnects, c.linkEchoes, c.linkErrors, c.relayConns} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	n := c.n
+	gauge := func(d *prometheus.Desc, v float64, lv ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
+	}
+	counter := func(d *prometheus.Desc, v int64, lv ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), lv...)
+	}
+	gauge(c.info, 1, n.cfg.ID, n.cfg.RegisterAddr)
+
+	if n.raft != nil {
+		st := n.raft.Status()
+		for _, r := range raftRoles {
+			gauge(c.role, b2f(st.Role == r), r)
+		}
+		gauge(c.hasLeader, b2f(st.LeaderID != ""))
+		gauge(c.term, float64(st.Term))
+		gauge(c.lastIndex, float64(st.LastIndex))
+		gauge(c.commitIndex, float64(st.CommitIndex))
+		gauge(c.appliedIndex, float64(st.AppliedIndex))
+		gauge(c.snapshotIndex, float64(st.LastSnapshotIndex))
+		var since float64
+		switch {
+		case st.Role == cluster.RoleLeader:
+		case st.LastContact.IsZero():
+			since = time.Since(c.started).Seconds()
+		default:
+			since = time.Since(st.LastContact).Seconds()
+		}
+		gauge(c.lastContact, since)
+		for _, p := range st.Peers {
+			gauge(c.peer, 1, p.ID, p.Addr, p.Suffrage, boolLabel(p.Self))
+			gauge(c.peerLeader, b2f(p.Leader), p.ID)
+		}
+	}
+	if n.store != nil {
+		gauge(c.stateApplied, float64(n.store.AppliedIndex()))
+	}
+	if n.link != nil {
+		s := n.link.Stats()
+		name := n.cfg.Acquirer.Name
+		if name == "" {
+			name = "acquirer"
+		}
+		gauge(c.linkUp, b2f(s.Connected > 0), name)
+		gauge(c.linkConns, float64(s.Connected), name)
+		conns := n.cfg.Acquirer.Conns
+		if conns <= 0 {
+			conns = acquirer.DefaultConns
+		}
+		gauge(c.linkConnsConfigured, float64(conns), name)
+		counter(c.linkSent, s.Sent, name)
+		counter(c.linkAnswered, s.Answered, name)
+		counter(c.linkTimeouts, s.Timeouts, name)
+		counter(c.linkLate, s.Late, name)
+		counter(c.linkReconnects, s.Reconnects, name)
+		counter(c.linkEchoes, s.Echoes, name)
+		counter(c.linkErrors, s.Lost, name, linkErrLost)
+		counter(c.linkErrors, s.Unavailable, name, linkErrUnavailable)
+		counter(c.linkErrors, s.EchoFailures, name, linkErrEcho)
+		counter(c.linkErrors, s.Malformed, name, linkErrMalformed)
+	}
+	gauge(c.relayConns, float64(n.relay.connections()))
+}
+
+// connections counts the relay link's open connections, for the metrics.
+func (r *relay) connections() int {
+	r.mu.Lock()
+	l := r.link
+	r.mu.Unlock()
+	if l == nil {
+		return 0
+	}
+	return l.Stats().Connected
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func boolLabel(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
 }

@@ -63,6 +63,7 @@ type Node struct {
 	view     atomic.Pointer[view]
 	inflight *inflight
 	seq      atomic.Uint64
+	page     statusPage // the operator's status page: recent declines, samples
 
 	ctx    context.Context
 	cancel context.CancelFunc

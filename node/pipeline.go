@@ -386,6 +386,7 @@ func (n *Node) answer(req *wire.Message, t *store.Txn, source string) *wire.Mess
 		resp.Private.Set(wire.TagStandIn, "1")
 	}
 	n.metrics.transactions.WithLabelValues(kindOf(t, req), t.RC, source).Inc()
+	n.noteDecline(req, t, source)
 	return resp
 }
 
