@@ -32,6 +32,13 @@ type Config struct {
 	RaftAddr string
 	// AdminAddr serves the admin API, /metrics, /livez and /readyz; empty disables it.
 	AdminAddr string
+	// AdminToken is the bearer token the admin API requires (all of it but
+	// /livez, /readyz, /metrics and the status page). AdminTokenFile, if
+	// set, holds it instead (surrounding white space ignored). With
+	// neither, the admin API is open to anyone who can reach AdminAddr: the
+	// node logs a warning at start.
+	AdminToken     string
+	AdminTokenFile string
 
 	// Peers lists every voter, this node included. The register addresses
 	// are what answers advertise as the active's address.

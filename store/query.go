@@ -3,7 +3,10 @@ package store
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -76,16 +79,33 @@ func getTxn(tx *bolt.Tx, id []byte) (*Txn, error) {
 	return t, nil
 }
 
+// ErrBadCursor: a List cursor that is not one List returned for this query.
+var ErrBadCursor = errors.New("store: bad cursor")
+
 // Query selects transactions for List. Zero fields do not filter; the set
 // fields must all match.
+//
+// Terminal, Merchant, Day, Status and RRN pick an index; the other fields
+// only filter what that index yields, so a query naming none of the first
+// five walks every transaction (still one page at a time).
 type Query struct {
 	Terminal string
 	Merchant string
 	Day      string  // business day YYYYMMDD
 	Status   *Status // nil: any
 	RRN      string
-	Limit    int    // page size: 0 means DefaultListLimit, capped at MaxListLimit
-	Cursor   string // "" for the first page, else the cursor List returned
+
+	RC        string // response code, e.g. "05"
+	AuthCode  string
+	BIN       string // a prefix of the stored BIN: "4111" matches BIN "411111"
+	Last4     string
+	Acquirer  string
+	MinAmount *int64    // inclusive, minor units; nil: no bound
+	MaxAmount *int64    // inclusive
+	From, To  time.Time // CreatedAt in [From, To); zero: no bound
+
+	Limit  int    // page size: 0 means DefaultListLimit, capped at MaxListLimit
+	Cursor string // "" for the first page, else the cursor List returned
 }
 
 // Page sizes for List.
@@ -107,7 +127,7 @@ func (s *Store) List(q Query) ([]*Txn, string, error) {
 	}
 	after, err := hex.DecodeString(q.Cursor)
 	if err != nil {
-		return nil, "", fmt.Errorf("store: list: bad cursor: %w", err)
+		return nil, "", fmt.Errorf("%w: %w", ErrBadCursor, err)
 	}
 	var out []*Txn
 	var next []byte
@@ -132,7 +152,7 @@ func (q Query) scan(tx *bolt.Tx, after []byte) (out []*Txn, next []byte, err err
 	k, v := c.Seek(prefix)
 	if len(after) > 0 {
 		if !bytes.HasPrefix(after, prefix) {
-			return nil, nil, fmt.Errorf("cursor does not belong to this query")
+			return nil, nil, fmt.Errorf("%w: it does not belong to this query", ErrBadCursor)
 		}
 		if k, v = c.Seek(after); bytes.Equal(k, after) {
 			k, v = c.Next()
@@ -204,5 +224,14 @@ func (q Query) match(t *Txn) bool {
 		(q.Merchant == "" || t.MerchantID == q.Merchant) &&
 		(q.Day == "" || t.Day == q.Day) &&
 		(q.Status == nil || t.Status == *q.Status) &&
-		(q.RRN == "" || t.RRN == q.RRN)
+		(q.RRN == "" || t.RRN == q.RRN) &&
+		(q.RC == "" || t.RC == q.RC) &&
+		(q.AuthCode == "" || t.AuthCode == q.AuthCode) &&
+		strings.HasPrefix(t.BIN, q.BIN) &&
+		(q.Last4 == "" || t.Last4 == q.Last4) &&
+		(q.Acquirer == "" || t.Acquirer == q.Acquirer) &&
+		(q.MinAmount == nil || t.Amount >= *q.MinAmount) &&
+		(q.MaxAmount == nil || t.Amount <= *q.MaxAmount) &&
+		(q.From.IsZero() || t.CreatedAt >= q.From.UnixNano()) &&
+		(q.To.IsZero() || t.CreatedAt < q.To.UnixNano())
 }

@@ -13,20 +13,22 @@ import (
 // fileConfig is the JSON config file of `tillgate serve`. Durations are Go
 // duration strings ("500ms", "8s"); anything left out keeps its default.
 type fileConfig struct {
-	ID           string     `json:"id"`
-	DataDir      string     `json:"data_dir"`
-	RegisterAddr string     `json:"register_addr"`
-	RaftAddr     string     `json:"raft_addr"`
-	AdminAddr    *string    `json:"admin_addr"`
-	Peers        []filePeer `json:"peers"`
-	Bootstrap    bool       `json:"bootstrap"`
-	CardKeyFile  string     `json:"card_key_file"`
-	HexBitmap    bool       `json:"hex_bitmap"`
-	ASCIIHeader  bool       `json:"ascii_header"`
-	MaxFrame     int        `json:"max_frame"`
-	IdleTimeout  duration   `json:"idle_timeout"`
-	MaxConns     int        `json:"max_conns"`
-	Acquirer     struct {
+	ID           string  `json:"id"`
+	DataDir      string  `json:"data_dir"`
+	RegisterAddr string  `json:"register_addr"`
+	RaftAddr     string  `json:"raft_addr"`
+	AdminAddr    *string `json:"admin_addr"`
+	// AdminTokenFile holds the admin API's bearer token.
+	AdminTokenFile string     `json:"admin_token_file"`
+	Peers          []filePeer `json:"peers"`
+	Bootstrap      bool       `json:"bootstrap"`
+	CardKeyFile    string     `json:"card_key_file"`
+	HexBitmap      bool       `json:"hex_bitmap"`
+	ASCIIHeader    bool       `json:"ascii_header"`
+	MaxFrame       int        `json:"max_frame"`
+	IdleTimeout    duration   `json:"idle_timeout"`
+	MaxConns       int        `json:"max_conns"`
+	Acquirer       struct {
 		Name    string   `json:"name"`
 		Addr    string   `json:"addr"`
 		Conns   int      `json:"conns"`
@@ -81,6 +83,7 @@ func loadConfig(path string, cfg *node.Config) error {
 	if f.AdminAddr != nil {
 		cfg.AdminAddr = *f.AdminAddr
 	}
+	setStr(&cfg.AdminTokenFile, f.AdminTokenFile)
 	if f.Peers != nil {
 		cfg.Peers = nil
 		for _, p := range f.Peers {

@@ -1,11 +1,16 @@
 package adminapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,68 +20,244 @@ type Client struct {
 	Base string
 	// Token is sent as a bearer token when set.
 	Token string
-	// HTTP defaults to a client with a 10 s timeout.
+	// HTTP defaults to a client with a 10 s timeout. Backup does not use
+	// the timeout: a backup takes as long as the state is big.
 	HTTP *http.Client
 }
 
 // NewClient returns a client for the node whose admin API listens on addr
 // (host:port or a URL).
 func NewClient(addr string) *Client {
-	base := addr
-	if len(base) < 7 || (base[:7] != "http://" && (len(base) < 8 || base[:8] != "https://")) {
+	base := strings.TrimRight(addr, "/")
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
 		base = "http://" + base
 	}
 	return &Client{Base: base, HTTP: &http.Client{Timeout: 10 * time.Second}}
 }
 
+// APIError is a non-2xx answer of a node.
+type APIError struct {
+	Node         string // the node's admin URL
+	Method, Path string
+	StatusCode   int
+	Body         Error
+}
+
+func (e *APIError) Error() string {
+	msg := fmt.Sprintf("node %s: %s %s: %d %s", e.Node, e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Body.Error != "" {
+		msg += ": " + e.Body.Error
+	}
+	if e.Body.Hint != "" {
+		msg += " (" + e.Body.Hint + ")"
+	}
+	return msg
+}
+
+// NotLeader reports whether the node refused a write because it is not the
+// leader; LeaderID then names the leader, if the node knows one.
+func (e *APIError) NotLeader() bool { return e.StatusCode == http.StatusMisdirectedRequest }
+
+// UnreachableError: the request got no HTTP answer (refused, reset, timed
+// out). Whether a write took effect is then unknown; reads can go to
+// another node.
+type UnreachableError struct {
+	Node         string
+	Method, Path string
+	Err          error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("node %s: %s %s: no answer: %v (is the node running, and is this its admin_addr?)", e.Node, e.Method, e.Path, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
 // Status fetches GET /status.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var s Status
-	return s, c.get(ctx, "/status", &s)
+	return s, c.do(ctx, http.MethodGet, "/status", nil, &s)
 }
 
 // Totals fetches GET /totals.
 func (c *Client) Totals(ctx context.Context) (Totals, error) {
 	var t Totals
-	return t, c.get(ctx, "/totals", &t)
+	return t, c.do(ctx, http.MethodGet, "/totals", nil, &t)
 }
 
 // Hash fetches GET /hash.
 func (c *Client) Hash(ctx context.Context) (Hash, error) {
 	var h Hash
-	return h, c.get(ctx, "/hash", &h)
+	return h, c.do(ctx, http.MethodGet, "/hash", nil, &h)
 }
 
-func (c *Client) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
+// Members fetches GET /members.
+func (c *Client) Members(ctx context.Context) (Members, error) {
+	var m Members
+	return m, c.do(ctx, http.MethodGet, "/members", nil, &m)
+}
+
+// AddMember adds a voter (POST /members). Leader only.
+func (c *Client) AddMember(ctx context.Context, id, raftAddr string) (Members, error) {
+	var m Members
+	return m, c.do(ctx, http.MethodPost, "/members", AddMember{ID: id, RaftAddr: raftAddr}, &m)
+}
+
+// RemoveMember removes a server (DELETE /members/{id}). Leader only.
+func (c *Client) RemoveMember(ctx context.Context, id string) (Members, error) {
+	var m Members
+	return m, c.do(ctx, http.MethodDelete, "/members/"+url.PathEscape(id), nil, &m)
+}
+
+// TransferLeader hands leadership to another voter (POST /leader/transfer).
+// Leader only.
+func (c *Client) TransferLeader(ctx context.Context) (Transfer, error) {
+	var t Transfer
+	return t, c.do(ctx, http.MethodPost, "/leader/transfer", nil, &t)
+}
+
+// Snapshot makes the node take a Raft snapshot now (POST /snapshot).
+func (c *Client) Snapshot(ctx context.Context) (Snapshot, error) {
+	var s Snapshot
+	return s, c.do(ctx, http.MethodPost, "/snapshot", nil, &s)
+}
+
+// Txns searches transactions (GET /txns).
+func (c *Client) Txns(ctx context.Context, q TxnQuery) (TxnPage, error) {
+	var p TxnPage
+	path := "/txns"
+	if v := q.Values().Encode(); v != "" {
+		path += "?" + v
+	}
+	return p, c.do(ctx, http.MethodGet, path, nil, &p)
+}
+
+// Txn fetches one transaction by id (GET /txns/{id}).
+func (c *Client) Txn(ctx context.Context, id string) (Txn, error) {
+	var t Txn
+	return t, c.do(ctx, http.MethodGet, "/txns/"+url.PathEscape(id), nil, &t)
+}
+
+// Report fetches GET /reports.
+func (c *Client) Report(ctx context.Context, q ReportQuery) (Report, error) {
+	var r Report
+	v := url.Values{"by": {q.By}}
+	setIf(v, "day", q.Day)
+	setIf(v, "type", q.Type)
+	return r, c.do(ctx, http.MethodGet, "/reports?"+v.Encode(), nil, &r)
+}
+
+// Backup streams a consistent copy of the node's state (a bbolt file, GET
+// /backup) into w and returns the bytes written.
+func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	hc := *c.httpClient()
+	hc.Timeout = 0
+	resp, err := c.send(ctx, &hc, http.MethodGet, "/backup", nil)
 	if err != nil {
-		return fmt.Errorf("adminapi: %s: %w", path, err)
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("node %s: GET /backup: stream broken after %d bytes: %w (the copy is incomplete: run the backup again)", c.Base, n, err)
+	}
+	return n, nil
+}
+
+// Values is the query as URL parameters.
+func (q TxnQuery) Values() url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{
+		"terminal": q.Terminal, "merchant": q.Merchant, "day": q.Day, "status": q.Status, "rc": q.RC,
+		"rrn": q.RRN, "auth_code": q.AuthCode, "bin": q.BIN, "last4": q.Last4, "acquirer": q.Acquirer,
+		"cursor": q.Cursor,
+	} {
+		setIf(v, k, s)
+	}
+	if q.MinAmount != nil {
+		v.Set("min_amount", strconv.FormatInt(*q.MinAmount, 10))
+	}
+	if q.MaxAmount != nil {
+		v.Set("max_amount", strconv.FormatInt(*q.MaxAmount, 10))
+	}
+	if !q.From.IsZero() {
+		v.Set("from", q.From.Format(time.RFC3339Nano))
+	}
+	if !q.To.IsZero() {
+		v.Set("to", q.To.Format(time.RFC3339Nano))
+	}
+	if q.Limit != 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	return v
+}
+
+func setIf(v url.Values, k, s string) {
+	if s != "" {
+		v.Set(k, s)
+	}
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP == nil {
+		return http.DefaultClient
+	}
+	return c.HTTP
+}
+
+// do sends body (as JSON, if not nil) and decodes a 2xx answer into out.
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	resp, err := c.send(ctx, c.httpClient(), method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return &UnreachableError{Node: c.Base, Method: method, Path: path, Err: fmt.Errorf("read answer: %w", err)}
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("node %s: %s %s: decode answer: %w (is this a tillgate admin port of the same version?)", c.Base, method, path, err)
+	}
+	return nil
+}
+
+// send returns a 2xx response whose body the caller must close; any other
+// answer becomes an *APIError, no answer an *UnreachableError.
+func (c *Client) send(ctx context.Context, hc *http.Client, method, path string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("adminapi: %s %s: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("adminapi: %s %s%s: %w", method, c.Base, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("adminapi: GET %s%s: %w", c.Base, path, err)
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, fmt.Errorf("node %s: %s %s: %w", c.Base, method, path, ctx.Err())
+		}
+		return nil, &UnreachableError{Node: c.Base, Method: method, Path: path, Err: err}
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("adminapi: GET %s%s: read: %w", c.Base, path, err)
+	e := &APIError{Node: c.Base, Method: method, Path: path, StatusCode: resp.StatusCode}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if json.Unmarshal(b, &e.Body) != nil || e.Body.Error == "" {
+		e.Body = Error{Error: strings.TrimSpace(string(b))}
 	}
-	if resp.StatusCode/100 != 2 {
-		var e Error
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return fmt.Errorf("adminapi: GET %s%s: %s: %s", c.Base, path, resp.Status, e.Error)
-		}
-		return fmt.Errorf("adminapi: GET %s%s: %s", c.Base, path, resp.Status)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("adminapi: GET %s%s: decode: %w", c.Base, path, err)
-	}
-	return nil
+	return nil, e
 }

@@ -1,0 +1,97 @@
+// Command tillctl is the operator's CLI over the admin HTTP API of tillgate
+// nodes (package node/adminapi): cluster status, membership, Raft snapshots,
+// backups, transaction search and reports. It fails over between the
+// endpoints it is given and sends writes to the leader.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand.
+type command interface {
+	Run(ctx context.Context, args []string) error
+	Usage() string
+}
+
+// errUsage makes main print the command's usage and exit 2.
+var errUsage = errors.New("usage")
+
+func usagef(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+}
+
+func commands(out io.Writer) map[string]command {
+	g := func() *globals { return &globals{out: out} }
+	return map[string]command{
+		"status":   &statusCommand{g: g()},
+		"members":  &membersCommand{g: g()},
+		"tx":       &txCommand{g: g()},
+		"report":   &reportCommand{g: g()},
+		"snapshot": &snapshotCommand{g: g()},
+		"backup":   &backupCommand{g: g()},
+	}
+}
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code (0 ok, 1
+// error, 2 usage).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) < 1 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands(stdout)[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "tillctl: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := cmd.Run(ctx, args[1:])
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stderr, cmd.Usage())
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "tillctl %s: %v\n\n%s", args[0], err, cmd.Usage())
+		return 2
+	default:
+		fmt.Fprintf(stderr, "tillctl %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+const usage = `tillctl operates a tillgate cluster through the nodes' admin API.
+
+Usage:
+  tillctl status                               every endpoint's view: role, term, indexes, lag
+  tillctl members list|add ID RAFT_ADDR|remove ID|transfer
+  tillctl tx search [--terminal T] [--merchant M] [--day YYYYMMDD] [--status S] [--rc RC]
+                    [--rrn R] [--auth-code A] [--bin B] [--last4 L] [--acquirer A]
+                    [--min-amount N] [--max-amount N] [--from T] [--to T] [--limit N] [--all]
+  tillctl tx show ID
+  tillctl report daily [--day YYYYMMDD]        totals by business day
+  tillctl report --by day|merchant|terminal|acquirer|rc|hour [--day YYYYMMDD] [--type T]
+  tillctl snapshot                             take a Raft snapshot now
+  tillctl backup [--out FILE] > FILE           stream a consistent copy of the state
+
+Every command takes:
+` + globalsUsage + `
+Exit codes: 0 ok, 1 error, 2 usage. Run 'tillctl COMMAND -h' for a command's flags.
+`
