@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/tillgate/tillgate/acquirer/sim"
@@ -35,7 +36,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		registers = fs.Int("registers", 200, "simulated registers (0: none)")
 		think     = fs.Duration("think", 100*time.Millisecond, "mean pause between a register's transactions")
 		latency   = fs.String("acq-latency", "1-5ms", "acquirer simulator latency: fixed (2ms) or a range (1-5ms)")
-		logLevel  = fs.String("log-level", "warn", "debug, info, warn or error")
+		logLevel  = fs.String("log-level", "error", "debug, info, warn or error")
 	)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, c.Usage()); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -45,7 +46,11 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// Nodes stopping one after another log each other's absence: silence
+	// the logs once Ctrl-C has been pressed.
+	quiet := &quietHandler{Handler: slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}), off: new(atomic.Bool)}
+	log := slog.New(quiet)
+	defer quiet.off.Store(true)
 	lat, err := sim.ParseLatency(*latency)
 	if err != nil {
 		return fmt.Errorf("--acq-latency: %w", err)
@@ -76,8 +81,9 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	fmt.Printf("data        %s\n", dir)
 	fmt.Printf("acqsim      %s  (latency %s)\n", acq.Addr(), *latency)
 	for _, cfg := range cl.Configs {
-		fmt.Printf("%-11s registers %s  raft %s  admin http://%s/status\n", cfg.ID, cfg.RegisterAddr, cfg.RaftAddr, cfg.AdminAddr)
+		fmt.Printf("%-11s registers %s  raft %s  status page http://%s/\n", cfg.ID, cfg.RegisterAddr, cfg.RaftAddr, cfg.AdminAddr)
 	}
+	fmt.Printf("tillctl     bin/tillctl --endpoints %s,%s,%s status\n", cl.Configs[0].AdminAddr, cl.Configs[1].AdminAddr, cl.Configs[2].AdminAddr)
 	fmt.Printf("registers   %d simulated; Ctrl-C stops\n\n", *registers)
 
 	var fleet *regsim.Fleet
@@ -93,6 +99,8 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		close(done)
 	}
 	live(ctx, cl, fleet)
+	quiet.off.Store(true)
+	fmt.Print("\nstopping...")
 	stopFleet()
 	<-done
 	fmt.Println()
@@ -125,4 +133,23 @@ func live(ctx context.Context, cl *localcluster.Cluster, fleet *regsim.Fleet) {
 			time.Since(start).Seconds(), done-last, s.Approved.Load(), s.Declined.Load(), s.Unknown.Load(), leader)
 		last = done
 	}
+}
+
+// quietHandler drops every record once off is set, in every logger derived
+// from it.
+type quietHandler struct {
+	slog.Handler
+	off *atomic.Bool
+}
+
+func (h *quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return !h.off.Load() && h.Handler.Enabled(ctx, l)
+}
+
+func (h *quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return &quietHandler{Handler: h.Handler.WithAttrs(a), off: h.off}
+}
+
+func (h *quietHandler) WithGroup(name string) slog.Handler {
+	return &quietHandler{Handler: h.Handler.WithGroup(name), off: h.off}
 }
