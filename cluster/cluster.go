@@ -44,6 +44,9 @@ var (
 	ErrInvalidConfig = errors.New("invalid config")
 	// ErrBadSnapshot: a snapshot does not start with tillgate's header.
 	ErrBadSnapshot = errors.New("bad snapshot")
+	// ErrStateMismatch: the state machine has applied entries that the
+	// Raft state on disk knows nothing of.
+	ErrStateMismatch = errors.New("state machine and Raft log do not belong together")
 )
 
 // Cluster is one Raft node replicating a StateMachine.
@@ -132,6 +135,9 @@ func (c *Cluster) open(sm StateMachine) error {
 	c.localAddr = string(c.trans.LocalAddr())
 	_, durable := sm.(appliedIndexer)
 	if durable {
+		if err := c.checkPair(sm, logs, snaps); err != nil {
+			return err
+		}
 		if err := c.catchUp(sm, snaps); err != nil {
 			return err
 		}
@@ -160,6 +166,23 @@ func (c *Cluster) openTransport(hl *hclogAdapter) (*raft.NetworkTransport, error
 		return nil, fmt.Errorf("transport on %s (an unspecified bind address needs AdvertiseAddr): %w", c.cfg.BindAddr, err)
 	}
 	return t, nil
+}
+
+// checkPair refuses a durable state machine that has applied entries while
+// Raft has no state at all: the two files do not belong together (a backup
+// copied in, a raft directory deleted). Starting anyway would skip every new
+// entry up to the state machine's applied index and silently lose them.
+func (c *Cluster) checkPair(sm StateMachine, logs raft.LogStore, snaps raft.SnapshotStore) error {
+	has, err := raft.HasExistingState(logs, c.bolt, snaps)
+	if err != nil || has {
+		return err
+	}
+	if applied := sm.(appliedIndexer).AppliedIndex(); applied > 0 {
+		return fmt.Errorf("%w: the state has applied Raft index %d but the Raft log in %s is empty "+
+			"(see docs/backup-restore.md): move the state file away to rejoin empty",
+			ErrStateMismatch, applied, c.cfg.Dir)
+	}
+	return nil
 }
 
 // catchUp restores the latest local snapshot into a durable state machine
