@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -141,7 +142,7 @@ func (c *Config) dialect() wire.Dialect {
 func (c *Config) clusterConfig() cluster.Config {
 	rc := c.Raft
 	rc.ID = c.ID
-	rc.Dir = c.DataDir + "/raft"
+	rc.Dir = filepath.Join(c.DataDir, "raft")
 	rc.BindAddr = c.RaftAddr
 	rc.AdvertiseAddr = c.RaftAddr
 	rc.Bootstrap = c.Bootstrap

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,10 @@ const (
 	keyRemote   = "remote"
 	keyTerm     = "term"
 )
+
+// stateFile is the replicated state inside DataDir; Raft's files live in
+// DataDir/raft.
+const stateFile = "state.db"
 
 // view is what this node knows of the leadership. It is replaced whole, never
 // mutated, so the pipeline reads it without locks.
@@ -122,7 +127,7 @@ func (n *Node) open() error {
 	if n.vault, err = store.NewVault(key); err != nil {
 		return fmt.Errorf("node: card key %s: %w", n.cfg.CardKeyFile, err)
 	}
-	if n.store, err = store.Open(n.cfg.DataDir+"/state.db", store.Options{Logger: n.log}); err != nil {
+	if n.store, err = store.Open(filepath.Join(n.cfg.DataDir, stateFile), store.Options{Logger: n.log}); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	if n.raft, err = cluster.Open(n.cfg.clusterConfig(), n.store); err != nil {

@@ -24,9 +24,10 @@ var errUsage = errors.New("usage")
 
 func main() {
 	cmds := map[string]command{
-		"serve":  &serveCommand{},
-		"demo":   &demoCommand{},
-		"keygen": &keygenCommand{},
+		"serve":   &serveCommand{},
+		"demo":    &demoCommand{},
+		"keygen":  &keygenCommand{},
+		"restore": &restoreCommand{},
 	}
 	if len(os.Args) < 2 {
 		usage(cmds)
@@ -59,6 +60,7 @@ Usage:
   tillgate serve  --config FILE [flags]   run one node
   tillgate demo   [flags]                 run a local 3-node cluster, acquirer simulator and registers
   tillgate keygen FILE                    write a new card-data key
+  tillgate restore --backup FILE --config FILE   seed a new cluster from a backup
 
 Run 'tillgate COMMAND -h' for a command's flags.
 `)
