@@ -54,7 +54,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	cmd, ok := commands(stdout)[args[0]]
+	cmds := commands(stdout)
+	args = commandFirst(args, cmds)
+	cmd, ok := cmds[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "tillctl: unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -75,6 +77,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tillctl %s: %v\n", args[0], err)
 		return 1
 	}
+}
+
+// commandFirst moves the command name to the front, so that global flags
+// may come before it as with etcdctl (tillctl --endpoints A,B status).
+func commandFirst[C any](args []string, cmds map[string]C) []string {
+	for i, a := range args {
+		if _, ok := cmds[a]; ok && i > 0 {
+			out := append([]string{a}, args[:i]...)
+			return append(out, args[i+1:]...)
+		}
+		if _, ok := cmds[a]; ok {
+			return args
+		}
+	}
+	return args
 }
 
 const usage = `tillctl operates a tillgate cluster through the nodes' admin API.
