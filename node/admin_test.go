@@ -13,34 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tillgate/tillgate/acquirer/sim"
-	"github.com/tillgate/tillgate/internal/localcluster"
 	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/node/adminapi"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
-
-// adminCluster starts n nodes and the acquirer simulator and waits for a
-// leader.
-func adminCluster(t *testing.T, n int, tune func(*node.Config)) *localcluster.Cluster {
-	t.Helper()
-	dir := t.TempDir()
-	s, err := sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "acq"), Dialect: wire.DefaultDialect()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	cl, err := localcluster.Start(localcluster.Options{Dir: dir, Nodes: n, AcquirerAddr: s.Addr(), Tune: tune})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	if _, err := cl.WaitLeader(30 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return cl
-}
 
 // seed sends through the register port: on TERM0001 purchases of 1000 and
 // 2000 (approved), 1051 (51 from the acquirer) and one of 700 on a card the

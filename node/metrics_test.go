@@ -13,10 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/tillgate/tillgate/acquirer/sim"
-	"github.com/tillgate/tillgate/internal/localcluster"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -32,26 +29,13 @@ type sample struct {
 // (parsed) and the request that was sent.
 func scrapeAfterPurchase(t *testing.T) ([]sample, *wire.Message) {
 	t.Helper()
-	dir := t.TempDir()
-	s, err := sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "acq"), Dialect: wire.DefaultDialect()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	cl, err := localcluster.Start(localcluster.Options{Dir: dir, Nodes: 1, AcquirerAddr: s.Addr()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	if _, err := cl.WaitLeader(30 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, cl.Configs[0].RegisterAddr)
+	_, regAddr, adminAddr := singleAdmin(t)
+	c := dial(t, regAddr)
 	req := purchase(4200)
 	if resp := c.roundTrip(req); resp.ResponseCode != wire.RCApproved {
 		t.Fatalf("purchase: RC %s, want 00", resp.ResponseCode)
 	}
-	return scrape(t, "http://"+cl.Configs[0].AdminAddr+"/metrics"), req
+	return scrape(t, "http://"+adminAddr+"/metrics"), req
 }
 
 func scrape(t *testing.T, url string) []sample {

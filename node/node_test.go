@@ -17,8 +17,9 @@ import (
 	"github.com/tillgate/tillgate/wire"
 )
 
-// single starts a one-node cluster with the acquirer simulator.
-func single(t *testing.T) (*node.Node, string) {
+// adminCluster starts n nodes and the acquirer simulator and waits for a
+// leader.
+func adminCluster(t *testing.T, n int, tune func(*node.Config)) *localcluster.Cluster {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "acq"), Dialect: wire.DefaultDialect()})
@@ -26,7 +27,7 @@ func single(t *testing.T) (*node.Node, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	cl, err := localcluster.Start(localcluster.Options{Dir: dir, Nodes: 1, AcquirerAddr: s.Addr()})
+	cl, err := localcluster.Start(localcluster.Options{Dir: dir, Nodes: n, AcquirerAddr: s.Addr(), Tune: tune})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,20 @@ func single(t *testing.T) (*node.Node, string) {
 	if _, err := cl.WaitLeader(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	return cl.Nodes[0], cl.Configs[0].RegisterAddr
+	return cl
+}
+
+// single starts a one-node cluster with the acquirer simulator.
+func single(t *testing.T) (*node.Node, string) {
+	n, reg, _ := singleAdmin(t)
+	return n, reg
+}
+
+// singleAdmin is single that also returns the admin address.
+func singleAdmin(t *testing.T) (n *node.Node, regAddr, adminAddr string) {
+	t.Helper()
+	cl := adminCluster(t, 1, nil)
+	return cl.Nodes[0], cl.Configs[0].RegisterAddr, cl.Configs[0].AdminAddr
 }
 
 type client struct {

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,31 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tillgate/tillgate/acquirer/sim"
-	"github.com/tillgate/tillgate/internal/localcluster"
-	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/wire"
 )
-
-// singleAdmin is single() that also returns the admin address.
-func singleAdmin(t *testing.T) (n *node.Node, regAddr, adminAddr string) {
-	t.Helper()
-	dir := t.TempDir()
-	s, err := sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "acq"), Dialect: wire.DefaultDialect()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	cl, err := localcluster.Start(localcluster.Options{Dir: dir, Nodes: 1, AcquirerAddr: s.Addr()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	if _, err := cl.WaitLeader(30 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return cl.Nodes[0], cl.Configs[0].RegisterAddr, cl.Configs[0].AdminAddr
-}
 
 // statusJSON mirrors the fields of GET /status.json the test checks.
 type statusJSON struct {
