@@ -83,9 +83,11 @@ func closeOnce(ch chan struct{}) {
 }
 
 // takeover makes a newly elected leader safe to serve: it first catches up
-// with everything its predecessor committed (Barrier), then settles every
-// INTENT that has no OUTCOME, so that no transaction stays half done and a
-// register's repeat never causes a second authorization.
+// with everything its predecessor committed (Barrier), then claims every
+// INTENT that has no OUTCOME, so that a register's repeat of one of them
+// waits for its resolution and never causes a second authorization. Only then
+// does it serve; the claimed INTENTs are resolved meanwhile, so new
+// transactions do not wait for the acquirer round trips of old ones.
 func (n *Node) takeover(ctx context.Context, term uint64) {
 	defer n.wg.Done()
 	start := time.Now()
@@ -106,38 +108,79 @@ func (n *Node) takeover(ctx context.Context, term uint64) {
 		n.fail(err)
 		return
 	}
-	n.resolveAll(ctx, pending)
-	if ctx.Err() != nil {
-		return
+	claims := make([]*call, len(pending))
+	for i, t := range pending {
+		if c, owner := n.inflight.join(t.ID); owner {
+			claims[i] = c
+		}
 	}
 	if n.markServing(term) {
 		n.metrics.takeovers.Inc()
-		n.log.Info("takeover done: serving", keyTerm, term, "resolved", len(pending), "took", time.Since(start))
+		n.log.Info("takeover: serving", keyTerm, term, "open_intents", len(pending), "took", time.Since(start))
 	}
+	n.resolveAll(ctx, pending, claims)
+	n.log.Info("takeover: open intents resolved", keyTerm, term, "resolved", len(pending), "took", time.Since(start))
 }
 
 // resolveAll resolves open INTENTs a few dozen at a time: each waits on the
-// acquirer, and there may be thousands after a crash under load.
-func (n *Node) resolveAll(ctx context.Context, pending []*store.Txn) {
+// acquirer, and there may be thousands after a crash under load. claims[i]
+// is the in-flight call takeover holds for pending[i], or nil when another
+// goroutine (a request of an earlier term on this node) still held it.
+func (n *Node) resolveAll(ctx context.Context, pending []*store.Txn, claims []*call) {
 	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
-	for _, t := range pending {
+	for i, t := range pending {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
+			// The term ended: release what is still claimed, so that
+			// waiters wake up (with no answer) instead of hanging.
+			for j := i; j < len(pending); j++ {
+				if claims[j] != nil {
+					n.inflight.finish(pending[j].ID, claims[j], nil)
+				}
+			}
 			wg.Wait()
 			return
 		}
 		wg.Add(1)
-		go func(t *store.Txn) {
+		go func(t *store.Txn, c *call) {
 			defer func() { <-sem; wg.Done() }()
-			c, owner := n.inflight.join(t.ID)
-			if !owner {
-				return
+			if c == nil {
+				if c = n.claimAfter(ctx, t.ID); c == nil {
+					return
+				}
 			}
-			r := n.resolve(ctx, t, nil, true)
-			n.inflight.finish(t.ID, c, r)
-		}(t)
+			n.inflight.finish(t.ID, c, n.resolveOpen(ctx, t.ID))
+		}(t, claims[i])
 	}
 	wg.Wait()
+}
+
+// claimAfter waits for whoever holds id and then claims it.
+func (n *Node) claimAfter(ctx context.Context, id string) *call {
+	for ctx.Err() == nil {
+		c, owner := n.inflight.join(id)
+		if owner {
+			return c
+		}
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+		}
+	}
+	return nil
+}
+
+// resolveOpen resolves id if it is still open: a register's repeat may have
+// resolved it already.
+func (n *Node) resolveOpen(ctx context.Context, id string) *store.Txn {
+	t, ok, err := n.store.Get(id)
+	if err != nil || !ok {
+		return nil
+	}
+	if t.Status != store.StatusPending {
+		return t
+	}
+	return n.resolve(ctx, t, nil, true)
 }
