@@ -17,6 +17,7 @@ declare -A allow=(
   [bench]="loadtest node/adminapi"
   [internal/regsim]="wire"
   [internal/localcluster]="node store"
+  [internal/cli]=""
   [internal/netproxy]=""
 )
 bad=0

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/tillgate/tillgate/internal/cli"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -132,7 +134,7 @@ func TestServeAndTotals(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	for _, tt := range []struct {
-		cmd  command
+		cmd  cli.Command
 		args []string
 	}{
 		{&serveCommand{}, nil},

@@ -7,23 +7,14 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
+	"github.com/tillgate/tillgate/internal/cli"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 )
-
-// command is one subcommand.
-type command interface {
-	Run(ctx context.Context, args []string) error
-	Usage() string
-}
 
 var (
 	// errUsage makes main print the command's usage and exit 2.
-	errUsage = errors.New("usage")
+	errUsage = cli.ErrUsage
 	// errFailed: the run happened but an invariant check failed (exit 1).
 	errFailed = errors.New("FAIL: an invariant check failed")
 )
@@ -35,35 +26,8 @@ func main() {
 // run is main without the process: it returns the exit code (0 PASS, 1
 // error or FAIL, 2 usage).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmds := map[string]command{"run": &runCommand{out: stdout}}
-	if len(args) < 1 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
-		if len(args) < 1 {
-			return 2
-		}
-		return 0
-	}
-	cmd, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "tillbench: unknown command %q\n\n%s", args[0], usage)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := cmd.Run(ctx, args[1:])
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stderr, cmd.Usage())
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "tillbench %s: %v\n\n%s", args[0], err, cmd.Usage())
-		return 2
-	default:
-		fmt.Fprintf(stderr, "tillbench %s: %v\n", args[0], err)
-		return 1
-	}
+	cmds := map[string]cli.Command{"run": &runCommand{out: stdout}}
+	return cli.Main(ctx, "tillbench", usage, cmds, args, stderr)
 }
 
 const usage = `tillbench is the load tester of tillgate.

@@ -6,31 +6,22 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
+	"github.com/tillgate/tillgate/internal/cli"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
-// command is one subcommand.
-type command interface {
-	Run(ctx context.Context, args []string) error
-	Usage() string
-}
-
 // errUsage makes main print the command's usage and exit 2.
-var errUsage = errors.New("usage")
+var errUsage = cli.ErrUsage
 
 func usagef(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
 }
 
-func commands(out io.Writer) map[string]command {
+func commands(out io.Writer) map[string]cli.Command {
 	g := func() *globals { return &globals{out: out} }
-	return map[string]command{
+	return map[string]cli.Command{
 		"status":   &statusCommand{g: g()},
 		"members":  &membersCommand{g: g()},
 		"tx":       &txCommand{g: g()},
@@ -47,36 +38,8 @@ func main() {
 // run is main without the process: it returns the exit code (0 ok, 1
 // error, 2 usage).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) < 1 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
-		if len(args) < 1 {
-			return 2
-		}
-		return 0
-	}
 	cmds := commands(stdout)
-	args = commandFirst(args, cmds)
-	cmd, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "tillctl: unknown command %q\n\n%s", args[0], usage)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := cmd.Run(ctx, args[1:])
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stderr, cmd.Usage())
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "tillctl %s: %v\n\n%s", args[0], err, cmd.Usage())
-		return 2
-	default:
-		fmt.Fprintf(stderr, "tillctl %s: %v\n", args[0], err)
-		return 1
-	}
+	return cli.Main(ctx, "tillctl", usage, cmds, commandFirst(args, cmds), stderr)
 }
 
 // commandFirst moves the command name to the front, so that global flags

@@ -1,60 +1,30 @@
 // Command tillgate runs tillgate nodes: `serve` one node for real
 // deployments, `demo` a whole local cluster with an acquirer simulator and
-// simulated registers, `keygen` a card-data key.
+// simulated registers, `keygen` a card-data key, `restore` a new cluster
+// from a backup.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/tillgate/tillgate/internal/cli"
 )
 
-// command is one subcommand.
-type command interface {
-	Run(ctx context.Context, args []string) error
-	Usage() string
-}
-
-// errUsage makes main print the usage and exit 2.
-var errUsage = errors.New("usage")
+// errUsage makes main print the command's usage and exit 2.
+var errUsage = cli.ErrUsage
 
 func main() {
-	cmds := map[string]command{
+	cmds := map[string]cli.Command{
 		"serve":   &serveCommand{},
 		"demo":    &demoCommand{},
 		"keygen":  &keygenCommand{},
 		"restore": &restoreCommand{},
 	}
-	if len(os.Args) < 2 {
-		usage(cmds)
-		os.Exit(2)
-	}
-	cmd, ok := cmds[os.Args[1]]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "tillgate: unknown command %q\n\n", os.Args[1])
-		usage(cmds)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := cmd.Run(ctx, os.Args[2:])
-	switch {
-	case err == nil:
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(os.Stderr, cmd.Usage())
-		os.Exit(2)
-	default:
-		fmt.Fprintf(os.Stderr, "tillgate %s: %v\n", os.Args[1], err)
-		os.Exit(1)
-	}
+	os.Exit(cli.Main(context.Background(), "tillgate", usage, cmds, os.Args[1:], os.Stderr))
 }
 
-func usage(cmds map[string]command) {
-	fmt.Fprint(os.Stderr, `tillgate is a high-availability card authorization node.
+const usage = `tillgate is a high-availability card authorization node.
 
 Usage:
   tillgate serve  --config FILE [flags]   run one node
@@ -63,5 +33,4 @@ Usage:
   tillgate restore --backup FILE --config FILE   seed a new cluster from a backup
 
 Run 'tillgate COMMAND -h' for a command's flags.
-`)
-}
+`
