@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"slices"
@@ -53,6 +54,11 @@ func (n *Node) startAdmin() (*http.Server, error) {
 	mux.HandleFunc("GET /txns/{id}", n.txn)
 	mux.HandleFunc("GET /reports", n.report)
 	n.statusPageRoutes(mux)
+	// Profiles, behind the token like the rest: an operator chasing CPU or
+	// memory on a live node needs them without a restart.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	ln, err := net.Listen("tcp", n.cfg.AdminAddr)
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
@@ -78,7 +79,7 @@ func (s *Store) commitBatch(indexes []uint64, cmds [][]byte, results []any) (las
 		meta := tx.Bucket(bucketMeta)
 		prev := readApplied(meta)
 		last = prev
-		a := applier{tx: tx, log: s.log}
+		a := newApplier(tx, s.log)
 		for i, cmd := range cmds {
 			if indexes[i] <= last {
 				continue // applied before: Raft replays from its last snapshot
@@ -87,7 +88,7 @@ func (s *Store) commitBatch(indexes []uint64, cmds [][]byte, results []any) (las
 			if cmd == nil {
 				continue
 			}
-			r, err := a.apply(cmd)
+			r, err := a.apply(indexes[i], cmd)
 			if err != nil {
 				return fmt.Errorf("index %d: %w", indexes[i], err)
 			}
@@ -107,9 +108,20 @@ func (s *Store) commitBatch(indexes []uint64, cmds [][]byte, results []any) (las
 type applier struct {
 	tx  *bolt.Tx
 	log *slog.Logger
+	// index is the Raft index of the command being applied: the seq of the
+	// record an INTENT creates.
+	index uint64
 }
 
-func (a applier) apply(cmd []byte) (Result, error) {
+func newApplier(tx *bolt.Tx, log *slog.Logger) *applier {
+	for _, name := range tailBuckets() {
+		tx.Bucket(name).FillPercent = tailFill
+	}
+	return &applier{tx: tx, log: log}
+}
+
+func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
+	a.index = index
 	c, err := DecodeCommand(cmd)
 	if err != nil {
 		return Result{Err: err}, nil
@@ -123,18 +135,24 @@ func (a applier) apply(cmd []byte) (Result, error) {
 	return Result{Err: fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)}, nil
 }
 
-// get reads a stored transaction; nil if absent. A record that does not
-// decode is storage corruption, not a property of the command.
-func (a applier) get(id string) (*Txn, error) {
-	v := a.tx.Bucket(bucketTxns).Get([]byte(id))
-	if v == nil {
-		return nil, nil
+// get reads a stored transaction and its record key; nil if absent. A
+// record that does not decode, or an id that names no record, is storage
+// corruption, not a property of the command.
+func (a *applier) get(id string) (*Txn, []byte, error) {
+	seq := a.tx.Bucket(bucketIDs).Get([]byte(id))
+	if seq == nil {
+		return nil, nil, nil
 	}
-	t, err := decodeTxn(v)
-	if err != nil {
-		return nil, fmt.Errorf("record %s: %w", id, err)
+	t, err := getTxn(a.tx, seq)
+	if err == nil && t == nil {
+		err = fmt.Errorf("%w: id index names missing record of %s", ErrCorrupt, id)
 	}
-	return t, nil
+	return t, bytes.Clone(seq), err
+}
+
+// exists reports whether a transaction with identity id is recorded.
+func (a *applier) exists(id string) bool {
+	return a.tx.Bucket(bucketIDs).Get([]byte(id)) != nil
 }
 
 func validateIntent(t *Txn) error {
@@ -151,11 +169,11 @@ func validateIntent(t *Txn) error {
 
 // intent records a new transaction, or returns the one recorded under its
 // identity.
-func (a applier) intent(t *Txn) (Result, error) {
+func (a *applier) intent(t *Txn) (Result, error) {
 	if err := validateIntent(t); err != nil {
 		return Result{Err: err}, nil
 	}
-	old, err := a.get(t.ID)
+	old, _, err := a.get(t.ID)
 	if err != nil || old != nil {
 		return Result{Txn: old, Existed: old != nil}, err
 	}
@@ -167,7 +185,8 @@ func (a applier) intent(t *Txn) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := a.insert(t); err != nil {
+	seq := seqKey(a.index)
+	if err := a.insert(t, seq); err != nil {
 		return Result{}, err
 	}
 	if cancelled {
@@ -175,7 +194,7 @@ func (a applier) intent(t *Txn) (Result, error) {
 		// timed out there): it must never reach the acquirer, so it is
 		// final from the start.
 		t.Status, t.RC = StatusDeclined, RCReversedFirst
-		if err := a.update(t, StatusPending); err != nil {
+		if err := a.update(t, seq, StatusPending); err != nil {
 			return Result{}, err
 		}
 	}
@@ -189,24 +208,20 @@ const RCReversedFirst = "05"
 // reversedFirst remembers a reversal whose original is unknown, and reports
 // whether t is an original that such a reversal already cancelled. Either
 // order of arrival then nets to zero (FAULTS.md I3).
-func (a applier) reversedFirst(t *Txn) (bool, error) {
+func (a *applier) reversedFirst(t *Txn) (bool, error) {
 	early := a.tx.Bucket(bucketReversedFirst)
 	if t.Type != TypeReversal {
 		return early.Get([]byte(t.ID)) != nil, nil
 	}
-	if t.OriginalID == "" {
+	if t.OriginalID == "" || a.exists(t.OriginalID) {
 		return false, nil
-	}
-	orig, err := a.get(t.OriginalID)
-	if err != nil || orig != nil {
-		return false, err
 	}
 	return false, early.Put([]byte(t.OriginalID), []byte(t.ID))
 }
 
 // businessDay is the open day; the first transaction ever opens the UTC day
 // of its leader-stamped time.
-func (a applier) businessDay(at int64) (string, error) {
+func (a *applier) businessDay(at int64) (string, error) {
 	meta := a.tx.Bucket(bucketMeta)
 	if v := meta.Get(metaDay); v != nil {
 		return string(v), nil
@@ -217,13 +232,13 @@ func (a applier) businessDay(at int64) (string, error) {
 
 // outcome records the answer to an open transaction. A final one keeps its
 // first answer: a repeated OUTCOME is a no-op that returns it.
-func (a applier) outcome(o *Outcome) (Result, error) {
+func (a *applier) outcome(o *Outcome) (Result, error) {
 	switch o.Status {
 	case StatusApproved, StatusDeclined, StatusUnknown, StatusReversed:
 	default:
 		return Result{Err: fmt.Errorf("%w: outcome %s with status %v", ErrInvalid, o.ID, o.Status)}, nil
 	}
-	t, err := a.get(o.ID)
+	t, seq, err := a.get(o.ID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -238,7 +253,7 @@ func (a applier) outcome(o *Outcome) (Result, error) {
 	}
 	prev := t.Status
 	t.Status, t.RC, t.AuthCode, t.StandIn, t.UpdatedAt = o.Status, o.RC, o.AuthCode, o.StandIn, o.At
-	if err := a.update(t, prev); err != nil {
+	if err := a.update(t, seq, prev); err != nil {
 		return Result{}, err
 	}
 	if t.Type == TypeReversal && t.Status == StatusApproved && t.OriginalID != "" {
@@ -252,8 +267,8 @@ func (a applier) outcome(o *Outcome) (Result, error) {
 // reverse marks the original of an approved reversal as reversed. Only an
 // approval, or an unknown outcome (the acquirer may have approved it), can
 // be reversed; a declined or already reversed original stays as it is.
-func (a applier) reverse(id string, at int64) error {
-	orig, err := a.get(id)
+func (a *applier) reverse(id string, at int64) error {
+	orig, seq, err := a.get(id)
 	if err != nil || orig == nil {
 		return err
 	}
@@ -262,54 +277,47 @@ func (a applier) reverse(id string, at int64) error {
 	}
 	prev := orig.Status
 	orig.Status, orig.UpdatedAt = StatusReversed, at
-	return a.update(orig, prev)
+	return a.update(orig, seq, prev)
 }
 
-// insert writes a new transaction and all its index entries.
-func (a applier) insert(t *Txn) error {
-	id := []byte(t.ID)
-	if err := a.putRecord(t); err != nil {
+// insert writes a new transaction under seq, and all its index entries.
+func (a *applier) insert(t *Txn, seq []byte) error {
+	if err := a.putRecord(t, seq); err != nil {
+		return err
+	}
+	if err := a.tx.Bucket(bucketIDs).Put([]byte(t.ID), seq); err != nil {
 		return err
 	}
 	rrn := a.tx.Bucket(bucketRRN)
 	if t.RRN != "" && rrn.Get([]byte(t.RRN)) == nil {
-		if err := rrn.Put([]byte(t.RRN), id); err != nil {
+		if err := rrn.Put([]byte(t.RRN), seq); err != nil {
 			return err
 		}
 	}
-	if err := a.tx.Bucket(bucketMerchant).Put(merchantKey(t.MerchantID, t.Day, t.ID), id); err != nil {
+	if err := a.tx.Bucket(bucketMerchant).Put(merchantKey(t.MerchantID, t.Day, seq), seq); err != nil {
 		return err
 	}
-	if err := a.tx.Bucket(bucketDay).Put(dayKey(t.Day, t.ID), id); err != nil {
+	if err := a.tx.Bucket(bucketDay).Put(dayKey(t.Day, seq), seq); err != nil {
 		return err
 	}
-	if err := a.tx.Bucket(bucketStatus).Put(statusKey(t.Status, t.ID), id); err != nil {
-		return err
-	}
-	return a.tx.Bucket(bucketPending).Put(id, nil)
+	return a.tx.Bucket(bucketStatus).Put(statusKey(t.Status, seq), seq)
 }
 
-// update rewrites a transaction whose status changed from prev, and moves
-// it in the status and pending indexes.
-func (a applier) update(t *Txn, prev Status) error {
-	if err := a.putRecord(t); err != nil {
+// update rewrites the transaction at seq whose status changed from prev,
+// and moves it in the status index.
+func (a *applier) update(t *Txn, seq []byte, prev Status) error {
+	if err := a.putRecord(t, seq); err != nil {
 		return err
 	}
 	status := a.tx.Bucket(bucketStatus)
-	if err := status.Delete(statusKey(prev, t.ID)); err != nil {
+	if err := status.Delete(statusKey(prev, seq)); err != nil {
 		return err
 	}
-	if err := status.Put(statusKey(t.Status, t.ID), []byte(t.ID)); err != nil {
-		return err
-	}
-	if t.Status == StatusPending {
-		return nil
-	}
-	return a.tx.Bucket(bucketPending).Delete([]byte(t.ID))
+	return status.Put(statusKey(t.Status, seq), seq)
 }
 
-// putRecord writes t. bbolt keeps key and value until the commit, so both
-// are fresh buffers.
-func (a applier) putRecord(t *Txn) error {
-	return a.tx.Bucket(bucketTxns).Put([]byte(t.ID), appendTxn(make([]byte, 0, 320), t))
+// putRecord writes t under seq. bbolt keeps key and value until the
+// commit, so the value is a fresh buffer and seq must not be reused.
+func (a *applier) putRecord(t *Txn, seq []byte) error {
+	return a.tx.Bucket(bucketTxns).Put(seq, appendTxn(make([]byte, 0, 320), t))
 }

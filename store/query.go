@@ -18,8 +18,14 @@ import (
 func (s *Store) Get(id string) (*Txn, bool, error) {
 	var t *Txn
 	err := s.view(func(tx *bolt.Tx) error {
+		seq := tx.Bucket(bucketIDs).Get([]byte(id))
+		if seq == nil {
+			return nil
+		}
 		var err error
-		t, err = getTxn(tx, []byte(id))
+		if t, err = getTxn(tx, seq); err == nil && t == nil {
+			err = fmt.Errorf("%w: id index names a missing record", ErrCorrupt)
+		}
 		return err
 	})
 	if err != nil {
@@ -33,12 +39,12 @@ func (s *Store) Get(id string) (*Txn, bool, error) {
 func (s *Store) ByRRN(rrn string) (*Txn, bool, error) {
 	var t *Txn
 	err := s.view(func(tx *bolt.Tx) error {
-		id := tx.Bucket(bucketRRN).Get([]byte(rrn))
-		if id == nil {
+		seq := tx.Bucket(bucketRRN).Get([]byte(rrn))
+		if seq == nil {
 			return nil
 		}
 		var err error
-		t, err = getTxn(tx, id)
+		t, err = getTxn(tx, seq)
 		return err
 	})
 	if err != nil {
@@ -47,18 +53,23 @@ func (s *Store) ByRRN(rrn string) (*Txn, bool, error) {
 	return t, t != nil, nil
 }
 
-// Pending lists the INTENTs that have no OUTCOME yet, in id order.
+// Pending lists the INTENTs that have no OUTCOME yet, oldest first.
 func (s *Store) Pending() ([]*Txn, error) {
 	var out []*Txn
 	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPending).ForEach(func(id, _ []byte) error {
-			t, err := getTxn(tx, id)
+		c := tx.Bucket(bucketStatus).Cursor()
+		pending := byte(StatusPending)
+		for k, seq := c.Seek([]byte{pending}); k != nil && k[0] == pending; k, seq = c.Next() {
+			t, err := getTxn(tx, seq)
 			if err == nil && t == nil {
-				err = fmt.Errorf("%w: pending index names missing %s", ErrCorrupt, id)
+				err = fmt.Errorf("%w: status index names missing record %x", ErrCorrupt, seq)
+			}
+			if err != nil {
+				return err
 			}
 			out = append(out, t)
-			return err
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: pending: %w", err)
@@ -66,15 +77,15 @@ func (s *Store) Pending() ([]*Txn, error) {
 	return out, nil
 }
 
-// getTxn decodes the record of id; nil if there is none.
-func getTxn(tx *bolt.Tx, id []byte) (*Txn, error) {
-	v := tx.Bucket(bucketTxns).Get(id)
+// getTxn decodes the record at seq; nil if there is none.
+func getTxn(tx *bolt.Tx, seq []byte) (*Txn, error) {
+	v := tx.Bucket(bucketTxns).Get(seq)
 	if v == nil {
 		return nil, nil
 	}
 	t, err := decodeTxn(v)
 	if err != nil {
-		return nil, fmt.Errorf("record %s: %w", id, err)
+		return nil, fmt.Errorf("record %x: %w", seq, err)
 	}
 	return t, nil
 }
@@ -118,8 +129,8 @@ const (
 // next page ("" when there is none). It walks the narrowest index the query
 // names (RRN, then merchant, day, status, terminal), so a page costs about
 // what it returns, plus what that index holds that the other fields reject.
-// Order: by id within a day, status or terminal; by day then id for a
-// merchant. The cursor is opaque.
+// Order: by arrival within a day or status, by id for a terminal (or no
+// index), by day then arrival for a merchant. The cursor is opaque.
 func (s *Store) List(q Query) ([]*Txn, string, error) {
 	q.Limit = min(max(q.Limit, 0), MaxListLimit)
 	if q.Limit == 0 {
@@ -159,7 +170,7 @@ func (q Query) scan(tx *bolt.Tx, after []byte) (out []*Txn, next []byte, err err
 		}
 	}
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		t, err := q.load(tx, bucket, k, v)
+		t, err := q.load(tx, bucket, v)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -187,32 +198,24 @@ func (q Query) index() (bucket, prefix []byte) {
 		return bucketStatus, []byte{byte(*q.Status)}
 	}
 	// Ids start with the terminal id: its transactions are one prefix.
-	return bucketTxns, []byte(q.Terminal)
+	return bucketIDs, []byte(q.Terminal)
 }
 
-// load returns the transaction an index entry points at (the txns bucket
-// holds it directly).
-func (q Query) load(tx *bolt.Tx, bucket, k, v []byte) (*Txn, error) {
-	if bytes.Equal(bucket, bucketTxns) {
-		t, err := decodeTxn(v)
-		if err != nil {
-			return nil, fmt.Errorf("record %s: %w", k, err)
-		}
-		return t, nil
-	}
+// load returns the transaction an index entry points at.
+func (q Query) load(tx *bolt.Tx, bucket, v []byte) (*Txn, error) {
 	t, err := getTxn(tx, v)
 	if err == nil && t == nil {
-		err = fmt.Errorf("%w: index %s names missing %s", ErrCorrupt, bucket, v)
+		err = fmt.Errorf("%w: index %s names missing record %x", ErrCorrupt, bucket, v)
 	}
 	return t, err
 }
 
 func (q Query) byRRN(tx *bolt.Tx) ([]*Txn, []byte, error) {
-	id := tx.Bucket(bucketRRN).Get([]byte(q.RRN))
-	if id == nil {
+	seq := tx.Bucket(bucketRRN).Get([]byte(q.RRN))
+	if seq == nil {
 		return nil, nil, nil
 	}
-	t, err := getTxn(tx, id)
+	t, err := getTxn(tx, seq)
 	if err != nil || t == nil || !q.match(t) {
 		return nil, nil, err
 	}

@@ -27,13 +27,13 @@ func (s *Store) Totals() (Totals, error) {
 	approved := []byte{byte(StatusApproved)}
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketStatus).Cursor()
-		for k, id := c.Seek(approved); k != nil && k[0] == approved[0]; k, id = c.Next() {
-			t, err := getTxn(tx, id)
+		for k, seq := c.Seek(approved); k != nil && k[0] == approved[0]; k, seq = c.Next() {
+			t, err := getTxn(tx, seq)
 			if err != nil {
 				return err
 			}
 			if t == nil {
-				return fmt.Errorf("%w: status index names missing %s", ErrCorrupt, id)
+				return fmt.Errorf("%w: status index names missing record %x", ErrCorrupt, seq)
 			}
 			out.add(t)
 		}

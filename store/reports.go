@@ -117,7 +117,7 @@ func (q ReportQuery) each(tx *bolt.Tx, fn func(*Txn)) error {
 		return tx.Bucket(bucketTxns).ForEach(func(k, v []byte) error {
 			t, err := decodeTxn(v)
 			if err != nil {
-				return fmt.Errorf("record %s: %w", k, err)
+				return fmt.Errorf("record %x: %w", k, err)
 			}
 			fn(t)
 			return nil
@@ -125,10 +125,10 @@ func (q ReportQuery) each(tx *bolt.Tx, fn func(*Txn)) error {
 	}
 	prefix := joinKey(q.Day, "")
 	c := tx.Bucket(bucketDay).Cursor()
-	for k, id := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, id = c.Next() {
-		t, err := getTxn(tx, id)
+	for k, seq := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, seq = c.Next() {
+		t, err := getTxn(tx, seq)
 		if err == nil && t == nil {
-			err = fmt.Errorf("%w: day index names missing %s", ErrCorrupt, id)
+			err = fmt.Errorf("%w: day index names missing record %x", ErrCorrupt, seq)
 		}
 		if err != nil {
 			return err

@@ -1,31 +1,49 @@
 package store
 
+import "encoding/binary"
+
 // The bbolt schema, declared once. Every bucket exists from Open on.
 //
-// The primary key is the transaction's identity, TerminalID(8) + STAN(6) +
-// DE7(10): the same key the register, every node and the duplicate check
-// use. Because it starts with the terminal, a prefix scan of bucketTxns
-// lists one terminal's transactions, so terminals need no index of their own.
+// A transaction's record is keyed by its sequence number: the Raft index of
+// the INTENT that created it, 8 bytes big-endian. Every replica gives it the
+// same number, and new records always go to the end of the bucket, so a
+// batch of Raft entries dirties a few pages at the tail instead of one page
+// per record (with the identity as key, records land at random). The one
+// index with random keys is the identity's own, TerminalID(8) + STAN(6) +
+// DE7(10) -> seq: what the register, every node and the duplicate check use.
+// Because it starts with the terminal, a prefix scan of bucketIDs lists one
+// terminal's transactions, so terminals need no index of their own.
 //
-// Index keys end in the id, so one prefix scan lists a merchant's, a day's or
-// a status's transactions in id order; their values hold the id, so a scan
-// never has to parse a key. Indexes are written only by Apply, in the same
-// bbolt transaction as the record they point at.
+// Index keys end in the seq, so they too grow at the tail of their prefix,
+// and one prefix scan lists a merchant's, a day's or a status's
+// transactions in arrival order; their values hold the seq, so a scan never
+// has to parse a key. Indexes are written only by Apply, in the same bbolt
+// transaction as the record they point at.
 var (
-	bucketTxns     = []byte("txns")         // id -> encoded Txn
-	bucketRRN      = []byte("idx_rrn")      // rrn -> id (the first transaction with that RRN)
-	bucketMerchant = []byte("idx_merchant") // merchant|day|id -> id
-	bucketDay      = []byte("idx_day")      // day|id -> id
-	bucketStatus   = []byte("idx_status")   // status byte + id -> id
-	bucketPending  = []byte("idx_pending")  // id -> nil: INTENT without OUTCOME
+	bucketTxns     = []byte("txns")         // seq -> encoded Txn
+	bucketIDs      = []byte("idx_id")       // id -> seq
+	bucketRRN      = []byte("idx_rrn")      // rrn -> seq (the first transaction with that RRN)
+	bucketMerchant = []byte("idx_merchant") // merchant|day|seq -> seq
+	bucketDay      = []byte("idx_day")      // day|seq -> seq
+	bucketStatus   = []byte("idx_status")   // status byte + seq -> seq; pending: the INTENTs without OUTCOME
 	// original id -> reversal id: a reversal recorded before its original
 	bucketReversedFirst = []byte("idx_reversed_first")
 	bucketMeta          = []byte("meta") // the keys below
 )
 
+// tailFill is the fill percent of the buckets whose keys grow at the tail:
+// bbolt splits a page when it is this full, so pages that only ever receive
+// keys after their last one are kept nearly full instead of half empty.
+const tailFill = 0.9
+
+// tailBuckets are the buckets that get tailFill.
+func tailBuckets() [][]byte {
+	return [][]byte{bucketTxns, bucketMerchant, bucketDay, bucketStatus}
+}
+
 // allBuckets lists every bucket, created on Open.
 func allBuckets() [][]byte {
-	return [][]byte{bucketTxns, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketPending, bucketReversedFirst, bucketMeta}
+	return [][]byte{bucketTxns, bucketIDs, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketReversedFirst, bucketMeta}
 }
 
 // Keys of bucketMeta.
@@ -37,14 +55,21 @@ var (
 
 // schemaVersion changes whenever the layout above or the record encoding
 // changes incompatibly; Open refuses a file of another version.
-const schemaVersion = "1"
+const schemaVersion = "2"
 
 // indexSep separates the parts of composite index keys.
 const indexSep = '|'
 
-func merchantKey(merchant, day, id string) []byte { return joinKey(merchant, day, id) }
-func dayKey(day, id string) []byte                { return joinKey(day, id) }
-func statusKey(st Status, id string) []byte       { return append([]byte{byte(st)}, id...) }
+// seqKey is the record key of the transaction whose INTENT has Raft index seq.
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq) }
+
+func merchantKey(merchant, day string, seq []byte) []byte {
+	return append(joinKey(merchant, day, ""), seq...)
+}
+func dayKey(day string, seq []byte) []byte { return append(joinKey(day, ""), seq...) }
+func statusKey(st Status, seq []byte) []byte {
+	return append([]byte{byte(st)}, seq...)
+}
 
 func joinKey(parts ...string) []byte {
 	n := len(parts) - 1

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/acquirer/sim"
+	"github.com/tillgate/tillgate/internal/cli"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -65,6 +66,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 
+	cli.TuneServerGC()
 	s, err := sim.Open(sim.Config{Addr: *listen, DataDir: *dataDir, Latency: lat, Dialect: dialect, Logger: log})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/tillgate/tillgate/internal/cli"
 	"github.com/tillgate/tillgate/node"
 )
 
@@ -85,6 +86,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		fmt.Println("config OK")
 		return nil
 	}
+	cli.TuneServerGC()
 	n, err := node.New(cfg)
 	if err != nil {
 		return err
