@@ -127,7 +127,9 @@ func (n *Node) open() error {
 	if n.vault, err = store.NewVault(key); err != nil {
 		return fmt.Errorf("node: card key %s: %w", n.cfg.CardKeyFile, err)
 	}
-	if n.store, err = store.Open(filepath.Join(n.cfg.DataDir, stateFile), store.Options{Logger: n.log}); err != nil {
+	// The state file is not fsynced: Raft's log is the durable copy, and
+	// the store rebuilds from it after a crash (store.Options.NoSync).
+	if n.store, err = store.Open(filepath.Join(n.cfg.DataDir, stateFile), store.Options{Logger: n.log, NoSync: true}); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	if n.raft, err = cluster.Open(n.cfg.clusterConfig(), n.store); err != nil {

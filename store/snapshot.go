@@ -116,7 +116,7 @@ func (s *Store) swap(path string) error {
 
 // reopen opens s.path into s.db; s.mu must be held for writing.
 func (s *Store) reopen() error {
-	db, err := s.openDB()
+	db, err := s.openDB(false)
 	if err != nil {
 		return err
 	}

@@ -2,22 +2,39 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Options configure a Store.
 type Options struct {
 	Logger *slog.Logger // nil: discard
-	// NoSync turns off fsync. Tests only: after a crash the file may lack
-	// entries that Raft believes applied, or be corrupt.
+	// NoSync skips the fsync of every commit, and with it two disk flushes
+	// per Raft batch on the path of every answer. The node runs this way:
+	// Raft's log, flushed on a quorum before anything is applied, is the
+	// durable copy, and the file is rebuilt from it after a crash. A crash
+	// can leave an unsynced bbolt file torn (a commit may reuse pages that
+	// the last durable one still points to), so Open discards a file that
+	// was not closed cleanly (see cleanSuffix); Raft then restores its
+	// latest snapshot and replays the log after it.
 	NoSync bool
 }
+
+// cleanSuffix names the marker that Close writes beside a NoSync file once
+// it is synced and closed, and Open removes before the first commit. A file
+// without it was in use when its process died.
+const cleanSuffix = ".clean"
 
 // Log keys.
 const (
@@ -59,7 +76,7 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{path: path, opts: opts, log: opts.Logger}
-	db, err := s.openDB()
+	db, err := s.openDB(opts.NoSync)
 	if err != nil {
 		return nil, err
 	}
@@ -67,10 +84,12 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// openDB opens the file, creates missing buckets, checks the schema version
-// and loads the applied index.
-func (s *Store) openDB() (*bolt.DB, error) {
-	db, err := bolt.Open(s.path, 0o600, &bolt.Options{
+// openBolt opens the bbolt file. With discardUnclean, a file that has no
+// clean marker is removed first, under bbolt's lock so that a second opener
+// never removes the file of a running store, and the marker is removed
+// before anything is written: from then on a crash shows at the next Open.
+func (s *Store) openBolt(discardUnclean bool) (*bolt.DB, error) {
+	opts := &bolt.Options{
 		Timeout:         time.Second, // a second opener fails clearly instead of hanging
 		NoSync:          s.opts.NoSync,
 		InitialMmapSize: initialMmapSize,
@@ -79,7 +98,44 @@ func (s *Store) openDB() (*bolt.DB, error) {
 		// written on every commit: one page less per ApplyBatch, the hot
 		// path, at the cost of a slower open (rare) of a large file.
 		NoFreelistSync: true,
-	})
+	}
+	_, serr := os.Stat(s.path)
+	existed := serr == nil
+	db, err := bolt.Open(s.path, 0o600, opts)
+	if !discardUnclean || errors.Is(err, bolterrors.ErrTimeout) {
+		return db, err
+	}
+	marker := s.path + cleanSuffix
+	_, merr := os.Stat(marker)
+	if err == nil && (merr == nil || !existed) {
+		return db, removeSynced(marker)
+	}
+	s.log.Warn("state file was not closed cleanly and may be torn: discarding it; Raft rebuilds it from its snapshot and log", logKeyPath, s.path, logKeyErr, err)
+	rerr := removeSynced(s.path)
+	if db != nil {
+		db.Close()
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	return bolt.Open(s.path, 0o600, opts)
+}
+
+// removeSynced removes path if it exists and makes the removal durable.
+func removeSynced(path string) error {
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// openDB opens the file (see openBolt), creates missing buckets, checks the
+// schema version and loads the applied index.
+func (s *Store) openDB(discardUnclean bool) (*bolt.DB, error) {
+	db, err := s.openBolt(discardUnclean)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", s.path, err)
 	}
@@ -132,12 +188,27 @@ func (s *Store) Close() error {
 	if s.db == nil {
 		return nil
 	}
-	err := s.db.Close()
+	var err error
+	if s.opts.NoSync && s.failure() == nil {
+		err = s.db.Sync()
+	}
+	err = errors.Join(err, s.db.Close())
 	s.db = nil
+	if err == nil && s.opts.NoSync && s.failure() == nil {
+		err = writeClean(s.path + cleanSuffix)
+	}
 	if err != nil {
 		return fmt.Errorf("store: close %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// writeClean creates the clean marker durably.
+func writeClean(path string) error {
+	if err := writeFileSync(path, strings.NewReader("closed cleanly\n")); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 // AppliedIndex is the Raft index of the last applied entry, as committed.
