@@ -82,6 +82,12 @@ const (
 )
 
 func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string, v *view) (*store.Txn, string) {
+	// Only a repeat is looked up before its INTENT: for a first request the
+	// INTENT finds an identity already recorded anyway (r.Existed below),
+	// and a read transaction per request is a cost every transaction pays.
+	if !wire.IsRepeat(req.MTI) {
+		return n.transactNew(ctx, req, key, v)
+	}
 	if t, ok, err := n.store.Get(key); err != nil {
 		n.log.Error("duplicate check failed", keyErr, err)
 		return nil, ""
@@ -92,6 +98,12 @@ func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string,
 		// An INTENT of an earlier term the takeover has not reached yet.
 		return n.resolve(ctx, t, nil, true), sourceAcquirer
 	}
+	return n.transactNew(ctx, req, key, v)
+}
+
+// transactNew commits the INTENT of req and sees it through, or answers
+// what an INTENT of the same identity recorded before.
+func (n *Node) transactNew(ctx context.Context, req *wire.Message, key string, v *view) (*store.Txn, string) {
 	t, rc := n.newTxn(ctx, req, v.term)
 	if rc != "" {
 		return &store.Txn{RC: rc, Status: store.StatusDeclined}, sourceLocal
