@@ -155,6 +155,13 @@ func TestPurchaseRepeatReversal(t *testing.T) {
 	if again.MTI != "0210" || again.ResponseCode != "00" || again.AuthCode != resp.AuthCode || again.RRN != resp.RRN {
 		t.Fatalf("repeat: got %s %s %q %q, want the original 0210 00 %q %q", again.MTI, again.ResponseCode, again.AuthCode, again.RRN, resp.AuthCode, resp.RRN)
 	}
+	// The same identity sent again without the repeat flag is still the
+	// same transaction: the stored answer, not a second authorization
+	// (which would carry a new RRN and auth code).
+	twice := c.roundTrip(req)
+	if twice.ResponseCode != "00" || twice.AuthCode != resp.AuthCode || twice.RRN != resp.RRN {
+		t.Fatalf("0200 sent twice: got %s %q %q, want the original 00 %q %q", twice.ResponseCode, twice.AuthCode, twice.RRN, resp.AuthCode, resp.RRN)
+	}
 
 	rev := purchase(1234)
 	rev.MTI = "0400"
