@@ -40,8 +40,8 @@ type Config struct {
 	// Transactions, if > 0, also stops the run once that many have
 	// started (closed loop) or arrived (open loop).
 	Transactions int64
-	Mix      Mix
-	Seed     uint64
+	Mix          Mix
+	Seed         uint64
 	// RegisterDeadline, if set, replaces the failover Deadline of every
 	// register (AttemptTimeout a third of it, reversal resends from a
 	// tenth of it), so that short runs settle quickly.

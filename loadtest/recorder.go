@@ -43,13 +43,13 @@ type Recorder struct {
 	offered  int64
 	dropped  int64
 	// The current one-second window and the last full one.
-	winStart         time.Time
-	win, winAdded    Histogram
-	winErrors        int64
-	last             Window
-	timeline         []Window
-	faults           []*faultTracker
-	answeredRegs map[int]struct{}
+	winStart      time.Time
+	win, winAdded Histogram
+	winErrors     int64
+	last          Window
+	timeline      []Window
+	faults        []*faultTracker
+	answeredRegs  map[int]struct{}
 }
 
 // Window is one second of a run.
@@ -165,11 +165,11 @@ func (r *Recorder) errors() int64 {
 
 // Summary is the end result of a run, ready for JSON.
 type Summary struct {
-	Duration   time.Duration    `json:"duration_ns"`
-	Completed  int64            `json:"completed"`
-	Offered    int64            `json:"offered,omitempty"`
-	Dropped    int64            `json:"dropped,omitempty"`
-	Throughput float64          `json:"throughput_tx_per_s"`
+	Duration   time.Duration `json:"duration_ns"`
+	Completed  int64         `json:"completed"`
+	Offered    int64         `json:"offered,omitempty"`
+	Dropped    int64         `json:"dropped,omitempty"`
+	Throughput float64       `json:"throughput_tx_per_s"`
 	// PeakThroughput is the best mean over 10 consecutive seconds.
 	PeakThroughput float64 `json:"peak_10s_tx_per_s"`
 	// Latency is as the registers saw it; Added is Latency minus the
