@@ -47,7 +47,7 @@ func (c *checker) run(ctx context.Context) []Check {
 	if c.acqsim == "" {
 		skip := Check{Skip: true, Detail: "no acqsim admin address"}
 		a, b := skip, skip
-		a.Name, b.Name = "cluster totals equal acqsim totals", "acqsim saw no duplicate request"
+		a.Name, b.Name = "cluster totals equal acqsim totals", "acqsim saw no duplicate (after a fault: takeover repeats only)"
 		return append(checks, a, b)
 	}
 	return append(checks, c.until(ctx, "cluster totals equal acqsim totals", c.totalsMatch), c.duplicates(ctx))
@@ -74,7 +74,7 @@ func (c *checker) noneOpen(ctx context.Context) string {
 // ledger with no second effect (the totals check proves that): they are
 // counted, not failed.
 func (c *checker) duplicates(ctx context.Context) Check {
-	ch := Check{Name: "acqsim saw no duplicate request"}
+	ch := Check{Name: "acqsim saw no duplicate (after a fault: takeover repeats only)"}
 	st, err := c.acqsimStats(ctx)
 	switch {
 	case err != nil:

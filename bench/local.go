@@ -41,6 +41,8 @@ type LocalOptions struct {
 	// often and restarts it RestartAfter later (default 2 s).
 	KillActiveEvery time.Duration
 	RestartAfter    time.Duration
+	// MaxKills, if > 0, stops the kills after that many.
+	MaxKills int
 	// PauseActive, if set, SIGSTOPs the active once, mid-run, for that
 	// long, then SIGCONTs it.
 	PauseActive time.Duration
@@ -223,7 +225,7 @@ func (lo *LocalOptions) faults(p *procCluster) func(context.Context, *loadtest.F
 		var wg sync.WaitGroup
 		if lo.KillActiveEvery > 0 {
 			wg.Go(func() {
-				for sleepCtx(ctx, lo.KillActiveEvery) && time.Now().Before(last) {
+				for n := 0; (lo.MaxKills <= 0 || n < lo.MaxKills) && sleepCtx(ctx, lo.KillActiveEvery) && time.Now().Before(last); n++ {
 					one.Lock()
 					lo.killActive(ctx, p, fleet)
 					one.Unlock()

@@ -59,10 +59,25 @@ func (a axis) ticks() []float64 {
 		}
 		return out
 	}
-	for i := range 6 {
-		out = append(out, a.lo+(a.hi-a.lo)*float64(i)/5)
+	step := niceStep((a.hi - a.lo) / 5)
+	for v := math.Ceil(a.lo/step) * step; v <= a.hi*1.0001; v += step {
+		out = append(out, v)
 	}
 	return out
+}
+
+// niceStep rounds d up to 1, 2 or 5 times a power of ten.
+func niceStep(d float64) float64 {
+	if d <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(d)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*p >= d {
+			return m * p
+		}
+	}
+	return 10 * p
 }
 
 // lineChart draws series over xs (seconds) with y tick labels by yfmt.
@@ -75,11 +90,15 @@ func lineChart(title string, xs []float64, ss []series, logY bool, yfmt func(flo
 	}
 	x := axis{lo: xs[0], hi: max(xs[len(xs)-1], xs[0]+1)}
 	y := yAxis(ss, logY)
-	grid(&b, x, y, func(v float64) string { return fmt.Sprintf("%.0f s", v) }, yfmt)
+	grid(&b, x, y, func(v float64) string { return fmt.Sprintf("%g s", math.Round(v*10)/10) }, yfmt)
 	for _, m := range ms {
 		px := padL + x.frac(m.x)*innerW
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-dasharray="%s"/>`, px, padT, px, padT+innerH, m.color, markerStrokeDashes)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="%s" %s>%s</text>`, px+3, padT+12, m.color, plotFont, html.EscapeString(m.label))
+		lx, anchor := px+3, "start"
+		if px > plotW-padR-80 {
+			lx, anchor = px-3, "end"
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="%s" text-anchor="%s" %s>%s</text>`, lx, padT+12, m.color, anchor, plotFont, html.EscapeString(m.label))
 	}
 	for i, s := range ss {
 		var pts []string

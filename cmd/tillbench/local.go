@@ -46,6 +46,7 @@ func (c *localCommand) Run(ctx context.Context, args []string) error {
 	latency := fs.String("acqsim-latency", "0-5ms", "acqsim answer latency, fixed or a range")
 	kill := fs.Duration("kill-active-every", 0, "SIGKILL the active's process this often, restart it --restart-after later")
 	restart := fs.Duration("restart-after", 2*time.Second, "delay before a killed node is restarted")
+	kills := fs.Int("kills", 0, "stop killing after this many kills (0: no limit)")
 	pause := fs.Duration("pause-active", 0, "SIGSTOP the active for this long once, mid-run, then SIGCONT")
 	lf := addLoadFlags(fs, bench.ScenarioClosed)
 	if err := fs.Parse(args); err != nil {
@@ -60,6 +61,6 @@ func (c *localCommand) Run(ctx context.Context, args []string) error {
 	}
 	return verdict(bench.RunLocal(ctx, bench.LocalOptions{
 		Load: o, Nodes: *nodes, TillgateBin: *tillgate, AcqsimBin: *acqsim, Dir: *dir, KeepDir: *keep,
-		AcqsimLatency: *latency, KillActiveEvery: *kill, RestartAfter: *restart, PauseActive: *pause,
+		AcqsimLatency: *latency, KillActiveEvery: *kill, RestartAfter: *restart, MaxKills: *kills, PauseActive: *pause,
 	}))
 }
