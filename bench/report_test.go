@@ -52,7 +52,7 @@ func TestHTMLReportIsSelfContained(t *testing.T) {
 	}
 	for _, want := range []struct {
 		what, re string
-		n    int
+		n        int
 	}{
 		{"three inline SVG plots", `<svg xmlns="http://www.w3.org/2000/svg"`, 3},
 		{"latency lines (p50, p99, max, added p99) and throughput lines", `<polyline class="series"`, 6},

@@ -85,14 +85,14 @@ func Open(cfg Config) (*Fleet, error) {
 	if cfg.Mix == (Mix{}) {
 		cfg.Mix = DefaultMix()
 	}
+	if len(cfg.Profile.Weights) == 0 {
+		cfg.Profile = Flat()
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
-	}
-	if len(cfg.Profile.Weights) == 0 {
-		cfg.Profile = Flat()
 	}
 	f := &Fleet{cfg: cfg, regs: make([]*register, cfg.Registers)}
 	f.rec.Store(NewRecorder(cfg.Clock.Now))

@@ -98,7 +98,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"run", "--registers", "5"}, 2},      // no addresses
 		{[]string{"local", "--mix", "cashback=1"}, 2}, // unknown kind
-		{[]string{"local", "--bogus"}, 1}, // internal/cli: a flag error is exit 1
+		{[]string{"local", "--bogus"}, 1},             // internal/cli: a flag error is exit 1
 		{[]string{"nosuch"}, 2},
 	} {
 		var stdout, stderr bytes.Buffer
