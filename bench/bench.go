@@ -71,9 +71,12 @@ type Result struct {
 	Client    loadtest.ClientStats `json:"client"`
 	Resources []NodeResources      `json:"resources"`
 	Checks    []Check              `json:"checks"`
-	Pass      bool                 `json:"pass"`
-	Started   time.Time            `json:"started"`
-	Finished  time.Time            `json:"finished"`
+	// RaftTerms are the highest Raft term before and after the run: a
+	// change means leadership moved (a fault, or an election under load).
+	RaftTerms [2]uint64 `json:"raft_terms"`
+	Pass      bool      `json:"pass"`
+	Started   time.Time `json:"started"`
+	Finished  time.Time `json:"finished"`
 }
 
 // OptionsJSON is what the report records of the options.
@@ -125,6 +128,8 @@ func (o *Options) run(ctx context.Context, h hooks) (*Result, error) {
 	}
 	res := &Result{Options: o.json(), Started: time.Now()}
 	res.Options.Local = h.local
+	chk := newChecker(*o, h.hasFaults)
+	chk.begin(ctx)
 	smp := startSampling(ctx, h.resources)
 	stopFaults := startFaults(ctx, h.faults, fleet)
 	res.Summary = runWithProgress(ctx, fleet, o)
@@ -134,7 +139,8 @@ func (o *Options) run(ctx context.Context, h hooks) (*Result, error) {
 	res.Client = fleet.ClientStats()
 	fleet.Close()
 	res.Checks = append(res.Checks, drainErr)
-	res.Checks = append(res.Checks, newChecker(*o, h.hasFaults).run(ctx)...)
+	res.Checks = append(res.Checks, chk.run(ctx)...)
+	res.RaftTerms = [2]uint64{chk.term0, chk.maxTerm(ctx)}
 	res.Finished = time.Now()
 	res.Pass = true
 	for _, c := range res.Checks {

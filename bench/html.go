@@ -157,6 +157,7 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 <table><tr><th>response code</th><th>count</th></tr>{{range $k := keys .S.ByRC}}<tr><td>{{$k}}</td><td>{{index $.S.ByRC $k}}</td></tr>{{end}}</table>
 <table><tr><th>kind</th><th>count</th></tr>{{range $k := keys .S.ByKind}}<tr><td>{{$k}}</td><td>{{index $.S.ByKind $k}}</td></tr>{{end}}</table>
 {{with .R.Client}}<p>Failover client: repeats {{.Repeats}}, resends {{.Resends}}, timeouts {{.Timeouts}}, late answers {{.LateAnswers}}, failovers {{.Failovers}}, reversals queued {{.ReversalsQueued}}, acknowledged {{.ReversalsAcked}}.</p>{{end}}
+{{with .R.RaftTerms}}{{if ne (index . 0) (index . 1)}}<p>Raft term {{index . 0}} before the load, {{index . 1}} after: leadership moved during the run.</p>{{end}}{{end}}
 <h2>Checks</h2>
 <table><tr><th>check</th><th>result</th><th>detail</th></tr>
 {{range .R.Checks}}<tr><td>{{.Name}}</td><td>{{if .Skip}}skip{{else if .Pass}}ok{{else}}<b class="FAIL">FAIL</b>{{end}}</td><td>{{.Detail}}</td></tr>

@@ -46,6 +46,10 @@ type LocalOptions struct {
 	// PauseActive, if set, SIGSTOPs the active once, mid-run, for that
 	// long, then SIGCONTs it.
 	PauseActive time.Duration
+	// RaftTimeout, if set, is the nodes' Raft heartbeat and election
+	// timeout (the node default is 500 ms; a starved 2-core machine can
+	// look like a dead leader at that).
+	RaftTimeout time.Duration
 	// ReadyTimeout bounds the start of the cluster (default 60 s).
 	ReadyTimeout time.Duration
 }
@@ -57,6 +61,7 @@ type LocalJSON struct {
 	KillActiveEvery time.Duration `json:"kill_active_every_ns,omitempty"`
 	RestartAfter    time.Duration `json:"restart_after_ns,omitempty"`
 	PauseActive     time.Duration `json:"pause_active_ns,omitempty"`
+	RaftTimeout     time.Duration `json:"raft_timeout_ns,omitempty"`
 	Dir             string        `json:"dir"`
 }
 
@@ -190,7 +195,7 @@ func pick(set, dflt string) string {
 
 func (lo *LocalOptions) json() *LocalJSON {
 	j := &LocalJSON{Nodes: lo.Nodes, AcqsimLatency: lo.AcqsimLatency, KillActiveEvery: lo.KillActiveEvery,
-		PauseActive: lo.PauseActive, Dir: lo.Dir}
+		PauseActive: lo.PauseActive, RaftTimeout: lo.RaftTimeout, Dir: lo.Dir}
 	if lo.KillActiveEvery > 0 {
 		j.RestartAfter = lo.RestartAfter
 	}
@@ -225,7 +230,12 @@ func (lo *LocalOptions) faults(p *procCluster) func(context.Context, *loadtest.F
 		var wg sync.WaitGroup
 		if lo.KillActiveEvery > 0 {
 			wg.Go(func() {
-				for n := 0; (lo.MaxKills <= 0 || n < lo.MaxKills) && sleepCtx(ctx, lo.KillActiveEvery) && time.Now().Before(last); n++ {
+				// Kill n at n × KillActiveEvery from the start (later if the
+				// previous fault is still going on).
+				for n := 1; lo.MaxKills <= 0 || n <= lo.MaxKills; n++ {
+					if !sleepCtx(ctx, time.Until(start.Add(time.Duration(n)*lo.KillActiveEvery))) || time.Now().After(last) {
+						return
+					}
 					one.Lock()
 					lo.killActive(ctx, p, fleet)
 					one.Unlock()

@@ -24,6 +24,7 @@ import (
 // serve`, in a directory of their own, on free loopback ports.
 type procCluster struct {
 	dir, tillgate, acqsim string
+	raftTimeout           time.Duration
 	log                   *slog.Logger
 
 	ids             []string
@@ -46,7 +47,7 @@ func startProcCluster(ctx context.Context, o *LocalOptions) (*procCluster, error
 	if err != nil {
 		return nil, err
 	}
-	p := &procCluster{dir: o.Dir, tillgate: o.TillgateBin, acqsim: o.AcqsimBin, log: o.Load.Logger, procs: map[string]*proc{}}
+	p := &procCluster{dir: o.Dir, tillgate: o.TillgateBin, acqsim: o.AcqsimBin, raftTimeout: o.RaftTimeout, log: o.Load.Logger, procs: map[string]*proc{}}
 	for i := range o.Nodes {
 		p.ids = append(p.ids, fmt.Sprintf("node%d", i+1))
 	}
@@ -94,6 +95,10 @@ func (p *procCluster) writeConfigs(ctx context.Context) error {
 			"id": id, "data_dir": filepath.Join(p.dir, id), "register_addr": p.reg[i], "raft_addr": p.raft[i],
 			"admin_addr": p.adm[i], "bootstrap": true, "peers": peers, "card_key_file": key,
 			"acquirer": map[string]any{"addr": p.acqAddr},
+		}
+		if d := p.raftTimeout; d > 0 {
+			cfg["raft"] = map[string]string{"heartbeat_timeout": d.String(), "election_timeout": d.String(),
+				"leader_lease_timeout": min(d, 500*time.Millisecond).String()}
 		}
 		b, err := json.MarshalIndent(cfg, "", "  ")
 		if err != nil {

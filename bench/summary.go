@@ -54,6 +54,9 @@ func WriteSummary(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "\nErrors: %d (outcome unknown %d, not sent %d)\n", s.Errors, s.Unknown, s.NotSent)
 	fmt.Fprintf(w, "Client: repeats %d, resends %d, timeouts %d, late answers %d, failovers %d, reversals queued %d acked %d\n",
 		c.Repeats, c.Resends, c.Timeouts, c.LateAnswers, c.Failovers, c.ReversalsQueued, c.ReversalsAcked)
+	if t := r.RaftTerms; t[1] != t[0] {
+		fmt.Fprintf(w, "Raft term %d before the load, %d after: leadership moved during the run\n", t[0], t[1])
+	}
 	fmt.Fprintf(w, "\nChecks:\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, ch := range r.Checks {

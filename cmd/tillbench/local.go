@@ -48,6 +48,7 @@ func (c *localCommand) Run(ctx context.Context, args []string) error {
 	restart := fs.Duration("restart-after", 2*time.Second, "delay before a killed node is restarted")
 	kills := fs.Int("kills", 0, "stop killing after this many kills (0: no limit)")
 	pause := fs.Duration("pause-active", 0, "SIGSTOP the active for this long once, mid-run, then SIGCONT")
+	raftTimeout := fs.Duration("raft-timeout", 0, "the nodes' Raft heartbeat and election timeout (default: the node's, 500ms)")
 	lf := addLoadFlags(fs, bench.ScenarioClosed)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -61,6 +62,6 @@ func (c *localCommand) Run(ctx context.Context, args []string) error {
 	}
 	return verdict(bench.RunLocal(ctx, bench.LocalOptions{
 		Load: o, Nodes: *nodes, TillgateBin: *tillgate, AcqsimBin: *acqsim, Dir: *dir, KeepDir: *keep,
-		AcqsimLatency: *latency, KillActiveEvery: *kill, RestartAfter: *restart, MaxKills: *kills, PauseActive: *pause,
+		AcqsimLatency: *latency, KillActiveEvery: *kill, RestartAfter: *restart, MaxKills: *kills, PauseActive: *pause, RaftTimeout: *raftTimeout,
 	}))
 }
