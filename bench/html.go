@@ -72,11 +72,15 @@ func latencyPlot(s loadtest.Summary) string {
 
 func throughputPlot(s loadtest.Summary) string {
 	xs := make([]float64, len(s.Timeline))
-	ss := []series{{name: "completed/s", color: "#1f77b4"}, {name: "errors/s", color: "#d62728"}}
+	ss := []series{{name: "completed/s", color: "#1f77b4"}, {name: "errors/s", color: "#d62728"}, {name: "offered/s", color: "#bbb"}}
 	for i, w := range s.Timeline {
 		xs[i] = float64(w.Second)
 		ss[0].ys = append(ss[0].ys, float64(w.Count))
 		ss[1].ys = append(ss[1].ys, float64(w.Errors))
+		ss[2].ys = append(ss[2].ys, float64(w.Offered))
+	}
+	if s.Offered == 0 {
+		ss = ss[:2] // closed loop
 	}
 	return lineChart("Throughput (transactions finished per second)", xs, ss, false,
 		func(v float64) string { return fmt.Sprintf("%.0f", v) }, faultMarkers(s))

@@ -46,6 +46,7 @@ type Recorder struct {
 	winStart      time.Time
 	win, winAdded Histogram
 	winErrors     int64
+	winOffered    int64
 	last          Window
 	timeline      []Window
 	faults        []*faultTracker
@@ -57,6 +58,7 @@ type Window struct {
 	Second   int           `json:"second"` // since the start
 	Count    int64         `json:"count"`
 	Errors   int64         `json:"errors"`
+	Offered  int64         `json:"offered,omitempty"` // arrivals (open loop)
 	P50      time.Duration `json:"p50_ns"`
 	P99      time.Duration `json:"p99_ns"`
 	Max      time.Duration `json:"max_ns"`
@@ -78,7 +80,9 @@ func NewRecorder(now func() time.Time) *Recorder {
 // (open loop only).
 func (r *Recorder) Offer(dropped bool) {
 	r.mu.Lock()
+	r.roll(r.now())
 	r.offered++
+	r.winOffered++
 	if dropped {
 		r.dropped++
 	}
@@ -123,12 +127,12 @@ func (r *Recorder) End(res Result) {
 // roll closes the current window if t is past it.
 func (r *Recorder) roll(t time.Time) {
 	for t.Sub(r.winStart) >= time.Second {
-		w := Window{Second: int(r.winStart.Sub(r.start) / time.Second), Count: r.win.Count(), Errors: r.winErrors,
+		w := Window{Second: int(r.winStart.Sub(r.start) / time.Second), Count: r.win.Count(), Errors: r.winErrors, Offered: r.winOffered,
 			P50: r.win.Percentile(50), P99: r.win.Percentile(99), Max: r.win.Max(),
 			AddedP50: r.winAdded.Percentile(50), AddedP99: r.winAdded.Percentile(99)}
 		r.last = w
 		r.timeline = append(r.timeline, w)
-		r.win, r.winAdded, r.winErrors = Histogram{}, Histogram{}, 0
+		r.win, r.winAdded, r.winErrors, r.winOffered = Histogram{}, Histogram{}, 0, 0
 		r.winStart = r.winStart.Add(time.Second)
 	}
 }

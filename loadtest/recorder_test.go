@@ -23,6 +23,8 @@ func TestRecorderWindowsAndCounts(t *testing.T) {
 		rec.Begin()
 		rec.End(Result{Kind: KindRefund, Outcome: o, Latency: 120 * time.Microsecond})
 	}
+	rec.Offer(false)
+	rec.Offer(true)
 	rec.Begin() // one left in flight
 	s := rec.Snapshot()
 	if s.TxPerSec != 10 || s.P99 != 100*time.Microsecond || s.InFlight != 1 || s.Completed != 13 {
@@ -48,6 +50,9 @@ func TestRecorderWindowsAndCounts(t *testing.T) {
 	// Added latency: answered only, minus the 5 µs the node reported.
 	if a := sum.Added; a.Count != 10 || a.Min != 5*time.Microsecond || a.Max != 95*time.Microsecond || a.P50 != 45*time.Microsecond {
 		t.Fatalf("added latency %+v", a)
+	}
+	if sum.Offered != 2 || sum.Dropped != 1 || sum.Timeline[1].Offered != 2 || sum.Timeline[0].Offered != 0 {
+		t.Fatalf("offered %d dropped %d, timeline %+v", sum.Offered, sum.Dropped, sum.Timeline)
 	}
 	if sum.Acquirer.Count != 10 || sum.Timeline[1].Errors != 3 {
 		t.Fatalf("acquirer %+v, window errors %d", sum.Acquirer, sum.Timeline[1].Errors)
