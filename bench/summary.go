@@ -11,8 +11,8 @@ import (
 )
 
 // WriteSummary prints the result in the manner of etcd's pkg/report:
-// totals, latency distribution, a coarse histogram, counts, then the
-// checks and PASS or FAIL.
+// totals, latency distribution, a coarse histogram, faults, resources,
+// counts, then the checks and PASS or FAIL.
 func WriteSummary(w io.Writer, r *Result) {
 	s := r.Summary
 	fmt.Fprintf(w, "\nSummary:\n")
@@ -29,6 +29,17 @@ func WriteSummary(w io.Writer, r *Result) {
 	if s.PeakThroughput > 0 {
 		fmt.Fprintf(w, "  Best 10 s:\t%.1f tx/s\n", s.PeakThroughput)
 	}
+	writeLatency(w, s)
+	writeHistogram(w, s.Histogram, s.Completed)
+	writeFaults(w, s.Faults)
+	writeResources(w, r.Resources)
+	writeCounts(w, r)
+	writeChecks(w, r)
+}
+
+// writeLatency prints the percentiles of total, added and acquirer time.
+func writeLatency(w io.Writer, s loadtest.Summary) {
+	l := s.Latency
 	fmt.Fprintf(w, "\nLatency distribution:\t%10s %10s %10s\n", "total", "added", "acquirer")
 	for _, p := range []struct {
 		name    string
@@ -39,9 +50,11 @@ func WriteSummary(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "  %-6s %10s %10s %10s\n", p.name, round(p.t), round(p.a), round(p.q))
 	}
 	fmt.Fprintf(w, "  (added = total minus the acquirer round trip the node reported in DE48 AQ; answered transactions only)\n")
-	writeHistogram(w, s.Histogram, s.Completed)
-	writeFaults(w, s.Faults)
-	writeResources(w, r.Resources)
+}
+
+// writeCounts prints the answers by code and kind and the client counters.
+func writeCounts(w io.Writer, r *Result) {
+	s, c := r.Summary, r.Client
 	fmt.Fprintf(w, "\nResponse codes:\n")
 	for _, rc := range loadtest.SortedKeys(s.ByRC) {
 		fmt.Fprintf(w, "  %s\t%d\n", rc, s.ByRC[rc])
@@ -50,13 +63,16 @@ func WriteSummary(w io.Writer, r *Result) {
 	for _, k := range loadtest.SortedKeys(s.ByKind) {
 		fmt.Fprintf(w, "  %s\t%d\n", k, s.ByKind[k])
 	}
-	c := r.Client
 	fmt.Fprintf(w, "\nErrors: %d (outcome unknown %d, not sent %d)\n", s.Errors, s.Unknown, s.NotSent)
 	fmt.Fprintf(w, "Client: repeats %d, resends %d, timeouts %d, late answers %d, failovers %d, reversals queued %d acked %d\n",
 		c.Repeats, c.Resends, c.Timeouts, c.LateAnswers, c.Failovers, c.ReversalsQueued, c.ReversalsAcked)
 	if t := r.RaftTerms; t[1] != t[0] {
 		fmt.Fprintf(w, "Raft term %d before the load, %d after: leadership moved during the run\n", t[0], t[1])
 	}
+}
+
+// writeChecks prints each check and the verdict.
+func writeChecks(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "\nChecks:\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, ch := range r.Checks {
