@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,19 +14,25 @@ import (
 	"github.com/tillgate/tillgate/loadtest"
 )
 
-// Options describe a run against an existing cluster.
+// Options describe a run against an existing cluster (RunAgainst) or the
+// load of a local run (LocalOptions.Load).
 type Options struct {
 	RegisterAddrs []string // the nodes' register listeners
 	AdminAddrs    []string // the nodes' admin APIs, to check invariants
 	AdminToken    string   // bearer token of the admin APIs, if any
 	// AcqsimAdmin is acqsim's admin HTTP address (host:port); empty skips
-	// the totals check against the acquirer.
+	// the totals and duplicates checks against the acquirer.
 	AcqsimAdmin string
 
+	// Scenario names the load (Scenarios); it fills in whichever of the
+	// fields below are zero. Empty: closed, or open if Rate is set.
+	Scenario     string
 	Registers    int
 	Duration     time.Duration
-	Rate         float64       // > 0: open loop at Rate tx/s
+	Rate         float64       // > 0: open loop at Rate tx/s (the peak rate with a Profile)
 	Think        time.Duration // closed loop think time
+	Transactions int64         // > 0: stop once this many started or arrived
+	Profile      loadtest.Profile
 	Mix          loadtest.Mix
 	TerminalBase int
 	Seed         uint64
@@ -33,15 +40,20 @@ type Options struct {
 	// set (see loadtest.Config).
 	RegisterDeadline time.Duration
 
-	// OutDir receives summary.txt and report.json; empty writes none.
+	// OutDir receives summary.txt, report.json and report.html; empty
+	// writes none.
 	OutDir string
 	// QueueDir holds the registers' reversal queues; empty: a temp dir.
 	QueueDir string
-	// Progress receives the live line every second; nil: none.
+	// Progress receives the live line every second and the summary; nil:
+	// none.
 	Progress io.Writer
 	// SettleTimeout bounds draining the reversal queues and waiting for
 	// the nodes to converge (default 60 s).
 	SettleTimeout time.Duration
+	// Logger receives what the harness does (faults, processes); nil:
+	// discarded.
+	Logger *slog.Logger
 }
 
 // Check is one invariant checked at the end.
@@ -54,33 +66,57 @@ type Check struct {
 
 // Result is a finished run.
 type Result struct {
-	Options  OptionsJSON          `json:"options"`
-	Summary  loadtest.Summary     `json:"summary"`
-	Client   loadtest.ClientStats `json:"client"`
-	Checks   []Check              `json:"checks"`
-	Pass     bool                 `json:"pass"`
-	Started  time.Time            `json:"started"`
-	Finished time.Time            `json:"finished"`
+	Options   OptionsJSON          `json:"options"`
+	Summary   loadtest.Summary     `json:"summary"`
+	Client    loadtest.ClientStats `json:"client"`
+	Resources []NodeResources      `json:"resources"`
+	Checks    []Check              `json:"checks"`
+	// RaftTerms are the highest Raft term before and after the run: a
+	// change means leadership moved (a fault, or an election under load).
+	RaftTerms [2]uint64 `json:"raft_terms"`
+	Pass      bool      `json:"pass"`
+	Started   time.Time `json:"started"`
+	Finished  time.Time `json:"finished"`
 }
 
 // OptionsJSON is what the report records of the options.
 type OptionsJSON struct {
-	Registers int           `json:"registers"`
-	Duration  time.Duration `json:"duration_ns"`
-	Rate      float64       `json:"rate,omitempty"`
-	Think     time.Duration `json:"think_ns,omitempty"`
-	Mix       loadtest.Mix  `json:"mix"`
-	Nodes     []string      `json:"register_addrs"`
+	Scenario     string        `json:"scenario"`
+	Registers    int           `json:"registers"`
+	Duration     time.Duration `json:"duration_ns"`
+	Rate         float64       `json:"rate,omitempty"`
+	Think        time.Duration `json:"think_ns,omitempty"`
+	Transactions int64         `json:"transactions,omitempty"`
+	Profile      string        `json:"profile,omitempty"`
+	Mix          string        `json:"mix"`
+	Nodes        []string      `json:"register_addrs"`
+	// Local runs only.
+	Local *LocalJSON `json:"local,omitempty"`
+}
+
+// hooks are what a local run adds to the common path.
+type hooks struct {
+	resources resourceSource
+	// faults runs during the load phase and returns when ctx ends, with
+	// every node it took down back up.
+	faults    func(ctx context.Context, fleet *loadtest.Fleet)
+	hasFaults bool
+	local     *LocalJSON
 }
 
 // RunAgainst drives the scenario against the cluster, checks the
 // invariants, prints PASS or FAIL to Progress and writes the reports. The
 // error is for a run that could not happen; a failed check is Result.Pass
-// false.
+// false. CPU and memory per node come from each node's /metrics.
 func RunAgainst(ctx context.Context, o Options) (*Result, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
+	return o.run(ctx, hooks{resources: newMetricsSource(o.AdminAddrs)})
+}
+
+// run is the path RunAgainst and RunLocal share.
+func (o *Options) run(ctx context.Context, h hooks) (*Result, error) {
 	qdir, cleanup, err := o.queueDir()
 	if err != nil {
 		return nil, err
@@ -88,15 +124,23 @@ func RunAgainst(ctx context.Context, o Options) (*Result, error) {
 	defer cleanup()
 	fleet, err := loadtest.Open(o.fleetConfig(qdir))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench: open the registers: %w", err)
 	}
 	res := &Result{Options: o.json(), Started: time.Now()}
+	res.Options.Local = h.local
+	chk := newChecker(*o, h.hasFaults)
+	chk.begin(ctx)
+	smp := startSampling(ctx, h.resources)
+	stopFaults := startFaults(ctx, h.faults, fleet)
 	res.Summary = runWithProgress(ctx, fleet, o)
+	stopFaults()
+	res.Resources = smp.stop(res.Summary.Completed)
 	drainErr := drain(ctx, fleet, o.SettleTimeout)
 	res.Client = fleet.ClientStats()
 	fleet.Close()
 	res.Checks = append(res.Checks, drainErr)
-	res.Checks = append(res.Checks, newChecker(o).run(ctx)...)
+	res.Checks = append(res.Checks, chk.run(ctx)...)
+	res.RaftTerms = [2]uint64{chk.term0, chk.maxTerm(ctx)}
 	res.Finished = time.Now()
 	res.Pass = true
 	for _, c := range res.Checks {
@@ -106,6 +150,18 @@ func RunAgainst(ctx context.Context, o Options) (*Result, error) {
 		WriteSummary(o.Progress, res)
 	}
 	return res, o.write(res)
+}
+
+// startFaults runs fn beside the load; the returned func stops it and
+// waits until it has put every node back.
+func startFaults(ctx context.Context, fn func(context.Context, *loadtest.Fleet), fleet *loadtest.Fleet) func() {
+	if fn == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); fn(ctx, fleet) }()
+	return func() { cancel(); <-done }
 }
 
 func (o *Options) defaults() error {
@@ -121,16 +177,22 @@ func (o *Options) defaults() error {
 	if o.SettleTimeout <= 0 {
 		o.SettleTimeout = time.Minute
 	}
-	return nil
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o.applyScenario()
 }
 
 func (o *Options) queueDir() (string, func(), error) {
 	if o.QueueDir != "" {
-		return o.QueueDir, func() {}, os.MkdirAll(o.QueueDir, 0o755)
+		if err := os.MkdirAll(o.QueueDir, 0o755); err != nil {
+			return "", nil, fmt.Errorf("bench: queue dir: %w", err)
+		}
+		return o.QueueDir, func() {}, nil
 	}
 	d, err := os.MkdirTemp("", "tillbench-queues-")
 	if err != nil {
-		return "", nil, fmt.Errorf("bench: %w", err)
+		return "", nil, fmt.Errorf("bench: queue dir: %w", err)
 	}
 	return d, func() { os.RemoveAll(d) }, nil
 }
@@ -138,18 +200,18 @@ func (o *Options) queueDir() (string, func(), error) {
 func (o *Options) fleetConfig(qdir string) loadtest.Config {
 	return loadtest.Config{
 		Nodes: o.RegisterAddrs, Registers: o.Registers, Dir: qdir, TerminalBase: o.TerminalBase,
-		Rate: o.Rate, Think: o.Think, Duration: o.Duration, Mix: o.Mix, Seed: o.Seed,
-		RegisterDeadline: o.RegisterDeadline,
+		Rate: o.Rate, Think: o.Think, Profile: o.Profile, Duration: o.Duration, Transactions: o.Transactions,
+		Mix: o.Mix, Seed: o.Seed, RegisterDeadline: o.RegisterDeadline,
 	}
 }
 
 func (o *Options) json() OptionsJSON {
-	return OptionsJSON{Registers: o.Registers, Duration: o.Duration, Rate: o.Rate, Think: o.Think,
-		Mix: o.Mix, Nodes: o.RegisterAddrs}
+	return OptionsJSON{Scenario: o.Scenario, Registers: o.Registers, Duration: o.Duration, Rate: o.Rate,
+		Think: o.Think, Transactions: o.Transactions, Profile: o.Profile.Name, Mix: o.Mix.String(), Nodes: o.RegisterAddrs}
 }
 
 // runWithProgress runs the fleet, printing a progress line every second.
-func runWithProgress(ctx context.Context, f *loadtest.Fleet, o Options) loadtest.Summary {
+func runWithProgress(ctx context.Context, f *loadtest.Fleet, o *Options) loadtest.Summary {
 	done := make(chan struct{})
 	if o.Progress != nil {
 		go func() {
@@ -160,7 +222,7 @@ func runWithProgress(ctx context.Context, f *loadtest.Fleet, o Options) loadtest
 				case <-done:
 					return
 				case <-t.C:
-					fmt.Fprintln(o.Progress, progressLine(f.Snapshot(), o.Duration))
+					fmt.Fprintln(o.Progress, progressLine(f.Snapshot(), o.Duration, o.Transactions))
 				}
 			}
 		}()
@@ -170,9 +232,15 @@ func runWithProgress(ctx context.Context, f *loadtest.Fleet, o Options) loadtest
 	return s
 }
 
-// progressLine formats a snapshot with the ETA of the load phase.
-func progressLine(s loadtest.Snapshot, total time.Duration) string {
-	eta := max(total-s.Elapsed, 0) + time.Second - 1 // rounded up
+// progressLine formats a snapshot with the ETA of the load phase: the
+// time left of the duration, or sooner at the current rate when a
+// transaction count ends the run first.
+func progressLine(s loadtest.Snapshot, total time.Duration, txns int64) string {
+	eta := max(total-s.Elapsed, 0)
+	if left := txns - s.Completed; txns > 0 && s.TxPerSec > 0 {
+		eta = min(eta, time.Duration(float64(max(left, 0))/s.TxPerSec*float64(time.Second)))
+	}
+	eta += time.Second - 1 // rounded up
 	return fmt.Sprintf("%6s  %7.0f tx/s  in flight %5d  p99 %8s  done %9d  errors %d (unknown %d, not sent %d)  eta %s",
 		s.Elapsed.Truncate(time.Second), s.TxPerSec, s.InFlight, s.P99.Round(10*time.Microsecond),
 		s.Completed, s.Errors, s.Unknown, s.NotSent, eta.Truncate(time.Second))
@@ -188,25 +256,43 @@ func drain(ctx context.Context, f *loadtest.Fleet, timeout time.Duration) Check 
 	return c
 }
 
-// write saves summary.txt and report.json under OutDir.
+// write saves summary.txt, report.json and report.html under OutDir.
 func (o *Options) write(res *Result) error {
 	if o.OutDir == "" {
 		return nil
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-		return fmt.Errorf("bench: %w", err)
+		return fmt.Errorf("bench: write reports: %w", err)
 	}
 	js, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
-		return fmt.Errorf("bench: %w", err)
+		return fmt.Errorf("bench: report.json: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(o.OutDir, "report.json"), append(js, '\n'), 0o644); err != nil {
-		return fmt.Errorf("bench: %w", err)
+		return fmt.Errorf("bench: report.json: %w", err)
 	}
-	f, err := os.Create(filepath.Join(o.OutDir, "summary.txt"))
+	for name, fn := range map[string]func(io.Writer, *Result) error{
+		"summary.txt": func(w io.Writer, r *Result) error { WriteSummary(w, r); return nil },
+		"report.html": WriteHTML,
+	} {
+		if err := writeFile(filepath.Join(o.OutDir, name), res, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFile(path string, res *Result, fn func(io.Writer, *Result) error) error {
+	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	WriteSummary(f, res)
-	return f.Close()
+	if err := fn(f, res); err != nil {
+		f.Close()
+		return fmt.Errorf("bench: %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("bench: %s: %w", filepath.Base(path), err)
+	}
+	return nil
 }

@@ -11,11 +11,12 @@ import (
 )
 
 // WriteSummary prints the result in the manner of etcd's pkg/report:
-// totals, latency distribution, a coarse histogram, counts, then the
-// checks and PASS or FAIL.
+// totals, latency distribution, a coarse histogram, faults, resources,
+// counts, then the checks and PASS or FAIL.
 func WriteSummary(w io.Writer, r *Result) {
 	s := r.Summary
 	fmt.Fprintf(w, "\nSummary:\n")
+	fmt.Fprintf(w, "  Scenario:\t%s\n", r.Options.Scenario)
 	fmt.Fprintf(w, "  Registers:\t%d\n", r.Options.Registers)
 	fmt.Fprintf(w, "  Total:\t%s\n", s.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "  Completed:\t%d\n", s.Completed)
@@ -25,14 +26,35 @@ func WriteSummary(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "  Throughput:\t%.1f tx/s\n", s.Throughput)
 	l := s.Latency
 	fmt.Fprintf(w, "  Fastest:\t%s\n  Average:\t%s\n  Slowest:\t%s\n", l.Min, l.Mean, l.Max)
-	fmt.Fprintf(w, "\nLatency distribution:\n")
-	for _, p := range []struct {
-		name string
-		d    time.Duration
-	}{{"50%", l.P50}, {"90%", l.P90}, {"99%", l.P99}, {"99.9%", l.P999}} {
-		fmt.Fprintf(w, "  %s in %s\n", p.name, p.d)
+	if s.PeakThroughput > 0 {
+		fmt.Fprintf(w, "  Best 10 s:\t%.1f tx/s\n", s.PeakThroughput)
 	}
+	writeLatency(w, s)
 	writeHistogram(w, s.Histogram, s.Completed)
+	writeFaults(w, s.Faults)
+	writeResources(w, r.Resources)
+	writeCounts(w, r)
+	writeChecks(w, r)
+}
+
+// writeLatency prints the percentiles of total, added and acquirer time.
+func writeLatency(w io.Writer, s loadtest.Summary) {
+	l := s.Latency
+	fmt.Fprintf(w, "\nLatency distribution:\t%10s %10s %10s\n", "total", "added", "acquirer")
+	for _, p := range []struct {
+		name    string
+		t, a, q time.Duration
+	}{{"50%", l.P50, s.Added.P50, s.Acquirer.P50}, {"90%", l.P90, s.Added.P90, s.Acquirer.P90},
+		{"99%", l.P99, s.Added.P99, s.Acquirer.P99}, {"99.9%", l.P999, s.Added.P999, s.Acquirer.P999},
+		{"max", l.Max, s.Added.Max, s.Acquirer.Max}} {
+		fmt.Fprintf(w, "  %-6s %10s %10s %10s\n", p.name, round(p.t), round(p.a), round(p.q))
+	}
+	fmt.Fprintf(w, "  (added = total minus the acquirer round trip the node reported in DE48 AQ; answered transactions only)\n")
+}
+
+// writeCounts prints the answers by code and kind and the client counters.
+func writeCounts(w io.Writer, r *Result) {
+	s, c := r.Summary, r.Client
 	fmt.Fprintf(w, "\nResponse codes:\n")
 	for _, rc := range loadtest.SortedKeys(s.ByRC) {
 		fmt.Fprintf(w, "  %s\t%d\n", rc, s.ByRC[rc])
@@ -41,10 +63,16 @@ func WriteSummary(w io.Writer, r *Result) {
 	for _, k := range loadtest.SortedKeys(s.ByKind) {
 		fmt.Fprintf(w, "  %s\t%d\n", k, s.ByKind[k])
 	}
-	c := r.Client
 	fmt.Fprintf(w, "\nErrors: %d (outcome unknown %d, not sent %d)\n", s.Errors, s.Unknown, s.NotSent)
 	fmt.Fprintf(w, "Client: repeats %d, resends %d, timeouts %d, late answers %d, failovers %d, reversals queued %d acked %d\n",
 		c.Repeats, c.Resends, c.Timeouts, c.LateAnswers, c.Failovers, c.ReversalsQueued, c.ReversalsAcked)
+	if t := r.RaftTerms; t[1] != t[0] {
+		fmt.Fprintf(w, "Raft term %d before the load, %d after: leadership moved during the run\n", t[0], t[1])
+	}
+}
+
+// writeChecks prints each check and the verdict.
+func writeChecks(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "\nChecks:\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, ch := range r.Checks {
@@ -82,4 +110,40 @@ func writeHistogram(w io.Writer, buckets []loadtest.Bucket, total int64) {
 		bar := strings.Repeat("∎", int(40*r.Count/most))
 		fmt.Fprintf(w, "  %10s [%d]\t|%s\n", r.Low, r.Count, bar)
 	}
+}
+
+func round(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+
+// writeFaults prints the time to resume after each fault.
+func writeFaults(w io.Writer, faults []loadtest.FaultResult) {
+	if len(faults) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nTime to resume (fault to each register's first answer from another node or the node back; over registers):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  fault\tnode\tat\tresumed\tfirst\tp50\tp99\tmax")
+	for _, f := range faults {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", f.Kind, f.Node, f.At.Round(time.Millisecond),
+			f.Resumed, f.Registers, f.First.Round(time.Millisecond), f.P50.Round(time.Millisecond),
+			f.P99.Round(time.Millisecond), f.Max.Round(time.Millisecond))
+	}
+	tw.Flush()
+}
+
+// writeResources prints CPU and memory per node.
+func writeResources(w io.Writer, res []NodeResources) {
+	if len(res) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nResources (load phase):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  node\tCPU s\tCPU s/1000 tx\tmax RSS\tsource")
+	for _, r := range res {
+		src := r.Source
+		if r.Err != "" {
+			src += " (" + r.Err + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%.1f\t%.3f\t%.1f MiB\t%s\n", r.Node, r.CPUSeconds, r.CPUPer1000, float64(r.MaxRSS)/(1<<20), src)
+	}
+	tw.Flush()
 }

@@ -1,11 +1,17 @@
 // Package loadtest simulates fleets of cash registers for load tests: each
-// register is a failover.Client with its own reversal queue, driven closed
-// loop (one transaction at a time, then a think time) or open loop (Poisson
-// arrivals at a target rate across the idle registers). It records the
-// latency of every transaction in a log-bucketed Histogram, counts answers
-// by response code and errors by kind, and gives a live Snapshot and a
-// final Summary.
+// register is a failover.Client with its own reversal queue and DE11
+// sequence, driven closed loop (one transaction at a time, then a think
+// time) or open loop (Poisson arrivals across the idle registers, at a
+// constant rate or one that follows a Profile such as DayProfile, a retail
+// day compressed into minutes).
 //
-// Message mix: purchases and refunds. Pre-auth + completion, reversals and
-// echo are not generated yet (TODO).
+// The Mix weighs purchases, refunds, pre-auths (0100), completions (0220
+// naming an approved pre-auth of the same register in DE90), reversals
+// (0400 naming an approved purchase of the same register) and echoes
+// (0800 DE70 301). The Recorder keeps the latency of every transaction in
+// log-bucketed Histograms (HDR style): as the register saw it, and the
+// latency added by the cluster (minus the acquirer round trip the node
+// reports in DE48 AQ); counts by response code, kind and error class; a
+// one-second timeline; and, for faults marked during a run, the time
+// registers took to resume. It gives a live Snapshot and a final Summary.
 package loadtest

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/failover"
-	"github.com/tillgate/tillgate/wire"
 )
 
 // Config describes a fleet and its load.
@@ -25,17 +24,24 @@ type Config struct {
 	// TerminalBase numbers the terminals (DE41 "L" + 7 digits); two fleets
 	// against one cluster need disjoint ranges.
 	TerminalBase int
-	// Rate > 0 selects open loop: Poisson arrivals at Rate per second,
-	// each taken by an idle register (dropped if none is idle). Otherwise
-	// closed loop: every register sends, waits for the answer, then
-	// thinks for Think ± 50%.
+	// Rate > 0 selects open loop: Poisson arrivals at Rate per second
+	// (the peak rate when Profile has several segments), each taken by an
+	// idle register (dropped if none is idle). Otherwise closed loop:
+	// every register sends, waits for the answer, then thinks for Think
+	// ± 50%.
 	Rate  float64
 	Think time.Duration
+	// Profile shapes the open-loop rate over Duration (DayProfile: a
+	// retail day compressed); zero is a constant Rate.
+	Profile Profile
 	// Duration is how long new transactions start; Run then waits for the
 	// ones in flight.
 	Duration time.Duration
-	Mix      Mix
-	Seed     uint64
+	// Transactions, if > 0, also stops the run once that many have
+	// started (closed loop) or arrived (open loop).
+	Transactions int64
+	Mix          Mix
+	Seed         uint64
 	// RegisterDeadline, if set, replaces the failover Deadline of every
 	// register (AttemptTimeout a third of it, reversal resends from a
 	// tenth of it), so that short runs settle quickly.
@@ -59,6 +65,11 @@ func (c *Config) validate() error {
 	case c.Rate < 0 || c.Think < 0:
 		return errors.New("loadtest: Rate and Think must not be negative")
 	}
+	if c.Rate > 0 {
+		if err := c.Profile.validate(); err != nil {
+			return err
+		}
+	}
 	return c.Mix.validate()
 }
 
@@ -69,18 +80,13 @@ type Fleet struct {
 	rec  atomic.Pointer[Recorder]
 }
 
-// register is one simulated cash register.
-type register struct {
-	c    *failover.Client
-	tid  string
-	stan int
-	rnd  *rand.Rand
-}
-
 // Open opens every register's failover client.
 func Open(cfg Config) (*Fleet, error) {
 	if cfg.Mix == (Mix{}) {
 		cfg.Mix = DefaultMix()
+	}
+	if len(cfg.Profile.Weights) == 0 {
+		cfg.Profile = Flat()
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -111,9 +117,11 @@ func Open(cfg Config) (*Fleet, error) {
 
 func (f *Fleet) openRegister(i int) (*register, error) {
 	n := f.cfg.TerminalBase + i
+	r := newRegister(i, n, f.cfg.Seed)
 	fc := failover.DefaultConfig()
 	fc.Nodes = f.cfg.Nodes
 	fc.ReversalQueue = filepath.Join(f.cfg.Dir, fmt.Sprintf("reg%07d.db", n))
+	fc.NewSTAN = r.nextSTAN // one DE11 sequence per terminal
 	if d := f.cfg.RegisterDeadline; d > 0 {
 		fc.Deadline, fc.AttemptTimeout = d, d/3
 		fc.ReversalBackoffMin = min(fc.ReversalBackoffMin, max(d/10, 100*time.Millisecond))
@@ -125,7 +133,8 @@ func (f *Fleet) openRegister(i int) (*register, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: register %d: %w", n, err)
 	}
-	return &register{c: c, tid: fmt.Sprintf("L%07d", n), rnd: rand.New(rand.NewPCG(f.cfg.Seed, uint64(n)))}, nil
+	r.c = c
+	return r, nil
 }
 
 // Close closes every register.
@@ -158,13 +167,21 @@ func (f *Fleet) Run(ctx context.Context) Summary {
 	return rec.Summary()
 }
 
+// Recorder is the recorder of the current (or last) Run, for marking
+// faults.
+func (f *Fleet) Recorder() *Recorder { return f.rec.Load() }
+
 func (f *Fleet) closedLoop(ctx context.Context, rec *Recorder) {
 	var wg sync.WaitGroup
+	var started atomic.Int64
 	for _, r := range f.regs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
+				if n := f.cfg.Transactions; n > 0 && started.Add(1) > n {
+					return
+				}
 				r.transact(rec, f.cfg.Mix)
 				if f.cfg.Think > 0 {
 					realClock{}.Sleep(ctx, f.cfg.Think/2+time.Duration(r.rnd.Int64N(int64(f.cfg.Think))))
@@ -182,7 +199,7 @@ func (f *Fleet) openLoop(ctx context.Context, rec *Recorder) {
 	}
 	var wg sync.WaitGroup
 	rnd := rand.New(rand.NewPCG(f.cfg.Seed, 0xa771fa1))
-	poisson(ctx, f.cfg.Clock, rnd, f.cfg.Rate, f.cfg.Duration, func() {
+	arrivals(ctx, f.cfg.Clock, rnd, f.cfg.Profile, f.cfg.Rate, f.cfg.Duration, f.cfg.Transactions, func() {
 		select {
 		case r := <-idle:
 			rec.Offer(false)
@@ -197,43 +214,6 @@ func (f *Fleet) openLoop(ctx context.Context, rec *Recorder) {
 		}
 	})
 	wg.Wait()
-}
-
-// transact sends one transaction of a kind drawn from mix and records it.
-func (r *register) transact(rec *Recorder, mix Mix) {
-	kind := mix.pick(r.rnd)
-	req := r.request(kind)
-	rec.Begin()
-	start := time.Now()
-	resp, err := r.c.Do(context.Background(), req)
-	lat := time.Since(start)
-	switch {
-	case err == nil:
-		rec.End(kind, OutcomeAnswered, resp.ResponseCode, lat)
-	case errors.Is(err, failover.ErrOutcomeUnknown):
-		rec.End(kind, OutcomeUnknown, "", lat)
-	case errors.Is(err, failover.ErrNotSent):
-		rec.End(kind, OutcomeNotSent, "", lat)
-	default:
-		rec.End(kind, OutcomeError, "", lat)
-	}
-}
-
-// request builds the next request of kind with the register's next STAN.
-func (r *register) request(kind string) *wire.Message {
-	r.stan = r.stan%999999 + 1
-	now := time.Now().UTC()
-	proc := "000000"
-	if kind == KindRefund {
-		proc = "200000"
-	}
-	return &wire.Message{
-		MTI: "0200", PAN: []string{"4111111111111111", "5500000000000004"}[r.rnd.IntN(2)], ProcCode: proc,
-		Amount: 100 + r.rnd.Int64N(20000), HasAmount: true, TransmissionTime: now.Format("0102150405"),
-		STAN: fmt.Sprintf("%06d", r.stan), LocalTime: now.Format("150405"), LocalDate: now.Format("0102"),
-		Expiry: "3012", POSEntryMode: "051", POSCondition: "00", TerminalID: r.tid,
-		MerchantID: "M00000000000001", Currency: "978",
-	}
 }
 
 // ClientStats are the failover counters summed over the fleet.

@@ -14,13 +14,28 @@ const (
 	OutcomeError    = "error"    // anything else
 )
 
+// Result is one finished transaction.
+type Result struct {
+	Register int // index in the fleet
+	Kind     string
+	Outcome  string
+	RC       string // when Outcome is OutcomeAnswered
+	Latency  time.Duration
+	// Acquirer is the acquirer round trip the answering node reported
+	// (DE48 AQ); 0 when the request did not go to the acquirer.
+	Acquirer time.Duration
+	Node     string // DE48 ND: the node that answered
+}
+
 // Recorder collects the results of a run. It is safe for concurrent use.
 type Recorder struct {
 	now   func() time.Time
 	start time.Time
 
 	mu       sync.Mutex
-	all      Histogram
+	all      Histogram // total latency as the register saw it
+	added    Histogram // total minus the acquirer round trip, answered only
+	acq      Histogram // acquirer round trips reported
 	byRC     map[string]int64
 	byKind   map[string]int64
 	outcomes map[string]int64
@@ -28,19 +43,27 @@ type Recorder struct {
 	offered  int64
 	dropped  int64
 	// The current one-second window and the last full one.
-	winStart time.Time
-	win      Histogram
-	last     Window
-	timeline []Window
+	winStart      time.Time
+	win, winAdded Histogram
+	winErrors     int64
+	winOffered    int64
+	last          Window
+	timeline      []Window
+	faults        []*faultTracker
+	answeredRegs  map[int]struct{}
 }
 
 // Window is one second of a run.
 type Window struct {
-	Second int           `json:"second"` // since the start
-	Count  int64         `json:"count"`
-	P50    time.Duration `json:"p50_ns"`
-	P99    time.Duration `json:"p99_ns"`
-	Max    time.Duration `json:"max_ns"`
+	Second   int           `json:"second"` // since the start
+	Count    int64         `json:"count"`
+	Errors   int64         `json:"errors"`
+	Offered  int64         `json:"offered,omitempty"` // arrivals (open loop)
+	P50      time.Duration `json:"p50_ns"`
+	P99      time.Duration `json:"p99_ns"`
+	Max      time.Duration `json:"max_ns"`
+	AddedP50 time.Duration `json:"added_p50_ns"`
+	AddedP99 time.Duration `json:"added_p99_ns"`
 }
 
 // NewRecorder starts recording at now(); nil means time.Now.
@@ -50,14 +73,16 @@ func NewRecorder(now func() time.Time) *Recorder {
 	}
 	t := now()
 	return &Recorder{now: now, start: t, winStart: t, byRC: map[string]int64{},
-		byKind: map[string]int64{}, outcomes: map[string]int64{}}
+		byKind: map[string]int64{}, outcomes: map[string]int64{}, answeredRegs: map[int]struct{}{}}
 }
 
 // Offer counts an arrival; dropped means no register was free to take it
 // (open loop only).
 func (r *Recorder) Offer(dropped bool) {
 	r.mu.Lock()
+	r.roll(r.now())
 	r.offered++
+	r.winOffered++
 	if dropped {
 		r.dropped++
 	}
@@ -71,30 +96,43 @@ func (r *Recorder) Begin() {
 	r.mu.Unlock()
 }
 
-// End records a finished transaction: rc is its response code when
-// outcome is OutcomeAnswered.
-func (r *Recorder) End(kind, outcome, rc string, latency time.Duration) {
+// End records a finished transaction.
+func (r *Recorder) End(res Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	t := r.now()
 	r.inFlight--
-	r.roll(r.now())
-	r.byKind[kind]++
-	r.outcomes[outcome]++
-	if outcome == OutcomeAnswered {
-		r.byRC[rc]++
+	r.roll(t)
+	r.byKind[res.Kind]++
+	r.outcomes[res.Outcome]++
+	r.all.Record(res.Latency)
+	r.win.Record(res.Latency)
+	if res.Outcome != OutcomeAnswered {
+		r.winErrors++
+		return
 	}
-	r.all.Record(latency)
-	r.win.Record(latency)
+	r.byRC[res.RC]++
+	added := res.Latency - res.Acquirer
+	r.added.Record(added)
+	r.winAdded.Record(added)
+	if res.Acquirer > 0 {
+		r.acq.Record(res.Acquirer)
+	}
+	r.answeredRegs[res.Register] = struct{}{}
+	for _, f := range r.faults {
+		f.answered(res, t)
+	}
 }
 
 // roll closes the current window if t is past it.
 func (r *Recorder) roll(t time.Time) {
 	for t.Sub(r.winStart) >= time.Second {
-		w := Window{Second: int(r.winStart.Sub(r.start) / time.Second), Count: r.win.Count(),
-			P50: r.win.Percentile(50), P99: r.win.Percentile(99), Max: r.win.Max()}
+		w := Window{Second: int(r.winStart.Sub(r.start) / time.Second), Count: r.win.Count(), Errors: r.winErrors, Offered: r.winOffered,
+			P50: r.win.Percentile(50), P99: r.win.Percentile(99), Max: r.win.Max(),
+			AddedP50: r.winAdded.Percentile(50), AddedP99: r.winAdded.Percentile(99)}
 		r.last = w
 		r.timeline = append(r.timeline, w)
-		r.win = Histogram{}
+		r.win, r.winAdded, r.winErrors, r.winOffered = Histogram{}, Histogram{}, 0, 0
 		r.winStart = r.winStart.Add(time.Second)
 	}
 }
@@ -131,30 +169,45 @@ func (r *Recorder) errors() int64 {
 
 // Summary is the end result of a run, ready for JSON.
 type Summary struct {
-	Duration   time.Duration    `json:"duration_ns"`
-	Completed  int64            `json:"completed"`
-	Offered    int64            `json:"offered,omitempty"`
-	Dropped    int64            `json:"dropped,omitempty"`
-	Throughput float64          `json:"throughput_tx_per_s"`
-	Latency    Latency          `json:"latency"`
-	ByRC       map[string]int64 `json:"by_rc"`
-	ByKind     map[string]int64 `json:"by_kind"`
-	Unknown    int64            `json:"unknown"`
-	NotSent    int64            `json:"not_sent"`
-	Errors     int64            `json:"errors"` // unknown + not sent + other
-	Timeline   []Window         `json:"timeline"`
-	Histogram  []Bucket         `json:"histogram"`
+	Duration   time.Duration `json:"duration_ns"`
+	Completed  int64         `json:"completed"`
+	Offered    int64         `json:"offered,omitempty"`
+	Dropped    int64         `json:"dropped,omitempty"`
+	Throughput float64       `json:"throughput_tx_per_s"`
+	// PeakThroughput is the best mean over 10 consecutive seconds.
+	PeakThroughput float64 `json:"peak_10s_tx_per_s"`
+	// Latency is as the registers saw it; Added is Latency minus the
+	// acquirer round trip the node reported (DE48 AQ), over answered
+	// transactions; Acquirer is that round trip where there was one.
+	Latency        Latency          `json:"latency"`
+	Added          Latency          `json:"added_latency"`
+	Acquirer       Latency          `json:"acquirer_latency"`
+	ByRC           map[string]int64 `json:"by_rc"`
+	ByKind         map[string]int64 `json:"by_kind"`
+	Unknown        int64            `json:"unknown"`
+	NotSent        int64            `json:"not_sent"`
+	Errors         int64            `json:"errors"` // unknown + not sent + other
+	Timeline       []Window         `json:"timeline"`
+	Histogram      []Bucket         `json:"histogram"`
+	AddedHistogram []Bucket         `json:"added_histogram"`
+	Faults         []FaultResult    `json:"faults,omitempty"`
 }
 
-// Latency are the percentiles of every transaction's latency.
+// Latency are the percentiles of a histogram.
 type Latency struct {
-	Min  time.Duration `json:"min_ns"`
-	Mean time.Duration `json:"mean_ns"`
-	P50  time.Duration `json:"p50_ns"`
-	P90  time.Duration `json:"p90_ns"`
-	P99  time.Duration `json:"p99_ns"`
-	P999 time.Duration `json:"p999_ns"`
-	Max  time.Duration `json:"max_ns"`
+	Count int64         `json:"count"`
+	Min   time.Duration `json:"min_ns"`
+	Mean  time.Duration `json:"mean_ns"`
+	P50   time.Duration `json:"p50_ns"`
+	P90   time.Duration `json:"p90_ns"`
+	P99   time.Duration `json:"p99_ns"`
+	P999  time.Duration `json:"p999_ns"`
+	Max   time.Duration `json:"max_ns"`
+}
+
+func latencyOf(h *Histogram) Latency {
+	return Latency{Count: h.Count(), Min: h.Min(), Mean: h.Mean(), P50: h.Percentile(50), P90: h.Percentile(90),
+		P99: h.Percentile(99), P999: h.Percentile(99.9), Max: h.Max()}
 }
 
 // Summary returns the totals so far.
@@ -166,16 +219,39 @@ func (r *Recorder) Summary() Summary {
 	d := t.Sub(r.start)
 	s := Summary{
 		Duration: d, Completed: r.all.Count(), Offered: r.offered, Dropped: r.dropped,
-		Latency: Latency{Min: r.all.Min(), Mean: r.all.Mean(), P50: r.all.Percentile(50),
-			P90: r.all.Percentile(90), P99: r.all.Percentile(99), P999: r.all.Percentile(99.9), Max: r.all.Max()},
+		Latency: latencyOf(&r.all), Added: latencyOf(&r.added), Acquirer: latencyOf(&r.acq),
 		ByRC: copyMap(r.byRC), ByKind: copyMap(r.byKind), Unknown: r.outcomes[OutcomeUnknown],
 		NotSent: r.outcomes[OutcomeNotSent], Errors: r.errors(),
-		Timeline: append([]Window(nil), r.timeline...), Histogram: r.all.Buckets(),
+		Timeline: append([]Window(nil), r.timeline...), Histogram: r.all.Buckets(), AddedHistogram: r.added.Buckets(),
 	}
 	if d > 0 {
 		s.Throughput = float64(s.Completed) / d.Seconds()
 	}
+	s.PeakThroughput = peak(s.Timeline, 10)
+	for _, f := range r.faults {
+		s.Faults = append(s.Faults, f.result(r.start, len(r.answeredRegs)))
+	}
 	return s
+}
+
+// peak is the best mean count over n consecutive windows (fewer if the
+// run is shorter).
+func peak(tl []Window, n int) float64 {
+	n = min(n, len(tl))
+	if n == 0 {
+		return 0
+	}
+	var sum, best int64
+	for i, w := range tl {
+		sum += w.Count
+		if i >= n {
+			sum -= tl[i-n].Count
+		}
+		if i >= n-1 {
+			best = max(best, sum)
+		}
+	}
+	return float64(best) / float64(n)
 }
 
 func copyMap(m map[string]int64) map[string]int64 {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,10 +149,16 @@ func TestPurchaseRepeatReversal(t *testing.T) {
 	if an, _ := resp.Private.Get(wire.TagActiveAddr); an != addr {
 		t.Errorf("DE48 AN = %q, want %q", an, addr)
 	}
+	if aq, ok := resp.Private.Get(wire.TagAcquirerUS); !ok || aq == "" || strings.Trim(aq, "0123456789") != "" {
+		t.Errorf("DE48 AQ = %q, %v: want the acquirer round trip in µs", aq, ok)
+	}
 
 	rep := *req
 	rep.MTI = "0201"
 	again := c.roundTrip(&rep)
+	if aq, ok := again.Private.Get(wire.TagAcquirerUS); ok {
+		t.Errorf("a repeat answered from the state has DE48 AQ %q", aq)
+	}
 	if again.MTI != "0210" || again.ResponseCode != "00" || again.AuthCode != resp.AuthCode || again.RRN != resp.RRN {
 		t.Fatalf("repeat: got %s %s %q %q, want the original 0210 00 %q %q", again.MTI, again.ResponseCode, again.AuthCode, again.RRN, resp.AuthCode, resp.RRN)
 	}

@@ -70,10 +70,18 @@ func (n *Node) transact(ctx context.Context, req *wire.Message) *wire.Message {
 		}
 		return n.answer(req, c.txn, sourceDuplicate)
 	}
-	t, src := n.transactOwned(ctx, req, key, v)
+	var aq time.Duration // set by askAcquirer: the AQ tag of the answer
+	t, src := n.transactOwned(context.WithValue(ctx, acqTimeKey{}, &aq), req, key, v)
 	n.inflight.finish(key, c, t)
-	return n.answer(req, t, src)
+	resp := n.answer(req, t, src)
+	if resp != nil && aq > 0 {
+		resp.Private.Set(wire.TagAcquirerUS, strconv.FormatInt(aq.Microseconds(), 10))
+	}
+	return resp
 }
+
+// acqTimeKey holds a *time.Duration in the context for the acquirer round trip.
+type acqTimeKey struct{}
 
 const (
 	sourceAcquirer  = "acquirer"
@@ -325,6 +333,9 @@ func (n *Node) askAcquirer(ctx context.Context, t *store.Txn, req *wire.Message,
 	start := time.Now()
 	resp, err := n.link.Send(ctx, m)
 	n.metrics.acquirer.Observe(time.Since(start).Seconds())
+	if p, ok := ctx.Value(acqTimeKey{}).(*time.Duration); ok {
+		*p += time.Since(start)
+	}
 	switch {
 	case err == nil && resp.ResponseCode == wire.RCApproved:
 		return store.StatusApproved, resp.ResponseCode, resp.AuthCode

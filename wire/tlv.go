@@ -19,6 +19,7 @@ const (
 	TagNodeID     = "ND" // the id of the node that answered
 	TagTerm       = "TM" // the Raft term of that active
 	TagStandIn    = "SI" // present on stand-in approvals
+	TagAcquirerUS = "AQ" // the acquirer round trip of this request, microseconds
 )
 
 // maxTLVValue is the largest value the 3-digit length can express.

@@ -1,0 +1,336 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tillgate/tillgate/loadtest"
+)
+
+// LocalOptions describe `tillbench local`: a cluster of its own, as real
+// processes in a temp dir, under the load of Load.
+type LocalOptions struct {
+	// Load is the scenario; its addresses are filled in.
+	Load Options
+	// Nodes is the number of tillgate processes: 3 (default), or 1 for a
+	// single node without replication.
+	Nodes int
+	// TillgateBin and AcqsimBin are the binaries to run. Empty: the ones
+	// beside this executable if both are there, else built with `go
+	// build` from ModuleDir (default: the tillgate module that holds the
+	// working directory).
+	TillgateBin, AcqsimBin string
+	ModuleDir              string
+	// Dir holds the nodes' data, configs and logs. Empty: a temp dir,
+	// removed after a PASS unless KeepDir.
+	Dir     string
+	KeepDir bool
+	// AcqsimLatency is acqsim's --latency (default "0-5ms").
+	AcqsimLatency string
+	// KillActiveEvery, if set, SIGKILLs the active's process every so
+	// often and restarts it RestartAfter later (default 2 s).
+	KillActiveEvery time.Duration
+	RestartAfter    time.Duration
+	// MaxKills, if > 0, stops the kills after that many.
+	MaxKills int
+	// PauseActive, if set, SIGSTOPs the active once, mid-run, for that
+	// long, then SIGCONTs it.
+	PauseActive time.Duration
+	// RaftTimeout, if set, is the nodes' Raft heartbeat and election
+	// timeout (the node default is 500 ms; a starved 2-core machine can
+	// look like a dead leader at that).
+	RaftTimeout time.Duration
+	// ReadyTimeout bounds the start of the cluster (default 60 s).
+	ReadyTimeout time.Duration
+}
+
+// LocalJSON is what the report records of a local run.
+type LocalJSON struct {
+	Nodes           int           `json:"nodes"`
+	AcqsimLatency   string        `json:"acqsim_latency"`
+	KillActiveEvery time.Duration `json:"kill_active_every_ns,omitempty"`
+	RestartAfter    time.Duration `json:"restart_after_ns,omitempty"`
+	PauseActive     time.Duration `json:"pause_active_ns,omitempty"`
+	RaftTimeout     time.Duration `json:"raft_timeout_ns,omitempty"`
+	Dir             string        `json:"dir"`
+}
+
+// noFaultTail: no fault starts in the last part of the load phase, so
+// that the registers have time to resume before the load stops.
+const noFaultTail = 5 * time.Second
+
+// RunLocal starts acqsim and the nodes, waits for an active, runs the
+// load (with the faults) through the same path as RunAgainst, checks the
+// invariants and stops everything.
+func RunLocal(ctx context.Context, lo LocalOptions) (*Result, error) {
+	if err := lo.defaults(); err != nil {
+		return nil, err
+	}
+	if err := lo.prepare(ctx); err != nil {
+		return nil, err
+	}
+	p, err := startProcCluster(ctx, &lo)
+	if err != nil {
+		return nil, fmt.Errorf("bench: start the local cluster: %w", err)
+	}
+	lo.Load.RegisterAddrs, lo.Load.AdminAddrs, lo.Load.AcqsimAdmin = p.reg, p.adm, p.acqAdm
+	if err := lo.Load.defaults(); err != nil {
+		p.stopAll()
+		return nil, err
+	}
+	lo.progressf("cluster of %d node(s) and acqsim up in %s: registers %v", lo.Nodes, lo.Dir, p.reg)
+	res, err := lo.Load.run(ctx, hooks{resources: procSource{pids: p.pids}, faults: lo.faults(p),
+		hasFaults: lo.KillActiveEvery > 0 || lo.PauseActive > 0, local: lo.json()})
+	p.stopAll()
+	lo.cleanup(res, err)
+	return res, err
+}
+
+func (lo *LocalOptions) defaults() error {
+	if lo.Nodes == 0 {
+		lo.Nodes = 3
+	}
+	if lo.Nodes < 1 {
+		return errors.New("bench: Nodes must be at least 1")
+	}
+	if lo.AcqsimLatency == "" {
+		lo.AcqsimLatency = "0-5ms"
+	}
+	if lo.RestartAfter <= 0 {
+		lo.RestartAfter = 2 * time.Second
+	}
+	if lo.ReadyTimeout <= 0 {
+		lo.ReadyTimeout = time.Minute
+	}
+	if lo.Load.Progress != nil {
+		lo.Load.Progress = &syncWriter{w: lo.Load.Progress}
+	}
+	if lo.Load.Logger == nil {
+		lo.Load.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// prepare makes the directory and finds or builds the binaries.
+func (lo *LocalOptions) prepare(ctx context.Context) error {
+	if lo.Dir == "" {
+		d, err := os.MkdirTemp("", "tillbench-local-")
+		if err != nil {
+			return fmt.Errorf("bench: work dir: %w", err)
+		}
+		lo.Dir = d
+	} else if err := os.MkdirAll(lo.Dir, 0o755); err != nil {
+		return fmt.Errorf("bench: work dir: %w", err)
+	}
+	if lo.TillgateBin != "" && lo.AcqsimBin != "" {
+		return nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		t, a := filepath.Join(filepath.Dir(exe), "tillgate"), filepath.Join(filepath.Dir(exe), "acqsim")
+		if isFile(t) && isFile(a) {
+			lo.TillgateBin, lo.AcqsimBin = pick(lo.TillgateBin, t), pick(lo.AcqsimBin, a)
+			return nil
+		}
+	}
+	return lo.build(ctx)
+}
+
+// build runs `go build` of cmd/tillgate and cmd/acqsim into Dir/bin.
+func (lo *LocalOptions) build(ctx context.Context) error {
+	mod := lo.ModuleDir
+	if mod == "" {
+		var err error
+		if mod, err = findModule(); err != nil {
+			return err
+		}
+	}
+	bin := filepath.Join(lo.Dir, "bin")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin+string(filepath.Separator), "./cmd/tillgate", "./cmd/acqsim")
+	cmd.Dir = mod
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("bench: go build in %s: %w\n%s", mod, err, out)
+	}
+	lo.TillgateBin = pick(lo.TillgateBin, filepath.Join(bin, "tillgate"))
+	lo.AcqsimBin = pick(lo.AcqsimBin, filepath.Join(bin, "acqsim"))
+	return nil
+}
+
+// findModule walks up from the working directory to tillgate's go.mod.
+func findModule() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("bench: find the module: %w", err)
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.Contains(b, []byte("module github.com/tillgate/tillgate\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("bench: not inside the tillgate module: give --tillgate-bin and --acqsim-bin, or run from the module")
+		}
+		dir = parent
+	}
+}
+
+func isFile(p string) bool { st, err := os.Stat(p); return err == nil && st.Mode().IsRegular() }
+
+func pick(set, dflt string) string {
+	if set != "" {
+		return set
+	}
+	return dflt
+}
+
+func (lo *LocalOptions) json() *LocalJSON {
+	j := &LocalJSON{Nodes: lo.Nodes, AcqsimLatency: lo.AcqsimLatency, KillActiveEvery: lo.KillActiveEvery,
+		PauseActive: lo.PauseActive, RaftTimeout: lo.RaftTimeout, Dir: lo.Dir}
+	if lo.KillActiveEvery > 0 {
+		j.RestartAfter = lo.RestartAfter
+	}
+	return j
+}
+
+// cleanup removes a temp dir after a PASS; otherwise it says where it is.
+func (lo *LocalOptions) cleanup(res *Result, err error) {
+	if lo.KeepDir || err != nil || res == nil || !res.Pass {
+		lo.progressf("data, configs and logs kept in %s", lo.Dir)
+		return
+	}
+	os.RemoveAll(lo.Dir)
+}
+
+func (lo *LocalOptions) progressf(format string, args ...any) {
+	lo.Load.Logger.Info(fmt.Sprintf(format, args...))
+	if lo.Load.Progress != nil {
+		fmt.Fprintf(lo.Load.Progress, format+"\n", args...)
+	}
+}
+
+// faults returns the fault injector of the options, nil for none.
+func (lo *LocalOptions) faults(p *procCluster) func(context.Context, *loadtest.Fleet) {
+	if lo.KillActiveEvery <= 0 && lo.PauseActive <= 0 {
+		return nil
+	}
+	return func(ctx context.Context, fleet *loadtest.Fleet) {
+		start := time.Now()
+		last := start.Add(lo.Load.Duration - noFaultTail) // no new fault after this
+		var one sync.Mutex                                // one fault at a time
+		var wg sync.WaitGroup
+		if lo.KillActiveEvery > 0 {
+			wg.Go(func() {
+				// Kill n at n × KillActiveEvery from the start (later if the
+				// previous fault is still going on).
+				for n := 1; lo.MaxKills <= 0 || n <= lo.MaxKills; n++ {
+					if !sleepCtx(ctx, time.Until(start.Add(time.Duration(n)*lo.KillActiveEvery))) || time.Now().After(last) {
+						return
+					}
+					one.Lock()
+					lo.killActive(ctx, p, fleet)
+					one.Unlock()
+				}
+			})
+		}
+		if lo.PauseActive > 0 {
+			wg.Go(func() {
+				if sleepCtx(ctx, lo.Load.Duration/2) && time.Now().Before(last) {
+					one.Lock()
+					lo.pauseActive(ctx, p, fleet)
+					one.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+}
+
+// killActive SIGKILLs the active and restarts it RestartAfter later (at
+// once if ctx ends first).
+func (lo *LocalOptions) killActive(ctx context.Context, p *procCluster, fleet *loadtest.Fleet) {
+	id, err := lo.findActive(ctx, p)
+	if err != nil {
+		return
+	}
+	rec := fleet.Recorder()
+	fid := rec.FaultStart("kill", id)
+	lo.progressf("fault: SIGKILL %s (the active)", id)
+	if err := p.kill(id); err != nil {
+		lo.progressf("fault: %v", err)
+		return
+	}
+	sleepCtx(ctx, lo.RestartAfter)
+	if err := p.start(id); err != nil {
+		lo.progressf("fault: restart %s: %v", id, err)
+		return
+	}
+	rec.FaultBack(fid)
+	lo.progressf("fault: %s restarted", id)
+}
+
+// pauseActive SIGSTOPs the active for PauseActive, then SIGCONTs it
+// (always, even if ctx ends first).
+func (lo *LocalOptions) pauseActive(ctx context.Context, p *procCluster, fleet *loadtest.Fleet) {
+	id, err := lo.findActive(ctx, p)
+	if err != nil {
+		return
+	}
+	rec := fleet.Recorder()
+	fid := rec.FaultStart("pause", id)
+	lo.progressf("fault: SIGSTOP %s (the active) for %s", id, lo.PauseActive)
+	if err := p.signal(id, syscall.SIGSTOP); err != nil {
+		lo.progressf("fault: %v", err)
+		return
+	}
+	sleepCtx(ctx, lo.PauseActive)
+	if err := p.signal(id, syscall.SIGCONT); err != nil {
+		lo.progressf("fault: %v", err)
+		return
+	}
+	rec.FaultBack(fid)
+	lo.progressf("fault: SIGCONT %s", id)
+}
+
+func (lo *LocalOptions) findActive(ctx context.Context, p *procCluster) (string, error) {
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	id, err := p.waitLeader(c)
+	if err != nil {
+		lo.progressf("fault skipped: %v", err)
+	}
+	return id, err
+}
+
+// sleepCtx sleeps d and reports whether ctx is still live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// syncWriter serializes the progress line and the fault lines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}

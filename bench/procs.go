@@ -1,0 +1,326 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tillgate/tillgate/node/adminapi"
+)
+
+// procCluster is a cluster of `tillgate serve` processes and one `acqsim
+// serve`, in a directory of their own, on free loopback ports.
+type procCluster struct {
+	dir, tillgate, acqsim string
+	raftTimeout           time.Duration
+	log                   *slog.Logger
+
+	ids             []string
+	reg, raft, adm  []string
+	acqAddr, acqAdm string
+
+	mu    sync.Mutex
+	procs map[string]*proc // by node id, and "acqsim"
+}
+
+// proc is one running process.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it has exited
+}
+
+// startProcCluster writes the configs and starts acqsim and n nodes.
+func startProcCluster(ctx context.Context, o *LocalOptions) (*procCluster, error) {
+	addrs, err := freePorts(3*o.Nodes + 2)
+	if err != nil {
+		return nil, err
+	}
+	p := &procCluster{dir: o.Dir, tillgate: o.TillgateBin, acqsim: o.AcqsimBin, raftTimeout: o.RaftTimeout, log: o.Load.Logger, procs: map[string]*proc{}}
+	for i := range o.Nodes {
+		p.ids = append(p.ids, fmt.Sprintf("node%d", i+1))
+	}
+	n := o.Nodes
+	p.reg, p.raft, p.adm = addrs[0:n], addrs[n:2*n], addrs[2*n:3*n]
+	p.acqAddr, p.acqAdm = addrs[3*n], addrs[3*n+1]
+	if err := p.startAcqsim(o.AcqsimLatency); err != nil {
+		return nil, err
+	}
+	if err := p.writeConfigs(ctx); err != nil {
+		p.stopAll()
+		return nil, err
+	}
+	for _, id := range p.ids {
+		if err := p.start(id); err != nil {
+			p.stopAll()
+			return nil, err
+		}
+	}
+	if err := p.waitReady(ctx, o.ReadyTimeout); err != nil {
+		p.stopAll()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *procCluster) startAcqsim(latency string) error {
+	return p.spawn("acqsim", p.acqsim, "serve", "--listen", p.acqAddr, "--admin", p.acqAdm,
+		"--data", filepath.Join(p.dir, "acqsim"), "--latency", latency, "--log-level", "warn")
+}
+
+// writeConfigs creates the card key (tillgate keygen) and one JSON config
+// per node.
+func (p *procCluster) writeConfigs(ctx context.Context) error {
+	key := filepath.Join(p.dir, "card.key")
+	if out, err := exec.CommandContext(ctx, p.tillgate, "keygen", key).CombinedOutput(); err != nil {
+		return fmt.Errorf("bench: tillgate keygen: %w: %s", err, out)
+	}
+	var peers []map[string]string
+	for i, id := range p.ids {
+		peers = append(peers, map[string]string{"id": id, "raft_addr": p.raft[i], "register_addr": p.reg[i]})
+	}
+	for i, id := range p.ids {
+		cfg := map[string]any{
+			"id": id, "data_dir": filepath.Join(p.dir, id), "register_addr": p.reg[i], "raft_addr": p.raft[i],
+			"admin_addr": p.adm[i], "bootstrap": true, "peers": peers, "card_key_file": key,
+			"acquirer": map[string]any{"addr": p.acqAddr},
+		}
+		if d := p.raftTimeout; d > 0 {
+			cfg["raft"] = map[string]string{"heartbeat_timeout": d.String(), "election_timeout": d.String(),
+				"leader_lease_timeout": min(d, 500*time.Millisecond).String()}
+		}
+		b, err := json.MarshalIndent(cfg, "", "  ")
+		if err != nil {
+			return fmt.Errorf("bench: config of %s: %w", id, err)
+		}
+		if err := os.WriteFile(filepath.Join(p.dir, id+".json"), b, 0o600); err != nil {
+			return fmt.Errorf("bench: config of %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// start runs node id from its config (a restart keeps its data).
+func (p *procCluster) start(id string) error {
+	return p.spawn(id, p.tillgate, "serve", "--config", filepath.Join(p.dir, id+".json"), "--log-level", "warn")
+}
+
+// spawn starts a process whose output goes to DIR/name.log.
+func (p *procCluster) spawn(name, bin string, args ...string) error {
+	logf, err := os.OpenFile(filepath.Join(p.dir, name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("bench: start %s: %w", name, err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("bench: start %s: %w", name, err)
+	}
+	pr := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); logf.Close(); close(pr.done) }()
+	p.mu.Lock()
+	p.procs[name] = pr
+	p.mu.Unlock()
+	p.log.Info("started", "process", name, "pid", cmd.Process.Pid)
+	return nil
+}
+
+func (p *procCluster) get(name string) *proc {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.procs[name]
+}
+
+// kill SIGKILLs name and waits for it to exit.
+func (p *procCluster) kill(name string) error {
+	pr := p.get(name)
+	if pr == nil {
+		return fmt.Errorf("bench: kill %s: not running", name)
+	}
+	if err := pr.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("bench: kill %s: %w", name, err)
+	}
+	<-pr.done
+	p.mu.Lock()
+	delete(p.procs, name)
+	p.mu.Unlock()
+	return nil
+}
+
+// signal sends sig (SIGSTOP, SIGCONT) to name.
+func (p *procCluster) signal(name string, sig syscall.Signal) error {
+	pr := p.get(name)
+	if pr == nil {
+		return fmt.Errorf("bench: signal %s: not running", name)
+	}
+	if err := pr.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("bench: signal %s to %s: %w", sig, name, err)
+	}
+	return nil
+}
+
+// pids are the running processes, for the resource sampler.
+func (p *procCluster) pids() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int, len(p.procs))
+	for name, pr := range p.procs {
+		out[name] = pr.cmd.Process.Pid
+	}
+	return out
+}
+
+// stopAll stops the nodes, then acqsim, with SIGTERM (SIGKILL after 20 s):
+// nodes first, so that none is left asking a gone acquirer.
+func (p *procCluster) stopAll() {
+	var wg sync.WaitGroup
+	for _, id := range p.ids {
+		if pr := p.get(id); pr != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); stop(pr) }()
+		}
+	}
+	wg.Wait()
+	if pr := p.get("acqsim"); pr != nil {
+		stop(pr)
+	}
+	p.mu.Lock()
+	p.procs = map[string]*proc{}
+	p.mu.Unlock()
+}
+
+func stop(pr *proc) {
+	pr.cmd.Process.Signal(syscall.SIGCONT)
+	pr.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-pr.done:
+	case <-time.After(20 * time.Second):
+		pr.cmd.Process.Kill()
+		<-pr.done
+	}
+}
+
+// waitReady waits for acqsim's /healthz and a serving active.
+func (p *procCluster) waitReady(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		if p.acqsimUp(ctx) {
+			if _, err := p.leader(ctx); err == nil {
+				return nil
+			}
+		}
+		if err := p.exited(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bench: cluster not ready after %s (logs in %s): %w", timeout, p.dir, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (p *procCluster) acqsimUp(ctx context.Context) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL(p.acqAdm)+"/healthz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := (&http.Client{Timeout: time.Second}).Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// exited reports a process that stopped on its own, with its log's tail.
+func (p *procCluster) exited() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name, pr := range p.procs {
+		select {
+		case <-pr.done:
+			return fmt.Errorf("bench: %s exited (%v): %s", name, pr.cmd.ProcessState, logTail(filepath.Join(p.dir, name+".log"), 5))
+		default:
+		}
+	}
+	return nil
+}
+
+// leader returns the id of the serving active, asking every running node.
+func (p *procCluster) leader(ctx context.Context) (string, error) {
+	for i, id := range p.ids {
+		if p.get(id) == nil {
+			continue
+		}
+		c, cancel := context.WithTimeout(ctx, time.Second)
+		st, err := adminapi.NewClient(p.adm[i]).Status(c)
+		cancel()
+		if err == nil && st.Serving {
+			return id, nil
+		}
+	}
+	return "", errors.New("bench: no serving active")
+}
+
+// waitLeader polls leader until ctx ends.
+func (p *procCluster) waitLeader(ctx context.Context) (string, error) {
+	for {
+		id, err := p.leader(ctx)
+		if err == nil {
+			return id, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("bench: waiting for an active: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func logTail(path string, lines int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var all []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		all = append(all, sc.Text())
+	}
+	return strings.Join(all[max(len(all)-lines, 0):], "\n")
+}
+
+// freePorts returns n distinct free loopback addresses.
+func freePorts(n int) ([]string, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("bench: free port: %w", err)
+		}
+		lns = append(lns, l)
+		out = append(out, l.Addr().String())
+	}
+	return out, nil
+}

@@ -1,0 +1,289 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// NodeResources is what one node (or acqsim) used during the load phase.
+type NodeResources struct {
+	Node string `json:"node"`
+	// CPUSeconds is user + system CPU over the load phase, summed over
+	// the node's processes (a killed and restarted node has several).
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// CPUPer1000 is CPUSeconds per 1,000 completed transactions.
+	CPUPer1000 float64 `json:"cpu_s_per_1000_tx"`
+	// MaxRSS is the peak resident set in bytes: VmHWM of the processes
+	// tillbench started, or the largest process_resident_memory_bytes
+	// sampled once a second from /metrics.
+	MaxRSS  int64  `json:"max_rss_bytes"`
+	Source  string `json:"source"` // "proc" or "metrics"
+	Samples int    `json:"samples"`
+	Err     string `json:"error,omitempty"`
+}
+
+// usage is one reading of a process or node: cumulative CPU seconds and
+// the resident set (peak for /proc, current for /metrics).
+type usage struct {
+	key  string // identifies the process: a restart starts a new baseline
+	cpu  float64
+	rss  int64
+	err  error
+	node string
+}
+
+// resourceSource reads every node once.
+type resourceSource interface {
+	read(ctx context.Context) []usage
+	name() string
+}
+
+// sampler reads a source every second during the load phase.
+type sampler struct {
+	src    resourceSource
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu    sync.Mutex
+	nodes map[string]*nodeAcc
+	order []string
+}
+
+type nodeAcc struct {
+	base, last map[string]float64 // per process key
+	maxRSS     int64
+	samples    int
+	err        string
+}
+
+func startSampling(ctx context.Context, src resourceSource) *sampler {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &sampler{src: src, cancel: cancel, done: make(chan struct{}), nodes: map[string]*nodeAcc{}}
+	s.sample(ctx, true)
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.sample(ctx, false)
+			}
+		}
+	}()
+	return s
+}
+
+// sample takes one reading; first marks the baseline of processes running
+// at the start (a process first seen later starts from zero).
+func (s *sampler) sample(ctx context.Context, first bool) {
+	for _, u := range s.src.read(ctx) {
+		s.mu.Lock()
+		a := s.nodes[u.node]
+		if a == nil {
+			a = &nodeAcc{base: map[string]float64{}, last: map[string]float64{}}
+			s.nodes[u.node] = a
+			s.order = append(s.order, u.node)
+		}
+		if u.err != nil {
+			a.err = u.err.Error()
+		} else {
+			if _, ok := a.base[u.key]; !ok {
+				a.base[u.key] = 0
+				if first {
+					a.base[u.key] = u.cpu
+				}
+			}
+			a.last[u.key], a.maxRSS = u.cpu, max(a.maxRSS, u.rss)
+			a.samples++
+		}
+		s.mu.Unlock()
+	}
+}
+
+// stop takes a last reading and returns the figures per node.
+func (s *sampler) stop(completed int64) []NodeResources {
+	s.cancel()
+	<-s.done
+	s.sample(context.Background(), false)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []NodeResources
+	for _, n := range s.order {
+		a := s.nodes[n]
+		r := NodeResources{Node: n, MaxRSS: a.maxRSS, Source: s.src.name(), Samples: a.samples, Err: a.err}
+		for k, v := range a.last {
+			r.CPUSeconds += v - a.base[k]
+		}
+		if completed > 0 {
+			r.CPUPer1000 = r.CPUSeconds / (float64(completed) / 1000)
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b NodeResources) int { return strings.Compare(a.Node, b.Node) })
+	return out
+}
+
+// procSource reads /proc/PID/stat (utime + stime) and /proc/PID/status
+// (VmHWM) of the processes tillbench started.
+type procSource struct {
+	pids func() map[string]int // node -> pid of its running process
+}
+
+func (procSource) name() string { return "proc" }
+
+func (p procSource) read(context.Context) []usage {
+	var out []usage
+	for node, pid := range p.pids() {
+		cpu, err := procCPU(pid)
+		var rss int64
+		if err == nil {
+			rss, err = procHWM(pid)
+		}
+		out = append(out, usage{node: node, key: strconv.Itoa(pid), cpu: cpu, rss: rss, err: err})
+	}
+	return out
+}
+
+// clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// procCPU returns utime + stime of pid in seconds.
+func procCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("bench: cpu of pid %d: %w", pid, err)
+	}
+	// The command name (field 2) may hold spaces: fields count from ')'.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("bench: /proc/%d/stat: %d fields", pid, len(f))
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+	st, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("bench: /proc/%d/stat: bad utime/stime", pid)
+	}
+	return float64(ut+st) / clockTicks, nil
+}
+
+// procHWM returns VmHWM of pid in bytes.
+func procHWM(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("bench: rss of pid %d: %w", pid, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("bench: /proc/%d/status VmHWM %q: %w", pid, v, err)
+			}
+			return kb * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("bench: /proc/%d/status: no VmHWM", pid)
+}
+
+// metricsSource reads process_cpu_seconds_total and
+// process_resident_memory_bytes from each node's /metrics.
+type metricsSource struct {
+	addrs []string
+	hc    *http.Client
+}
+
+func newMetricsSource(addrs []string) metricsSource {
+	return metricsSource{addrs: addrs, hc: &http.Client{Timeout: 2 * time.Second}}
+}
+
+func (metricsSource) name() string { return "metrics" }
+
+func (m metricsSource) read(ctx context.Context) []usage {
+	out := make([]usage, len(m.addrs))
+	var wg sync.WaitGroup
+	for i, a := range m.addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = m.readOne(ctx, a)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (m metricsSource) readOne(ctx context.Context, addr string) usage {
+	u := usage{node: addr}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL(addr)+"/metrics", nil)
+	if err != nil {
+		u.err = fmt.Errorf("bench: metrics of %s: %w", addr, err)
+		return u
+	}
+	resp, err := m.hc.Do(req)
+	if err != nil {
+		u.err = fmt.Errorf("bench: metrics of %s: %w", addr, err)
+		return u
+	}
+	defer resp.Body.Close()
+	vals, err := parseMetrics(resp.Body, "process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds")
+	if err != nil {
+		u.err = fmt.Errorf("bench: metrics of %s: %w", addr, err)
+		return u
+	}
+	u.cpu, u.rss = vals[0], int64(vals[1])
+	u.key = strconv.FormatFloat(vals[2], 'f', -1, 64) // a restart is a new process
+	return u
+}
+
+// parseMetrics returns the values of the unlabelled samples names, in
+// order, from the Prometheus text format.
+func parseMetrics(r io.Reader, names ...string) ([]float64, error) {
+	vals := make([]float64, len(names))
+	found := make([]bool, len(names))
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") {
+			continue
+		}
+		for i, n := range names {
+			if name == n {
+				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err != nil {
+					return nil, fmt.Errorf("%s %q: %w", n, v, err)
+				}
+				vals[i], found[i] = f, true
+			}
+		}
+	}
+	for i, ok := range found {
+		if !ok {
+			return nil, fmt.Errorf("no %s", names[i])
+		}
+	}
+	return vals, sc.Err()
+}
+
+// baseURL makes host:port an http URL; a URL stays as it is.
+func baseURL(addr string) string {
+	addr = strings.TrimRight(addr, "/")
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	return addr
+}

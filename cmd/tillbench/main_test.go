@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tillgate/tillgate/bench"
+)
+
+// TestLocal runs `tillbench local` end to end: real tillgate and acqsim
+// processes (built from this module), a small closed-loop run, and for
+// the 3-node cluster one SIGKILL of the active under load; the run must
+// PASS and the reports must say what happened.
+func TestLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts tillgate and acqsim processes")
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		txns  int64
+		kills int
+		nodes []string
+	}{
+		{"3 nodes, one kill of the active", []string{"--nodes", "3", "--registers", "20", "--transactions", "2000",
+			"--kill-active-every", "3s", "--kills", "1", "--restart-after", "1s"}, 2000, 1, []string{"acqsim", "node1", "node2", "node3"}},
+		{"1 node without replication", []string{"--nodes", "1", "--registers", "10", "--transactions", "300"}, 300, 0, []string{"acqsim", "node1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			args := append([]string{"local", "--duration", "2m", "--out", out, "--dir", filepath.Join(t.TempDir(), "work")}, tc.args...)
+			code := run(ctx, args, &stdout, &stderr)
+			t.Log(stdout.String())
+			if code != 0 || !strings.HasSuffix(strings.TrimSpace(stdout.String()), "PASS") {
+				t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+			}
+			res := readReport(t, out)
+			if res.Summary.Completed != tc.txns || res.Summary.ByRC["00"] == 0 {
+				t.Errorf("completed %d (approved %d), want %d", res.Summary.Completed, res.Summary.ByRC["00"], tc.txns)
+			}
+			checkFaults(t, res, tc.kills, stdout.String())
+			var nodes []string
+			for _, r := range res.Resources {
+				nodes = append(nodes, r.Node)
+				if r.CPUSeconds <= 0 || r.MaxRSS <= 0 {
+					t.Errorf("resources of %s: %+v", r.Node, r)
+				}
+			}
+			if strings.Join(nodes, ",") != strings.Join(tc.nodes, ",") {
+				t.Errorf("resources for %v, want %v", nodes, tc.nodes)
+			}
+			html, err := os.ReadFile(filepath.Join(out, "report.html"))
+			if err != nil || strings.Count(string(html), "<svg") != 3 {
+				t.Errorf("report.html: %d plots, err %v", strings.Count(string(html), "<svg"), err)
+			}
+		})
+	}
+}
+
+func readReport(t *testing.T, dir string) bench.Result {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res bench.Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func checkFaults(t *testing.T, res bench.Result, kills int, stdout string) {
+	t.Helper()
+	if got := strings.Count(stdout, "fault: SIGKILL"); got != kills || len(res.Summary.Faults) != kills {
+		t.Fatalf("%d kills printed, %d in the report, want %d", got, len(res.Summary.Faults), kills)
+	}
+	for _, f := range res.Summary.Faults {
+		if f.Kind != "kill" || f.Resumed == 0 || f.P50 <= 0 || f.P99 < f.P50 || f.Back <= f.At {
+			t.Errorf("fault %+v", f)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"run", "--registers", "5"}, 2},      // no addresses
+		{[]string{"local", "--mix", "cashback=1"}, 2}, // unknown kind
+		{[]string{"local", "--bogus"}, 1},             // internal/cli: a flag error is exit 1
+		{[]string{"nosuch"}, 2},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), tc.args, &stdout, &stderr); code != tc.code {
+			t.Errorf("%v: exit %d, want %d (stderr %s)", tc.args, code, tc.code, stderr.String())
+		}
+	}
+}

@@ -1,0 +1,153 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/tillgate/tillgate/failover"
+	"github.com/tillgate/tillgate/wire"
+)
+
+// keepOriginals bounds what a register remembers to complete or reverse.
+const keepOriginals = 8
+
+// register is one simulated cash register. Its transactions run one at a
+// time (closed loop: its own goroutine; open loop: taken from the idle
+// pool), so only stan is shared (with the failover client's reversals and
+// network messages).
+type register struct {
+	c    *failover.Client
+	idx  int
+	tid  string
+	stan atomic.Uint32
+	rnd  *rand.Rand
+	// Approved originals not yet completed (pre-auths, oldest first) or
+	// reversed (purchases, newest last).
+	preauths, purchases []original
+}
+
+// original is what a completion or reversal names in DE90.
+type original struct {
+	mti, stan, de7, pan string
+	amount              int64
+}
+
+func (o original) de90() string { return o.mti + o.stan + o.de7 + "00000000000" + "00000000000" }
+
+func newRegister(idx, number int, seed uint64) *register {
+	return &register{idx: idx, tid: fmt.Sprintf("L%07d", number), rnd: rand.New(rand.NewPCG(seed, uint64(number)))}
+}
+
+// nextSTAN is the register's DE11 sequence, shared with its failover client.
+func (r *register) nextSTAN() string {
+	for {
+		old := r.stan.Load()
+		if next := old%999999 + 1; r.stan.CompareAndSwap(old, next) {
+			return fmt.Sprintf("%06d", next)
+		}
+	}
+}
+
+// transact sends one transaction of a kind drawn from mix and records it.
+func (r *register) transact(rec *Recorder, mix Mix) {
+	req, kind := r.next(mix.pick(r.rnd), time.Now().UTC())
+	rec.Begin()
+	start := time.Now()
+	resp, err := r.c.Do(context.Background(), req)
+	res := Result{Register: r.idx, Kind: kind, Latency: time.Since(start)}
+	switch {
+	case err == nil:
+		res.Outcome, res.RC = OutcomeAnswered, resp.ResponseCode
+		res.Acquirer, res.Node = acquirerTime(resp), nodeOf(resp)
+		r.learn(req, kind, resp)
+	case errors.Is(err, failover.ErrOutcomeUnknown):
+		res.Outcome = OutcomeUnknown
+	case errors.Is(err, failover.ErrNotSent):
+		res.Outcome = OutcomeNotSent
+	default:
+		res.Outcome = OutcomeError
+	}
+	rec.End(res)
+}
+
+// acquirerTime reads DE48 AQ: the acquirer round trip of this request.
+func acquirerTime(m *wire.Message) time.Duration {
+	v, _ := m.Private.Get(wire.TagAcquirerUS)
+	us, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || us < 0 {
+		return 0
+	}
+	return time.Duration(us) * time.Microsecond
+}
+
+func nodeOf(m *wire.Message) string {
+	v, _ := m.Private.Get(wire.TagNodeID)
+	return v
+}
+
+// next builds the register's next request of kind (or its stand-in when
+// there is nothing to complete or reverse) and says which kind it is.
+func (r *register) next(kind string, now time.Time) (*wire.Message, string) {
+	m := &wire.Message{
+		MTI: "0200", ProcCode: "000000", TransmissionTime: now.Format("0102150405"), STAN: r.nextSTAN(),
+		LocalTime: now.Format("150405"), LocalDate: now.Format("0102"), TerminalID: r.tid,
+		MerchantID: "M00000000000001", Currency: "978",
+	}
+	switch {
+	case kind == KindEcho:
+		m.MTI, m.ProcCode, m.NetworkCode = "0800", "", wire.NetEcho
+		m.LocalTime, m.LocalDate, m.MerchantID, m.Currency = "", "", "", ""
+		return m, kind
+	case kind == KindCompletion && len(r.preauths) > 0:
+		o := r.preauths[0]
+		r.preauths = r.preauths[1:]
+		m.MTI, m.OriginalData = "0220", o.de90()
+		r.card(m, o.pan, o.amount)
+		return m, kind
+	case kind == KindReversal && len(r.purchases) > 0:
+		o := r.purchases[len(r.purchases)-1]
+		r.purchases = r.purchases[:len(r.purchases)-1]
+		m.MTI, m.OriginalData, m.Amount, m.HasAmount = "0400", o.de90(), o.amount, true
+		return m, kind
+	case kind == KindCompletion || kind == KindPreAuth:
+		m.MTI, kind = "0100", KindPreAuth
+	case kind == KindRefund:
+		m.ProcCode = "200000"
+	default:
+		kind = KindPurchase
+	}
+	r.card(m, []string{"4111111111111111", "5500000000000004"}[r.rnd.IntN(2)], 100+r.rnd.Int64N(20000))
+	return m, kind
+}
+
+func (r *register) card(m *wire.Message, pan string, amount int64) {
+	m.PAN, m.Expiry, m.POSEntryMode, m.POSCondition = pan, "3012", "051", "00"
+	m.Amount, m.HasAmount = amount, true
+}
+
+// learn remembers an approved pre-auth or purchase for a later completion
+// or reversal.
+func (r *register) learn(req *wire.Message, kind string, resp *wire.Message) {
+	if resp.ResponseCode != wire.RCApproved {
+		return
+	}
+	o := original{mti: req.MTI, stan: req.STAN, de7: req.TransmissionTime, pan: req.PAN, amount: req.Amount}
+	switch kind {
+	case KindPreAuth:
+		r.preauths = appendBounded(r.preauths, o)
+	case KindPurchase:
+		r.purchases = appendBounded(r.purchases, o)
+	}
+}
+
+func appendBounded(s []original, o original) []original {
+	if len(s) >= keepOriginals {
+		s = append(s[:0], s[1:]...)
+	}
+	return append(s, o)
+}
