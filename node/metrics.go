@@ -29,6 +29,10 @@ type metrics struct {
 	acquirer       prometheus.Histogram
 	commit         prometheus.Histogram
 	relayDuration  prometheus.Histogram
+
+	// Store-and-forward and stand-in (saf.go, standin.go).
+	safSent, safAcked, safSkipped *prometheus.CounterVec
+	standIn                       *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -115,6 +119,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 	for _, r := range []string{relayAnswered, relayNoActive, relayNotSent, relayInFlight, relayUnknown} {
 		m.relayed.WithLabelValues(r)
 	}
+	m.registerSAF(reg, n)
 	reg.MustRegister(newStateCollector(n))
 	// A registry per node: three nodes in one test process must not collide.
 	_ = reg.Register(collectors.NewGoCollector())
