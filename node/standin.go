@@ -219,7 +219,9 @@ func (s *standIns) add(cardKey, acq string, amount, sign int64) {
 	bump(s.acq, acq)
 }
 
-func addSum(a, b store.Sum) store.Sum { return store.Sum{Count: a.Count + b.Count, Amount: a.Amount + b.Amount} }
+func addSum(a, b store.Sum) store.Sum {
+	return store.Sum{Count: a.Count + b.Count, Amount: a.Amount + b.Amount}
+}
 
 // tryStandIn decides whether t is stood in. On yes it returns the auth code
 // and a release func to call once the OUTCOME is committed (or failed).
