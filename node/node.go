@@ -72,7 +72,8 @@ type Node struct {
 	router    *acquirer.Router
 	upstreams map[string]*upstream // by acquirer name
 	upNames   []string             // sorted, for a stable order
-	page      statusPage           // the operator's status page: recent declines, samples
+
+	page statusPage // the operator's status page: recent declines, samples
 
 	ctx    context.Context
 	cancel context.CancelFunc
