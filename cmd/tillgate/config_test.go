@@ -36,3 +36,34 @@ func TestParsePeers(t *testing.T) {
 		t.Fatal("a peer without a register address must be refused")
 	}
 }
+
+func TestLoadConfigAcquirers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "n.json")
+	os.WriteFile(path, []byte(`{"id":"n1","data_dir":"/d","card_key_file":"/k",
+		"acquirers":[{"name":"visa","addr":"v:1","timeout":"2s","bins":[{"low":"4","high":"4"}]},
+		             {"name":"mc","addr":"m:1","max_in_flight":500,"bins":[{"low":"51","high":"55"}]}],
+		"default_acquirer":"visa",
+		"saf":{"min_backoff":"2s","skip_after":7},
+		"stand_in":{"enabled":true,"floor_limit":5000,"merchant_limits":{"M1":100},"card_count_per_day":3,
+		            "offline_cap":100000,"negative_bins":[{"low":"555555","high":"555555"}],"bin_limits":[{"low":"4000","high":"4099","limit":10}]}}`), 0o600)
+	cfg := node.DefaultConfig()
+	if err := loadConfig(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Acquirers
+	if len(a) != 2 || a[0].Timeout != 2*time.Second || a[1].Timeout != 8*time.Second || a[1].MaxInFlight != 500 ||
+		len(a[1].BINs) != 1 || a[1].BINs[0].High != "55" || cfg.DefaultAcquirer != "visa" {
+		t.Fatalf("acquirers %+v default %q", a, cfg.DefaultAcquirer)
+	}
+	if cfg.SAF.MinBackoff != 2*time.Second || cfg.SAF.SkipAfter != 7 || cfg.SAF.MaxBackoff != time.Minute {
+		t.Fatalf("saf %+v", cfg.SAF)
+	}
+	p := cfg.StandIn
+	if !p.Enabled || p.FloorLimit != 5000 || p.MerchantLimits["M1"] != 100 || p.CardCount != 3 || p.OfflineCap != 100000 ||
+		len(p.NegativeBINs) != 1 || len(p.BINLimits) != 1 || p.BINLimits[0].Limit != 10 {
+		t.Fatalf("stand-in %+v", p)
+	}
+}
