@@ -255,15 +255,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if n.store != nil {
 		gauge(c.stateApplied, float64(n.store.AppliedIndex()))
 	}
-	if n.link != nil {
-		s := n.link.Stats()
-		name := n.cfg.Acquirer.Name
-		if name == "" {
-			name = "acquirer"
-		}
+	for _, name := range n.upNames {
+		up := n.upstreams[name]
+		s := up.link.Stats()
 		gauge(c.linkUp, b2f(s.Connected > 0), name)
 		gauge(c.linkConns, float64(s.Connected), name)
-		conns := n.cfg.Acquirer.Conns
+		conns := up.cfg.Conns
 		if conns <= 0 {
 			conns = acquirer.DefaultConns
 		}
