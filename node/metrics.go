@@ -45,7 +45,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Name: "tillgate_malformed_requests_total", Help: "Register input refused, by reason (frame, unpack, invalid, panic).",
 		}, []string{"reason"}),
 		acquirerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tillgate_acquirer_errors_total", Help: "Acquirer requests without an answer: unavailable (never sent) or unknown (may have been authorized).",
+			Name: "tillgate_acquirer_errors_total", Help: "Acquirer requests without an answer: unavailable (never sent), at_limit (not sent: the acquirer's in-flight cap) or unknown (may have been authorized).",
 		}, []string{"kind"}),
 		notProcessed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tillgate_not_processed_total", Help: "Requests a standby answered \"not processed\" (no active known, or the relay could not send), with a pointer to the active.",
@@ -113,7 +113,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 	for _, r := range []string{"frame", "unpack", "invalid", "panic"} {
 		m.malformed.WithLabelValues(r)
 	}
-	for _, k := range []string{"unavailable", "unknown"} {
+	for _, k := range []string{"unavailable", "unknown", "at_limit"} {
 		m.acquirerErrors.WithLabelValues(k)
 	}
 	for _, r := range []string{relayAnswered, relayNoActive, relayNotSent, relayInFlight, relayUnknown} {

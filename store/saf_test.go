@@ -261,3 +261,30 @@ func TestSnapshotIncludesSAF(t *testing.T) {
 		t.Fatalf("sequence reused after restore: %d", q[len(q)-1].Seq)
 	}
 }
+
+// A version 1 file (before the SAF buckets) upgrades in place on Open.
+func TestSchemaUpgradeFrom1(t *testing.T) {
+	path := t.TempDir() + "/state.db"
+	s := mustOpenPath(t, path, true)
+	s.mu.RLock()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen} {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(metaSchema, []byte("1"))
+	})
+	s.mu.RUnlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2 := mustOpenPath(t, path, true)
+	if q, err := s2.SAFQueue("acq1", 0); err != nil || len(q) != 0 {
+		t.Fatalf("upgraded queue: %v, %v", q, err)
+	}
+	if !bytes.Equal(mustHash(t, s2), mustHash(t, mustOpen(t, true))) {
+		t.Fatal("an upgraded empty file differs from a new one")
+	}
+}

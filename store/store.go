@@ -110,6 +110,12 @@ func initSchema(tx *bolt.Tx) (uint64, error) {
 		if err := meta.Put(metaSchema, []byte(schemaVersion)); err != nil {
 			return 0, err
 		}
+	case string(v) == "1":
+		// Version 2 only added the (now created, empty) SAF and stand-in
+		// buckets: a version 1 file upgrades in place.
+		if err := meta.Put(metaSchema, []byte(schemaVersion)); err != nil {
+			return 0, err
+		}
 	case string(v) != schemaVersion:
 		return 0, fmt.Errorf("schema version %q, this binary knows %q", v, schemaVersion)
 	}
