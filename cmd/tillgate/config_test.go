@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/node"
+	"github.com/tillgate/tillgate/store"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -65,5 +68,26 @@ func TestLoadConfigAcquirers(t *testing.T) {
 	if !p.Enabled || p.FloorLimit != 5000 || p.MerchantLimits["M1"] != 100 || p.CardCount != 3 || p.OfflineCap != 100000 ||
 		len(p.NegativeBINs) != 1 || len(p.BINLimits) != 1 || p.BINLimits[0].Limit != 10 {
 		t.Fatalf("stand-in %+v", p)
+	}
+}
+
+func TestPanhash(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "card.key")
+	k, err := store.WriteNewKeyFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := store.NewVault(k)
+	var out strings.Builder
+	c := &panhashCommand{in: strings.NewReader("4111111111111111\n\n"), out: &out}
+	if err := c.Run(context.Background(), []string{key}); err != nil {
+		t.Fatal(err)
+	}
+	if want := hex.EncodeToString(v.Hash("4111111111111111")) + "\n"; out.String() != want || strings.Contains(out.String(), "4111") {
+		t.Fatalf("got %q, want %q", out.String(), want)
+	}
+	bad := &panhashCommand{in: strings.NewReader("4111-1111\n"), out: &out}
+	if err := bad.Run(context.Background(), []string{key}); err == nil {
+		t.Fatal("a malformed line was hashed")
 	}
 }
