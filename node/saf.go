@@ -77,6 +77,11 @@ type safSender struct {
 	log     *slog.Logger
 	started int64 // unix nanos: entries older may have been sent by a predecessor
 	tries   map[uint64]*safTry
+
+	// send and commit are the acquirer link's Send and Raft's Apply (tests
+	// put fakes in their place).
+	send   func(context.Context, *wire.Message) (*wire.Message, error)
+	commit func(context.Context, []byte) (any, error)
 }
 
 // runSAF runs a sender per acquirer until ctx (the term) ends.
@@ -85,11 +90,15 @@ func (n *Node) runSAF(ctx context.Context) {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			s := &safSender{n: n, up: up, cfg: n.cfg.SAF, log: n.log.With("acquirer", up.name, "component", "saf"),
-				started: time.Now().UnixNano(), tries: map[uint64]*safTry{}}
-			s.run(ctx)
+			n.newSAFSender(up, up.link.Send, n.raft.Apply).run(ctx)
 		}()
 	}
+}
+
+func (n *Node) newSAFSender(up *upstream, send func(context.Context, *wire.Message) (*wire.Message, error),
+	commit func(context.Context, []byte) (any, error)) *safSender {
+	return &safSender{n: n, up: up, cfg: n.cfg.SAF, log: n.log.With("acquirer", up.name, "component", "saf"),
+		started: time.Now().UnixNano(), tries: map[uint64]*safTry{}, send: send, commit: commit}
 }
 
 // pokeSAF wakes the sender of an acquirer after something was queued.
@@ -214,7 +223,7 @@ func (s *safSender) deliver(ctx context.Context, e store.SAFEntry, tr *safTry) s
 		s.log.Error("saf entry cannot be built", "seq", e.Seq, keyID, e.TxnID, keyErr, err)
 		return safFailed
 	}
-	resp, err := s.up.link.Send(ctx, m)
+	resp, err := s.send(ctx, m)
 	s.n.metrics.safSent.WithLabelValues(s.up.name, e.Kind.String(), boolLabel(repeat)).Inc()
 	switch {
 	case ctx.Err() != nil:
@@ -239,7 +248,7 @@ func safAcknowledges(rc string) bool {
 }
 
 func (s *safSender) ack(ctx context.Context, e store.SAFEntry) safResult {
-	res, err := s.n.raft.Apply(ctx, store.SAFAckCmd(e.Acquirer, e.Seq, time.Now().UnixNano()))
+	res, err := s.commit(ctx, store.SAFAckCmd(e.Acquirer, e.Seq, time.Now().UnixNano()))
 	if err != nil {
 		// Not committed: the entry stays and is sent again (as a repeat,
 		// which the acquirer recognises). Only a committed ack removes it.
