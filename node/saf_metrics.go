@@ -1,9 +1,12 @@
 package node
 
 import (
+	"sort"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tillgate/tillgate/node/adminapi"
 )
 
 // registerSAF adds the store-and-forward and stand-in series. Queue depth
@@ -75,6 +78,28 @@ func (n *Node) safStatus(now time.Time) statusSAF {
 	}
 	if out.Depth > 0 {
 		out.OldestAgeS = ptr(max(0, now.Sub(time.Unix(0, oldest)).Seconds()))
+	}
+	return out
+}
+
+// safQueues is the admin /status view of the queues, by acquirer name.
+func (n *Node) safQueues() []adminapi.SAFQueue {
+	stats, err := n.store.SAFStats()
+	if err != nil {
+		n.log.Warn("saf status", keyErr, err)
+		return nil
+	}
+	// By the names in the state, not the config: entries of an acquirer
+	// since removed from the config still show.
+	names := make([]string, 0, len(stats))
+	for name := range stats {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := make([]adminapi.SAFQueue, 0, len(names))
+	for _, name := range names {
+		st := stats[name]
+		out = append(out, adminapi.SAFQueue{Acquirer: name, Depth: st.Depth, Oldest: time.Unix(0, st.Oldest).UTC()})
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -324,6 +325,10 @@ func TestSAFSurvivesLeaderStop(t *testing.T) {
 		t.Fatalf("%d stand-ins, want 6", len(approved))
 	}
 	old := tr.leader()
+	st, err := adminClient(tr.cl.Configs[old]).Status(context.Background())
+	if err != nil || len(st.SAF) != 1 || st.SAF[0].Acquirer != "acquirer" || st.SAF[0].Depth != 6 {
+		t.Fatalf("admin status saf %+v, %v; want 6 for acquirer", st.SAF, err)
+	}
 	if err := tr.cl.StopNode(old); err != nil {
 		t.Fatal(err)
 	}
