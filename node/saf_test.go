@@ -21,7 +21,7 @@ import (
 
 // safTrio is startTrio with a short acquirer timeout, a quick SAF sender
 // and the stand-in policy given.
-func safTrio(t *testing.T, policy node.StandInPolicy) *trio {
+func safTrio(t *testing.T, policy node.StandInPolicy, tune ...func(*node.Config)) *trio {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "acq"), Dialect: wire.DefaultDialect()})
@@ -41,6 +41,9 @@ func safTrio(t *testing.T, policy node.StandInPolicy) *trio {
 			c.StandIn = policy
 			c.Registry = prometheus.NewRegistry()
 			tr.regs[c.ID] = c.Registry
+			for _, f := range tune {
+				f(c)
+			}
 		},
 	})
 	if err != nil {
@@ -350,4 +353,47 @@ func TestSAFSurvivesLeaderStop(t *testing.T) {
 	}
 	tr.waitDrained()
 	tr.checkStored([]int{0, 1, 2}, approved)
+}
+
+// TestTakeoverGivesUpReversal: the active stops while a purchase waits on
+// the acquirer (its INTENT committed, no OUTCOME). The next active's
+// takeover asks again as a repeat, gets no answer in time, records the
+// outcome unknown and queues the reversal, which the acquirer gets once it
+// answers again: the purchase nets to zero on both sides.
+func TestTakeoverGivesUpReversal(t *testing.T) {
+	tr := safTrio(t, node.StandInPolicy{}, func(c *node.Config) { c.Acquirer.Timeout = 2 * time.Second })
+	tr.sim.SetFault(sim.Fault{Late: time.Minute})
+	old := tr.leader()
+	c := dial(t, tr.addr(old))
+	m := purchaseOf(luhnPAN("411111111111000"), 4200)
+	c.send(m) // no answer is awaited: the node stops under it
+	poll(t, "the INTENT to commit", func() error {
+		if p, _ := tr.cl.Nodes[old].Store().Pending(); len(p) != 1 {
+			return fmt.Errorf("%d pending", len(p))
+		}
+		return nil
+	})
+	if err := tr.cl.StopNode(old); err != nil {
+		t.Fatal(err)
+	}
+	next, err := tr.cl.WaitLeader(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the takeover to give up on the INTENT", func() error {
+		tx, ok, _ := tr.cl.Nodes[next].Store().Get(m.Key())
+		if !ok || tx.Status != store.StatusUnknown || tr.safDepth(next) != 1 {
+			return fmt.Errorf("txn %+v, %d queued", tx, tr.safDepth(next))
+		}
+		return nil
+	})
+	if acq, _ := tr.sim.Totals(); acq.Net["purchase"].Count != 1 {
+		t.Fatalf("the acquirer did not record the original: %v", acq.Net)
+	}
+	tr.sim.SetFault(sim.Fault{})
+	tr.waitDrained()
+	if tx, _, _ := tr.cl.Nodes[next].Store().Get(m.Key()); tx.Status != store.StatusReversed {
+		t.Fatalf("after the reversal: %v", tx.Status)
+	}
+	tr.checkStored(tr.running(), nil)
 }
