@@ -397,3 +397,46 @@ func TestTakeoverGivesUpReversal(t *testing.T) {
 	}
 	tr.checkStored(tr.running(), nil)
 }
+
+// TestInFlightCapStandsIn: with one request allowed in flight, a second
+// one is not sent while the first waits; it is stood in, and so is the
+// first once it times out. The acquirer is told of both by advice.
+func TestInFlightCapStandsIn(t *testing.T) {
+	tr := safTrio(t, node.StandInPolicy{Enabled: true, FloorLimit: 1000}, func(c *node.Config) {
+		c.Acquirer.Timeout = 2 * time.Second
+		c.Acquirers = []node.AcquirerConfig{{Config: c.Acquirer, MaxInFlight: 1}}
+	})
+	tr.sim.SetFault(sim.Fault{Late: time.Minute})
+	l := tr.leader()
+	first := newRegister(t, tr.addr(l), "TCAP0001")
+	m1 := first.purchase(600)
+	done := make(chan *wire.Message, 1)
+	go func() {
+		resp, _ := first.attempt(m1)
+		done <- resp
+	}()
+	// The first holds the only slot from its INTENT's commit until its
+	// timeout; the second commits its own INTENT after that.
+	poll(t, "the first INTENT", func() error {
+		if p, _ := tr.cl.Nodes[l].Store().Pending(); len(p) != 1 {
+			return fmt.Errorf("%d pending", len(p))
+		}
+		return nil
+	})
+	second := newRegister(t, tr.addr(l), "TCAP0002")
+	m2 := second.purchase(700)
+	r2, err := second.transact(m2)
+	if err != nil || !standIn(r2) {
+		t.Fatalf("second: %+v, %v; want a stand-in", r2, err)
+	}
+	r1 := <-done
+	if r1 == nil || !standIn(r1) {
+		t.Fatalf("first: %+v; want a stand-in after its timeout", r1)
+	}
+	if n := tr.metric(tr.id(l), "tillgate_acquirer_errors_total", map[string]string{"kind": "at_limit"}); n != 1 {
+		t.Fatalf("%v requests refused at the cap, want 1", n)
+	}
+	tr.sim.SetFault(sim.Fault{})
+	tr.waitDrained()
+	tr.checkStored(tr.running(), map[string]*wire.Message{m1.Key(): r1, m2.Key(): r2})
+}
