@@ -79,6 +79,7 @@ const (
 	sourceAcquirer  = "acquirer"
 	sourceDuplicate = "duplicate"
 	sourceLocal     = "local"
+	sourceStandIn   = "stand-in" // approved by this cluster while the acquirer was out
 )
 
 func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string, v *view) (*store.Txn, string) {
@@ -397,6 +398,9 @@ func (n *Node) answer(req *wire.Message, t *store.Txn, source string) *wire.Mess
 	resp.RRN, resp.AuthCode = t.RRN, t.AuthCode
 	if t.StandIn {
 		resp.Private.Set(wire.TagStandIn, "1")
+		if source == sourceAcquirer {
+			source = sourceStandIn
+		}
 	}
 	n.metrics.transactions.WithLabelValues(kindOf(t, req), t.RC, source).Inc()
 	n.noteDecline(req, t, source)

@@ -28,6 +28,8 @@ func (m *metrics) registerSAF(reg *prometheus.Registry, n *Node) {
 	reg.MustRegister(m.safSent, m.safAcked, m.safSkipped, m.standIn, &safCollector{n: n,
 		depth: prometheus.NewDesc("tillgate_saf_queue_depth", "Advices and reversals owed to the acquirer, not yet acknowledged.", []string{"acquirer"}, nil),
 		age:   prometheus.NewDesc("tillgate_saf_oldest_age_seconds", "Age of the oldest entry owed to the acquirer; 0 when none.", []string{"acquirer"}, nil),
+		open: prometheus.NewDesc("tillgate_stand_in_open_amount",
+			"Amount (minor units) of the acquirer's stand-in approvals whose advices it has not acknowledged: what stand_in.offline_cap bounds.", []string{"acquirer"}, nil),
 	})
 	for _, name := range n.upNames {
 		m.safSkipped.WithLabelValues(name)
@@ -35,11 +37,11 @@ func (m *metrics) registerSAF(reg *prometheus.Registry, n *Node) {
 }
 
 type safCollector struct {
-	n          *Node
-	depth, age *prometheus.Desc
+	n                *Node
+	depth, age, open *prometheus.Desc
 }
 
-func (c *safCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <- c.age }
+func (c *safCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <- c.age; ch <- c.open }
 
 func (c *safCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.n.store == nil {
@@ -58,6 +60,9 @@ func (c *safCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(st.Depth), name)
 		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age, name)
+		if open, err := c.n.store.StandInOpen(name); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(open.Amount), name)
+		}
 	}
 }
 

@@ -236,6 +236,12 @@ func TestAcquirerDownStandInThenSAF(t *testing.T) {
 			t.Fatalf("card %s stood in %d times", wire.MaskPAN(pan), n)
 		}
 	}
+	if n := tr.metric(tr.id(tr.leader()), "tillgate_transactions_total", map[string]string{"source": "stand-in"}); n != 20 {
+		t.Fatalf("%v answers counted as stand-in, want 20", n)
+	}
+	if open, _ := tr.cl.Nodes[tr.leader()].Store().StandInOpen("acquirer"); open != (store.Sum{Count: 20, Amount: 10000}) {
+		t.Fatalf("open stand-ins %+v, want 20 for 10000", open)
+	}
 	if d := tr.safDepth(tr.leader()); d < 20 {
 		t.Fatalf("queue holds %d entries, want at least the 20 advices", d)
 	}
