@@ -147,6 +147,7 @@ func (n *Node) status(w http.ResponseWriter, _ *http.Request) {
 		lc := cs.LastContact.UTC()
 		st.LastContact = &lc
 	}
+	st.SAF = n.safQueues()
 	writeJSON(w, http.StatusOK, st)
 }
 

@@ -57,8 +57,17 @@ type Config struct {
 	// MaxConns caps register connections; more are closed at accept.
 	MaxConns int
 
-	// Acquirer is the upstream acquirer host.
+	// Acquirer is the upstream acquirer host when there is only one (the
+	// older form); Acquirers, when set, replaces it.
 	Acquirer acquirer.Config
+	// Acquirers are the acquirer hosts, each with the card ranges routed
+	// to it; DefaultAcquirer (default: the first) takes every other card.
+	Acquirers       []AcquirerConfig
+	DefaultAcquirer string
+	// SAF tunes the sender of advices and reversals owed to acquirers.
+	SAF SAFConfig
+	// StandIn is the policy for approving while an acquirer is out.
+	StandIn StandInPolicy
 	// CardKeyFile holds the 32-byte card-data key as 64 hex characters.
 	CardKeyFile string
 
@@ -81,6 +90,7 @@ func DefaultConfig() Config {
 		IdleTimeout:  5 * time.Minute,
 		MaxConns:     10000,
 		Acquirer:     acquirer.DefaultConfig(),
+		SAF:          DefaultSAFConfig(),
 		Raft:         cluster.DefaultConfig(),
 	}
 }
@@ -103,9 +113,12 @@ func (c *Config) Validate() error {
 	if c.CardKeyFile == "" {
 		errs = append(errs, errors.New("card_key_file is empty: the PAN is stored only encrypted; create one with `tillgate keygen FILE`"))
 	}
-	if c.Acquirer.Addr == "" {
+	if len(c.Acquirers) == 0 && c.Acquirer.Addr == "" {
 		errs = append(errs, errors.New("acquirer.addr is empty"))
+	} else if err := c.validateAcquirers(); err != nil {
+		errs = append(errs, err)
 	}
+	errs = append(errs, c.SAF.Validate(), c.StandIn.Validate())
 	if c.MaxFrame <= 0 || c.MaxFrame > 65535 {
 		errs = append(errs, fmt.Errorf("max_frame %d: want 1..65535", c.MaxFrame))
 	}

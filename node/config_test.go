@@ -38,11 +38,11 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestNextAcquirerIDUnique(t *testing.T) {
-	n := &Node{}
+	u := &upstream{}
 	seen := map[string]bool{}
 	for term := uint64(1); term <= 3; term++ {
 		for range 1000 {
-			stan, rrn := n.nextAcquirerID(term)
+			stan, rrn := u.nextID(term)
 			if len(stan) != 6 || len(rrn) != 12 {
 				t.Fatalf("stan %q rrn %q: wrong width", stan, rrn)
 			}

@@ -29,6 +29,10 @@ type metrics struct {
 	acquirer       prometheus.Histogram
 	commit         prometheus.Histogram
 	relayDuration  prometheus.Histogram
+
+	// Store-and-forward and stand-in (saf.go, standin.go).
+	safSent, safAcked, safSkipped *prometheus.CounterVec
+	standIn                       *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -41,7 +45,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 			Name: "tillgate_malformed_requests_total", Help: "Register input refused, by reason (frame, unpack, invalid, panic).",
 		}, []string{"reason"}),
 		acquirerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tillgate_acquirer_errors_total", Help: "Acquirer requests without an answer: unavailable (never sent) or unknown (may have been authorized).",
+			Name: "tillgate_acquirer_errors_total", Help: "Acquirer requests without an answer: unavailable (never sent), at_limit (not sent: the acquirer's in-flight cap) or unknown (may have been authorized).",
 		}, []string{"kind"}),
 		notProcessed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tillgate_not_processed_total", Help: "Requests a standby answered \"not processed\" (no active known, or the relay could not send), with a pointer to the active.",
@@ -109,12 +113,13 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 	for _, r := range []string{"frame", "unpack", "invalid", "panic"} {
 		m.malformed.WithLabelValues(r)
 	}
-	for _, k := range []string{"unavailable", "unknown"} {
+	for _, k := range []string{"unavailable", "unknown", "at_limit"} {
 		m.acquirerErrors.WithLabelValues(k)
 	}
 	for _, r := range []string{relayAnswered, relayNoActive, relayNotSent, relayInFlight, relayUnknown} {
 		m.relayed.WithLabelValues(r)
 	}
+	m.registerSAF(reg, n)
 	reg.MustRegister(newStateCollector(n))
 	// A registry per node: three nodes in one test process must not collide.
 	_ = reg.Register(collectors.NewGoCollector())
@@ -250,15 +255,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if n.store != nil {
 		gauge(c.stateApplied, float64(n.store.AppliedIndex()))
 	}
-	if n.link != nil {
-		s := n.link.Stats()
-		name := n.cfg.Acquirer.Name
-		if name == "" {
-			name = "acquirer"
-		}
+	for _, name := range n.upNames {
+		up := n.upstreams[name]
+		s := up.link.Stats()
 		gauge(c.linkUp, b2f(s.Connected > 0), name)
 		gauge(c.linkConns, float64(s.Connected), name)
-		conns := n.cfg.Acquirer.Conns
+		conns := up.cfg.Conns
 		if conns <= 0 {
 			conns = acquirer.DefaultConns
 		}

@@ -57,7 +57,7 @@ type Node struct {
 
 	store *store.Store
 	raft  *cluster.Cluster
-	link  *acquirer.Link
+	link  *acquirer.Link // the default acquirer's (upstreams has them all)
 	vault *store.Vault
 	relay *relay // a standby's link to the active
 
@@ -67,8 +67,13 @@ type Node struct {
 	viewMu   sync.Mutex
 	view     atomic.Pointer[view]
 	inflight *inflight
-	seq      atomic.Uint64
-	page     statusPage // the operator's status page: recent declines, samples
+	standIns *standIns // stand-ins decided, not yet committed
+
+	router    *acquirer.Router
+	upstreams map[string]*upstream // by acquirer name
+	upNames   []string             // sorted, for a stable order
+
+	page statusPage // the operator's status page: recent declines, samples
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -95,6 +100,7 @@ func New(cfg Config) (*Node, error) {
 		log:      cfg.Logger,
 		codec:    wire.NewCodec(cfg.dialect()),
 		inflight: newInflight(),
+		standIns: newStandIns(),
 		ready:    make(chan struct{}),
 		errc:     make(chan error, 1),
 	}
@@ -135,10 +141,7 @@ func (n *Node) open() error {
 	if n.raft, err = cluster.Open(n.cfg.clusterConfig(), n.store); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	acq := n.cfg.Acquirer
-	acq.Dialect = n.codec.Dialect()
-	acq.Logger = n.log
-	if n.link, err = acquirer.Open(acq); err != nil {
+	if err := n.openUpstreams(); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.metrics = newMetrics(n.cfg.Registry, n)
@@ -201,8 +204,8 @@ func (n *Node) Close() error {
 		if n.raft != nil {
 			errs = append(errs, n.raft.Close())
 		}
-		if n.link != nil {
-			errs = append(errs, n.link.Close())
+		if n.upstreams != nil {
+			errs = append(errs, n.closeUpstreams())
 		}
 		n.wg.Wait()
 		if n.store != nil {

@@ -87,6 +87,7 @@ const (
 	sourceAcquirer  = "acquirer"
 	sourceDuplicate = "duplicate"
 	sourceLocal     = "local"
+	sourceStandIn   = "stand-in" // approved by this cluster while the acquirer was out
 )
 
 func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string, v *view) (*store.Txn, string) {
@@ -178,7 +179,6 @@ func (n *Node) newTxn(ctx context.Context, req *wire.Message, term uint64) (*sto
 		TransmissionTime: req.TransmissionTime,
 		LocalTime:        req.LocalTime,
 		LocalDate:        req.LocalDate,
-		Acquirer:         n.cfg.Acquirer.Name,
 		CreatedAt:        time.Now().UnixNano(),
 	}
 	t.Type = txnType(t.MTI, req.ProcCode)
@@ -193,6 +193,7 @@ func (n *Node) newTxn(ctx context.Context, req *wire.Message, term uint64) (*sto
 		t.OriginalID = originalKey(req)
 		if orig != nil {
 			t.PANEnc, t.BIN, t.Last4, t.PANHash = orig.PANEnc, orig.BIN, orig.Last4, orig.PANHash
+			t.Acquirer = orig.Acquirer // a reversal or completion goes where its original went
 			if t.MerchantID == "" {
 				t.MerchantID = orig.MerchantID
 			}
@@ -215,7 +216,10 @@ func (n *Node) newTxn(ctx context.Context, req *wire.Message, term uint64) (*sto
 	if t.Amount <= 0 && t.Type != store.TypeBalance && t.Type != store.TypeReversal {
 		return nil, wire.RCInvalidAmount
 	}
-	t.AcqSTAN, t.RRN = n.nextAcquirerID(term)
+	if t.Acquirer == "" {
+		t.Acquirer = n.route(pan).name
+	}
+	t.AcqSTAN, t.RRN = n.upstreamOf(t.Acquirer).nextID(term)
 	t.AcqTime = time.Now().UTC().Format("0102150405")
 	return t, ""
 }
@@ -282,16 +286,6 @@ func txnType(mti, proc string) store.TxnType {
 	return store.TypePurchase
 }
 
-// nextAcquirerID allocates the STAN and RRN the acquirer will see. Mixing
-// the term in keeps a new active from reusing the identities its predecessor
-// handed out moments before, without any coordination.
-func (n *Node) nextAcquirerID(term uint64) (stan, rrn string) {
-	s := n.seq.Add(1)
-	stan = pad(strconv.FormatUint((term*7919+s)%999999+1, 10), 6)
-	rrn = pad(strconv.FormatUint(term%10000, 10), 4) + pad(strconv.FormatUint(s%100000000, 10), 8)
-	return stan, rrn
-}
-
 func pad(s string, w int) string {
 	if len(s) >= w {
 		return s
@@ -310,8 +304,16 @@ func (n *Node) resolve(ctx context.Context, t *store.Txn, req *wire.Message, rep
 		// the next active rather than record an outcome nobody asked about.
 		return nil
 	}
+	standIn := false
+	if rc == wire.RCIssuerInoperative && !repeat {
+		var release func()
+		if auth, release, standIn = n.standInFor(t, req, st); standIn {
+			defer release()
+			st, rc = store.StatusApproved, wire.RCApproved
+		}
+	}
 	start := time.Now()
-	res, err := n.raft.Apply(ctx, store.OutcomeCmd(t.ID, st, rc, auth, false, time.Now().UnixNano()))
+	res, err := n.raft.Apply(ctx, n.outcomeCmd(t, st, rc, auth, standIn))
 	n.metrics.commit.Observe(time.Since(start).Seconds())
 	if err != nil {
 		n.log.Warn("outcome not committed", keyID, t.ID, keyErr, err)
@@ -322,6 +324,9 @@ func (n *Node) resolve(ctx context.Context, t *store.Txn, req *wire.Message, rep
 		n.stateMachineError("outcome", t.ID, resultErr(res))
 		return nil
 	}
+	if st == store.StatusUnknown || standIn {
+		n.pokeSAF(t.Acquirer)
+	}
 	return r.Txn
 }
 
@@ -330,8 +335,17 @@ func (n *Node) askAcquirer(ctx context.Context, t *store.Txn, req *wire.Message,
 	if m == nil {
 		return store.StatusApproved, local, ""
 	}
+	up := n.upstreamOf(t.Acquirer)
+	if !up.acquire() {
+		n.metrics.acquirerErrors.WithLabelValues("at_limit").Inc()
+		if repeat {
+			return store.StatusUnknown, wire.RCIssuerInoperative, ""
+		}
+		return store.StatusDeclined, wire.RCIssuerInoperative, ""
+	}
 	start := time.Now()
-	resp, err := n.link.Send(ctx, m)
+	resp, err := up.link.Send(ctx, m)
+	up.release()
 	n.metrics.acquirer.Observe(time.Since(start).Seconds())
 	if p, ok := ctx.Value(acqTimeKey{}).(*time.Duration); ok {
 		*p += time.Since(start)
@@ -407,6 +421,9 @@ func (n *Node) answer(req *wire.Message, t *store.Txn, source string) *wire.Mess
 	resp.RRN, resp.AuthCode = t.RRN, t.AuthCode
 	if t.StandIn {
 		resp.Private.Set(wire.TagStandIn, "1")
+		if source == sourceAcquirer {
+			source = sourceStandIn
+		}
 	}
 	n.metrics.transactions.WithLabelValues(kindOf(t, req), t.RC, source).Inc()
 	n.noteDecline(req, t, source)

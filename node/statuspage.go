@@ -364,6 +364,9 @@ type (
 	statusSAF struct {
 		Implemented bool   `json:"implemented"`
 		Note        string `json:"note"`
+		Depth       int    `json:"depth"` // entries owed to all acquirers
+		// OldestAgeS is the age of the oldest entry; null when none.
+		OldestAgeS *float64 `json:"oldest_age_s"`
 	}
 	statusDecl struct {
 		Total  uint64          `json:"total"` // declines this node answered since start
@@ -407,7 +410,7 @@ func (n *Node) statusDoc() statusDoc {
 			AppliedIndex: n.store.AppliedIndex(), CommitIndex: cs.CommitIndex,
 			LastIndex: cs.LastIndex, LastSnapshotIndex: cs.LastSnapshotIndex,
 		},
-		SAF: statusSAF{Note: "not yet implemented: there is no store-and-forward queue yet, so nothing is queued for the acquirer"},
+		SAF: n.safStatus(now),
 	}
 	if !cs.LastContact.IsZero() {
 		doc.Node.LeaderContactAgoS = ptr(now.Sub(cs.LastContact).Seconds())

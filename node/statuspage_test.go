@@ -57,6 +57,7 @@ type statusJSON struct {
 	SAF struct {
 		Implemented bool   `json:"implemented"`
 		Note        string `json:"note"`
+		Depth       int    `json:"depth"`
 	} `json:"saf"`
 	Declines struct {
 		Total  uint64 `json:"total"`
@@ -151,8 +152,8 @@ func TestStatusPage(t *testing.T) {
 		if !st.Acquirer.Healthy {
 			t.Error("acquirer not healthy")
 		}
-		if st.SAF.Implemented || !strings.Contains(st.SAF.Note, "not yet implemented") {
-			t.Errorf("saf = %+v, want it honestly not implemented", st.SAF)
+		if !st.SAF.Implemented || st.SAF.Depth != 0 {
+			t.Errorf("saf = %+v, want an empty queue", st.SAF)
 		}
 		if st.Declines.Total != 1 || len(st.Declines.Recent) != 1 {
 			t.Fatalf("declines = %+v, want exactly the one 51", st.Declines)
@@ -219,7 +220,7 @@ func TestStatusPage(t *testing.T) {
 		if v := textOf(t, dom, "acq-state"); v != "UP" {
 			t.Errorf("#acq-state = %q, want UP", v)
 		}
-		if v := textOf(t, dom, "saf"); v != "not yet implemented" {
+		if v := textOf(t, dom, "saf"); v != "0 queued" {
 			t.Errorf("#saf = %q", v)
 		}
 		decl := section(t, dom, "declines")

@@ -131,6 +131,10 @@ func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
 		return a.intent(c.Intent)
 	case OpOutcome:
 		return a.outcome(c.Outcome)
+	case OpOutcomeSAF:
+		return a.outcomeSAF(c.Outcome, c.SAF)
+	case OpSAFAck:
+		return a.safAck(c.SAFAck)
 	}
 	return Result{Err: fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)}, nil
 }

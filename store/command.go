@@ -15,6 +15,10 @@ type Op uint8
 const (
 	OpIntent  Op = 1 // record a transaction before it goes to the acquirer
 	OpOutcome Op = 2 // record the answer (acquirer, stand-in, or unknown)
+	// OpOutcomeSAF records the answer and enqueues the advice or reversal
+	// it owes the acquirer (saf.go).
+	OpOutcomeSAF Op = 3
+	OpSAFAck     Op = 4 // the acquirer acknowledged a SAF entry
 )
 
 // cmdVersion leads every command.
@@ -23,8 +27,10 @@ const cmdVersion = 1
 // Command is a decoded command: Op says which of the other fields is set.
 type Command struct {
 	Op      Op
-	Intent  *Txn     // OpIntent
-	Outcome *Outcome // OpOutcome
+	Intent  *Txn      // OpIntent
+	Outcome *Outcome  // OpOutcome, OpOutcomeSAF
+	SAF     *SAFEntry // OpOutcomeSAF
+	SAFAck  *SAFAck   // OpSAFAck
 }
 
 // Outcome is the answer to a transaction.
@@ -80,6 +86,10 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.Intent = readTxn(&r)
 	case OpOutcome:
 		c.Outcome = readOutcome(&r)
+	case OpOutcomeSAF:
+		c.Outcome, c.SAF = readOutcome(&r), readSAFRequest(&r)
+	case OpSAFAck:
+		c.SAFAck = readSAFAck(&r)
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

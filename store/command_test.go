@@ -60,7 +60,8 @@ func TestDecodeGarbage(t *testing.T) {
 		{"newer version", []byte{2, 1}, ErrUnknownOp},
 		{"version zero", []byte{0, 1}, ErrUnknownOp},
 		{"unknown op", []byte{1, 0}, ErrUnknownOp},
-		{"future op", []byte{1, 3, 0}, ErrUnknownOp},
+		{"future op", []byte{1, 99, 0}, ErrUnknownOp},
+		{"saf ack without body", []byte{1, 4}, ErrCorrupt},
 		{"intent without body", []byte{1, 1}, ErrCorrupt},
 		{"outcome without body", []byte{1, 2}, ErrCorrupt},
 		{"truncated outcome", outcome[:len(outcome)-1], ErrCorrupt},
@@ -88,6 +89,10 @@ func FuzzDecodeCommand(f *testing.F) {
 	for _, c := range cmds {
 		f.Add(c)
 	}
+	_, safCmds := safLog(f, v, 12, 20)
+	for _, c := range safCmds {
+		f.Add(c)
+	}
 	// One store for the whole run: state builds up, so outcomes find
 	// intents that earlier inputs recorded.
 	s := mustOpen(f, true)
@@ -112,6 +117,11 @@ func FuzzDecodeCommand(f *testing.F) {
 		case OpOutcome:
 			o := c.Outcome
 			again = OutcomeCmd(o.ID, o.Status, o.RC, o.AuthCode, o.StandIn, o.At)
+		case OpOutcomeSAF:
+			o := c.Outcome
+			again = OutcomeSAFCmd(o.ID, o.Status, o.RC, o.AuthCode, o.StandIn, o.At, *c.SAF)
+		case OpSAFAck:
+			again = SAFAckCmd(c.SAFAck.Acquirer, c.SAFAck.Seq, c.SAFAck.At)
 		default:
 			t.Fatalf("decoded op %d", c.Op)
 		}

@@ -29,6 +29,14 @@ var (
 	// original id -> reversal id: a reversal recorded before its original
 	bucketReversedFirst = []byte("idx_reversed_first")
 	bucketMeta          = []byte("meta") // the keys below
+
+	// Store-and-forward (saf.go).
+	bucketSAF    = []byte("saf")     // acquirer|seq(16 hex) -> encoded SAFEntry: what is owed, in send order
+	bucketSAFSeq = []byte("saf_seq") // acquirer -> uint64 big-endian: the last seq handed out
+	// day|keyed PAN hash -> count, amount of stand-in approvals (velocity)
+	bucketStandInCard = []byte("standin_card")
+	// acquirer -> count, amount of stand-in approvals not yet acknowledged
+	bucketStandInOpen = []byte("standin_open")
 )
 
 // tailFill is the fill percent of the buckets whose keys grow at the tail:
@@ -43,7 +51,8 @@ func tailBuckets() [][]byte {
 
 // allBuckets lists every bucket, created on Open.
 func allBuckets() [][]byte {
-	return [][]byte{bucketTxns, bucketIDs, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketReversedFirst, bucketMeta}
+	return [][]byte{bucketTxns, bucketIDs, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketReversedFirst, bucketMeta,
+		bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen}
 }
 
 // Keys of bucketMeta.
@@ -55,7 +64,7 @@ var (
 
 // schemaVersion changes whenever the layout above or the record encoding
 // changes incompatibly; Open refuses a file of another version.
-const schemaVersion = "2"
+const schemaVersion = "2" // 2: records keyed by seq; SAF queue and stand-in buckets
 
 // indexSep separates the parts of composite index keys.
 const indexSep = '|'

@@ -167,7 +167,7 @@ func initSchema(tx *bolt.Tx) (uint64, error) {
 			return 0, err
 		}
 	case string(v) != schemaVersion:
-		return 0, fmt.Errorf("schema version %q, this binary knows %q", v, schemaVersion)
+		return 0, fmt.Errorf("schema version %q, this binary knows %q (files of another version are not converted)", v, schemaVersion)
 	}
 	return readApplied(meta), nil
 }

@@ -32,6 +32,8 @@ type procCluster struct {
 	reg    []string // register addresses
 	admin  []string
 	procs  []*exec.Cmd // nil while a node is down
+
+	acqAdmin string // acqsim's admin address (faults, totals)
 }
 
 // buildBinaries compiles tillgate and acqsim once per test binary run.
@@ -47,6 +49,12 @@ func buildBinaries(t *testing.T) string {
 
 func startProcCluster(t *testing.T) *procCluster {
 	t.Helper()
+	return startProcClusterWith(t, nil)
+}
+
+// startProcClusterWith lets tune change each node's JSON config.
+func startProcClusterWith(t *testing.T, tune func(cfg map[string]any)) *procCluster {
+	t.Helper()
 	p := &procCluster{t: t, dir: t.TempDir(), bin: buildBinaries(t), ids: []string{"node1", "node2", "node3"}}
 	addrs, err := localcluster.FreePorts(11)
 	if err != nil {
@@ -54,6 +62,7 @@ func startProcCluster(t *testing.T) *procCluster {
 	}
 	p.reg, p.admin = addrs[0:3], addrs[6:9]
 	raft, acqAddr, acqAdmin := addrs[3:6], addrs[9], addrs[10]
+	p.acqAdmin = acqAdmin
 	p.acqDir = filepath.Join(p.dir, "acqsim")
 	p.acq = p.spawn("acqsim.log", filepath.Join(p.bin, "acqsim"), "serve", "--listen", acqAddr, "--admin", acqAdmin,
 		"--data", p.acqDir, "--latency", "0-2ms", "--log-level", "warn")
@@ -70,6 +79,9 @@ func startProcCluster(t *testing.T) *procCluster {
 			"id": id, "data_dir": filepath.Join(p.dir, id), "register_addr": p.reg[i], "raft_addr": raft[i],
 			"admin_addr": p.admin[i], "bootstrap": true, "peers": peers, "card_key_file": key,
 			"acquirer": map[string]any{"addr": acqAddr, "timeout": "5s"},
+		}
+		if tune != nil {
+			tune(cfg)
 		}
 		b, _ := json.Marshal(cfg)
 		if err := os.WriteFile(filepath.Join(p.dir, id+".json"), b, 0o600); err != nil {
@@ -287,6 +299,13 @@ func stormRepeats(addrs []string) func() []regsim.Result {
 
 func checkProcessInvariants(t *testing.T, p *procCluster, results []regResult) {
 	t.Helper()
+	checkProcessInvariantsMin(t, p, results, 2000)
+}
+
+// checkProcessInvariantsMin is checkProcessInvariants wanting at least
+// minApproved approvals.
+func checkProcessInvariantsMin(t *testing.T, p *procCluster, results []regResult, minApproved int) {
+	t.Helper()
 	var stores []*store.Store
 	var hashes [][]byte
 	for _, id := range p.ids {
@@ -346,7 +365,7 @@ func checkProcessInvariants(t *testing.T, p *procCluster, results []regResult) {
 		}
 	}
 	t.Logf("%d transactions, %d approved, %d with an unknown outcome (auto-reversed)", len(results), approved, unknown)
-	if approved < 2000 {
+	if approved < minApproved {
 		t.Errorf("only %d approvals under load", approved)
 	}
 }

@@ -3,7 +3,9 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"time"
 
 	"github.com/tillgate/tillgate/wire"
 )
@@ -61,7 +63,8 @@ func (s *Sim) handle(nc net.Conn, w *connWriter, payload []byte) {
 		return
 	}
 	resp, err := s.respond(payload)
-	if err == nil && resp != nil && s.Fault().DropAnswers {
+	f := s.Fault()
+	if err == nil && resp != nil && f.drops() {
 		return
 	}
 	var frame []byte
@@ -73,9 +76,20 @@ func (s *Sim) handle(nc net.Conn, w *connWriter, payload []byte) {
 		nc.Close()
 		return
 	}
-	if frame != nil && w.write(frame) == nil {
+	if frame == nil || !s.sleep(f.Late) {
+		return
+	}
+	if w.write(frame) == nil {
 		s.st.answered.Add(1)
 	}
+	if f.Duplicate && w.write(frame) == nil {
+		s.st.answered.Add(1)
+	}
+}
+
+// drops decides whether this answer is lost.
+func (f Fault) drops() bool {
+	return f.DropAnswers || (f.DropPercent > 0 && rand.IntN(100) < f.DropPercent)
 }
 
 // pack frames an answer; if the echoed fields of a bad request do not
@@ -171,6 +185,9 @@ func (s *Sim) formatError(m *wire.Message, err error) *wire.Message {
 // known identity gets its recorded answer and changes nothing.
 func (s *Sim) financial(m *wire.Message, class string) *wire.Message {
 	now := s.now().UTC()
+	if isStandInAdvice(m, class) {
+		return s.standInAdvice(m, now)
+	}
 	e := entry{key: class + m.Key()}
 	e.rec = record{Class: class, Kind: kindOf(class, m.ProcCode), Amount: m.Amount, Day: now.Format("20060102"), RRN: m.RRN}
 	if e.rec.RRN == "" {
@@ -234,4 +251,35 @@ func reply(m *wire.Message, rc, auth, rrn string) *wire.Message {
 		r.NetworkCode = m.NetworkCode
 	}
 	return r
+}
+
+// isStandInAdvice tells a stand-in advice (an 0220 whose DE90 names an
+// 0200: "I approved this one on your behalf") from a completion (DE90
+// names an 0100).
+func isStandInAdvice(m *wire.Message, class string) bool {
+	return class == "0220" && len(m.OriginalData) >= 4 && classOf(m.OriginalData[:4]) == "0200"
+}
+
+// standInAdvice records the approval a stand-in advice reports, on the
+// original's identity: an original already approved here is a duplicate
+// (nothing changes), one declined here (or never seen) becomes approved
+// with the stand-in's auth code, one reversed first stays reversed. It is
+// always acknowledged 0230 00: the stand-in's approval stands.
+func (s *Sim) standInAdvice(m *wire.Message, now time.Time) *wire.Message {
+	e := entry{key: originalKey(m), advice: true}
+	e.rec = record{Class: "0200", Kind: kindOf("0200", m.ProcCode), Amount: m.Amount, Day: now.Format("20060102"),
+		RRN: m.RRN, RC: wire.RCApproved, AuthCode: m.AuthCode, StandIn: true}
+	if e.rec.RRN == "" {
+		e.rec.RRN = assignRRN(e.key)
+	}
+	rec, dup, err := s.ledger.record(e)
+	if err != nil {
+		s.log.Error("ledger", "key", m.Key(), "err", err)
+		return reply(m, wire.RCSystemError, "", m.RRN)
+	}
+	if dup {
+		s.st.duplicates.Add(1)
+	}
+	s.log.Debug("stand-in advice", "key", e.key, "duplicate", dup, "reversed", rec.Reversed)
+	return reply(m, wire.RCApproved, m.AuthCode, rec.RRN)
 }

@@ -39,6 +39,12 @@
 // as already reversed (it nets to zero). Reversals are full reversals:
 // their DE4 is not compared with the original's.
 //
+// An 0220 whose DE90 names an 0200 is a stand-in advice ("approved on
+// your behalf", DE38 the client's auth code): it is recorded on the
+// original's identity, approving it unless it is already approved (then it
+// is a duplicate) or was reversed first (then it stays reversed), and is
+// always answered 0230 00.
+//
 // Other requests (0120, 0500, ...) and requests missing a mandatory field
 // (wire.ValidateRequest) are answered 30 and not recorded. Messages that
 // are not requests (responses) are ignored.
@@ -66,4 +72,14 @@
 // concurrent requests share one commit) before its answer is written, so
 // an answer the simulator gave survives a crash and a restart. Totals and
 // TotalsByDay read it; `acqsim totals` reads it without a running server.
+//
+// # Faults
+//
+// SetFault changes the behaviour at run time (acqsim: PUT /fault, `acqsim
+// fault`): Down closes every connection and refuses new ones;
+// ExtraLatency delays every answer before it is decided; DropAnswers and
+// DropPercent record requests but lose (all, or that share of) their
+// answers; Late records at once and holds the answer, so that it arrives
+// after a client's timeout; Duplicate sends every answer twice.
+// Disconnect closes every open connection once.
 package sim

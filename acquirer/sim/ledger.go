@@ -58,6 +58,8 @@ type record struct {
 	// Tombstone: a reversal named this identity before it arrived. When
 	// the original comes it is answered as usual but stored reversed.
 	Tombstone bool `json:"t,omitempty"`
+	// StandIn: approved by the client's stand-in, as its advice reported.
+	StandIn bool `json:"si,omitempty"`
 }
 
 func (r *record) approved() bool { return r.RC == "00" && !r.Tombstone }
@@ -105,6 +107,9 @@ type entry struct {
 	key  string // class + identity
 	orig string // reversal: key of the original it names
 	rec  record // what to store if the identity is new
+	// advice: a stand-in advice, which also overrides a decline stored
+	// under the identity (the client approved it on the host's behalf).
+	advice bool
 }
 
 // record stores e unless its identity is known, in one shared commit (db.
@@ -121,9 +126,11 @@ func (l *Ledger) record(e entry) (record, bool, error) {
 		rec := e.rec
 		if old, ok, err := get(b, e.key); err != nil {
 			return err
-		} else if ok && !old.Tombstone {
+		} else if ok && !old.Tombstone && (!e.advice || old.approved()) {
 			out, dup = old, true
 			return nil
+		} else if ok && !old.Tombstone {
+			rec.RRN = old.RRN // a stand-in over the host's own decline
 		} else if ok {
 			rec.Reversed, rec.ReversedDay = true, old.ReversedDay
 		}

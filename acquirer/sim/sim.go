@@ -32,6 +32,23 @@ type Fault struct {
 	// DropAnswers records requests as usual but sends no answer, like a
 	// host whose answers are lost on the way back.
 	DropAnswers bool
+	// DropPercent drops that share (0-100) of the answers, at random,
+	// after recording them.
+	DropPercent int
+	// Late records each request at once but holds its answer this long,
+	// so that a client with a shorter timeout sees the answer arrive after
+	// it gave up (a late approval).
+	Late time.Duration
+	// Duplicate sends every answer twice.
+	Duplicate bool
+}
+
+// Validate reports a fault that cannot be applied.
+func (f Fault) Validate() error {
+	if f.DropPercent < 0 || f.DropPercent > 100 || f.ExtraLatency < 0 || f.Late < 0 {
+		return fmt.Errorf("sim: fault drop_percent %d (want 0-100), extra_latency %v, late %v (want >= 0)", f.DropPercent, f.ExtraLatency, f.Late)
+	}
+	return nil
 }
 
 // Stats are the simulator's counters since Open.
@@ -143,13 +160,26 @@ func (s *Sim) Totals() (Totals, error) { return s.ledger.Totals() }
 // TotalsByDay is the ledger by UTC day of receipt.
 func (s *Sim) TotalsByDay() (map[string]DayTotals, error) { return s.ledger.TotalsByDay() }
 
-// SetFault changes the host's behaviour from now on.
-func (s *Sim) SetFault(f Fault) {
+// SetFault changes the host's behaviour from now on. A fault that does not
+// validate is refused and changes nothing.
+func (s *Sim) SetFault(f Fault) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
 	s.fault.Store(&f)
 	if f.Down {
 		s.closeConns()
 	}
-	s.log.Warn("fault set", "down", f.Down, "extra_latency", f.ExtraLatency, "drop_answers", f.DropAnswers)
+	s.log.Warn("fault set", "down", f.Down, "extra_latency", f.ExtraLatency, "drop_answers", f.DropAnswers,
+		"drop_percent", f.DropPercent, "late", f.Late, "duplicate", f.Duplicate)
+	return nil
+}
+
+// Disconnect closes every open connection once (clients reconnect), like a
+// network blip; the fault in force stays.
+func (s *Sim) Disconnect() {
+	s.closeConns()
+	s.log.Warn("all connections closed by request")
 }
 
 // Fault returns the fault in force.

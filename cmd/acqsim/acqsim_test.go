@@ -140,6 +140,7 @@ func TestUsageErrors(t *testing.T) {
 		{&serveCommand{}, nil},
 		{&totalsCommand{}, nil},
 		{&totalsCommand{}, []string{"--data", "x", "extra"}},
+		{&faultCommand{}, []string{"extra"}},
 	} {
 		if err := tt.cmd.Run(context.Background(), tt.args); !errors.Is(err, errUsage) {
 			t.Errorf("%T %v: %v, want usage", tt.cmd, tt.args, err)

@@ -18,6 +18,7 @@ func main() {
 	cmds := map[string]cli.Command{
 		"serve":  &serveCommand{},
 		"totals": &totalsCommand{out: os.Stdout},
+		"fault":  &faultCommand{out: os.Stdout},
 	}
 	os.Exit(cli.Main(context.Background(), "acqsim", usage, cmds, os.Args[1:], os.Stderr))
 }
@@ -27,6 +28,7 @@ const usage = `acqsim is an ISO 8583 acquirer host simulator with a durable ledg
 Usage:
   acqsim serve  --data DIR [--listen ADDR] [--latency 0-5ms] [--admin ADDR]
   acqsim totals --data DIR [--json]
+  acqsim fault  --admin ADDR [--down] [--slow D] [--drop PCT] [--late D] [--duplicate] [--disconnect]
 
 Run 'acqsim COMMAND -h' for a command's flags.
 `

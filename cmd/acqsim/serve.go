@@ -27,8 +27,9 @@ func (c *serveCommand) Usage() string {
 
 Serves ISO 8583 (0100/0200/0220/0400/0420/0800 and repeats) with the
 simulator's card rules, recording every answer in DIR/sim.db before
-sending it. The admin API answers GET /totals, /totals/days, /stats and
-/healthz with JSON. Stops cleanly on SIGINT or SIGTERM.
+sending it. The admin API answers GET /totals, /totals/days, /stats,
+/fault and /healthz with JSON; PUT /fault sets a fault (see acqsim fault)
+and POST /disconnect closes every connection once. Stops cleanly on SIGINT or SIGTERM.
 
 `
 }
@@ -126,7 +127,7 @@ func parseDialect(bitmap, header string, maxFrame int) (wire.Dialect, error) {
 	return d, nil
 }
 
-// adminHandler serves the read-only admin API.
+// adminHandler serves the admin API: read-only but for the faults.
 func adminHandler(s *sim.Sim, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -143,6 +144,7 @@ func adminHandler(s *sim.Sim, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, log, s.Stats(), nil)
 	})
+	faultHandlers(mux, s, log)
 	return mux
 }
 

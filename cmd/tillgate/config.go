@@ -34,7 +34,12 @@ type fileConfig struct {
 		Conns   int      `json:"conns"`
 		Timeout duration `json:"timeout"`
 	} `json:"acquirer"`
-	Raft struct {
+	// Acquirers replaces "acquirer" with several, routed by BIN.
+	Acquirers       []fileAcquirer `json:"acquirers"`
+	DefaultAcquirer string         `json:"default_acquirer"`
+	SAF             fileSAF        `json:"saf"`
+	StandIn         *fileStandIn   `json:"stand_in"`
+	Raft            struct {
 		HeartbeatTimeout   duration `json:"heartbeat_timeout"`
 		ElectionTimeout    duration `json:"election_timeout"`
 		LeaderLeaseTimeout duration `json:"leader_lease_timeout"`
@@ -100,6 +105,7 @@ func loadConfig(path string, cfg *node.Config) error {
 	setStr(&cfg.Acquirer.Addr, f.Acquirer.Addr)
 	setInt(&cfg.Acquirer.Conns, f.Acquirer.Conns)
 	setDur(&cfg.Acquirer.Timeout, f.Acquirer.Timeout)
+	f.applyAcquirers(cfg)
 	setDur(&cfg.Raft.HeartbeatTimeout, f.Raft.HeartbeatTimeout)
 	setDur(&cfg.Raft.ElectionTimeout, f.Raft.ElectionTimeout)
 	setDur(&cfg.Raft.LeaderLeaseTimeout, f.Raft.LeaderLeaseTimeout)

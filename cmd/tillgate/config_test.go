@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/node"
+	"github.com/tillgate/tillgate/store"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -34,5 +37,57 @@ func TestParsePeers(t *testing.T) {
 	}
 	if _, err := parsePeers("n1=127.0.0.1:7001"); err == nil {
 		t.Fatal("a peer without a register address must be refused")
+	}
+}
+
+func TestLoadConfigAcquirers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "n.json")
+	os.WriteFile(path, []byte(`{"id":"n1","data_dir":"/d","card_key_file":"/k",
+		"acquirers":[{"name":"visa","addr":"v:1","timeout":"2s","bins":[{"low":"4","high":"4"}]},
+		             {"name":"mc","addr":"m:1","max_in_flight":500,"bins":[{"low":"51","high":"55"}]}],
+		"default_acquirer":"visa",
+		"saf":{"min_backoff":"2s","skip_after":7},
+		"stand_in":{"enabled":true,"floor_limit":5000,"merchant_limits":{"M1":100},"card_count_per_day":3,
+		            "offline_cap":100000,"negative_bins":[{"low":"555555","high":"555555"}],"bin_limits":[{"low":"4000","high":"4099","limit":10}]}}`), 0o600)
+	cfg := node.DefaultConfig()
+	if err := loadConfig(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Acquirers
+	if len(a) != 2 || a[0].Timeout != 2*time.Second || a[1].Timeout != 8*time.Second || a[1].MaxInFlight != 500 ||
+		len(a[1].BINs) != 1 || a[1].BINs[0].High != "55" || cfg.DefaultAcquirer != "visa" {
+		t.Fatalf("acquirers %+v default %q", a, cfg.DefaultAcquirer)
+	}
+	if cfg.SAF.MinBackoff != 2*time.Second || cfg.SAF.SkipAfter != 7 || cfg.SAF.MaxBackoff != time.Minute {
+		t.Fatalf("saf %+v", cfg.SAF)
+	}
+	p := cfg.StandIn
+	if !p.Enabled || p.FloorLimit != 5000 || p.MerchantLimits["M1"] != 100 || p.CardCount != 3 || p.OfflineCap != 100000 ||
+		len(p.NegativeBINs) != 1 || len(p.BINLimits) != 1 || p.BINLimits[0].Limit != 10 {
+		t.Fatalf("stand-in %+v", p)
+	}
+}
+
+func TestPanhash(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "card.key")
+	k, err := store.WriteNewKeyFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := store.NewVault(k)
+	var out strings.Builder
+	c := &panhashCommand{in: strings.NewReader("4111111111111111\n\n"), out: &out}
+	if err := c.Run(context.Background(), []string{key}); err != nil {
+		t.Fatal(err)
+	}
+	if want := hex.EncodeToString(v.Hash("4111111111111111")) + "\n"; out.String() != want || strings.Contains(out.String(), "4111") {
+		t.Fatalf("got %q, want %q", out.String(), want)
+	}
+	bad := &panhashCommand{in: strings.NewReader("4111-1111\n"), out: &out}
+	if err := bad.Run(context.Background(), []string{key}); err == nil {
+		t.Fatal("a malformed line was hashed")
 	}
 }

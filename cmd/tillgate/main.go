@@ -20,6 +20,7 @@ func main() {
 		"demo":    &demoCommand{},
 		"keygen":  &keygenCommand{},
 		"restore": &restoreCommand{},
+		"panhash": &panhashCommand{in: os.Stdin, out: os.Stdout},
 	}
 	os.Exit(cli.Main(context.Background(), "tillgate", usage, cmds, os.Args[1:], os.Stderr))
 }
@@ -30,6 +31,7 @@ Usage:
   tillgate serve  --config FILE [flags]   run one node
   tillgate demo   [flags]                 run a local 3-node cluster, acquirer simulator and registers
   tillgate keygen FILE                    write a new card-data key
+  tillgate panhash KEYFILE < pans         keyed PAN hashes for the stand-in negative list
   tillgate restore --backup FILE --config FILE   seed a new cluster from a backup
 
 Run 'tillgate COMMAND -h' for a command's flags.

@@ -28,6 +28,16 @@ type Status struct {
 	LastContact *time.Time `json:"last_contact,omitempty"`
 	Connections int64      `json:"register_connections"`
 	Peers       []Member   `json:"peers"`
+	// SAF lists, per acquirer with anything owed, the advices and reversals
+	// not yet acknowledged (replicated: every node knows them).
+	SAF []SAFQueue `json:"saf,omitempty"`
+}
+
+// SAFQueue is one acquirer's store-and-forward queue.
+type SAFQueue struct {
+	Acquirer string    `json:"acquirer"`
+	Depth    int       `json:"depth"`
+	Oldest   time.Time `json:"oldest"` // when the oldest entry was queued
 }
 
 // Member is one server of the Raft configuration.

@@ -1,0 +1,300 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/store"
+	"github.com/tillgate/tillgate/wire"
+)
+
+// SAFConfig tunes the store-and-forward sender, which delivers the advices
+// and reversals owed to acquirers (the queue itself is replicated state).
+type SAFConfig struct {
+	// MinBackoff is the wait after an entry's first failed attempt; it
+	// doubles per attempt up to MaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// SkipAfter attempts of one entry without an acknowledgement, the
+	// sender moves past it (it stays queued and is retried after its
+	// backoff), so that one bad entry never holds up the rest.
+	SkipAfter int
+	// Poll is how often an idle sender looks at its queue anyway (it is
+	// also woken whenever this node queues something).
+	Poll time.Duration
+}
+
+// DefaultSAFConfig: retry after 1 s, 2 s, ... up to 1 min; skip past an
+// entry after 5 attempts.
+func DefaultSAFConfig() SAFConfig {
+	return SAFConfig{MinBackoff: time.Second, MaxBackoff: time.Minute, SkipAfter: 5, Poll: time.Second}
+}
+
+// Validate reports settings the sender cannot work with.
+func (c SAFConfig) Validate() error {
+	if c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff || c.SkipAfter < 1 || c.Poll <= 0 {
+		return fmt.Errorf("saf: min_backoff %v, max_backoff %v, skip_after %d, poll %v: want 0 < min <= max, skip_after >= 1, poll > 0",
+			c.MinBackoff, c.MaxBackoff, c.SkipAfter, c.Poll)
+	}
+	return nil
+}
+
+// outcomeCmd is the OUTCOME command for t. An unknown outcome owes the
+// acquirer a reversal, a stand-in approval an advice: each is enqueued by
+// the same command, so neither can be lost between two commits.
+func (n *Node) outcomeCmd(t *store.Txn, st store.Status, rc, auth string, standIn bool) []byte {
+	at := time.Now().UnixNano()
+	var kind store.SAFKind
+	switch {
+	case st == store.StatusUnknown && t.Type != store.TypeReversal && t.Type != store.TypeBalance:
+		kind = store.SAFReversal
+	case st == store.StatusApproved && standIn:
+		kind = store.SAFAdvice
+	default:
+		return store.OutcomeCmd(t.ID, st, rc, auth, standIn, at)
+	}
+	up := n.upstreamOf(t.Acquirer)
+	stan, _ := up.nextID(n.currentView().term)
+	e := store.SAFEntry{Acquirer: up.name, Kind: kind, STAN: stan, AcqTime: time.Now().UTC().Format("0102150405")}
+	return store.OutcomeSAFCmd(t.ID, st, rc, auth, standIn, at, e)
+}
+
+// safTry is what the active remembers of one entry's attempts. It is not
+// replicated: a new active starts counting afresh (and sends as a repeat).
+type safTry struct {
+	attempts int
+	next     time.Time
+}
+
+// safSender delivers one acquirer's queue, one entry at a time, in order.
+type safSender struct {
+	n       *Node
+	up      *upstream
+	cfg     SAFConfig
+	log     *slog.Logger
+	started int64 // unix nanos: entries older may have been sent by a predecessor
+	tries   map[uint64]*safTry
+
+	// send and commit are the acquirer link's Send and Raft's Apply (tests
+	// put fakes in their place).
+	send   func(context.Context, *wire.Message) (*wire.Message, error)
+	commit func(context.Context, []byte) (any, error)
+}
+
+// runSAF runs a sender per acquirer until ctx (the term) ends.
+func (n *Node) runSAF(ctx context.Context) {
+	for _, up := range n.upstreams {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.newSAFSender(up, up.link.Send, n.raft.Apply).run(ctx)
+		}()
+	}
+}
+
+func (n *Node) newSAFSender(up *upstream, send func(context.Context, *wire.Message) (*wire.Message, error),
+	commit func(context.Context, []byte) (any, error)) *safSender {
+	return &safSender{n: n, up: up, cfg: n.cfg.SAF, log: n.log.With("acquirer", up.name, "component", "saf"),
+		started: time.Now().UnixNano(), tries: map[uint64]*safTry{}, send: send, commit: commit}
+}
+
+// pokeSAF wakes the sender of an acquirer after something was queued.
+func (n *Node) pokeSAF(name string) {
+	if up := n.upstreams[name]; up != nil {
+		select {
+		case up.poke <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *safSender) run(ctx context.Context) {
+	s.log.Info("saf sender started")
+	defer s.log.Info("saf sender stopped")
+	for ctx.Err() == nil {
+		wait := s.pass(ctx)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-s.up.poke:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// pass walks the queue in order and returns how long to wait before the
+// next pass. An entry in its backoff holds up the ones after it until it
+// has failed SkipAfter times; then the sender skips past it.
+func (s *safSender) pass(ctx context.Context) time.Duration {
+	entries, err := s.n.store.SAFQueue(s.up.name, 1024)
+	if err != nil {
+		s.log.Error("cannot read the queue", keyErr, err)
+		return s.cfg.Poll
+	}
+	s.forget(entries)
+	wait := s.cfg.Poll
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			return 0
+		}
+		tr := s.tries[e.Seq]
+		if now := time.Now(); tr != nil && now.Before(tr.next) {
+			wait = min(wait, tr.next.Sub(now))
+			if tr.attempts >= s.cfg.SkipAfter {
+				continue
+			}
+			return wait
+		}
+		switch s.deliver(ctx, e, tr) {
+		case safAcked:
+			delete(s.tries, e.Seq)
+		case safUnavailable:
+			// The acquirer is down: not the entry's fault, so no attempt
+			// is counted; wait for the link.
+			return s.cfg.MinBackoff
+		case safFailed:
+			tr = s.failed(e)
+			if tr.attempts < s.cfg.SkipAfter {
+				return min(wait, time.Until(tr.next))
+			}
+		case safStopped:
+			return 0
+		}
+	}
+	return wait
+}
+
+// forget drops the attempts of entries no longer queued (acknowledged).
+func (s *safSender) forget(entries []store.SAFEntry) {
+	if len(s.tries) == 0 {
+		return
+	}
+	queued := make(map[uint64]bool, len(entries))
+	for _, e := range entries {
+		queued[e.Seq] = true
+	}
+	for seq := range s.tries {
+		if !queued[seq] {
+			delete(s.tries, seq)
+		}
+	}
+}
+
+func (s *safSender) failed(e store.SAFEntry) *safTry {
+	tr := s.tries[e.Seq]
+	if tr == nil {
+		tr = &safTry{}
+		s.tries[e.Seq] = tr
+	}
+	tr.attempts++
+	backoff := s.cfg.MinBackoff << min(tr.attempts-1, 20)
+	tr.next = time.Now().Add(min(backoff, s.cfg.MaxBackoff))
+	if tr.attempts == s.cfg.SkipAfter {
+		s.n.metrics.safSkipped.WithLabelValues(s.up.name).Inc()
+		s.log.Error("saf entry still unacknowledged, skipping past it (it stays queued)",
+			"seq", e.Seq, "kind", e.Kind.String(), keyID, e.TxnID, "attempts", tr.attempts)
+	}
+	return tr
+}
+
+type safResult int
+
+const (
+	safAcked safResult = iota
+	safUnavailable
+	safFailed
+	safStopped
+)
+
+// deliver sends one entry and commits the acknowledgement.
+func (s *safSender) deliver(ctx context.Context, e store.SAFEntry, tr *safTry) safResult {
+	t, ok, err := s.n.store.Get(e.TxnID)
+	if err != nil || !ok {
+		s.log.Error("saf entry names no transaction", "seq", e.Seq, keyID, e.TxnID, keyErr, err)
+		return safFailed
+	}
+	repeat := tr != nil || e.CreatedAt < s.started
+	m, err := s.n.safMessage(e, t, repeat)
+	if err != nil {
+		s.log.Error("saf entry cannot be built", "seq", e.Seq, keyID, e.TxnID, keyErr, err)
+		return safFailed
+	}
+	resp, err := s.send(ctx, m)
+	s.n.metrics.safSent.WithLabelValues(s.up.name, e.Kind.String(), boolLabel(repeat)).Inc()
+	switch {
+	case ctx.Err() != nil:
+		return safStopped
+	case errors.Is(err, acquirer.ErrUnavailable):
+		return safUnavailable
+	case err != nil:
+		s.log.Warn("saf entry unanswered", "seq", e.Seq, keyID, e.TxnID, keyErr, err)
+		return safFailed
+	case !safAcknowledges(resp.ResponseCode):
+		s.log.Warn("saf entry refused", "seq", e.Seq, keyID, e.TxnID, "rc", resp.ResponseCode)
+		return safFailed
+	}
+	return s.ack(ctx, e)
+}
+
+// safAcknowledges reports whether an answer to an advice or reversal means
+// the acquirer has it. A format error or a system error does not: the
+// acquirer did nothing with it.
+func safAcknowledges(rc string) bool {
+	return rc != wire.RCFormatError && rc != wire.RCSystemError && rc != wire.RCIssuerInoperative
+}
+
+func (s *safSender) ack(ctx context.Context, e store.SAFEntry) safResult {
+	res, err := s.commit(ctx, store.SAFAckCmd(e.Acquirer, e.Seq, time.Now().UnixNano()))
+	if err != nil {
+		// Not committed: the entry stays and is sent again (as a repeat,
+		// which the acquirer recognises). Only a committed ack removes it.
+		s.log.Warn("saf ack not committed", "seq", e.Seq, keyErr, err)
+		return safStopped
+	}
+	if r, ok := res.(store.Result); !ok || r.Err != nil {
+		s.n.stateMachineError("saf ack", e.TxnID, resultErr(res))
+		return safFailed
+	}
+	s.n.metrics.safAcked.WithLabelValues(s.up.name, e.Kind.String()).Inc()
+	return safAcked
+}
+
+// safMessage builds the 0420 or 0220 for an entry (0421/0221 as a repeat).
+// Both carry their own STAN and DE7 and name the original in DE90.
+func (n *Node) safMessage(e store.SAFEntry, t *store.Txn, repeat bool) (*wire.Message, error) {
+	m := &wire.Message{
+		ProcCode:         t.ProcCode,
+		Amount:           t.Amount,
+		HasAmount:        true,
+		TransmissionTime: e.AcqTime,
+		STAN:             e.STAN,
+		LocalTime:        t.LocalTime,
+		LocalDate:        t.LocalDate,
+		RRN:              t.RRN,
+		TerminalID:       t.TerminalID,
+		MerchantID:       t.MerchantID,
+		Currency:         t.Currency,
+		OriginalData:     t.MTI + t.AcqSTAN + t.AcqTime + "00000000000" + "00000000000",
+	}
+	switch e.Kind {
+	case store.SAFReversal:
+		m.MTI = "0420"
+	case store.SAFAdvice:
+		pan, err := n.vault.Open(t.PANEnc)
+		if err != nil {
+			return nil, fmt.Errorf("card of %s: %w", t.ID, err)
+		}
+		m.MTI, m.PAN, m.AuthCode, m.ResponseCode = "0220", pan, t.AuthCode, wire.RCApproved
+		m.Private.Set(wire.TagStandIn, "1")
+	default:
+		return nil, fmt.Errorf("saf kind %v", e.Kind)
+	}
+	if repeat {
+		m.MTI = m.MTI[:3] + "1"
+	}
+	return m, nil
+}

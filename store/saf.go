@@ -1,0 +1,270 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The store-and-forward (SAF) queue: advices and reversals owed to an
+// acquirer. An entry is enqueued by the same command that records the
+// outcome that owes it (OpOutcomeSAF), so a transaction can never be left
+// unknown, or stood in, without its advice; it leaves the queue only when
+// the acquirer's acknowledgement is committed (OpSAFAck). Both commands are
+// applied like every other one, so every replica holds the same queue and a
+// new active carries on where the old one stopped.
+
+// SAFKind says what an entry owes the acquirer.
+type SAFKind uint8
+
+// SAF kinds.
+const (
+	// SAFReversal: a 0420 for a transaction whose outcome is unknown (the
+	// acquirer timed out, or the takeover gave up on it).
+	SAFReversal SAFKind = 1
+	// SAFAdvice: a 0220 (0120 for a pre-auth) telling the acquirer of a
+	// stand-in approval.
+	SAFAdvice SAFKind = 2
+)
+
+func (k SAFKind) String() string {
+	switch k {
+	case SAFReversal:
+		return "reversal"
+	case SAFAdvice:
+		return "advice"
+	}
+	return "saf(" + strconv.Itoa(int(k)) + ")"
+}
+
+// SAFEntry is one advice or reversal owed to an acquirer.
+type SAFEntry struct {
+	Acquirer string
+	Seq      uint64 // per acquirer, from 1, assigned by Apply: the send order
+	Kind     SAFKind
+	TxnID    string // the transaction it is about
+	// The identity of the advice itself at the acquirer (DE11, DE7),
+	// allocated by the active: never the original's, so that a late answer
+	// to the original is never taken for the acknowledgement.
+	STAN, AcqTime string
+	Amount        int64 // the transaction's amount, set by Apply
+	CreatedAt     int64 // the OUTCOME's time, set by Apply
+}
+
+// SAFAck is the acquirer's acknowledgement of entry Seq of Acquirer.
+type SAFAck struct {
+	Acquirer string
+	Seq      uint64
+	At       int64
+}
+
+// OutcomeSAFCmd encodes an OUTCOME that owes the acquirer e (whose
+// Acquirer, Kind, STAN and AcqTime must be set). Apply records the outcome
+// exactly as OutcomeCmd does and, if it was the transaction's first final
+// (or unknown) answer, enqueues e in the same bbolt transaction.
+func OutcomeSAFCmd(id string, st Status, rc, authCode string, standIn bool, at int64, e SAFEntry) []byte {
+	b := OutcomeCmd(id, st, rc, authCode, standIn, at)
+	b[1] = byte(OpOutcomeSAF)
+	w := writer{b: b}
+	w.str(e.Acquirer)
+	w.byte(byte(e.Kind))
+	w.str(e.STAN)
+	w.str(e.AcqTime)
+	return w.b
+}
+
+// SAFAckCmd encodes the acknowledgement of an entry. Acknowledging an entry
+// that is gone (acknowledged before) changes nothing.
+func SAFAckCmd(acquirer string, seq uint64, at int64) []byte {
+	w := writer{b: append(make([]byte, 0, 32+len(acquirer)), cmdVersion, byte(OpSAFAck))}
+	w.str(acquirer)
+	w.int(int64(seq))
+	w.int(at)
+	return w.b
+}
+
+func readSAFRequest(r *reader) *SAFEntry {
+	return &SAFEntry{Acquirer: r.str(), Kind: SAFKind(r.byte()), STAN: r.str(), AcqTime: r.str()}
+}
+
+func readSAFAck(r *reader) *SAFAck {
+	a := &SAFAck{Acquirer: r.str()}
+	a.Seq = uint64(r.int())
+	a.At = r.int()
+	return a
+}
+
+const safEntryVersion = 1
+
+func appendSAFEntry(b []byte, e *SAFEntry) []byte {
+	w := writer{b: b}
+	w.byte(safEntryVersion)
+	w.str(e.Acquirer)
+	w.int(int64(e.Seq))
+	w.byte(byte(e.Kind))
+	w.str(e.TxnID)
+	w.str(e.STAN)
+	w.str(e.AcqTime)
+	w.int(e.Amount)
+	w.int(e.CreatedAt)
+	return w.b
+}
+
+func decodeSAFEntry(b []byte) (SAFEntry, error) {
+	r := reader{b: b}
+	if v := r.byte(); v != safEntryVersion && r.err == nil {
+		r.failf("saf entry version %d", v)
+	}
+	e := SAFEntry{Acquirer: r.str()}
+	e.Seq = uint64(r.int())
+	e.Kind = SAFKind(r.byte())
+	e.TxnID, e.STAN, e.AcqTime = r.str(), r.str(), r.str()
+	e.Amount, e.CreatedAt = r.int(), r.int()
+	return e, r.done()
+}
+
+// safKey orders one acquirer's entries by sequence: acquirer|seq as 16 hex
+// digits. Acquirer names never contain the separator (validateSAF).
+func safKey(acquirer string, seq uint64) []byte {
+	return fmt.Appendf(nil, "%s%c%016x", acquirer, indexSep, seq)
+}
+
+func validAcquirerName(name string) bool {
+	return name != "" && len(name) <= maxKeyField && !strings.ContainsRune(name, indexSep)
+}
+
+func validateSAF(e *SAFEntry) error {
+	switch {
+	case !validAcquirerName(e.Acquirer):
+		return fmt.Errorf("%w: saf acquirer %q: want 1-%d bytes without %q", ErrInvalid, e.Acquirer, maxKeyField, indexSep)
+	case e.Kind != SAFReversal && e.Kind != SAFAdvice:
+		return fmt.Errorf("%w: saf kind %d", ErrInvalid, e.Kind)
+	case len(e.STAN) != 6 || len(e.AcqTime) != 10:
+		return fmt.Errorf("%w: saf identity %q/%q: want a 6-digit STAN and a 10-digit DE7", ErrInvalid, e.STAN, e.AcqTime)
+	}
+	return nil
+}
+
+// outcomeSAF records o and enqueues e if o was the transaction's first
+// answer: a repeated OUTCOME owes nothing more.
+func (a *applier) outcomeSAF(o *Outcome, e *SAFEntry) (Result, error) {
+	if err := validateSAF(e); err != nil {
+		return Result{Err: err}, nil
+	}
+	if e.Kind == SAFAdvice && (o.Status != StatusApproved || !o.StandIn) {
+		return Result{Err: fmt.Errorf("%w: advice for %s that is not a stand-in approval", ErrInvalid, o.ID)}, nil
+	}
+	if e.Kind == SAFReversal && o.Status != StatusUnknown {
+		return Result{Err: fmt.Errorf("%w: reversal owed for %s whose outcome is %v", ErrInvalid, o.ID, o.Status)}, nil
+	}
+	before, _, err := a.get(o.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := a.outcome(o)
+	if err != nil || r.Err != nil || before == nil || before.Status != StatusPending {
+		return r, err
+	}
+	e.TxnID, e.Amount, e.CreatedAt = o.ID, r.Txn.Amount, o.At
+	if err := a.enqueue(e); err != nil {
+		return Result{}, err
+	}
+	if e.Kind == SAFAdvice {
+		return r, a.countStandIn(r.Txn, e.Acquirer)
+	}
+	return r, nil
+}
+
+// enqueue appends e to its acquirer's queue with the next sequence number.
+func (a *applier) enqueue(e *SAFEntry) error {
+	seqs := a.tx.Bucket(bucketSAFSeq)
+	var seq uint64
+	if v := seqs.Get([]byte(e.Acquirer)); len(v) == 8 {
+		seq = binary.BigEndian.Uint64(v)
+	}
+	seq++
+	e.Seq = seq
+	if err := seqs.Put([]byte(e.Acquirer), binary.BigEndian.AppendUint64(nil, seq)); err != nil {
+		return err
+	}
+	return a.tx.Bucket(bucketSAF).Put(safKey(e.Acquirer, seq), appendSAFEntry(nil, e))
+}
+
+// safAck removes an acknowledged entry. An acknowledged reversal marks its
+// transaction reversed (it was unknown: now it provably never counts); an
+// acknowledged advice no longer counts against the acquirer's open
+// stand-in total.
+func (a *applier) safAck(ack *SAFAck) (Result, error) {
+	if !validAcquirerName(ack.Acquirer) {
+		return Result{Err: fmt.Errorf("%w: saf ack for acquirer %q", ErrInvalid, ack.Acquirer)}, nil
+	}
+	q := a.tx.Bucket(bucketSAF)
+	key := safKey(ack.Acquirer, ack.Seq)
+	v := q.Get(key)
+	if v == nil {
+		return Result{}, nil // acknowledged before
+	}
+	e, err := decodeSAFEntry(v)
+	if err != nil {
+		return Result{}, fmt.Errorf("saf entry %s: %w", key, err)
+	}
+	if err := q.Delete(key); err != nil {
+		return Result{}, err
+	}
+	switch e.Kind {
+	case SAFReversal:
+		if err := a.reverse(e.TxnID, ack.At); err != nil {
+			return Result{}, err
+		}
+	case SAFAdvice:
+		if err := a.addSum(bucketStandInOpen, []byte(e.Acquirer), -1, -e.Amount); err != nil {
+			return Result{}, err
+		}
+	}
+	t, _, err := a.get(e.TxnID)
+	return Result{Txn: t}, err
+}
+
+// countStandIn adds a stand-in approval to its card's day and to its
+// acquirer's open total: what the stand-in policy limits.
+func (a *applier) countStandIn(t *Txn, acquirer string) error {
+	if len(t.PANHash) > 0 {
+		if err := a.addSum(bucketStandInCard, standInCardKey(t.Day, t.PANHash), 1, t.Amount); err != nil {
+			return err
+		}
+	}
+	return a.addSum(bucketStandInOpen, []byte(acquirer), 1, t.Amount)
+}
+
+func standInCardKey(day string, panHash []byte) []byte {
+	return append(append([]byte(day), indexSep), panHash...)
+}
+
+// addSum adds to a count+amount value; a sum back at zero is deleted, so
+// equal histories leave equal files whatever the order of acks.
+func (a *applier) addSum(bucket, key []byte, count, amount int64) error {
+	b := a.tx.Bucket(bucket)
+	s, err := decodeSum(b.Get(key))
+	if err != nil {
+		return fmt.Errorf("sum %s/%s: %w", bucket, key, err)
+	}
+	s.Count += count
+	s.Amount += amount
+	if s.Count == 0 && s.Amount == 0 {
+		return b.Delete(key)
+	}
+	w := writer{}
+	w.int(s.Count)
+	w.int(s.Amount)
+	return b.Put(key, w.b)
+}
+
+func decodeSum(v []byte) (Sum, error) {
+	if v == nil {
+		return Sum{}, nil
+	}
+	r := reader{b: v}
+	s := Sum{Count: r.int(), Amount: r.int()}
+	return s, r.done()
+}
