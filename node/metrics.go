@@ -21,6 +21,7 @@ type metrics struct {
 	unanswered     prometheus.Counter
 	lostAnswers    prometheus.Counter
 	repeatsWaited  prometheus.Counter
+	carriedOn      prometheus.Counter
 	refusedConns   prometheus.Counter
 	idleClosed     prometheus.Counter
 	takeovers      prometheus.Counter
@@ -62,6 +63,9 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		repeatsWaited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tillgate_repeats_joined_total", Help: "Repeats that arrived while their original was in progress and waited for it.",
 		}),
+		carriedOn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tillgate_carried_on_total", Help: "Requests whose outcome this node lost with its leadership, handed on to the next active as repeats.",
+		}),
 		refusedConns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tillgate_register_connections_refused_total", Help: "Register connections closed at accept because MaxConns was reached.",
 		}),
@@ -88,7 +92,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		}),
 	}
 	reg.MustRegister(m.transactions, m.malformed, m.acquirerErrors, m.notProcessed, m.unanswered,
-		m.lostAnswers, m.repeatsWaited, m.refusedConns, m.idleClosed, m.takeovers, m.inflight,
+		m.lostAnswers, m.repeatsWaited, m.carriedOn, m.refusedConns, m.idleClosed, m.takeovers, m.inflight,
 		m.latency, m.acquirer, m.commit, m.relayed, m.relayDuration,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tillgate_register_connections", Help: "Open register connections.",

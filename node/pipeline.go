@@ -55,8 +55,9 @@ func (n *Node) transact(ctx context.Context, req *wire.Message) *wire.Message {
 		return n.relayToActive(ctx, req)
 	}
 	if !v.serving {
+		lost := v
 		if v = n.waitServing(ctx); v == nil {
-			return nil
+			return n.carryOn(ctx, req, lost)
 		}
 	}
 	key := req.Key()
@@ -73,6 +74,9 @@ func (n *Node) transact(ctx context.Context, req *wire.Message) *wire.Message {
 	var aq time.Duration // set by askAcquirer: the AQ tag of the answer
 	t, src := n.transactOwned(context.WithValue(ctx, acqTimeKey{}, &aq), req, key, v)
 	n.inflight.finish(key, c, t)
+	if t == nil {
+		return n.carryOn(ctx, req, v)
+	}
 	resp := n.answer(req, t, src)
 	if resp != nil && aq > 0 {
 		resp.Private.Set(wire.TagAcquirerUS, strconv.FormatInt(aq.Microseconds(), 10))
@@ -82,6 +86,40 @@ func (n *Node) transact(ctx context.Context, req *wire.Message) *wire.Message {
 
 // acqTimeKey holds a *time.Duration in the context for the acquirer round trip.
 type acqTimeKey struct{}
+
+// carryOnPoll is how often carryOn looks for the next active.
+const carryOnPoll = 20 * time.Millisecond
+
+// carryOn handles a request that got no answer while this node led in the
+// term of lost. If the node has lost that leadership since (a new term or a
+// follower now), the request's outcome is unknown here: instead of leaving
+// the register to wait for its attempt timeout and repeat, carryOn waits for
+// the next active and hands the request on as a repeat (relayed, or handled
+// here if this node leads again), which is exactly what the register's own
+// repeat would do: the new active answers what an INTENT recorded, resolves
+// an open one, or authorizes one that never got appended. Still leading in
+// the same term, or no new active before ctx ends: no answer, as before.
+func (n *Node) carryOn(ctx context.Context, req *wire.Message, lost *view) *wire.Message {
+	if v := n.currentView(); v.leader && v.term == lost.term {
+		return nil
+	}
+	t := time.NewTicker(carryOnPoll)
+	defer t.Stop()
+	for {
+		if v := n.currentView(); v.term > lost.term && (v.leader || v.activeAddr != "") {
+			break
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	n.metrics.carriedOn.Inc()
+	rep := *req
+	rep.MTI = wire.RepeatMTI(req.MTI)
+	return n.transact(ctx, &rep)
+}
 
 const (
 	sourceAcquirer  = "acquirer"

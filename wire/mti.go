@@ -24,6 +24,15 @@ func OriginalMTI(mti string) string {
 	return mti[:3] + "0"
 }
 
+// RepeatMTI maps an original ("xxx0") to its repeat ("xxx1"); any other
+// value is returned unchanged.
+func RepeatMTI(mti string) string {
+	if !validMTI(mti) || mti[3] != '0' {
+		return mti
+	}
+	return mti[:3] + "1"
+}
+
 // ResponseMTI returns the response to a request or advice MTI: "0200" and
 // "0201" -> "0210", "0221" -> "0230", "0401" -> "0410", "0800" -> "0810".
 // It returns "" for anything that is not a request or advice (a response,
