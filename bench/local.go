@@ -89,7 +89,9 @@ func RunLocal(ctx context.Context, lo LocalOptions) (*Result, error) {
 		return nil, err
 	}
 	lo.progressf("cluster of %d node(s) and acqsim up in %s: registers %v", lo.Nodes, lo.Dir, p.reg)
-	res, err := lo.Load.run(ctx, hooks{resources: procSource{pids: p.pids}, faults: lo.faults(p),
+	// The harness itself too: its registers share the machine's CPUs.
+	pids := func() map[string]int { m := p.pids(); m["tillbench"] = os.Getpid(); return m }
+	res, err := lo.Load.run(ctx, hooks{resources: procSource{pids: pids}, faults: lo.faults(p),
 		hasFaults: lo.KillActiveEvery > 0 || lo.PauseActive > 0, local: lo.json()})
 	p.stopAll()
 	lo.cleanup(res, err)

@@ -29,8 +29,8 @@ func TestLocal(t *testing.T) {
 		nodes []string
 	}{
 		{"3 nodes, one kill of the active", []string{"--nodes", "3", "--registers", "20", "--transactions", "2000",
-			"--kill-active-every", "3s", "--kills", "1", "--restart-after", "1s"}, 2000, 1, []string{"acqsim", "node1", "node2", "node3"}},
-		{"1 node without replication", []string{"--nodes", "1", "--registers", "10", "--transactions", "300"}, 300, 0, []string{"acqsim", "node1"}},
+			"--kill-active-every", "3s", "--kills", "1", "--restart-after", "1s"}, 2000, 1, []string{"acqsim", "node1", "node2", "node3", "tillbench"}},
+		{"1 node without replication", []string{"--nodes", "1", "--registers", "10", "--transactions", "300"}, 300, 0, []string{"acqsim", "node1", "tillbench"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
