@@ -65,8 +65,9 @@ type LocalJSON struct {
 	Dir             string        `json:"dir"`
 }
 
-// noFaultTail: no fault starts in the last part of the load phase, so
-// that the registers have time to resume before the load stops.
+// noFaultTail: no fault starts in the last part of the load phase (this,
+// or a quarter of a shorter one), so that the registers have time to
+// resume before the load stops.
 const noFaultTail = 5 * time.Second
 
 // RunLocal starts acqsim and the nodes, waits for an active, runs the
@@ -227,8 +228,8 @@ func (lo *LocalOptions) faults(p *procCluster) func(context.Context, *loadtest.F
 	}
 	return func(ctx context.Context, fleet *loadtest.Fleet) {
 		start := time.Now()
-		last := start.Add(lo.Load.Duration - noFaultTail) // no new fault after this
-		var one sync.Mutex                                // one fault at a time
+		last := start.Add(lo.Load.Duration - min(noFaultTail, lo.Load.Duration/4)) // no new fault after this
+		var one sync.Mutex                                                         // one fault at a time
 		var wg sync.WaitGroup
 		if lo.KillActiveEvery > 0 {
 			wg.Go(func() {
