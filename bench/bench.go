@@ -74,9 +74,12 @@ type Result struct {
 	// RaftTerms are the highest Raft term before and after the run: a
 	// change means leadership moved (a fault, or an election under load).
 	RaftTerms [2]uint64 `json:"raft_terms"`
-	Pass      bool      `json:"pass"`
-	Started   time.Time `json:"started"`
-	Finished  time.Time `json:"finished"`
+	// Leaders are the new terms seen during the load, polling /status
+	// twice a second.
+	Leaders  []LeaderChange `json:"leaders,omitempty"`
+	Pass     bool           `json:"pass"`
+	Started  time.Time      `json:"started"`
+	Finished time.Time      `json:"finished"`
 }
 
 // OptionsJSON is what the report records of the options.
@@ -131,9 +134,11 @@ func (o *Options) run(ctx context.Context, h hooks) (*Result, error) {
 	chk := newChecker(*o, h.hasFaults)
 	chk.begin(ctx)
 	smp := startSampling(ctx, h.resources)
+	lw := watchLeaders(ctx, chk.nodes, 500*time.Millisecond)
 	stopFaults := startFaults(ctx, h.faults, fleet)
 	res.Summary = runWithProgress(ctx, fleet, o)
 	stopFaults()
+	res.Leaders = lw.stop()
 	res.Resources = smp.stop(res.Summary.Completed)
 	drainErr := drain(ctx, fleet, o.SettleTimeout)
 	res.Client = fleet.ClientStats()

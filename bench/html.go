@@ -18,8 +18,8 @@ func WriteHTML(w io.Writer, r *Result) error {
 	s := r.Summary
 	data := map[string]any{
 		"R": r, "S": s, "Verdict": map[bool]string{true: "PASS", false: "FAIL"}[r.Pass],
-		"LatencyPlot":    template.HTML(latencyPlot(s)),
-		"ThroughputPlot": template.HTML(throughputPlot(s)),
+		"LatencyPlot":    template.HTML(latencyPlot(r)),
+		"ThroughputPlot": template.HTML(throughputPlot(r)),
 		"HistogramPlot":  template.HTML(histogramPlot(s)),
 		"Latencies": []struct {
 			Name string
@@ -45,8 +45,12 @@ func fmtMS(v float64) string {
 	}
 }
 
-func faultMarkers(s loadtest.Summary) []marker {
+func faultMarkers(r *Result) []marker {
+	s := r.Summary
 	var out []marker
+	for _, l := range r.Leaders {
+		out = append(out, marker{x: l.At.Seconds(), label: fmt.Sprintf("term %d %s", l.Term, l.Leader), color: "#70c"})
+	}
 	for _, f := range s.Faults {
 		color := map[string]string{"kill": "#c00", "pause": "#e80"}[f.Kind]
 		out = append(out, marker{x: f.At.Seconds(), label: f.Kind + " " + f.Node, color: color})
@@ -57,7 +61,8 @@ func faultMarkers(s loadtest.Summary) []marker {
 	return out
 }
 
-func latencyPlot(s loadtest.Summary) string {
+func latencyPlot(r *Result) string {
+	s := r.Summary
 	xs := make([]float64, len(s.Timeline))
 	ss := []series{{name: "p50", color: "#1f77b4"}, {name: "p99", color: "#d62728"}, {name: "max", color: "#999"},
 		{name: "added p99", color: "#2ca02c"}}
@@ -67,10 +72,11 @@ func latencyPlot(s loadtest.Summary) string {
 			ss[j].ys = append(ss[j].ys, ms(d))
 		}
 	}
-	return lineChart("Latency over time (per second, log scale)", xs, ss, true, fmtMS, faultMarkers(s))
+	return lineChart("Latency over time (per second, log scale)", xs, ss, true, fmtMS, faultMarkers(r))
 }
 
-func throughputPlot(s loadtest.Summary) string {
+func throughputPlot(r *Result) string {
+	s := r.Summary
 	xs := make([]float64, len(s.Timeline))
 	ss := []series{{name: "completed/s", color: "#1f77b4"}, {name: "errors/s", color: "#d62728"}, {name: "offered/s", color: "#bbb"}}
 	for i, w := range s.Timeline {
@@ -83,7 +89,7 @@ func throughputPlot(s loadtest.Summary) string {
 		ss = ss[:2] // closed loop
 	}
 	return lineChart("Throughput (transactions finished per second)", xs, ss, false,
-		func(v float64) string { return fmt.Sprintf("%.0f", v) }, faultMarkers(s))
+		func(v float64) string { return fmt.Sprintf("%.0f", v) }, faultMarkers(r))
 }
 
 // histogramPlot regroups the HDR buckets into four bins a decade.
@@ -161,7 +167,7 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 <table><tr><th>response code</th><th>count</th></tr>{{range $k := keys .S.ByRC}}<tr><td>{{$k}}</td><td>{{index $.S.ByRC $k}}</td></tr>{{end}}</table>
 <table><tr><th>kind</th><th>count</th></tr>{{range $k := keys .S.ByKind}}<tr><td>{{$k}}</td><td>{{index $.S.ByKind $k}}</td></tr>{{end}}</table>
 {{with .R.Client}}<p>Failover client: repeats {{.Repeats}}, resends {{.Resends}}, timeouts {{.Timeouts}}, late answers {{.LateAnswers}}, failovers {{.Failovers}}, reversals queued {{.ReversalsQueued}}, acknowledged {{.ReversalsAcked}}.</p>{{end}}
-{{with .R.RaftTerms}}{{if ne (index . 0) (index . 1)}}<p>Raft term {{index . 0}} before the load, {{index . 1}} after: leadership moved during the run.</p>{{end}}{{end}}
+{{with .R.RaftTerms}}{{if ne (index . 0) (index . 1)}}<p>Raft term {{index . 0}} before the load, {{index . 1}} after: leadership moved during the run{{with $.R.Leaders}} (new terms seen at{{range .}} {{d .At}}: {{.Leader}} term {{.Term}};{{end}} marked on the plots){{end}}.</p>{{end}}{{end}}
 <h2>Checks</h2>
 <table><tr><th>check</th><th>result</th><th>detail</th></tr>
 {{range .R.Checks}}<tr><td>{{.Name}}</td><td>{{if .Skip}}skip{{else if .Pass}}ok{{else}}<b class="FAIL">FAIL</b>{{end}}</td><td>{{.Detail}}</td></tr>

@@ -65,8 +65,9 @@ type LocalJSON struct {
 	Dir             string        `json:"dir"`
 }
 
-// noFaultTail: no fault starts in the last part of the load phase, so
-// that the registers have time to resume before the load stops.
+// noFaultTail: no fault starts in the last part of the load phase (this,
+// or a quarter of a shorter one), so that the registers have time to
+// resume before the load stops.
 const noFaultTail = 5 * time.Second
 
 // RunLocal starts acqsim and the nodes, waits for an active, runs the
@@ -89,7 +90,9 @@ func RunLocal(ctx context.Context, lo LocalOptions) (*Result, error) {
 		return nil, err
 	}
 	lo.progressf("cluster of %d node(s) and acqsim up in %s: registers %v", lo.Nodes, lo.Dir, p.reg)
-	res, err := lo.Load.run(ctx, hooks{resources: procSource{pids: p.pids}, faults: lo.faults(p),
+	// The harness itself too: its registers share the machine's CPUs.
+	pids := func() map[string]int { m := p.pids(); m["tillbench"] = os.Getpid(); return m }
+	res, err := lo.Load.run(ctx, hooks{resources: procSource{pids: pids}, faults: lo.faults(p),
 		hasFaults: lo.KillActiveEvery > 0 || lo.PauseActive > 0, local: lo.json()})
 	p.stopAll()
 	lo.cleanup(res, err)
@@ -225,8 +228,8 @@ func (lo *LocalOptions) faults(p *procCluster) func(context.Context, *loadtest.F
 	}
 	return func(ctx context.Context, fleet *loadtest.Fleet) {
 		start := time.Now()
-		last := start.Add(lo.Load.Duration - noFaultTail) // no new fault after this
-		var one sync.Mutex                                // one fault at a time
+		last := start.Add(lo.Load.Duration - min(noFaultTail, lo.Load.Duration/4)) // no new fault after this
+		var one sync.Mutex                                                         // one fault at a time
 		var wg sync.WaitGroup
 		if lo.KillActiveEvery > 0 {
 			wg.Go(func() {

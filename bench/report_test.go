@@ -31,6 +31,8 @@ func sampleResult() *Result {
 		Summary:   s,
 		Resources: []NodeResources{{Node: "node1", CPUSeconds: 1.5, CPUPer1000: 7.5, MaxRSS: 40 << 20, Source: "proc"}},
 		Checks:    []Check{{Name: "replicas converge", Pass: true}, {Name: "totals <&>", Detail: "a <b> detail"}},
+		RaftTerms: [2]uint64{2, 3},
+		Leaders:   []LeaderChange{{At: 1500 * time.Millisecond, Term: 3, Leader: "node3"}},
 	}
 }
 
@@ -59,6 +61,7 @@ func TestHTMLReportIsSelfContained(t *testing.T) {
 		{"latency-over-time title", `Latency over time`, 1},
 		{"histogram bars", `<rect class="bar"`, 2},
 		{"fault markers on both time plots", `>kill node2</text>`, 2},
+		{"leader change markers on both time plots", `>term 3 node3</text>`, 2},
 		{"the verdict", `<b>FAIL</b>`, 1},
 		{"the time to resume", `<td>kill</td><td>node2</td>`, 1},
 		{"escaped detail", `a &lt;b&gt; detail`, 1},
@@ -76,7 +79,7 @@ func TestSummaryText(t *testing.T) {
 	var b bytes.Buffer
 	r := sampleResult()
 	WriteSummary(&b, r)
-	for _, want := range []string{"Scenario:\tday", "added", "Time to resume", "kill", "node2", "CPU s/1000 tx", "node1", "FAIL"} {
+	for _, want := range []string{"Scenario:\tday", "added", "Time to resume", "kill", "node2", "CPU s/1000 tx", "node1", "term 3, leader node3", "FAIL"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}

@@ -28,7 +28,7 @@ type NodeResources struct {
 	MaxRSS  int64  `json:"max_rss_bytes"`
 	Source  string `json:"source"` // "proc" or "metrics"
 	Samples int    `json:"samples"`
-	Err     string `json:"error,omitempty"`
+	Err     string `json:"error,omitempty"` // of the last reading, if it failed
 }
 
 // usage is one reading of a process or node: cumulative CPU seconds and
@@ -97,8 +97,9 @@ func (s *sampler) sample(ctx context.Context, first bool) {
 			s.order = append(s.order, u.node)
 		}
 		if u.err != nil {
-			a.err = u.err.Error()
+			a.err = u.err.Error() // the last reading failed
 		} else {
+			a.err = ""
 			if _, ok := a.base[u.key]; !ok {
 				a.base[u.key] = 0
 				if first {

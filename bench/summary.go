@@ -69,6 +69,9 @@ func writeCounts(w io.Writer, r *Result) {
 	if t := r.RaftTerms; t[1] != t[0] {
 		fmt.Fprintf(w, "Raft term %d before the load, %d after: leadership moved during the run\n", t[0], t[1])
 	}
+	for _, l := range r.Leaders {
+		fmt.Fprintf(w, "  at %s: term %d, leader %s\n", l.At.Round(100*time.Millisecond), l.Term, l.Leader)
+	}
 }
 
 // writeChecks prints each check and the verdict.
