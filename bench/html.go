@@ -160,8 +160,8 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 {{range .S.Faults}}<tr><td>{{.Kind}}</td><td>{{.Node}}</td><td>{{d .At}}</td><td>{{d .Back}}</td><td>{{.Resumed}}/{{.Registers}}</td><td>{{d .First}}</td><td>{{d .P50}}</td><td>{{d .P99}}</td><td>{{d .Max}}</td></tr>
 {{end}}</table>{{end}}
 {{if .R.Resources}}<h2>Resources per process (load phase)</h2>
-<table><tr><th>node</th><th>CPU s</th><th>CPU s / 1,000 tx</th><th>max RSS</th><th>source</th></tr>
-{{range .R.Resources}}<tr><td>{{.Node}}</td><td>{{f1 .CPUSeconds}}</td><td>{{f3 .CPUPer1000}}</td><td>{{mib .MaxRSS}}</td><td>{{.Source}}{{if .Err}} ({{.Err}}){{end}}</td></tr>
+<table><tr><th>node</th><th>CPU s</th><th>CPU s / 1,000 tx</th><th>max RSS</th><th>max anon</th><th>source</th></tr>
+{{range .R.Resources}}<tr><td>{{.Node}}</td><td>{{f1 .CPUSeconds}}</td><td>{{f3 .CPUPer1000}}</td><td>{{mib .MaxRSS}}</td><td>{{if .MaxAnon}}{{mib .MaxAnon}}{{else}}-{{end}}</td><td>{{.Source}}{{if .Err}} ({{.Err}}){{end}}</td></tr>
 {{end}}</table>{{end}}
 <h2>Answers</h2>
 <table><tr><th>response code</th><th>count</th></tr>{{range $k := keys .S.ByRC}}<tr><td>{{$k}}</td><td>{{index $.S.ByRC $k}}</td></tr>{{end}}</table>

@@ -168,13 +168,13 @@ func TestProcReadings(t *testing.T) {
 	if err != nil || cpu <= 0 {
 		t.Fatalf("cpu %v err %v", cpu, err)
 	}
-	rss, err := procHWM(pid)
-	if err != nil || rss < 1<<20 {
-		t.Fatalf("VmHWM %d err %v", rss, err)
+	mem, err := readProcMem(pid)
+	if err != nil || mem.hwm < 1<<20 || mem.anon < 1<<20 || mem.anon > mem.hwm {
+		t.Fatalf("VmHWM %d RssAnon %d err %v", mem.hwm, mem.anon, err)
 	}
 	s := startSampling(t.Context(), procSource{pids: func() map[string]int { return map[string]int{"self": pid} }})
 	res := s.stop(2000)
-	if len(res) != 1 || res[0].Node != "self" || res[0].MaxRSS < 1<<20 || res[0].Samples < 2 || res[0].CPUPer1000 != res[0].CPUSeconds/2 {
+	if len(res) != 1 || res[0].Node != "self" || res[0].MaxRSS < 1<<20 || res[0].MaxAnon < 1<<20 || res[0].Samples < 2 || res[0].CPUPer1000 != res[0].CPUSeconds/2 {
 		t.Fatalf("%+v", res)
 	}
 }

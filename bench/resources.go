@@ -25,7 +25,12 @@ type NodeResources struct {
 	// MaxRSS is the peak resident set in bytes: VmHWM of the processes
 	// tillbench started, or the largest process_resident_memory_bytes
 	// sampled once a second from /metrics.
-	MaxRSS  int64  `json:"max_rss_bytes"`
+	MaxRSS int64 `json:"max_rss_bytes"`
+	// MaxAnon is the largest RssAnon sampled (proc only): the resident
+	// set without the pages of mapped files. bbolt maps its files, so
+	// VmHWM grows with the data a node has touched, which the kernel can
+	// drop and re-read at will; RssAnon is the memory the node holds.
+	MaxAnon int64  `json:"max_rss_anon_bytes,omitempty"`
 	Source  string `json:"source"` // "proc" or "metrics"
 	Samples int    `json:"samples"`
 	Err     string `json:"error,omitempty"` // of the last reading, if it failed
@@ -37,6 +42,7 @@ type usage struct {
 	key  string // identifies the process: a restart starts a new baseline
 	cpu  float64
 	rss  int64
+	anon int64
 	err  error
 	node string
 }
@@ -61,6 +67,7 @@ type sampler struct {
 type nodeAcc struct {
 	base, last map[string]float64 // per process key
 	maxRSS     int64
+	maxAnon    int64
 	samples    int
 	err        string
 }
@@ -106,7 +113,7 @@ func (s *sampler) sample(ctx context.Context, first bool) {
 					a.base[u.key] = u.cpu
 				}
 			}
-			a.last[u.key], a.maxRSS = u.cpu, max(a.maxRSS, u.rss)
+			a.last[u.key], a.maxRSS, a.maxAnon = u.cpu, max(a.maxRSS, u.rss), max(a.maxAnon, u.anon)
 			a.samples++
 		}
 		s.mu.Unlock()
@@ -123,7 +130,7 @@ func (s *sampler) stop(completed int64) []NodeResources {
 	var out []NodeResources
 	for _, n := range s.order {
 		a := s.nodes[n]
-		r := NodeResources{Node: n, MaxRSS: a.maxRSS, Source: s.src.name(), Samples: a.samples, Err: a.err}
+		r := NodeResources{Node: n, MaxRSS: a.maxRSS, MaxAnon: a.maxAnon, Source: s.src.name(), Samples: a.samples, Err: a.err}
 		for k, v := range a.last {
 			r.CPUSeconds += v - a.base[k]
 		}
@@ -148,11 +155,11 @@ func (p procSource) read(context.Context) []usage {
 	var out []usage
 	for node, pid := range p.pids() {
 		cpu, err := procCPU(pid)
-		var rss int64
+		var mem procMem
 		if err == nil {
-			rss, err = procHWM(pid)
+			mem, err = readProcMem(pid)
 		}
-		out = append(out, usage{node: node, key: strconv.Itoa(pid), cpu: cpu, rss: rss, err: err})
+		out = append(out, usage{node: node, key: strconv.Itoa(pid), cpu: cpu, rss: mem.hwm, anon: mem.anon, err: err})
 	}
 	return out
 }
@@ -180,24 +187,38 @@ func procCPU(pid int) (float64, error) {
 	return float64(ut+st) / clockTicks, nil
 }
 
-// procHWM returns VmHWM of pid in bytes.
-func procHWM(pid int) (int64, error) {
+// procMem is what /proc/PID/status says of a process's memory, in bytes.
+type procMem struct{ hwm, anon int64 }
+
+// readProcMem reads VmHWM and RssAnon of pid.
+func readProcMem(pid int) (procMem, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, fmt.Errorf("bench: rss of pid %d: %w", pid, err)
+		return procMem{}, fmt.Errorf("bench: rss of pid %d: %w", pid, err)
 	}
 	defer f.Close()
+	var m procMem
+	found := false
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("bench: /proc/%d/status VmHWM %q: %w", pid, v, err)
-			}
-			return kb * 1024, nil
+		name, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (name != "VmHWM" && name != "RssAnon") {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		if err != nil {
+			return procMem{}, fmt.Errorf("bench: /proc/%d/status %s %q: %w", pid, name, v, err)
+		}
+		if name == "VmHWM" {
+			m.hwm, found = kb*1024, true
+		} else {
+			m.anon = kb * 1024
 		}
 	}
-	return 0, fmt.Errorf("bench: /proc/%d/status: no VmHWM", pid)
+	if !found {
+		return procMem{}, fmt.Errorf("bench: /proc/%d/status: no VmHWM", pid)
+	}
+	return m, nil
 }
 
 // metricsSource reads process_cpu_seconds_total and

@@ -140,13 +140,21 @@ func writeResources(w io.Writer, res []NodeResources) {
 	}
 	fmt.Fprintf(w, "\nResources (load phase):\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  node\tCPU s\tCPU s/1000 tx\tmax RSS\tsource")
+	fmt.Fprintln(tw, "  node\tCPU s\tCPU s/1000 tx\tmax RSS\tmax anon\tsource")
 	for _, r := range res {
 		src := r.Source
 		if r.Err != "" {
 			src += " (" + r.Err + ")"
 		}
-		fmt.Fprintf(tw, "  %s\t%.1f\t%.3f\t%.1f MiB\t%s\n", r.Node, r.CPUSeconds, r.CPUPer1000, float64(r.MaxRSS)/(1<<20), src)
+		fmt.Fprintf(tw, "  %s\t%.1f\t%.3f\t%.1f MiB\t%s\t%s\n", r.Node, r.CPUSeconds, r.CPUPer1000, float64(r.MaxRSS)/(1<<20), anonMiB(r.MaxAnon), src)
 	}
 	tw.Flush()
+}
+
+// anonMiB formats MaxAnon, which only /proc readings have.
+func anonMiB(b int64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
 }
