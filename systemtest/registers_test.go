@@ -108,8 +108,15 @@ func (f *failoverFleet) one(ctx context.Context, c *failover.Client, rnd *rand.R
 	if rnd.IntN(10) == 0 && ctx.Err() == nil {
 		rep := *req
 		rep.MTI = "0201"
-		if again, err := c.Do(context.Background(), &rep); err == nil &&
-			(again.ResponseCode != r.RC || again.AuthCode != r.AuthCode) {
+		again, err := c.Do(context.Background(), &rep)
+		switch {
+		case errors.Is(err, failover.ErrOutcomeUnknown):
+			// The repeat met a fault (the active paused, say) and ended
+			// unknown, so the client queued a reversal of this identity,
+			// as for any unknown outcome: the register has reversed its
+			// own approval, which then must not count (I1).
+			r.RC, r.AuthCode, r.Unknown = "", "", true
+		case err == nil && (again.ResponseCode != r.RC || again.AuthCode != r.AuthCode):
 			r.RepeatMismatch = true
 		}
 	}
