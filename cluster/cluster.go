@@ -67,6 +67,9 @@ type Cluster struct {
 
 	feed      *leadershipFeed
 	closed    chan struct{} // closed by Close: wakes waiters, stops the watcher
+	failed    chan struct{} // closed when the log store fails: raft is shut down
+	failOnce  sync.Once
+	failErr   error // written before failed is closed
 	watchDone chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -89,6 +92,7 @@ func Open(cfg Config, sm StateMachine) (*Cluster, error) {
 		log:       cfg.Logger,
 		feed:      newLeadershipFeed(),
 		closed:    make(chan struct{}),
+		failed:    make(chan struct{}),
 		watchDone: make(chan struct{}),
 	}
 	if err := c.open(sm); err != nil {
@@ -173,8 +177,19 @@ func (c *Cluster) openStores() error {
 		return err
 	}
 	// fsync on: an entry acknowledged to the leader must survive a crash.
-	c.logStore, err = openLogStore(filepath.Join(c.cfg.Dir, logDir), logStoreOptions{Logger: c.log})
+	c.logStore, err = openLogStore(filepath.Join(c.cfg.Dir, logDir), logStoreOptions{Logger: c.log, OnFail: c.storeFailed})
 	return err
+}
+
+// storeFailed is the log store's OnFail: watchLeadership shuts raft down
+// (it cannot be done here, on raft's main goroutine, which Shutdown waits
+// for). A node whose log writes fail must stop taking part, not go on
+// voting and being elected with a log it can no longer extend.
+func (c *Cluster) storeFailed(err error) {
+	c.failOnce.Do(func() {
+		c.failErr = err
+		close(c.failed)
+	})
 }
 
 // refuseBoltLog stops a node whose raft.db holds log entries: an older

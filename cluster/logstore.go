@@ -47,6 +47,9 @@ type segment struct {
 }
 
 type logStoreOptions struct {
+	// OnFail is called once, from the failing writer, when the store turns
+	// fail-stop. It must not block (raft's main goroutine is the writer).
+	OnFail      func(error)
 	SegmentSize int64                        // roll to a new file past this size
 	Logger      *slog.Logger                 // nil: discard
 	sync        func(*os.File) error         // tests inject failures; nil: fdatasync
@@ -275,6 +278,9 @@ func segmentName(first uint64) string { return fmt.Sprintf("%020d%s", first, seg
 func (s *logStore) fail(err error) error {
 	s.err = fmt.Errorf("cluster: log store: %w: %w", errLogStoreFailed, err)
 	s.opts.Logger.Error("log store failed: refusing further writes", "error", err)
+	if s.opts.OnFail != nil {
+		s.opts.OnFail(s.err)
+	}
 	return s.err
 }
 
