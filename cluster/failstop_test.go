@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -40,12 +41,22 @@ func TestLogStoreFailureStopsRaft(t *testing.T) {
 	c.logStore.wmu.Unlock()
 	if _, err := c.Apply(context.Background(), []byte("lost")); err == nil {
 		t.Fatal("Apply succeeded on a failed log store")
+	} else {
+		t.Logf("apply: %v", err)
 	}
-	for c.Status().Role != RoleShutdown {
+	// Raft shuts down asynchronously (from the leadership watcher).
+	for {
+		_, err := c.Apply(context.Background(), []byte("after"))
+		if errors.Is(err, ErrClosed) {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("raft still %s after the log store failed", c.Status().Role)
+			t.Fatalf("Apply still gets %v after the log store failed, want ErrClosed", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if r := c.Status().Role; r != RoleShutdown {
+		t.Fatalf("role %s after the log store failed, want %s", r, RoleShutdown)
 	}
 	if err := c.Close(); err != nil {
 		t.Logf("close: %v", err)
