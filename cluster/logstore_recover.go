@@ -28,6 +28,11 @@ func (s *logStore) recover() error {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return err
 	}
+	// The directory's own entry must be durable too, or a crash could take
+	// it with every segment in it.
+	if err := syncDir(filepath.Dir(s.dir)); err != nil {
+		return err
+	}
 	floor, err := readFloor(s.dir)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errLogCorrupt, err)
