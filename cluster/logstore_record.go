@@ -47,6 +47,12 @@ func appendRecord(buf []byte, l *raft.Log) ([]byte, error) {
 	buf = append(buf, l.Extensions...)
 	withTime, err := l.AppendedAt.AppendBinary(buf)
 	if err != nil {
+		// Only a zone offset beyond ±32767 minutes has no binary form:
+		// keep the instant rather than refuse the entry, which would stop
+		// the node over an informational field.
+		withTime, err = l.AppendedAt.UTC().AppendBinary(buf)
+	}
+	if err != nil {
 		return buf[:start], fmt.Errorf("entry %d: AppendedAt: %w", l.Index, err)
 	}
 	buf = withTime

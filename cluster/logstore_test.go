@@ -95,6 +95,10 @@ func TestLogStoreRoundTrip(t *testing.T) {
 		{Index: 5, Term: 1 << 62, Type: raft.LogBarrier, Data: bytes.Repeat([]byte{0, 0xff}, 5000), AppendedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, zone)},
 		{Index: 6, Term: 1 << 62, Type: raft.LogType(200), Extensions: []byte{1}},
 	}
+	// Offsets with seconds (local mean time) and offsets with no binary
+	// form at all keep their instant.
+	lmt := raft.Log{Index: 7, Term: 3, AppendedAt: time.Date(1890, 1, 1, 0, 0, 0, 0, time.FixedZone("LMT", 3601))}
+	huge := raft.Log{Index: 8, Term: 3, AppendedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("", 40000*60))}
 	dir := t.TempDir()
 	s := mustOpenLogStore(t, dir, 0)
 	var in []*raft.Log
@@ -129,6 +133,15 @@ func TestLogStoreRoundTrip(t *testing.T) {
 		}
 	}
 	check(s)
+	for _, l := range []*raft.Log{&lmt, &huge} {
+		if err := s.StoreLog(l); err != nil {
+			t.Fatalf("store a time with zone offset %v: %v", l.AppendedAt, err)
+		}
+		var got raft.Log
+		if err := s.GetLog(l.Index, &got); err != nil || !got.AppendedAt.Equal(l.AppendedAt) {
+			t.Fatalf("GetLog(%d) = %v, %v; want AppendedAt %v", l.Index, got.AppendedAt, err, l.AppendedAt)
+		}
+	}
 	s.Close()
 	check(mustOpenLogStore(t, dir, 0))
 }
