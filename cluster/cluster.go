@@ -44,6 +44,10 @@ var (
 	ErrInvalidConfig = errors.New("invalid config")
 	// ErrBadSnapshot: a snapshot does not start with tillgate's header.
 	ErrBadSnapshot = errors.New("bad snapshot")
+	// ErrOldLogFormat: raft.db holds log entries from an older version
+	// that kept the Raft log there; the node must rejoin with an empty
+	// data dir.
+	ErrOldLogFormat = errors.New("raft log in an old format")
 	// ErrStateMismatch: the state machine has applied entries that the
 	// Raft state on disk knows nothing of.
 	ErrStateMismatch = errors.New("state machine and Raft log do not belong together")
@@ -55,13 +59,17 @@ type Cluster struct {
 	log       *slog.Logger
 	localAddr string
 
-	bolt     *raftboltdb.BoltStore
+	bolt     *raftboltdb.BoltStore // StableStore only
+	logStore *logStore
 	trans    *raft.NetworkTransport
 	raft     *raft.Raft
 	observer *raft.Observer
 
 	feed      *leadershipFeed
 	closed    chan struct{} // closed by Close: wakes waiters, stops the watcher
+	failed    chan struct{} // closed when the log store fails: raft is shut down
+	failOnce  sync.Once
+	failErr   error // written before failed is closed
 	watchDone chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -84,6 +92,7 @@ func Open(cfg Config, sm StateMachine) (*Cluster, error) {
 		log:       cfg.Logger,
 		feed:      newLeadershipFeed(),
 		closed:    make(chan struct{}),
+		failed:    make(chan struct{}),
 		watchDone: make(chan struct{}),
 	}
 	if err := c.open(sm); err != nil {
@@ -100,27 +109,21 @@ func Open(cfg Config, sm StateMachine) (*Cluster, error) {
 	return c, nil
 }
 
+// logDir holds the segment files of the Raft log, under Config.Dir.
+const logDir = "log"
+
 // open builds the stores, the transport and raft, in that order; on error
 // the caller closes whatever was opened.
 func (c *Cluster) open(sm StateMachine) error {
 	if err := os.MkdirAll(c.cfg.Dir, 0o700); err != nil {
 		return err
 	}
-	var err error
-	// fsync on: an entry acknowledged to the leader must survive a crash.
-	// The lock timeout turns a second node on the same Dir into an error
-	// instead of a hang (bbolt waits for its file lock forever by default).
-	path := filepath.Join(c.cfg.Dir, "raft.db")
-	c.bolt, err = raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &bbolt.Options{Timeout: boltLockTimeout}})
-	if errors.Is(err, bbolt.ErrTimeout) {
-		return fmt.Errorf("log store %s: locked by another process: %w", path, err)
-	}
-	if err != nil {
-		return fmt.Errorf("log store %s: %w", path, err)
+	if err := c.openStores(); err != nil {
+		return err
 	}
 	// The cache keeps recent entries decoded, so the leader replicates them
 	// without reading back and decoding what it has just written.
-	logs, err := raft.NewLogCache(c.cfg.LogCacheSize, c.bolt)
+	logs, err := raft.NewLogCache(c.cfg.LogCacheSize, c.logStore)
 	if err != nil {
 		return fmt.Errorf("log cache: %w", err)
 	}
@@ -128,6 +131,9 @@ func (c *Cluster) open(sm StateMachine) error {
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(c.cfg.Dir, snapshotsRetained, hl.Named("snapshots"))
 	if err != nil {
 		return fmt.Errorf("snapshot store: %w", err)
+	}
+	if err := c.dropStaleLog(snaps); err != nil {
+		return err
 	}
 	if c.trans, err = c.openTransport(hl); err != nil {
 		return err
@@ -150,6 +156,80 @@ func (c *Cluster) open(sm StateMachine) error {
 		return fmt.Errorf("raft: %w", err)
 	}
 	return nil
+}
+
+// openStores opens raft.db (raft-boltdb, now only the StableStore: term
+// and vote) and the segment log store in log/.
+func (c *Cluster) openStores() error {
+	var err error
+	// The lock timeout turns a second node on the same Dir into an error
+	// instead of a hang (bbolt waits for its file lock forever by default).
+	// The segment store has no lock of its own: this one guards the Dir.
+	path := filepath.Join(c.cfg.Dir, "raft.db")
+	c.bolt, err = raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &bbolt.Options{Timeout: boltLockTimeout}})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return fmt.Errorf("stable store %s: locked by another process: %w", path, err)
+	}
+	if err != nil {
+		return fmt.Errorf("stable store %s: %w", path, err)
+	}
+	if err := refuseBoltLog(c.bolt, path); err != nil {
+		return err
+	}
+	// fsync on: an entry acknowledged to the leader must survive a crash.
+	c.logStore, err = openLogStore(filepath.Join(c.cfg.Dir, logDir), logStoreOptions{Logger: c.log, OnFail: c.storeFailed})
+	return err
+}
+
+// storeFailed is the log store's OnFail: watchLeadership shuts raft down
+// (it cannot be done here, on raft's main goroutine, which Shutdown waits
+// for). A node whose log writes fail must stop taking part, not go on
+// voting and being elected with a log it can no longer extend.
+func (c *Cluster) storeFailed(err error) {
+	c.failOnce.Do(func() {
+		c.failErr = err
+		close(c.failed)
+	})
+}
+
+// refuseBoltLog stops a node whose raft.db holds log entries: an older
+// version kept the log there. Migrating is not worth its risk: the node
+// rejoins empty and receives a snapshot from the leader.
+func refuseBoltLog(bolt *raftboltdb.BoltStore, path string) error {
+	first, err := bolt.FirstIndex()
+	if err != nil {
+		return fmt.Errorf("stable store %s: %w", path, err)
+	}
+	last, err := bolt.LastIndex()
+	if err != nil {
+		return fmt.Errorf("stable store %s: %w", path, err)
+	}
+	if first == 0 && last == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s holds Raft log entries %d-%d from an older tillgate that kept the log there; "+
+		"the log now lives in %s/: stop the node, move its data dir away, start it with an empty data dir "+
+		"and let it rejoin the cluster (the leader sends it a snapshot)",
+		ErrOldLogFormat, path, first, last, logDir)
+}
+
+// dropStaleLog empties a log that ends before the latest local snapshot:
+// raft saved an installed snapshot and the node stopped before raft
+// deleted the old log. Every entry in it is covered by the snapshot, and
+// the leader continues after the snapshot, which StoreLogs would refuse as
+// a gap.
+func (c *Cluster) dropStaleLog(snaps raft.SnapshotStore) error {
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	first, _ := c.logStore.FirstIndex()
+	last, _ := c.logStore.LastIndex()
+	if last == 0 || last >= list[0].Index {
+		return nil
+	}
+	c.log.Warn("log ends before the latest snapshot: deleting it", "first_index", first, "last_index", last, "snapshot_index", list[0].Index)
+	return c.logStore.DeleteRange(first, last)
 }
 
 func (c *Cluster) openTransport(hl *hclogAdapter) (*raft.NetworkTransport, error) {
@@ -268,6 +348,9 @@ func (c *Cluster) closeStores() error {
 	var errs []error
 	if c.trans != nil {
 		errs = append(errs, c.trans.Close())
+	}
+	if c.logStore != nil {
+		errs = append(errs, c.logStore.Close())
 	}
 	if c.bolt != nil {
 		errs = append(errs, c.bolt.Close())

@@ -18,7 +18,7 @@ type Peer struct {
 // DefaultConfig, so Config{ID: .., Dir: .., BindAddr: ..} is usable.
 type Config struct {
 	ID            string // Raft server ID, unique for all time
-	Dir           string // raft.db and snapshots/ live here
+	Dir           string // raft.db (term, vote), log/ and snapshots/ live here
 	BindAddr      string // Raft TCP listen address, e.g. "0.0.0.0:7000"
 	AdvertiseAddr string // address peers dial; empty = the bound address
 

@@ -1,8 +1,9 @@
 // Package cluster replicates tillgate's state machine with Raft
 // (hashicorp/raft).
 //
-// It owns everything Raft needs on a node: the log and stable store
-// (raft-boltdb, fsync on, behind an in-memory log cache), the snapshot store,
+// It owns everything Raft needs on a node: the log store (segment files
+// in log/, one write and one fdatasync per append, behind an in-memory log
+// cache), the stable store (raft-boltdb: term and vote), the snapshot store,
 // the TCP transport, bootstrap, membership changes, and a thin FSM that hands
 // committed entries to a StateMachine in batches. Commands are opaque []byte:
 // the package knows nothing of transactions.

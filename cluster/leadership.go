@@ -72,11 +72,15 @@ func (c *Cluster) watchLeadership(obs <-chan raft.Observation) {
 	tick := time.NewTicker(reconcileEvery)
 	defer tick.Stop()
 	leaderCh := c.raft.LeaderCh()
+	failed := c.failed
 	for {
 		select {
 		case <-leaderCh:
 		case <-obs:
 		case <-tick.C:
+		case <-failed:
+			failed = nil
+			c.stopRaft()
 		case <-c.closed:
 			return
 		}
@@ -109,4 +113,14 @@ func (c *Cluster) Leadership() <-chan Leadership {
 // IsLeader reports whether this node is the leader now.
 func (c *Cluster) IsLeader() bool {
 	return c.raft.State() == raft.Leader
+}
+
+// stopRaft shuts raft down after a log store failure (fail-stop): the files'
+// state is unknown, so the node must not go on voting or leading. Close
+// still runs as usual afterwards.
+func (c *Cluster) stopRaft() {
+	c.log.Error("Raft log store failed: shutting Raft down; restart the node (it checks its log on start)", "error", c.failErr)
+	if err := c.raft.Shutdown().Error(); err != nil {
+		c.log.Error("raft shutdown after a log store failure", "error", err)
+	}
 }

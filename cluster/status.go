@@ -61,7 +61,7 @@ func (c *Cluster) Status() Status {
 	st := Status{
 		ID:           c.cfg.ID,
 		Addr:         c.localAddr,
-		Role:         roleOf(c.raft.State()),
+		Role:         c.role(),
 		Term:         c.raft.CurrentTerm(),
 		LeaderID:     string(leaderID),
 		LeaderAddr:   string(leaderAddr),
@@ -86,6 +86,18 @@ func (c *Cluster) Status() Status {
 		}
 	}
 	return st
+}
+
+// role is raft's state, except after a log store failure: raft may set
+// itself back to follower as it handles the failed write after stopRaft
+// shut it down (a race inside raft), yet it is stopped.
+func (c *Cluster) role() string {
+	select {
+	case <-c.failed:
+		return RoleShutdown
+	default:
+		return roleOf(c.raft.State())
+	}
 }
 
 func roleOf(s raft.RaftState) string {
