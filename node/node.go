@@ -175,6 +175,13 @@ func (n *Node) Store() *store.Store { return n.store }
 // IsLeader reports whether this node is the Raft leader right now.
 func (n *Node) IsLeader() bool { return n.raft != nil && n.raft.IsLeader() }
 
+// Serving reports whether this node is the active and has finished taking
+// over (Barrier, open INTENTs claimed): from then on it authorizes.
+func (n *Node) Serving() bool {
+	v := n.currentView()
+	return v != nil && v.leader && v.serving
+}
+
 func (n *Node) fail(err error) {
 	select {
 	case n.errc <- err:

@@ -158,17 +158,19 @@ func (c *Cluster) RegisterAddrs() []string {
 	return out
 }
 
-// Leader returns the index of the running node that leads, or -1.
+// Leader returns the index of the running node that leads and serves, or -1.
 func (c *Cluster) Leader() int {
 	for i, n := range c.Nodes {
-		if n != nil && n.IsLeader() {
+		// Serving, not only leading: a request sent to a leader still
+		// taking over may be relayed and answered "not processed".
+		if n != nil && n.Serving() {
 			return i
 		}
 	}
 	return -1
 }
 
-// WaitLeader polls until a running node leads.
+// WaitLeader polls until a running node leads and serves.
 func (c *Cluster) WaitLeader(timeout time.Duration) (int, error) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
