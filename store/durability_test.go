@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -89,4 +90,33 @@ func crash(t *testing.T, s *Store) {
 		t.Fatal(err)
 	}
 	s.db = nil
+}
+
+// A torn file (here: garbage where the pages should be) without a clean
+// marker is discarded without being walked: bbolt's writable open would
+// panic rebuilding the freelist of such a file.
+func TestNoSyncTornFileDiscarded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	v := mustVault(t)
+	idx, cmds := randomLog(t, v, 1, 100)
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ApplyBatch(idx, cmds)
+	crash(t, s)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 2 * 4096; i < len(b); i++ { // keep the meta pages, tear the rest
+		b[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpenPath(t, path, true)
+	if got := s.AppliedIndex(); got != 0 {
+		t.Fatalf("applied index of a torn file reopened %d, want 0 (discarded)", got)
+	}
 }

@@ -85,11 +85,15 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 // openBolt opens the bbolt file. With discardUnclean, a file that has no
-// clean marker is removed first, under bbolt's lock so that a second opener
-// never removes the file of a running store, and the marker is removed
-// before anything is written: from then on a crash shows at the next Open.
+// clean marker is discarded first, and the marker is removed before
+// anything is written: from then on a crash shows at the next Open.
 func (s *Store) openBolt(discardUnclean bool) (*bolt.DB, error) {
-	opts := &bolt.Options{
+	if discardUnclean {
+		if err := s.discardUnclean(); err != nil {
+			return nil, err
+		}
+	}
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{
 		Timeout:         time.Second, // a second opener fails clearly instead of hanging
 		NoSync:          s.opts.NoSync,
 		InitialMmapSize: initialMmapSize,
@@ -98,27 +102,35 @@ func (s *Store) openBolt(discardUnclean bool) (*bolt.DB, error) {
 		// written on every commit: one page less per ApplyBatch, the hot
 		// path, at the cost of a slower open (rare) of a large file.
 		NoFreelistSync: true,
+	})
+	if err == nil && discardUnclean {
+		err = removeSynced(s.path + cleanSuffix)
 	}
-	_, serr := os.Stat(s.path)
-	existed := serr == nil
-	db, err := bolt.Open(s.path, 0o600, opts)
-	if !discardUnclean || errors.Is(err, bolterrors.ErrTimeout) {
-		return db, err
+	return db, err
+}
+
+// discardUnclean removes the state file if it exists without its clean
+// marker. It decides before the writable open, which walks every page to
+// rebuild the freelist and panics on a torn file; the read-only open it
+// takes first reads only the meta pages, and its shared lock times out
+// while another process runs the store, whose file (unmarked while in use)
+// must then stay.
+func (s *Store) discardUnclean() error {
+	if _, err := os.Stat(s.path); errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	marker := s.path + cleanSuffix
-	_, merr := os.Stat(marker)
-	if err == nil && (merr == nil || !existed) {
-		return db, removeSynced(marker)
+	if _, err := os.Stat(s.path + cleanSuffix); err == nil {
+		return nil
 	}
-	s.log.Warn("state file was not closed cleanly and may be torn: discarding it; Raft rebuilds it from its snapshot and log", logKeyPath, s.path, logKeyErr, err)
-	rerr := removeSynced(s.path)
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return err
+	}
 	if db != nil {
 		db.Close()
 	}
-	if rerr != nil {
-		return nil, rerr
-	}
-	return bolt.Open(s.path, 0o600, opts)
+	s.log.Warn("state file was not closed cleanly and may be torn: discarding it; Raft rebuilds it from its snapshot and log", logKeyPath, s.path, logKeyErr, err)
+	return removeSynced(s.path)
 }
 
 // removeSynced removes path if it exists and makes the removal durable.
