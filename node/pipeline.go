@@ -113,6 +113,8 @@ func (n *Node) carryOn(ctx context.Context, req *wire.Message, lost *view) *wire
 		case <-t.C:
 		case <-ctx.Done():
 			return nil
+		case <-n.ctx.Done(): // closing: no next active will show here
+			return nil
 		}
 	}
 	n.metrics.carriedOn.Inc()
