@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -402,5 +403,50 @@ func TestInvalidRequest(t *testing.T) {
 func TestConfigRejected(t *testing.T) {
 	if _, err := Open(DefaultConfig()); !errors.Is(err, ErrConfig) {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestSilentNodeProbedThenLeft: the active takes a request and then says
+// nothing at all, not even to an echo, with its connection open (a paused
+// process). The register does not wait out its attempt timeout: after
+// SilenceProbe it echoes, after as long again it takes the node for dead
+// and repeats the request on the next node.
+func TestSilentNodeProbedThenLeft(t *testing.T) {
+	var paused atomic.Bool
+	a := newFake(t, func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
+		switch {
+		case paused.Load():
+			return nil, false, 0
+		case m.MTI == "0200":
+			paused.Store(true)
+			return nil, false, 0
+		}
+		return f.reply(m, "00"), false, 0
+	})
+	b := newFake(t, approve)
+	cfg := testConfig(t, a.addr, b.addr)
+	cfg.AttemptTimeout, cfg.Deadline = time.Hour, 2*time.Hour // only the probe can end the wait
+	cfg.SilenceProbe = 50 * time.Millisecond
+	c := open(t, cfg)
+	resp, err := c.Do(context.Background(), purchase(700))
+	if err != nil || resp.ResponseCode != wire.RCApproved {
+		t.Fatalf("Do: %v %+v", err, resp)
+	}
+	if got := b.received("0201"); len(got) != 1 {
+		t.Fatalf("next node got %d repeats, want 1", len(got))
+	}
+	var echoes int
+	sawRequest := false
+	for _, m := range a.received() {
+		sawRequest = sawRequest || m.MTI == "0200"
+		if sawRequest && m.MTI == "0800" {
+			echoes++
+		}
+	}
+	if echoes != 1 {
+		t.Fatalf("silent node got %d echoes after the request, want 1 probe", echoes)
+	}
+	if st := c.Stats(); st.Timeouts != 0 {
+		t.Fatalf("%d attempt timeouts: the probe should have ended the wait", st.Timeouts)
 	}
 }

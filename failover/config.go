@@ -25,6 +25,12 @@ type Config struct {
 	AttemptTimeout time.Duration
 	EchoIdle       time.Duration // echo after this long without traffic
 	DeadAfter      time.Duration // a link silent this long is dead
+	// SilenceProbe: while a request waits on a link that has said nothing
+	// for this long, an echo goes out on it, and a node that still says
+	// nothing for as long again is taken for dead and the request repeated
+	// elsewhere. A paused or wedged process keeps its connections open, so
+	// without it a register would wait out AttemptTimeout. 0 turns it off.
+	SilenceProbe time.Duration
 	// Hold is how long a new request waits while no active is known.
 	Hold time.Duration
 	// RecheckMin/Max bound the jittered re-check interval while holding.
@@ -66,6 +72,7 @@ func DefaultConfig() Config {
 		AttemptTimeout:     10 * time.Second,
 		EchoIdle:           30 * time.Second,
 		DeadAfter:          60 * time.Second,
+		SilenceProbe:       1500 * time.Millisecond,
 		Hold:               5 * time.Second,
 		RecheckMin:         250 * time.Millisecond,
 		RecheckMax:         500 * time.Millisecond,
@@ -92,6 +99,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: DialTimeout, Deadline and AttemptTimeout must be positive", ErrConfig)
 	case c.EchoIdle <= 0 || c.DeadAfter <= c.EchoIdle:
 		return fmt.Errorf("%w: want 0 < EchoIdle < DeadAfter", ErrConfig)
+	case c.SilenceProbe < 0:
+		return fmt.Errorf("%w: SilenceProbe must not be negative (0 turns it off)", ErrConfig)
 	case c.RecheckMin <= 0 || c.RecheckMax < c.RecheckMin:
 		return fmt.Errorf("%w: want 0 < RecheckMin <= RecheckMax", ErrConfig)
 	case c.BreakerFailures < 1:

@@ -146,22 +146,75 @@ func (l *link) roundTrip(ctx context.Context, m *wire.Message, key string, ch ch
 	}
 	t := time.NewTimer(time.Until(until))
 	defer t.Stop()
-	select {
-	case resp = <-ch:
-		return resp, true, nil
-	case <-l.done:
-		// The answer may have raced the close.
+	silence := newSilenceWatch(l)
+	defer silence.stop()
+	for {
 		select {
 		case resp = <-ch:
 			return resp, true, nil
-		default:
+		case <-l.done:
+			// The answer may have raced the close.
+			select {
+			case resp = <-ch:
+				return resp, true, nil
+			default:
+			}
+			return nil, true, fmt.Errorf("%s: %w", l.addr, errLinkDown)
+		case <-t.C:
+			return nil, true, fmt.Errorf("%s: %w", l.addr, errAttemptTimeout)
+		case <-ctx.Done():
+			return nil, true, ctx.Err()
+		case <-silence.c():
+			silence.check() // may fail l: l.done is next
 		}
-		return nil, true, fmt.Errorf("%s: %w", l.addr, errLinkDown)
-	case <-t.C:
-		return nil, true, fmt.Errorf("%s: %w", l.addr, errAttemptTimeout)
-	case <-ctx.Done():
-		return nil, true, ctx.Err()
 	}
+}
+
+// silenceWatch implements Config.SilenceProbe for one attempt.
+type silenceWatch struct {
+	l        *link
+	t        *time.Timer
+	heard    int64 // lastRead when last looked at
+	probedAt int64 // when the echo went out; 0: none yet
+}
+
+func newSilenceWatch(l *link) *silenceWatch {
+	w := &silenceWatch{l: l, heard: l.lastRead.Load()}
+	if d := l.c.cfg.SilenceProbe; d > 0 {
+		w.t = time.NewTimer(d)
+	}
+	return w
+}
+
+func (w *silenceWatch) c() <-chan time.Time {
+	if w.t == nil {
+		return nil // never fires
+	}
+	return w.t.C
+}
+
+func (w *silenceWatch) stop() {
+	if w.t != nil {
+		w.t.Stop()
+	}
+}
+
+// check runs every SilenceProbe: a node that spoke since is working on it;
+// one that did not gets an echo, and one that did not answer that either is
+// dead.
+func (w *silenceWatch) check() {
+	heard := w.l.lastRead.Load()
+	switch {
+	case heard != w.heard:
+		w.heard, w.probedAt = heard, 0
+	case w.probedAt == 0:
+		w.probedAt = w.l.c.now()
+		_, _ = w.l.write(w.l.c.netMessage(wire.NetEcho))
+	default:
+		w.l.fail(fmt.Errorf("%w: no answer, not even to an echo, for %v", errLinkDown, time.Duration(w.l.c.now()-w.probedAt)+w.l.c.cfg.SilenceProbe))
+		return
+	}
+	w.t.Reset(w.l.c.cfg.SilenceProbe)
 }
 
 // readLoop frames and decodes answers and hands them to their waiters.
