@@ -327,7 +327,8 @@ func TestLinkConnLost(t *testing.T) {
 		_, err := l.Send(context.Background(), purchase("000001", 1000))
 		errc <- err
 	}()
-	waitFor(t, "request at the host", func() bool { return s.Stats().Requests == 1 })
+	// Recorded, not only read: the host approves it, then loses the answer.
+	waitFor(t, "request recorded at the host", func() bool { return mustTotals(t, s)["purchase"].Count == 1 })
 	s.SetFault(sim.Fault{Down: true})
 	err := <-errc
 	if !errors.Is(err, ErrConnLost) || errors.Is(err, ErrUnavailable) {

@@ -44,9 +44,15 @@ func TestLogStoreFailureStopsRaft(t *testing.T) {
 	} else {
 		t.Logf("apply: %v", err)
 	}
-	// Raft shuts down asynchronously (from the leadership watcher).
+	// Raft shuts down asynchronously (from the leadership watcher). Each
+	// try is bounded on its own, so that one Apply queued just before the
+	// shutdown cannot use up the bound of the whole wait, which only keeps
+	// a hung test from hanging forever.
+	deadline = time.Now().Add(time.Minute)
 	for {
-		_, err := c.Apply(context.Background(), []byte("after"))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := c.Apply(ctx, []byte("after"))
+		cancel()
 		if errors.Is(err, ErrClosed) {
 			break
 		}
