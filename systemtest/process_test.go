@@ -56,7 +56,9 @@ func startProcCluster(t *testing.T) *procCluster {
 func startProcClusterWith(t *testing.T, tune func(cfg map[string]any)) *procCluster {
 	t.Helper()
 	p := &procCluster{t: t, dir: t.TempDir(), bin: buildBinaries(t), ids: []string{"node1", "node2", "node3"}}
-	addrs, err := localcluster.FreePorts(11)
+	// Below the range the in-process tests of other packages use: a killed
+	// node's ports must still be free when it restarts.
+	addrs, err := localcluster.FreePortsIn(10000, 20000, 11)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,13 @@ func addrs(base int, free []string) []string {
 // come from below Linux's ephemeral range (32768-60999), so that the
 // outgoing connections of the nodes themselves cannot take them between
 // this check and the listen.
-func FreePorts(n int) ([]string, error) {
+func FreePorts(n int) ([]string, error) { return FreePortsIn(20000, 32000, n) }
+
+// FreePortsIn is FreePorts from [lo, hi). Tests that kill a node and
+// restart it on the same ports use a range of their own: while the node is
+// down its ports are free, and another test package running at the same
+// time must not be handed one of them.
+func FreePortsIn(lo, hi, n int) ([]string, error) {
 	out := make([]string, 0, n)
 	var held []net.Listener
 	defer func() {
@@ -113,9 +119,9 @@ func FreePorts(n int) ([]string, error) {
 	}()
 	for tries := 0; len(out) < n; tries++ {
 		if tries > 1000 {
-			return nil, fmt.Errorf("localcluster: no free ports below 32768")
+			return nil, fmt.Errorf("localcluster: no %d free ports in %d-%d", n, lo, hi-1)
 		}
-		addr := "127.0.0.1:" + strconv.Itoa(20000+rand.IntN(12000))
+		addr := "127.0.0.1:" + strconv.Itoa(lo+rand.IntN(hi-lo))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			continue
