@@ -30,21 +30,8 @@ type leaderWatch struct {
 
 func watchLeaders(ctx context.Context, nodes []*adminapi.Client, every time.Duration) *leaderWatch {
 	ctx, cancel := context.WithCancel(ctx)
-	w := &leaderWatch{nodes: nodes, start: time.Now(), cancel: cancel, done: make(chan struct{})}
-	w.poll(ctx, true)
-	go func() {
-		defer close(w.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				w.poll(ctx, false)
-			}
-		}
-	}()
+	w := &leaderWatch{nodes: nodes, start: time.Now(), cancel: cancel}
+	w.done = pollEvery(ctx, every, func(first bool) { w.poll(ctx, first) })
 	return w
 }
 

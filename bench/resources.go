@@ -74,22 +74,30 @@ type nodeAcc struct {
 
 func startSampling(ctx context.Context, src resourceSource) *sampler {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &sampler{src: src, cancel: cancel, done: make(chan struct{}), nodes: map[string]*nodeAcc{}}
-	s.sample(ctx, true)
+	s := &sampler{src: src, cancel: cancel, nodes: map[string]*nodeAcc{}}
+	s.done = pollEvery(ctx, time.Second, func(first bool) { s.sample(ctx, first) })
+	return s
+}
+
+// pollEvery calls fn(true) now and fn(false) every period until ctx ends;
+// the channel is closed once the last call has returned.
+func pollEvery(ctx context.Context, period time.Duration, fn func(first bool)) chan struct{} {
+	done := make(chan struct{})
+	fn(true)
 	go func() {
-		defer close(s.done)
-		t := time.NewTicker(time.Second)
+		defer close(done)
+		t := time.NewTicker(period)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				s.sample(ctx, false)
+				fn(false)
 			}
 		}
 	}()
-	return s
+	return done
 }
 
 // sample takes one reading; first marks the baseline of processes running

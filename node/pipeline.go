@@ -412,20 +412,7 @@ func (n *Node) askAcquirer(ctx context.Context, t *store.Txn, req *wire.Message,
 // when the node answers by itself: a reversal of something the acquirer never
 // approved has nothing to reverse.
 func (n *Node) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool) (*wire.Message, string) {
-	m := &wire.Message{
-		MTI:              t.MTI,
-		ProcCode:         t.ProcCode,
-		Amount:           t.Amount,
-		HasAmount:        true,
-		TransmissionTime: t.AcqTime,
-		STAN:             t.AcqSTAN,
-		LocalTime:        t.LocalTime,
-		LocalDate:        t.LocalDate,
-		RRN:              t.RRN,
-		TerminalID:       t.TerminalID,
-		MerchantID:       t.MerchantID,
-		Currency:         t.Currency,
-	}
+	m := upstreamMessage(t, t.MTI, t.AcqSTAN, t.AcqTime)
 	if t.OriginalID != "" {
 		orig, ok, err := n.store.Get(t.OriginalID)
 		if err != nil || !ok {
@@ -434,7 +421,7 @@ func (n *Node) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool) (*w
 		if t.Type == store.TypeReversal && (orig.Status == store.StatusDeclined || orig.Status == store.StatusReversed) {
 			return nil, wire.RCApproved
 		}
-		m.OriginalData = orig.MTI + orig.AcqSTAN + orig.AcqTime + "00000000000" + "00000000000"
+		m.OriginalData = upstreamOriginal(orig)
 	} else if t.Type == store.TypeReversal {
 		return nil, wire.RCApproved
 	}
@@ -445,9 +432,33 @@ func (n *Node) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool) (*w
 		m.PAN = pan
 	}
 	if repeat {
-		m.MTI = m.MTI[:3] + "1"
+		m.MTI = wire.RepeatMTI(m.MTI)
 	}
 	return m, ""
+}
+
+// upstreamMessage is what the acquirer sees of t when it is sent as mti
+// under the acquirer identity stan and de7; card data is the caller's.
+func upstreamMessage(t *store.Txn, mti, stan, de7 string) *wire.Message {
+	return &wire.Message{
+		MTI:              mti,
+		ProcCode:         t.ProcCode,
+		Amount:           t.Amount,
+		HasAmount:        true,
+		TransmissionTime: de7,
+		STAN:             stan,
+		LocalTime:        t.LocalTime,
+		LocalDate:        t.LocalDate,
+		RRN:              t.RRN,
+		TerminalID:       t.TerminalID,
+		MerchantID:       t.MerchantID,
+		Currency:         t.Currency,
+	}
+}
+
+// upstreamOriginal is DE90 naming t as the acquirer saw it.
+func upstreamOriginal(t *store.Txn) string {
+	return t.MTI + t.AcqSTAN + t.AcqTime + "00000000000" + "00000000000"
 }
 
 // answer builds the register's response from the committed state of its

@@ -266,20 +266,8 @@ func (s *safSender) ack(ctx context.Context, e store.SAFEntry) safResult {
 // safMessage builds the 0420 or 0220 for an entry (0421/0221 as a repeat).
 // Both carry their own STAN and DE7 and name the original in DE90.
 func (n *Node) safMessage(e store.SAFEntry, t *store.Txn, repeat bool) (*wire.Message, error) {
-	m := &wire.Message{
-		ProcCode:         t.ProcCode,
-		Amount:           t.Amount,
-		HasAmount:        true,
-		TransmissionTime: e.AcqTime,
-		STAN:             e.STAN,
-		LocalTime:        t.LocalTime,
-		LocalDate:        t.LocalDate,
-		RRN:              t.RRN,
-		TerminalID:       t.TerminalID,
-		MerchantID:       t.MerchantID,
-		Currency:         t.Currency,
-		OriginalData:     t.MTI + t.AcqSTAN + t.AcqTime + "00000000000" + "00000000000",
-	}
+	m := upstreamMessage(t, "", e.STAN, e.AcqTime)
+	m.OriginalData = upstreamOriginal(t)
 	switch e.Kind {
 	case store.SAFReversal:
 		m.MTI = "0420"
@@ -294,7 +282,7 @@ func (n *Node) safMessage(e store.SAFEntry, t *store.Txn, repeat bool) (*wire.Me
 		return nil, fmt.Errorf("saf kind %v", e.Kind)
 	}
 	if repeat {
-		m.MTI = m.MTI[:3] + "1"
+		m.MTI = wire.RepeatMTI(m.MTI)
 	}
 	return m, nil
 }

@@ -9,14 +9,7 @@ import (
 
 // A NoSync store keeps its state across a clean Close and reopen.
 func TestNoSyncCleanRestartKeepsState(t *testing.T) {
-	v := mustVault(t)
-	idx, cmds := randomLog(t, v, 1, 200)
-	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.ApplyBatch(idx, cmds)
+	path, s, idx, _ := openApplied(t, 200)
 	before := mustHash(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -34,14 +27,7 @@ func TestNoSyncCleanRestartKeepsState(t *testing.T) {
 // empty, so that Raft restores its snapshot and replays the log, instead of
 // trusting it.
 func TestNoSyncCrashDiscardsState(t *testing.T) {
-	v := mustVault(t)
-	idx, cmds := randomLog(t, v, 1, 200)
-	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.ApplyBatch(idx, cmds)
+	path, s, idx, cmds := openApplied(t, 200)
 	crash(t, s)
 
 	s = mustOpenPath(t, path, true)
@@ -80,6 +66,20 @@ func TestNoSyncSecondOpenLeavesFile(t *testing.T) {
 	}
 }
 
+// openApplied opens a NoSync store in a fresh directory and applies a
+// random log of n entries to it; closing it is the caller's.
+func openApplied(t *testing.T, n int) (path string, s *Store, idx []uint64, cmds [][]byte) {
+	t.Helper()
+	idx, cmds = randomLog(t, mustVault(t), 1, n)
+	path = filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ApplyBatch(idx, cmds)
+	return path, s, idx, cmds
+}
+
 // crash closes the bbolt file the way a dying process leaves it: no sync,
 // no clean marker.
 func crash(t *testing.T, s *Store) {
@@ -96,14 +96,7 @@ func crash(t *testing.T, s *Store) {
 // marker is discarded without being walked: bbolt's writable open would
 // panic rebuilding the freelist of such a file.
 func TestNoSyncTornFileDiscarded(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.db")
-	v := mustVault(t)
-	idx, cmds := randomLog(t, v, 1, 100)
-	s, err := Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.ApplyBatch(idx, cmds)
+	path, s, _, _ := openApplied(t, 100)
 	crash(t, s)
 	b, err := os.ReadFile(path)
 	if err != nil {

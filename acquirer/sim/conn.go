@@ -205,17 +205,29 @@ func (s *Sim) financial(m *wire.Message, class string) *wire.Message {
 			e.rec.AuthCode = authCode(e.key)
 		}
 	}
-	rec, dup, err := s.ledger.record(e)
-	if err != nil {
-		s.log.Error("ledger", "key", m.Key(), "err", err)
-		return reply(m, wire.RCSystemError, "", m.RRN)
+	rec, dup, failed := s.record(m, e)
+	if failed != nil {
+		return failed
 	}
 	if dup {
-		s.st.duplicates.Add(1)
 		s.log.Info("duplicate answered from the ledger", "mti", m.MTI, "key", m.Key(), "rc", rec.RC)
 	}
 	s.log.Debug("answered", "mti", m.MTI, "key", m.Key(), "kind", rec.Kind, "rc", rec.RC)
 	return reply(m, rec.RC, rec.AuthCode, rec.RRN)
+}
+
+// record writes e to the ledger for m and counts a duplicate. failed is
+// the answer to give when the ledger cannot be written.
+func (s *Sim) record(m *wire.Message, e entry) (rec record, dup bool, failed *wire.Message) {
+	rec, dup, err := s.ledger.record(e)
+	if err != nil {
+		s.log.Error("ledger", "key", m.Key(), "err", err)
+		return record{}, false, reply(m, wire.RCSystemError, "", m.RRN)
+	}
+	if dup {
+		s.st.duplicates.Add(1)
+	}
+	return rec, dup, nil
 }
 
 // originalKey is the ledger key of the transaction DE90 names: the class
@@ -272,13 +284,9 @@ func (s *Sim) standInAdvice(m *wire.Message, now time.Time) *wire.Message {
 	if e.rec.RRN == "" {
 		e.rec.RRN = assignRRN(e.key)
 	}
-	rec, dup, err := s.ledger.record(e)
-	if err != nil {
-		s.log.Error("ledger", "key", m.Key(), "err", err)
-		return reply(m, wire.RCSystemError, "", m.RRN)
-	}
-	if dup {
-		s.st.duplicates.Add(1)
+	rec, dup, failed := s.record(m, e)
+	if failed != nil {
+		return failed
 	}
 	s.log.Debug("stand-in advice", "key", e.key, "duplicate", dup, "reversed", rec.Reversed)
 	return reply(m, wire.RCApproved, m.AuthCode, rec.RRN)
