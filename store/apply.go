@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -135,6 +134,18 @@ func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
 		return a.outcomeSAF(c.Outcome, c.SAF)
 	case OpSAFAck:
 		return a.safAck(c.SAFAck)
+	case OpCutover:
+		return a.cutover(c.day)
+	case OpSettle:
+		return a.settle(c.day)
+	case OpDayFile:
+		return a.dayFile(c.day)
+	case OpDayReconciled:
+		return a.dayReconciled(c.day)
+	case OpBatchClose:
+		return a.batchClose(c.Batch)
+	case OpBatchUpload:
+		return a.batchUpload(c.Batch)
 	}
 	return Result{Err: fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)}, nil
 }
@@ -181,7 +192,10 @@ func (a *applier) intent(t *Txn) (Result, error) {
 	if err != nil || old != nil {
 		return Result{Txn: old, Existed: old != nil}, err
 	}
-	if t.Day, err = a.businessDay(t.CreatedAt); err != nil {
+	if t.Day, err = a.openDay(t.CreatedAt); err != nil {
+		return Result{}, err
+	}
+	if t.Batch, err = a.openBatch(t.TerminalID); err != nil {
 		return Result{}, err
 	}
 	t.Status, t.UpdatedAt = StatusPending, t.CreatedAt
@@ -223,17 +237,6 @@ func (a *applier) reversedFirst(t *Txn) (bool, error) {
 	return false, early.Put([]byte(t.OriginalID), []byte(t.ID))
 }
 
-// businessDay is the open day; the first transaction ever opens the UTC day
-// of its leader-stamped time.
-func (a *applier) businessDay(at int64) (string, error) {
-	meta := a.tx.Bucket(bucketMeta)
-	if v := meta.Get(metaDay); v != nil {
-		return string(v), nil
-	}
-	day := time.Unix(0, at).UTC().Format("20060102")
-	return day, meta.Put(metaDay, []byte(day))
-}
-
 // outcome records the answer to an open transaction. A final one keeps its
 // first answer: a repeated OUTCOME is a no-op that returns it.
 func (a *applier) outcome(o *Outcome) (Result, error) {
@@ -249,9 +252,15 @@ func (a *applier) outcome(o *Outcome) (Result, error) {
 	if t == nil {
 		return Result{Err: fmt.Errorf("%w: outcome for %s", ErrNotFound, o.ID)}, nil
 	}
-	if !t.Status.open() {
+	frozen := false
+	if t.Status == StatusUnknown {
+		if frozen, err = a.frozen(t); err != nil {
+			return Result{}, err
+		}
+	}
+	if !t.Status.open() || frozen {
 		if t.Status != o.Status {
-			a.log.Warn("outcome for a final transaction ignored", logKeyID, o.ID, "stored", t.Status, "outcome", o.Status)
+			a.log.Warn("outcome for a final or settled transaction ignored", logKeyID, o.ID, "stored", t.Status, "outcome", o.Status, "day", t.Day)
 		}
 		return Result{Txn: t}, nil
 	}
@@ -278,6 +287,13 @@ func (a *applier) reverse(id string, at int64) error {
 	}
 	if orig.Status != StatusApproved && orig.Status != StatusUnknown {
 		return nil
+	}
+	if orig.Status == StatusApproved {
+		// A settled day's approval stays one: the reversal counts in its
+		// own day's settlement instead.
+		if frozen, err := a.frozen(orig); frozen || err != nil {
+			return err
+		}
 	}
 	prev := orig.Status
 	orig.Status, orig.UpdatedAt = StatusReversed, at
@@ -311,6 +327,9 @@ func (a *applier) insert(t *Txn, seq []byte) error {
 // and moves it in the status index.
 func (a *applier) update(t *Txn, seq []byte, prev Status) error {
 	if err := a.putRecord(t, seq); err != nil {
+		return err
+	}
+	if err := a.countInBatch(t, prev); err != nil {
 		return err
 	}
 	status := a.tx.Bucket(bucketStatus)

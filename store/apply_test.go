@@ -25,7 +25,7 @@ func TestIntentRecordsPending(t *testing.T) {
 	}
 	want := *newTxn(t, v, 1, TypePurchase, 1234)
 	want.PANEnc, want.PANHash = in.PANEnc, in.PANHash
-	want.Status, want.Day, want.UpdatedAt = StatusPending, testDay, want.CreatedAt
+	want.Status, want.Day, want.UpdatedAt, want.Batch = StatusPending, testDay, want.CreatedAt, 1
 	if !reflect.DeepEqual(r.Txn, &want) {
 		t.Fatalf("result\n got %+v\nwant %+v", r.Txn, &want)
 	}

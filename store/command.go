@@ -19,6 +19,14 @@ const (
 	// it owes the acquirer (saf.go).
 	OpOutcomeSAF Op = 3
 	OpSAFAck     Op = 4 // the acquirer acknowledged a SAF entry
+	// Business days (day.go).
+	OpCutover       Op = 5 // close the open day, open the next
+	OpSettle        Op = 6 // freeze a closed day once nothing of it is pending
+	OpDayFile       Op = 7 // the checksums of a settled day's file
+	OpDayReconciled Op = 8 // the outcome of a reconciliation
+	// Register batches (batch.go).
+	OpBatchClose  Op = 9  // a register's 0500, or an operator closing a batch
+	OpBatchUpload Op = 10 // a register's 0320: one transaction of its batch
 )
 
 // cmdVersion leads every command.
@@ -31,6 +39,8 @@ type Command struct {
 	Outcome *Outcome  // OpOutcome, OpOutcomeSAF
 	SAF     *SAFEntry // OpOutcomeSAF
 	SAFAck  *SAFAck   // OpSAFAck
+	day     *dayCmd   // the day ops
+	Batch   *BatchReq // OpBatchClose, OpBatchUpload
 }
 
 // Outcome is the answer to a transaction.
@@ -47,7 +57,10 @@ type Outcome struct {
 type Result struct {
 	Txn     *Txn // the transaction as stored after the command: the caller's own copy
 	Existed bool // an INTENT found its identity already recorded; Txn is the stored one
-	Err     error
+	Day     *Day // the day ops: the day as stored after the command
+	// Batch is a batch command's answer (for a repeat, the first answer).
+	Batch *BatchAnswer
+	Err   error
 }
 
 // IntentCmd encodes the INTENT for t. Apply ignores t's Status and Day and
@@ -90,6 +103,10 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.Outcome, c.SAF = readOutcome(&r), readSAFRequest(&r)
 	case OpSAFAck:
 		c.SAFAck = readSAFAck(&r)
+	case OpCutover, OpSettle, OpDayFile, OpDayReconciled:
+		c.day = readDayCmd(c.Op, &r)
+	case OpBatchClose, OpBatchUpload:
+		c.Batch = readBatchReq(c.Op, &r)
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

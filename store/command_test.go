@@ -38,10 +38,10 @@ func TestOutcomeGolden(t *testing.T) {
 		t.Fatalf("outcome bytes %x, want %x", got, want)
 	}
 	in := IntentCmd(&Txn{ID: "I", Type: TypePurchase, Amount: 300, Status: StatusPending, CreatedAt: 1})
-	wantIntent := "0101" + "01" + "0149" + "01" + "0000" + "d804" + // versions, ID, type, MTI, DE3, amount 300
+	wantIntent := "0101" + "02" + "0149" + "01" + "0000" + "d804" + // versions, ID, type, MTI, DE3, amount 300
 		strings.Repeat("00", 7) + // currency .. local date
 		strings.Repeat("00", 9) + // PAN fields, acquirer identity, original
-		"01" + strings.Repeat("00", 4) + "02" + "00" // status, RC, auth, stand-in, day, created 1, updated 0
+		"01" + strings.Repeat("00", 4) + "02" + "00" + "00" // status, RC, auth, stand-in, day, created 1, updated 0, batch 0
 	if hex.EncodeToString(in) != wantIntent {
 		t.Fatalf("intent bytes %x, want %s", in, wantIntent)
 	}

@@ -110,3 +110,14 @@ func (r *reader) done() error {
 	}
 	return r.err
 }
+
+// count reads a list length; a hostile one larger than what is left (each
+// element takes at least one byte) fails instead of looping.
+func (r *reader) count() int {
+	n := r.int()
+	if n < 0 || n > int64(len(r.b)) {
+		r.failf("bad count %d", n)
+		return 0
+	}
+	return int(n)
+}

@@ -23,6 +23,18 @@ var (
 	ErrFailed = errors.New("store: state machine stopped after a storage failure")
 	// ErrClosed: the store is closed (or a Restore could not reopen it).
 	ErrClosed = errors.New("store: closed")
+	// ErrStaleDay: a cutover names a day that is not the open one: it was
+	// closed before (the cutover happened), or is not open yet.
+	ErrStaleDay = errors.New("store: not the open business day")
+	// ErrNoDay: a command names a business day that never existed.
+	ErrNoDay = errors.New("store: no such business day")
+	// ErrDayBusy: the day is not in the state the command needs yet (a
+	// settle while its transactions are still pending, a file before it is
+	// settled). Retry later.
+	ErrDayBusy = errors.New("store: business day not ready")
+	// ErrMismatch: a settlement file's checksum differs from the one
+	// recorded for the same day and acquirer.
+	ErrMismatch = errors.New("store: settlement file differs from the recorded one")
 	// ErrBadKey: a card key that is not 32 bytes (64 hex characters in a
 	// key file).
 	ErrBadKey = errors.New("store: card key must be 32 bytes (64 hex characters)")

@@ -37,6 +37,17 @@ var (
 	bucketStandInCard = []byte("standin_card")
 	// acquirer -> count, amount of stand-in approvals not yet acknowledged
 	bucketStandInOpen = []byte("standin_open")
+
+	// Business days (day.go).
+	bucketDays = []byte("days") // day YYYYMMDD -> encoded Day
+
+	// Register batches (batch.go).
+	bucketBatchOpen   = []byte("batch_open")   // terminal -> uint64 big-endian: its open batch (absent: 1)
+	bucketBatchTotals = []byte("batch_totals") // terminal|batch(8) -> the cluster's running BatchTotals
+	bucketBatches     = []byte("batches")      // terminal|batch(8) -> encoded Batch, from its first 0500 on
+	// identity of a 0500 or 0320 -> encoded BatchAnswer, so a repeat gets the first answer
+	bucketBatchReqs   = []byte("batch_reqs")
+	bucketBatchUpload = []byte("batch_upload") // terminal|batch(8)|original id -> encoded Upload
 )
 
 // tailFill is the fill percent of the buckets whose keys grow at the tail:
@@ -52,7 +63,8 @@ func tailBuckets() [][]byte {
 // allBuckets lists every bucket, created on Open.
 func allBuckets() [][]byte {
 	return [][]byte{bucketTxns, bucketIDs, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketReversedFirst, bucketMeta,
-		bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen}
+		bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen,
+		bucketDays, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload}
 }
 
 // Keys of bucketMeta.
@@ -64,7 +76,10 @@ var (
 
 // schemaVersion changes whenever the layout above or the record encoding
 // changes incompatibly; Open refuses a file of another version.
-const schemaVersion = "2" // 2: records keyed by seq; SAF queue and stand-in buckets
+//
+//	2: records keyed by seq; SAF queue and stand-in buckets
+//	3: business days and register batches (Txn.Batch)
+const schemaVersion = "3"
 
 // indexSep separates the parts of composite index keys.
 const indexSep = '|'

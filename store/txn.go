@@ -108,10 +108,13 @@ type Txn struct {
 	StandIn                         bool
 	Day                             string // business day YYYYMMDD, set by Apply
 	CreatedAt, UpdatedAt            int64  // unix nanos stamped by the leader in the command
+	// Batch is the number of the terminal's register batch open when the
+	// INTENT was applied, set by Apply (batch.go).
+	Batch uint64
 }
 
 // txnVersion leads every encoded Txn.
-const txnVersion = 1
+const txnVersion = 2 // 2: Batch
 
 // appendTxn appends the encoding of t to b. The field order is the format:
 // append new fields at the end under a new txnVersion.
@@ -146,6 +149,7 @@ func appendTxn(b []byte, t *Txn) []byte {
 	w.str(t.Day)
 	w.int(t.CreatedAt)
 	w.int(t.UpdatedAt)
+	w.int(int64(t.Batch))
 	return w.b
 }
 
@@ -184,6 +188,7 @@ func readTxn(r *reader) *Txn {
 	t.Day = r.str()
 	t.CreatedAt = r.int()
 	t.UpdatedAt = r.int()
+	t.Batch = uint64(r.int())
 	return t
 }
 

@@ -1,0 +1,180 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// OpenDay is the open business day ("" before the first one opens).
+func (s *Store) OpenDay() (string, error) {
+	var day string
+	err := s.view(func(tx *bolt.Tx) error {
+		day = string(tx.Bucket(bucketMeta).Get(metaDay))
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("store: open day: %w", err)
+	}
+	return day, nil
+}
+
+// Day returns the record of business day day; nil if there is none.
+func (s *Store) Day(day string) (*Day, error) {
+	var d *Day
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		d, err = getDay(tx.Bucket(bucketDays).Get([]byte(day)))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: day %s: %w", day, err)
+	}
+	return d, nil
+}
+
+// Days lists every business day, oldest first.
+func (s *Store) Days() ([]*Day, error) {
+	var out []*Day
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDays).ForEach(func(k, v []byte) error {
+			d, err := getDay(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: days: %w", err)
+	}
+	return out, nil
+}
+
+// DayTxn is one transaction of a day, with the original it names (a
+// reversal's or a completion's) when that is recorded.
+type DayTxn struct {
+	Seq      uint64
+	Txn      *Txn
+	Original *Txn
+}
+
+// EachInDay calls fn for every transaction of day in seq order, all from
+// one read transaction, so that the day and the originals it names are
+// one consistent state. It returns the Raft index that state had applied.
+func (s *Store) EachInDay(day string, fn func(DayTxn) error) (uint64, error) {
+	var applied uint64
+	err := s.view(func(tx *bolt.Tx) error {
+		applied = readApplied(tx.Bucket(bucketMeta))
+		prefix := joinKey(day, "")
+		ids := tx.Bucket(bucketIDs)
+		c := tx.Bucket(bucketDay).Cursor()
+		for k, seq := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, seq = c.Next() {
+			t, err := getTxn(tx, seq)
+			if err == nil && t == nil {
+				err = fmt.Errorf("%w: day index names missing record %x", ErrCorrupt, seq)
+			}
+			if err != nil {
+				return err
+			}
+			dt := DayTxn{Seq: binary.BigEndian.Uint64(seq), Txn: t}
+			if t.OriginalID != "" {
+				if oseq := ids.Get([]byte(t.OriginalID)); oseq != nil {
+					if dt.Original, err = getTxn(tx, oseq); err != nil {
+						return err
+					}
+				}
+			}
+			if err := fn(dt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: day %s: %w", day, err)
+	}
+	return applied, nil
+}
+
+// Batch returns batch number of terminal (0: the open one). An open batch
+// carries the cluster's running totals. ok is false for a batch number
+// beyond the open one.
+func (s *Store) Batch(terminal string, number uint64) (b *Batch, ok bool, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		open, err := openBatchIn(tx.Bucket(bucketBatchOpen).Get([]byte(terminal)))
+		if err != nil {
+			return err
+		}
+		if number == 0 {
+			number = open
+		}
+		if number > open {
+			return nil
+		}
+		key := batchKey(terminal, number)
+		b, err = batchIn(tx.Bucket(bucketBatches).Get(key), tx.Bucket(bucketBatchTotals).Get(key), terminal, number)
+		if err == nil && b.Status == BatchOpen && number < open {
+			// A batch before the open one without a record closed
+			// before records existed: cannot happen in schema 3.
+			err = fmt.Errorf("%w: closed batch %s/%d has no record", ErrCorrupt, terminal, number)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store: batch %s/%d: %w", terminal, number, err)
+	}
+	return b, b != nil, nil
+}
+
+// Batches lists terminal's batches, oldest first, the open one last.
+func (s *Store) Batches(terminal string) ([]*Batch, error) {
+	open, _, err := s.Batch(terminal, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Batch
+	err = s.view(func(tx *bolt.Tx) error {
+		prefix := append([]byte(terminal), indexSep)
+		c := tx.Bucket(bucketBatches).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			b, err := decodeBatch(v)
+			if err != nil {
+				return fmt.Errorf("batch %x: %w", k, err)
+			}
+			if b.Number != open.Number {
+				out = append(out, b)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: batches of %s: %w", terminal, err)
+	}
+	return append(out, open), nil
+}
+
+// BatchUploads lists what the register uploaded (0320) for a batch, by
+// original identity.
+func (s *Store) BatchUploads(terminal string, number uint64) ([]Upload, error) {
+	var out []Upload
+	err := s.view(func(tx *bolt.Tx) error {
+		prefix := append(batchKey(terminal, number), indexSep)
+		c := tx.Bucket(bucketBatchUpload).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			u, err := decodeUpload(v)
+			if err != nil {
+				return fmt.Errorf("upload %x: %w", k, err)
+			}
+			out = append(out, u)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: uploads of %s/%d: %w", terminal, number, err)
+	}
+	return out, nil
+}
