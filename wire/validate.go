@@ -85,8 +85,8 @@ var (
 		{38, optional(func(m *Message) string { return m.AuthCode }, checkAuthCode)},
 		{39, optional(func(m *Message) string { return m.ResponseCode }, checkResponseCode)},
 	}
-	networkChecks   = []check{{7, checkDE7}, {11, checkSTAN}, {70, checkNetworkCode}}
-	optionalChecks  = []check{
+	networkChecks  = []check{{7, checkDE7}, {11, checkSTAN}, {70, checkNetworkCode}}
+	optionalChecks = []check{
 		{3, optional(func(m *Message) string { return m.ProcCode }, checkProcCode)},
 		{12, optional(func(m *Message) string { return m.LocalTime }, checkLocalTime)},
 		{13, optional(func(m *Message) string { return m.LocalDate }, checkLocalDate)},
