@@ -324,10 +324,10 @@ func (c *Client) lateAnswer(l *link, m *wire.Message) {
 	c.st.late.Add(1)
 	c.emit(Event{Kind: EventLateAnswer, Key: key, RC: m.ResponseCode, Addr: l.addr})
 	c.log.Info("failover: late answer", "mti", m.MTI, "key", key, "rc", m.ResponseCode)
-	if ack, err := c.q.removeKey(key); err != nil {
+	if e, err := c.q.removeKey(key); err != nil {
 		c.log.Error("failover: queue", "err", err)
-	} else if ack {
-		c.acked(key, 0)
+	} else if e != nil {
+		c.acked(e, 0, m.ResponseCode)
 	}
 	// A late approval of an abandoned request: its reversal was queued
 	// before Do returned (giveUp), so nothing more to do here.

@@ -249,6 +249,15 @@ func TestUnknownQueuesReversalThenDeliversOnce(t *testing.T) {
 	if rec.count(EventReversalQueued, nil) != 1 || rec.count(EventReversalAcked, nil) != 1 || rec.count(EventUnknown, nil) != 1 {
 		t.Fatal("missing reversal events")
 	}
+	// The acknowledgement says what was reversed and how it was answered,
+	// so that a register can count it in its batch.
+	ackOf := func(e Event) bool {
+		return e.Key == req.Key() && e.RC == wire.RCApproved && e.Msg != nil &&
+			e.Msg.OriginalData == wantDE90 && e.Msg.Amount == req.Amount && e.Msg.ProcCode == req.ProcCode
+	}
+	if rec.count(EventReversalAcked, ackOf) != 1 {
+		t.Fatal("EventReversalAcked lacks the reversal, its answer or the original's key")
+	}
 	if s := c.Stats(); s.QueueDepth != 0 || s.Unknown != 1 || s.ReversalsAcked != 1 {
 		t.Fatalf("stats %+v", s)
 	}

@@ -3,6 +3,8 @@ package failover
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/tillgate/tillgate/wire"
 )
 
 // State is the client's connection state.
@@ -48,7 +50,7 @@ const (
 	EventUnknown                         // Key ended with ErrOutcomeUnknown
 	EventLateAnswer                      // an answer for Key came after its Do gave up on it
 	EventReversalQueued                  // an entry for Key was queued; QueueDepth, OldestAge set
-	EventReversalAcked                   // a node acknowledged the entry for Key
+	EventReversalAcked                   // a node acknowledged the entry for Key; Msg and RC set
 	EventQueue                           // queue depth and oldest age (after each pass)
 	EventAlert                           // the entry for Key failed Attempts times
 )
@@ -66,13 +68,18 @@ func (k EventKind) String() string {
 // Event reports something a register operator wants to see. Only the
 // fields of its Kind are set.
 type Event struct {
-	Kind       EventKind
-	Time       time.Time
-	State      State
-	Addr       string
-	Key        string // DE41 + DE11 + DE7 of the transaction concerned
-	RC         string // EventLateAnswer
-	Open       bool   // EventBreaker
+	Kind  EventKind
+	Time  time.Time
+	State State
+	Addr  string
+	Key   string // DE41 + DE11 + DE7 of the transaction concerned
+	RC    string // EventLateAnswer, EventReversalAcked: the answer's DE39
+	// Msg is, for EventReversalAcked, the queued message as it was last
+	// sent (a 0400/0401 reversal, or a reversal or advice the register's
+	// own Do could not finish): with RC, what a register needs to count
+	// the reversal in its batch totals. Never card data (see settlementFor).
+	Msg        *wire.Message
+	Open       bool // EventBreaker
 	Recovery   time.Duration
 	Attempts   int
 	QueueDepth int

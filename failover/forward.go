@@ -104,7 +104,7 @@ func (c *Client) forwardOne(e *entry) time.Duration {
 			c.log.Error("failover: reversal queue", "err", err)
 			return c.cfg.ReversalBackoffMin
 		}
-		c.acked(e.Of, e.Attempts+1)
+		c.acked(e, e.Attempts+1, resp.ResponseCode)
 		return 0
 	case err == nil || !wrote:
 		// Not processed, or never left: try again soon, unchanged.
@@ -143,11 +143,14 @@ func (c *Client) reversalBackoff(attempts int) time.Duration {
 	return jitter(time.Duration(d))
 }
 
-func (c *Client) acked(of string, attempts int) {
+// acked reports e acknowledged with response code rc; e is already out of
+// the queue.
+func (c *Client) acked(e *entry, attempts int, rc string) {
 	c.st.revAcked.Add(1)
 	depth := int(c.st.queueDepth.Add(-1))
-	c.emit(Event{Kind: EventReversalAcked, Key: of, Attempts: attempts, QueueDepth: max(depth, 0)})
-	c.log.Info("failover: queued entry acknowledged", "of", of)
+	msg := e.Msg
+	c.emit(Event{Kind: EventReversalAcked, Key: e.Of, Msg: &msg, RC: rc, Attempts: attempts, QueueDepth: max(depth, 0)})
+	c.log.Info("failover: queued entry acknowledged", "of", e.Of, "rc", rc)
 }
 
 // reportQueue publishes depth and oldest age; entries nil re-reads them.

@@ -79,21 +79,22 @@ func (q *queue) remove(id uint64) error {
 	return q.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketQueue).Delete(idKey(id)) })
 }
 
-// removeKey deletes the entry whose message has identity key; ok reports
-// one was there.
-func (q *queue) removeKey(key string) (ok bool, err error) {
+// removeKey deletes the entry whose message has identity key and returns
+// it; nil when none was there.
+func (q *queue) removeKey(key string) (removed *entry, err error) {
 	err = q.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketQueue)
 		return b.ForEach(func(k, v []byte) error {
-			var e entry
-			if json.Unmarshal(v, &e) != nil || e.Msg.Key() != key {
+			e := &entry{}
+			if json.Unmarshal(v, e) != nil || e.Msg.Key() != key {
 				return nil
 			}
-			ok = true
+			e.ID = binary.BigEndian.Uint64(k)
+			removed = e
 			return b.Delete(k)
 		})
 	})
-	return ok, err
+	return removed, err
 }
 
 // all returns every entry, oldest first.

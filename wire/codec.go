@@ -296,9 +296,14 @@ func assign(m *Message, id int, v string, raw []byte) error {
 
 func assignTotal(m *Message, id int, raw []byte) error {
 	if m.Totals == nil {
-		m.Totals = &Totals{}
+		m.Totals = &Totals{absent: 1<<len(totalsFields) - 1}
 	}
 	t := m.Totals
+	for i, f := range totalsFields {
+		if f == id {
+			t.absent &^= 1 << i
+		}
+	}
 	switch id {
 	case 74:
 		t.CreditsCount = parseDigits(raw)
@@ -496,17 +501,20 @@ func collect(l *packList, m *Message) {
 	l.bytes(55, m.ICC)
 	l.text(70, m.NetworkCode)
 	if t := m.Totals; t != nil {
-		l.num(74, t.CreditsCount)
-		l.num(75, t.CreditsReversalCount)
-		l.num(76, t.DebitsCount)
-		l.num(77, t.DebitsReversalCount)
-		l.num(86, t.CreditsAmount)
-		l.num(87, t.CreditsReversalAmount)
-		l.num(88, t.DebitsAmount)
-		l.num(89, t.DebitsReversalAmount)
+		for _, f := range [...]struct {
+			id int
+			n  int64
+		}{
+			{74, t.CreditsCount}, {75, t.CreditsReversalCount}, {76, t.DebitsCount}, {77, t.DebitsReversalCount},
+			{86, t.CreditsAmount}, {87, t.CreditsReversalAmount}, {88, t.DebitsAmount}, {89, t.DebitsReversalAmount},
+		} {
+			if t.has(f.id) {
+				l.num(f.id, f.n)
+			}
+		}
 	}
 	l.text(90, m.OriginalData)
-	if t := m.Totals; t != nil {
+	if t := m.Totals; t != nil && t.has(97) {
 		l.add(packItem{id: 97, kind: itemNet, n: t.NetAmount})
 	}
 }

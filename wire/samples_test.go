@@ -82,6 +82,31 @@ func samples() []sample {
 	reconResp := *recon
 	reconResp.MTI, reconResp.ResponseCode = "0510", RCApproved
 	reconResp.Totals = &Totals{CreditsCount: 5, NetAmount: 12345}
+	settle := *recon
+	settle.ProcCode, settle.STAN, settle.Totals = ProcSettle, "000114", &Totals{
+		CreditsCount: 1, CreditsReversalCount: 1, DebitsCount: 12, DebitsReversalCount: 2,
+		CreditsAmount: 999, CreditsReversalAmount: 500, DebitsAmount: 54321, DebitsReversalAmount: 2468,
+		NetAmount: 54321 - 999,
+	}
+	mismatch := settle
+	mismatch.MTI, mismatch.ResponseCode = "0510", RCReconcileError
+	mismatch.Private = TLVs{{TagActiveAddr, "10.0.0.1:8583"}, {TagNodeID, "n1"}, {TagTerm, "7"}}
+	mismatch.Totals = &Totals{
+		CreditsCount: 1, CreditsReversalCount: 1, DebitsCount: 11, DebitsReversalCount: 2,
+		CreditsAmount: 999, CreditsReversalAmount: 500, DebitsAmount: 53000, DebitsReversalAmount: 2468,
+		NetAmount: 53000 - 999,
+	}
+	afterUpload := settle
+	afterUpload.ProcCode, afterUpload.STAN = ProcSettleAfterUpload, "000117"
+	upload := &Message{
+		MTI: "0320", ProcCode: "000000", Amount: 1234, HasAmount: true, TransmissionTime: "0612230100",
+		STAN: "000115", AuthCode: "A1B2C3", ResponseCode: RCApproved, TerminalID: testTerm,
+		MerchantID: testMerch, Currency: "978",
+		OriginalData: "0200" + "000102" + testDE7 + "00000000000" + "00000000000",
+	}
+	uploadResp := *upload
+	uploadResp.MTI, uploadResp.ResponseCode, uploadResp.AuthCode = "0330", RCApproved, ""
+	uploadResp.Private = TLVs{{TagActiveAddr, "10.0.0.1:8583"}, {TagNodeID, "n1"}, {TagTerm, "7"}}
 	signOn := &Message{MTI: "0800", TransmissionTime: testDE7, STAN: "000112", TerminalID: testTerm, NetworkCode: NetSignOn}
 	echo := &Message{MTI: "0800", TransmissionTime: testDE7, STAN: "000113", NetworkCode: NetEcho}
 	signOnResp := *signOn
@@ -115,6 +140,11 @@ func samples() []sample {
 		{"0430_reversal_advice", resp(&revAdvice, RCApproved)},
 		{"0500_reconcile", recon},
 		{"0510_reconcile", &reconResp},
+		{"0500_settle", &settle},
+		{"0510_settle_95", &mismatch},
+		{"0320_upload", upload},
+		{"0330_upload", &uploadResp},
+		{"0500_after_upload", &afterUpload},
 		{"0800_signon", signOn},
 		{"0810_signon", &signOnResp},
 		{"0800_echo", echo},

@@ -1,6 +1,9 @@
 package wire
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // ValidateRequest checks that an unpacked request carries, well formed,
 // the fields its MTI requires. Repeats are checked as their original.
@@ -8,8 +11,12 @@ import "fmt"
 //
 //	0100, 0120, 0200, 0220 DE2 or DE35, DE3, DE4 (not for balance inquiry DE3 31xxxx), DE7, DE11, DE41, DE49;
 //	                       0220 also DE90
+//	0320                   DE3, DE4, DE7, DE11, DE41, DE90 (the original's MTI, DE11, DE7);
+//	                       DE38 (6 characters) and DE39 (2 letters or digits) if present
 //	0400, 0420             DE4, DE7, DE11, DE41, DE90
-//	0500                   DE7, DE11, DE41
+//	0500                   DE7, DE11, DE41, the nine totals DE74-77, DE86-89, DE97
+//	                       (the first missing one is named); DE3, if present,
+//	                       ProcSettle (920000) or ProcSettleAfterUpload (960000)
 //	0800                   DE7, DE11, DE70
 //
 // Optional fields that are present are checked too (DE42 15 characters,
@@ -32,6 +39,8 @@ func ValidateRequest(m *Message) error {
 		checks = financialChecks
 	case "0220":
 		checks = adviceChecks
+	case "0320":
+		checks = uploadChecks
 	case "0400", "0420":
 		checks = reversalChecks
 	case "0500":
@@ -43,6 +52,10 @@ func ValidateRequest(m *Message) error {
 	}
 	for _, ch := range checks {
 		if err := ch.fn(m); err != nil {
+			var mf *missingTotal
+			if errors.As(err, &mf) {
+				return fe(mf.field, err)
+			}
 			return fe(ch.field, err)
 		}
 	}
@@ -66,9 +79,14 @@ var (
 	}
 	adviceChecks    = append(append([]check(nil), financialChecks...), check{90, checkOriginal})
 	reversalChecks  = []check{{4, checkAmount}, {7, checkDE7}, {11, checkSTAN}, {41, checkTerminal}, {90, checkOriginal}}
-	reconcileChecks = []check{{7, checkDE7}, {11, checkSTAN}, {41, checkTerminal}}
-	networkChecks   = []check{{7, checkDE7}, {11, checkSTAN}, {70, checkNetworkCode}}
-	optionalChecks  = []check{
+	reconcileChecks = []check{{3, checkSettleCode}, {7, checkDE7}, {11, checkSTAN}, {41, checkTerminal}, {0, checkTotals}}
+	uploadChecks    = []check{
+		{3, checkProcCode}, {4, checkAmount}, {7, checkDE7}, {11, checkSTAN}, {41, checkTerminal}, {90, checkOriginal},
+		{38, optional(func(m *Message) string { return m.AuthCode }, checkAuthCode)},
+		{39, optional(func(m *Message) string { return m.ResponseCode }, checkResponseCode)},
+	}
+	networkChecks  = []check{{7, checkDE7}, {11, checkSTAN}, {70, checkNetworkCode}}
+	optionalChecks = []check{
 		{3, optional(func(m *Message) string { return m.ProcCode }, checkProcCode)},
 		{12, optional(func(m *Message) string { return m.LocalTime }, checkLocalTime)},
 		{13, optional(func(m *Message) string { return m.LocalDate }, checkLocalDate)},
@@ -179,6 +197,58 @@ func checkCurrency(m *Message) error {
 	}
 	if !digitsOf(m.Currency, 3) {
 		return invalid("DE49 must be 3 digits")
+	}
+	return nil
+}
+
+// checkSettleCode: a 0500's DE3 is optional (a plain ProcSettle), but a
+// present one must say which of the two 0500s this is.
+func checkSettleCode(m *Message) error {
+	switch m.ProcCode {
+	case "", ProcSettle, ProcSettleAfterUpload:
+		return nil
+	}
+	return invalid("DE3 of a 0500 must be " + ProcSettle + " or " + ProcSettleAfterUpload)
+}
+
+// missingTotal names the totals field a 0500 lacks: the check covers nine
+// fields, the FormatError must name the one at fault.
+type missingTotal struct {
+	field int
+	err   error
+}
+
+func (e *missingTotal) Error() string { return e.err.Error() }
+func (e *missingTotal) Unwrap() error { return e.err }
+
+// checkTotals: a 0500 must carry all nine totals; reading an absent one as
+// zero would compare a total the register never sent.
+func checkTotals(m *Message) error {
+	id := totalsFields[0]
+	if m.Totals != nil {
+		id = m.Totals.Missing()
+	}
+	if id == 0 {
+		return nil
+	}
+	return &missingTotal{field: id, err: missing(fmt.Sprintf("DE%d", id))}
+}
+
+// checkAuthCode: DE38 is 6 printable characters (the codec checks the
+// character set; a Message built in code may not have been packed).
+func checkAuthCode(m *Message) error {
+	if len(m.AuthCode) != 6 || csText.firstBadString(m.AuthCode) >= 0 {
+		return invalid("DE38 must be 6 characters")
+	}
+	return nil
+}
+
+// checkResponseCode: DE39 is two letters or digits.
+func checkResponseCode(m *Message) error {
+	rc := m.ResponseCode
+	alnum := func(b byte) bool { return b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' }
+	if len(rc) != 2 || !alnum(rc[0]) || !alnum(rc[1]) {
+		return invalid("DE39 must be 2 letters or digits")
 	}
 	return nil
 }

@@ -189,7 +189,8 @@ func (s *Sim) financial(m *wire.Message, class string) *wire.Message {
 		return s.standInAdvice(m, now)
 	}
 	e := entry{key: class + m.Key()}
-	e.rec = record{Class: class, Kind: kindOf(class, m.ProcCode), Amount: m.Amount, Day: now.Format("20060102"), RRN: m.RRN}
+	e.rec = record{Class: class, Kind: kindOf(class, m.ProcCode), Amount: m.Amount, Day: now.Format("20060102"), RRN: m.RRN,
+		At: now.UnixNano()}
 	if e.rec.RRN == "" {
 		e.rec.RRN = assignRRN(e.key)
 	}
@@ -280,7 +281,7 @@ func isStandInAdvice(m *wire.Message, class string) bool {
 func (s *Sim) standInAdvice(m *wire.Message, now time.Time) *wire.Message {
 	e := entry{key: originalKey(m), advice: true}
 	e.rec = record{Class: "0200", Kind: kindOf("0200", m.ProcCode), Amount: m.Amount, Day: now.Format("20060102"),
-		RRN: m.RRN, RC: wire.RCApproved, AuthCode: m.AuthCode, StandIn: true}
+		RRN: m.RRN, RC: wire.RCApproved, AuthCode: m.AuthCode, StandIn: true, At: now.UnixNano()}
 	if e.rec.RRN == "" {
 		e.rec.RRN = assignRRN(e.key)
 	}

@@ -60,6 +60,12 @@ type record struct {
 	Tombstone bool `json:"t,omitempty"`
 	// StandIn: approved by the client's stand-in, as its advice reported.
 	StandIn bool `json:"si,omitempty"`
+	// At is when the request was received (unix nanos); the settlement
+	// export cuts its window by it. 0 in records written before it existed.
+	At int64 `json:"at,omitempty"`
+	// ReversedAt is when the reversal was received (unix nanos), so that
+	// an export of a past window shows the status as of the window's end.
+	ReversedAt int64 `json:"ra,omitempty"`
 }
 
 func (r *record) approved() bool { return r.RC == "00" && !r.Tombstone }
@@ -132,10 +138,10 @@ func (l *Ledger) record(e entry) (record, bool, error) {
 		} else if ok && !old.Tombstone {
 			rec.RRN = old.RRN // a stand-in over the host's own decline
 		} else if ok {
-			rec.Reversed, rec.ReversedDay = true, old.ReversedDay
+			rec.Reversed, rec.ReversedDay, rec.ReversedAt = true, old.ReversedDay, old.ReversedAt
 		}
 		if rec.Kind == KindReversal {
-			if err := reverse(b, e.orig, rec.Day); err != nil {
+			if err := reverse(b, e.orig, rec.Day, rec.At); err != nil {
 				return err
 			}
 		}
@@ -148,20 +154,20 @@ func (l *Ledger) record(e entry) (record, bool, error) {
 	return out, dup, nil
 }
 
-// reverse marks the original at key reversed on day, or leaves a
-// tombstone if it has not arrived. Reversing a decline or an already
-// reversed approval changes nothing.
-func reverse(b *bolt.Bucket, key, day string) error {
+// reverse marks the original at key reversed on day (at unix nanos), or
+// leaves a tombstone if it has not arrived. Reversing a decline or an
+// already reversed approval changes nothing.
+func reverse(b *bolt.Bucket, key, day string, at int64) error {
 	o, ok, err := get(b, key)
 	switch {
 	case err != nil:
 		return err
 	case !ok:
-		o = record{Class: key[:4], Tombstone: true, Reversed: true, ReversedDay: day, Day: day}
+		o = record{Class: key[:4], Tombstone: true, Reversed: true, ReversedDay: day, Day: day, At: at, ReversedAt: at}
 	case o.Reversed || !o.approved():
 		return nil
 	default:
-		o.Reversed, o.ReversedDay = true, day
+		o.Reversed, o.ReversedDay, o.ReversedAt = true, day, at
 	}
 	return put(b, key, &o)
 }
