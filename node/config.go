@@ -68,6 +68,10 @@ type Config struct {
 	SAF SAFConfig
 	// StandIn is the policy for approving while an acquirer is out.
 	StandIn StandInPolicy
+	// BusinessDay: the cutover schedule and where settlement files go.
+	BusinessDay BusinessDayConfig
+	// Clock, if set, replaces time.Now for the business day (tests jump it).
+	Clock func() time.Time
 	// CardKeyFile holds the 32-byte card-data key as 64 hex characters.
 	CardKeyFile string
 
@@ -91,6 +95,7 @@ func DefaultConfig() Config {
 		MaxConns:     10000,
 		Acquirer:     acquirer.DefaultConfig(),
 		SAF:          DefaultSAFConfig(),
+		BusinessDay:  BusinessDayConfig{Poll: time.Second},
 		Raft:         cluster.DefaultConfig(),
 	}
 }
@@ -119,6 +124,12 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.SAF.Validate(), c.StandIn.Validate())
+	if _, err := c.BusinessDay.schedule(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.BusinessDay.Poll <= 0 {
+		errs = append(errs, fmt.Errorf("business_day.poll %v: want > 0", c.BusinessDay.Poll))
+	}
 	if c.MaxFrame <= 0 || c.MaxFrame > 65535 {
 		errs = append(errs, fmt.Errorf("max_frame %d: want 1..65535", c.MaxFrame))
 	}

@@ -34,6 +34,10 @@ type metrics struct {
 	// Store-and-forward and stand-in (saf.go, standin.go).
 	safSent, safAcked, safSkipped *prometheus.CounterVec
 	standIn                       *prometheus.CounterVec
+
+	// Business days and register batches (day.go, batch.go).
+	batches, cutovers                 *prometheus.CounterVec
+	settlementFiles, settlementErrors prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
@@ -124,6 +128,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		m.relayed.WithLabelValues(r)
 	}
 	m.registerSAF(reg, n)
+	m.registerDays(reg)
 	reg.MustRegister(newStateCollector(n))
 	// A registry per node: three nodes in one test process must not collide.
 	_ = reg.Register(collectors.NewGoCollector())

@@ -75,6 +75,9 @@ type Node struct {
 
 	page statusPage // the operator's status page: recent declines, samples
 
+	sched   schedule      // the business day's cutover schedule
+	dayPoke chan struct{} // wakes the active's business-day loop
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -103,7 +106,9 @@ func New(cfg Config) (*Node, error) {
 		standIns: newStandIns(),
 		ready:    make(chan struct{}),
 		errc:     make(chan error, 1),
+		dayPoke:  make(chan struct{}, 1),
 	}
+	n.sched, _ = cfg.BusinessDay.schedule() // Validate checked it
 	n.view.Store(&view{servingCh: make(chan struct{})})
 	n.relay = newRelay(n)
 	n.ctx, n.cancel = context.WithCancel(context.Background())

@@ -32,11 +32,8 @@ func (n *Node) handle(ctx context.Context, req *wire.Message) *wire.Message {
 		return n.network(req)
 	case "0100", "0200", "0220", "0400", "0420":
 		return n.transact(ctx, req)
-	case "0500":
-		// Register batch reconciliation belongs to the settlement work
-		// (business days); until then say clearly that it is not done.
-		n.log.Warn("batch reconciliation (0500) is not implemented yet", keyTerminal, req.TerminalID)
-		return n.reply(req, n.currentView(), wire.RCSystemError)
+	case "0500", "0320":
+		return n.batchRequest(ctx, req)
 	default:
 		return n.reply(req, n.currentView(), wire.RCFormatError)
 	}

@@ -119,6 +119,7 @@ func (n *Node) takeover(ctx context.Context, term uint64) {
 		n.log.Info("takeover: serving", keyTerm, term, "open_intents", len(pending), "took", time.Since(start))
 		// The advices and reversals owed to acquirers: this term's to send.
 		n.runSAF(ctx)
+		n.runDays(ctx)
 	}
 	n.resolveAll(ctx, pending, claims)
 	n.log.Info("takeover: open intents resolved", keyTerm, term, "resolved", len(pending), "took", time.Since(start))

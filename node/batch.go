@@ -1,0 +1,99 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/tillgate/tillgate/cluster"
+	"github.com/tillgate/tillgate/store"
+	"github.com/tillgate/tillgate/wire"
+)
+
+// batchRequest answers a register's 0500 (batch totals) or 0320 (one
+// transaction of a batch upload). The decision is the state machine's
+// (store/batch.go), so every replica agrees on it and a repeat, on this
+// active or the next, gets the first answer.
+func (n *Node) batchRequest(ctx context.Context, req *wire.Message) *wire.Message {
+	v := n.currentView()
+	if !v.leader {
+		return n.relayToActive(ctx, req)
+	}
+	if !v.serving {
+		if v = n.waitServing(ctx); v == nil {
+			return n.notProcessed(req, n.currentView())
+		}
+	}
+	cmd, rc := batchCmd(req, time.Now().UnixNano())
+	if rc != "" {
+		n.metrics.batches.WithLabelValues(req.MTI, rc).Inc()
+		return n.reply(req, v, rc)
+	}
+	res, err := n.raft.Apply(ctx, cmd)
+	if err != nil {
+		if errors.Is(err, cluster.ErrNotLeader) {
+			return n.notProcessed(req, n.currentView())
+		}
+		n.logRequest(slog.LevelWarn, "batch request outcome unknown", req, keyErr, err)
+		return nil // the register repeats; the repeat gets the recorded answer
+	}
+	r, ok := res.(store.Result)
+	if !ok || r.Err != nil || r.Batch == nil {
+		n.stateMachineError("batch request", req.Key(), resultErr(res))
+		return n.reply(req, v, wire.RCSystemError)
+	}
+	resp := n.reply(req, v, r.Batch.RC)
+	if wire.OriginalMTI(req.MTI) == "0500" {
+		resp.Totals = wireTotals(r.Batch.Ours)
+	}
+	n.metrics.batches.WithLabelValues(wire.OriginalMTI(req.MTI), r.Batch.RC).Inc()
+	if r.Batch.RC != wire.RCApproved {
+		n.logRequest(slog.LevelWarn, "register batch out of balance", req, "batch", r.Batch.Number)
+	}
+	return resp
+}
+
+// batchCmd is the command for a 0500 or 0320; a non-empty rc refuses the
+// request as it stands.
+func batchCmd(req *wire.Message, at int64) ([]byte, string) {
+	if wire.OriginalMTI(req.MTI) == "0320" {
+		if len(req.OriginalData) < 20 {
+			return nil, wire.RCFormatError
+		}
+		u := store.Upload{OriginalID: originalKey(req), ProcCode: req.ProcCode, Amount: req.Amount, RC: req.ResponseCode, AuthCode: req.AuthCode}
+		return store.BatchUploadCmd(req.Key(), req.TerminalID, u, at), ""
+	}
+	mode := store.BatchSettle
+	switch req.ProcCode {
+	case "", wire.ProcSettle:
+	case wire.ProcSettleAfterUpload:
+		mode = store.BatchAfterUpload
+	default:
+		return nil, wire.RCFormatError
+	}
+	if req.Totals == nil {
+		return nil, wire.RCFormatError
+	}
+	return store.BatchCloseCmd(req.Key(), req.TerminalID, mode, 0, storeTotals(*req.Totals), at), ""
+}
+
+func storeTotals(t wire.Totals) store.BatchTotals {
+	return store.BatchTotals{
+		CreditsCount: t.CreditsCount, CreditsReversalCount: t.CreditsReversalCount,
+		DebitsCount: t.DebitsCount, DebitsReversalCount: t.DebitsReversalCount,
+		CreditsAmount: t.CreditsAmount, CreditsReversalAmount: t.CreditsReversalAmount,
+		DebitsAmount: t.DebitsAmount, DebitsReversalAmount: t.DebitsReversalAmount,
+		NetAmount: t.NetAmount,
+	}
+}
+
+func wireTotals(t store.BatchTotals) *wire.Totals {
+	return &wire.Totals{
+		CreditsCount: t.CreditsCount, CreditsReversalCount: t.CreditsReversalCount,
+		DebitsCount: t.DebitsCount, DebitsReversalCount: t.DebitsReversalCount,
+		CreditsAmount: t.CreditsAmount, CreditsReversalAmount: t.CreditsReversalAmount,
+		DebitsAmount: t.DebitsAmount, DebitsReversalAmount: t.DebitsReversalAmount,
+		NetAmount: t.NetAmount,
+	}
+}

@@ -1,0 +1,225 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tillgate/tillgate/store"
+)
+
+// BusinessDayConfig says when the business day is cut over and where its
+// settlement files go.
+type BusinessDayConfig struct {
+	// Cutover is the local time of day, "HH:MM", at which the open day
+	// closes; empty leaves every cutover to the operator (tillctl day
+	// cutover). A day is named by the date holding most of its hours: with
+	// a cutover at 02:00, the day 20261201 runs from 1 Dec 02:00 to 2 Dec
+	// 02:00; with one at 22:00, from 30 Nov 22:00 to 1 Dec 22:00.
+	Cutover string
+	// TimeZone is the IANA zone of Cutover (default UTC).
+	TimeZone string
+	// SettlementDir receives the settlement files, one directory per day
+	// (default DataDir/settlement).
+	SettlementDir string
+	// Poll is how often the active looks at the schedule and at days to
+	// settle (default 1 s).
+	Poll time.Duration
+}
+
+// schedule is a parsed BusinessDayConfig.
+type schedule struct {
+	on  bool
+	loc *time.Location
+	at  time.Duration // since local midnight
+}
+
+func (c BusinessDayConfig) schedule() (schedule, error) {
+	s := schedule{loc: time.UTC}
+	if c.TimeZone != "" {
+		loc, err := time.LoadLocation(c.TimeZone)
+		if err != nil {
+			return s, fmt.Errorf("business_day.time_zone %q: %w (want an IANA name such as Europe/Berlin)", c.TimeZone, err)
+		}
+		s.loc = loc
+	}
+	if c.Cutover == "" {
+		return s, nil
+	}
+	t, err := time.Parse("15:04", c.Cutover)
+	if err != nil {
+		return s, fmt.Errorf("business_day.cutover %q: want HH:MM, e.g. 23:00", c.Cutover)
+	}
+	s.on, s.at = true, time.Duration(t.Hour())*time.Hour+time.Duration(t.Minute())*time.Minute
+	return s, nil
+}
+
+// dayOf names the business day that instant t belongs to.
+func (s schedule) dayOf(t time.Time) string {
+	local := t.In(s.loc)
+	y, m, d := local.Date()
+	cut := time.Date(y, m, d, 0, 0, 0, 0, s.loc).Add(s.at)
+	day := time.Date(y, m, d, 12, 0, 0, 0, s.loc)
+	switch {
+	case s.at < 12*time.Hour && local.Before(cut):
+		day = day.AddDate(0, 0, -1) // before an early cutover: yesterday's day
+	case s.at >= 12*time.Hour && !local.Before(cut):
+		day = day.AddDate(0, 0, 1) // after a late cutover: tomorrow's day
+	}
+	return day.Format("20060102")
+}
+
+// nextDay is the calendar day after day (YYYYMMDD).
+func nextDay(day string) string {
+	t, err := time.Parse("20060102", day)
+	if err != nil {
+		return ""
+	}
+	return t.AddDate(0, 0, 1).Format("20060102")
+}
+
+// now is the clock of the business day: cutovers and the times they stamp.
+// Tests jump it (FAULTS.md scenario 10).
+func (n *Node) now() time.Time {
+	if n.cfg.Clock != nil {
+		return n.cfg.Clock()
+	}
+	return time.Now()
+}
+
+// ErrDayNotOpen: a cutover named a day that is not the open one (someone
+// cut over first).
+var ErrDayNotOpen = errors.New("node: that business day is not open")
+
+// Cutover closes the open business day now, as an operator asks: the next
+// day is the one the schedule names for now or, if that is not later than
+// the open one, the day after it. If day is not empty it must be the open
+// day, so that an operator who retries does not close the next one too.
+// It returns the day opened.
+func (n *Node) Cutover(ctx context.Context, day string) (*store.Day, error) {
+	open, err := n.store.OpenDay()
+	if err != nil {
+		return nil, err
+	}
+	if day != "" && day != open {
+		return nil, fmt.Errorf("%w: %s (the open day is %s)", ErrDayNotOpen, day, open)
+	}
+	next := n.sched.dayOf(n.now())
+	if next <= open {
+		next = nextDay(open)
+	}
+	return n.cutover(ctx, open, next, store.ByOperator)
+}
+
+func (n *Node) cutover(ctx context.Context, open, next, by string) (*store.Day, error) {
+	r, err := n.applyDay(ctx, store.CutoverCmd(open, next, by, n.now().UnixNano()))
+	if errors.Is(err, store.ErrStaleDay) {
+		return nil, fmt.Errorf("%w: %s was cut over already", ErrDayNotOpen, open)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n.metrics.cutovers.WithLabelValues(by).Inc()
+	n.log.Info("business day cut over", "closed", open, "opened", next, "by", by)
+	n.pokeDays()
+	return r.Day, nil
+}
+
+// applyDay commits a day command and returns its result; a refusal is an
+// error wrapping the store's reason.
+func (n *Node) applyDay(ctx context.Context, cmd []byte) (store.Result, error) {
+	res, err := n.raft.Apply(ctx, cmd)
+	if err != nil {
+		return store.Result{}, err
+	}
+	r, ok := res.(store.Result)
+	if !ok {
+		return store.Result{}, fmt.Errorf("node: day command: %w", resultErr(res))
+	}
+	if r.Err != nil {
+		return r, fmt.Errorf("node: day command: %w", r.Err)
+	}
+	return r, nil
+}
+
+// runDays is the active's business-day work, for as long as ctx (the term)
+// lasts: the scheduled cutover, then for every closed day its settlement
+// and files. Each step is one idempotent command, so a new active after a
+// crash at any point simply does the next step again.
+func (n *Node) runDays(ctx context.Context) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		poll := n.cfg.BusinessDay.Poll
+		for ctx.Err() == nil {
+			n.dayPass(ctx)
+			t := time.NewTimer(poll)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			case <-n.dayPoke:
+			}
+			t.Stop()
+		}
+	}()
+}
+
+func (n *Node) pokeDays() {
+	select {
+	case n.dayPoke <- struct{}{}:
+	default:
+	}
+}
+
+// dayPass does what is due now.
+func (n *Node) dayPass(ctx context.Context) {
+	if n.sched.on {
+		n.scheduledCutover(ctx)
+	}
+	days, err := n.store.Days()
+	if err != nil {
+		n.log.Error("business days: cannot read them", keyErr, err)
+		return
+	}
+	for _, d := range days {
+		switch d.Status {
+		case store.DayClosing:
+			n.settleDay(ctx, d)
+		case store.DaySettled:
+			n.writeMissingFiles(ctx, d.Day)
+		}
+	}
+}
+
+// scheduledCutover cuts over when the clock has passed into a later day
+// than the open one. A clock that jumps back does nothing (days only move
+// forward); one that jumps forward across the cutover closes the open day
+// once, because the command names it.
+func (n *Node) scheduledCutover(ctx context.Context) {
+	open, err := n.store.OpenDay()
+	if err != nil {
+		return
+	}
+	if want := n.sched.dayOf(n.now()); want > open {
+		if _, err := n.cutover(ctx, open, want, store.BySchedule); err != nil && ctx.Err() == nil {
+			n.log.Warn("scheduled cutover failed; retrying", "day", open, keyErr, err)
+		}
+	}
+}
+
+// settleDay freezes a closed day; the store refuses while some of its
+// transactions are still pending (the takeover or the pipeline resolves
+// them within an acquirer timeout).
+func (n *Node) settleDay(ctx context.Context, d *store.Day) {
+	_, err := n.applyDay(ctx, store.SettleCmd(d.Day, n.now().UnixNano()))
+	switch {
+	case err == nil:
+		n.log.Info("business day settled", "day", d.Day)
+		n.writeMissingFiles(ctx, d.Day)
+	case errors.Is(err, store.ErrDayBusy):
+		n.log.Debug("business day not settled yet", "day", d.Day, keyErr, err)
+	case ctx.Err() == nil:
+		n.log.Warn("business day settle failed; retrying", "day", d.Day, keyErr, err)
+	}
+}

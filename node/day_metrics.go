@@ -1,0 +1,20 @@
+package node
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// registerDays adds the business-day and register-batch series.
+func (m *metrics) registerDays(reg *prometheus.Registry) {
+	m.batches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tillgate_batch_requests_total", Help: "Register batch requests answered (0500 totals, 0320 uploads) by MTI and response code; 95 is a batch out of balance.",
+	}, []string{"mti", "rc"})
+	m.cutovers = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tillgate_day_cutovers_total", Help: "Business-day cutovers this node committed, by who asked (schedule, operator).",
+	}, []string{"by"})
+	m.settlementFiles = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tillgate_settlement_files_total", Help: "Settlement files whose checksums this node recorded in the log.",
+	})
+	m.settlementErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tillgate_settlement_errors_total", Help: "Settlement files that could not be rendered, recorded or written (see the log); a checksum mismatch is one.",
+	})
+	reg.MustRegister(m.batches, m.cutovers, m.settlementFiles, m.settlementErrors)
+}
