@@ -72,6 +72,10 @@
 // concurrent requests share one commit) before its answer is written, so
 // an answer the simulator gave survives a crash and a restart. Totals and
 // TotalsByDay read it; `acqsim totals` reads it without a running server.
+// Each record keeps when it was received (and when its reversal was), so
+// that Settlement exports the acquirer's settlement file of a time window
+// (WriteSettlementCSV; docs/settlement.md), the same bytes whenever it is
+// asked for.
 //
 // # Faults
 //

@@ -1,7 +1,8 @@
 // Command acqsim runs the acquirer simulator (package acquirer/sim) as its
 // own process: `serve` answers ISO 8583 on TCP with a durable ledger and a
 // small admin HTTP API; `totals` prints the ledger of a data directory,
-// with or without a server running.
+// with or without a server running; `settlement` writes the acquirer's
+// settlement file of a window; `fault` sets a running server's faults.
 package main
 
 import (
@@ -16,9 +17,10 @@ var errUsage = cli.ErrUsage
 
 func main() {
 	cmds := map[string]cli.Command{
-		"serve":  &serveCommand{},
-		"totals": &totalsCommand{out: os.Stdout},
-		"fault":  &faultCommand{out: os.Stdout},
+		"serve":      &serveCommand{},
+		"totals":     &totalsCommand{out: os.Stdout},
+		"fault":      &faultCommand{out: os.Stdout},
+		"settlement": &settlementCommand{out: os.Stdout},
 	}
 	os.Exit(cli.Main(context.Background(), "acqsim", usage, cmds, os.Args[1:], os.Stderr))
 }
@@ -28,6 +30,7 @@ const usage = `acqsim is an ISO 8583 acquirer host simulator with a durable ledg
 Usage:
   acqsim serve  --data DIR [--listen ADDR] [--latency 0-5ms] [--admin ADDR]
   acqsim totals --data DIR [--json]
+  acqsim settlement (--admin ADDR | --data DIR) (--day YYYYMMDD | --from T --to T) [-o FILE]
   acqsim fault  --admin ADDR [--down] [--slow D] [--drop PCT] [--late D] [--duplicate] [--disconnect]
 
 Run 'acqsim COMMAND -h' for a command's flags.

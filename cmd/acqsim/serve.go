@@ -28,7 +28,8 @@ func (c *serveCommand) Usage() string {
 Serves ISO 8583 (0100/0200/0220/0400/0420/0800 and repeats) with the
 simulator's card rules, recording every answer in DIR/sim.db before
 sending it. The admin API answers GET /totals, /totals/days, /stats,
-/fault and /healthz with JSON; PUT /fault sets a fault (see acqsim fault)
+/fault and /healthz with JSON, and GET /settlement?day=YYYYMMDD (or
+?from=RFC3339&to=RFC3339) with the settlement CSV; PUT /fault sets a fault (see acqsim fault)
 and POST /disconnect closes every connection once. Stops cleanly on SIGINT or SIGTERM.
 
 `
@@ -144,6 +145,7 @@ func adminHandler(s *sim.Sim, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, log, s.Stats(), nil)
 	})
+	settlementHandler(mux, s, log)
 	faultHandlers(mux, s, log)
 	return mux
 }
