@@ -53,6 +53,7 @@ func (n *Node) startAdmin() (*http.Server, error) {
 	mux.HandleFunc("GET /txns", n.txns)
 	mux.HandleFunc("GET /txns/{id}", n.txn)
 	mux.HandleFunc("GET /reports", n.report)
+	n.dayRoutes(mux)
 	n.statusPageRoutes(mux)
 	// Profiles, behind the token like the rest: an operator chasing CPU or
 	// memory on a live node needs them without a restart.

@@ -211,7 +211,13 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return err
 	}
+	return c.decode(resp, out)
+}
+
+// decode reads a 2xx response's JSON body into out and closes it.
+func (c *Client) decode(resp *http.Response, out any) error {
 	defer resp.Body.Close()
+	method, path := resp.Request.Method, resp.Request.URL.Path
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return &UnreachableError{Node: c.Base, Method: method, Path: path, Err: fmt.Errorf("read answer: %w", err)}
@@ -240,6 +246,12 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, path string,
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return c.exec(hc, req)
+}
+
+// exec sends req with the token; see send.
+func (c *Client) exec(hc *http.Client, req *http.Request) (*http.Response, error) {
+	ctx, method, path := req.Context(), req.Method, req.URL.Path
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}

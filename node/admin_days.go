@@ -1,0 +1,269 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tillgate/tillgate/cluster"
+	"github.com/tillgate/tillgate/node/adminapi"
+	"github.com/tillgate/tillgate/store"
+)
+
+// maxAcquirerFile bounds an uploaded acquirer settlement file: a million
+// rows of ~150 bytes.
+const maxAcquirerFile = 256 << 20
+
+func (n *Node) dayRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /days", n.days)
+	mux.HandleFunc("POST /days/cutover", n.cutoverDay)
+	mux.HandleFunc("GET /days/{day}", n.day)
+	mux.HandleFunc("GET /days/{day}/files/{file}", n.dayFile)
+	mux.HandleFunc("POST /days/{day}/reconcile/{acquirer}", n.reconcileDay)
+	mux.HandleFunc("GET /batches/{terminal}", n.batches)
+	mux.HandleFunc("POST /batches/{terminal}/{number}/close", n.closeBatch)
+}
+
+func (n *Node) days(w http.ResponseWriter, _ *http.Request) {
+	open, err := n.store.OpenDay()
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
+		return
+	}
+	days, err := n.store.Days()
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
+		return
+	}
+	out := adminapi.Days{Open: open, Days: make([]adminapi.Day, 0, len(days))}
+	for _, d := range days {
+		out.Days = append(out.Days, apiDay(d))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// pathDay reads and checks the {day} of the path; nil and an answer
+// written when there is no such day.
+func (n *Node) pathDay(w http.ResponseWriter, r *http.Request) *store.Day {
+	day := r.PathValue("day")
+	if e := checkDay(day); e != nil {
+		writeJSON(w, http.StatusBadRequest, *e)
+		return nil
+	}
+	d, err := n.store.Day(day)
+	switch {
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
+	case d == nil:
+		writeJSON(w, http.StatusNotFound, adminapi.Error{Error: fmt.Sprintf("no business day %s", day), Param: "day", Hint: "list the days with tillctl day list"})
+	}
+	return d
+}
+
+func (n *Node) day(w http.ResponseWriter, r *http.Request) {
+	if d := n.pathDay(w, r); d != nil {
+		writeJSON(w, http.StatusOK, apiDay(d))
+	}
+}
+
+func (n *Node) cutoverDay(w http.ResponseWriter, r *http.Request) {
+	var req adminapi.Cutover
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<12))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		badParam(w, "body", fmt.Sprintf("want JSON {\"day\": \"YYYYMMDD\"} or nothing: %v", err))
+		return
+	}
+	if e := checkDay(req.Day); e != nil {
+		writeJSON(w, http.StatusBadRequest, *e)
+		return
+	}
+	if !n.Serving() {
+		n.writeRaftError(w, cluster.ErrNotLeader)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminOpTimeout)
+	defer cancel()
+	open, _ := n.store.OpenDay()
+	d, err := n.Cutover(ctx, req.Day)
+	switch {
+	case errors.Is(err, ErrDayNotOpen):
+		writeJSON(w, http.StatusConflict, adminapi.Error{Error: err.Error(), Param: "day", Hint: "the day was cut over already; see tillctl day list"})
+	case err != nil:
+		n.writeRaftError(w, err)
+	default:
+		writeJSON(w, http.StatusOK, adminapi.CutoverResult{Closed: open, Opened: d.Day})
+	}
+}
+
+// dayFile serves a settlement file rendered from this node's state, after
+// checking it against the checksum in the log: any node gives the same
+// bytes.
+func (n *Node) dayFile(w http.ResponseWriter, r *http.Request) {
+	d := n.pathDay(w, r)
+	if d == nil {
+		return
+	}
+	file := r.PathValue("file")
+	acq, format, ok := strings.Cut(file, ".")
+	if !ok || (format != "csv" && format != "json") {
+		badParam(w, "file", fmt.Sprintf("%q: want ACQUIRER.csv or ACQUIRER.json", file))
+		return
+	}
+	if d.Status != store.DaySettled {
+		writeJSON(w, http.StatusConflict, adminapi.Error{Error: fmt.Sprintf("day %s is %v: its files exist once it is settled", d.Day, d.Status),
+			Hint: "a closed day settles when none of its transactions is pending; see tillctl day show"})
+		return
+	}
+	files, err := n.renderDay(d)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
+		return
+	}
+	f := files[acq]
+	if f == nil {
+		writeJSON(w, http.StatusNotFound, adminapi.Error{Error: fmt.Sprintf("no acquirer %q on day %s", acq, d.Day), Param: "file"})
+		return
+	}
+	body, want := f.csv, ""
+	if rec, ok := d.File(acq); ok {
+		want = rec.CSVSHA256
+		if format == "json" {
+			want = rec.JSONSHA256
+		}
+	}
+	if format == "json" {
+		body = f.json
+	}
+	if want != "" && sha(body) != want {
+		n.metrics.settlementErrors.Inc()
+		n.log.Error("settlement file renders differently from the checksum in the log", "day", d.Day, "acquirer", acq, "format", format)
+		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: fmt.Sprintf("rendered %s differs from the checksum in the log", file),
+			Hint: "this node's state diverged: compare tillctl status hashes and rebuild it from a peer"})
+		return
+	}
+	ctype := "text/csv"
+	if format == "json" {
+		ctype = "application/json"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set(adminapi.HeaderSHA256, want)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+func (n *Node) reconcileDay(w http.ResponseWriter, r *http.Request) {
+	d := n.pathDay(w, r)
+	if d == nil {
+		return
+	}
+	if !n.Serving() {
+		n.writeRaftError(w, cluster.ErrNotLeader)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxAcquirerFile+1))
+	if err != nil || len(body) > maxAcquirerFile {
+		badParam(w, "body", fmt.Sprintf("want the acquirer's settlement CSV, at most %d MiB", maxAcquirerFile>>20))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminOpTimeout)
+	defer cancel()
+	res, err := n.Reconcile(ctx, d.Day, r.PathValue("acquirer"), body)
+	switch {
+	case errors.Is(err, errBadAcquirerFile):
+		writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: err.Error(), Param: "body", Hint: "send the file acqsim settlement (or the acquirer) exported for this day"})
+	case errors.Is(err, errUnknownAcquirer):
+		writeJSON(w, http.StatusNotFound, adminapi.Error{Error: err.Error(), Param: "acquirer"})
+	case errors.Is(err, store.ErrDayBusy):
+		writeJSON(w, http.StatusConflict, adminapi.Error{Error: err.Error(), Hint: "reconcile once the day is settled; see tillctl day show"})
+	case err != nil:
+		n.writeRaftError(w, err)
+	default:
+		writeJSON(w, http.StatusOK, adminapi.Reconciled{Day: d.Day, Acquirer: res.rec.Acquirer, Reconciled: res.rec.Reconciled,
+			Discrepancies: res.rec.Discrepancies, ReportSHA256: res.rec.ReportSHA256, Report: res.json, ReportText: string(res.text)})
+	}
+}
+
+func (n *Node) batches(w http.ResponseWriter, r *http.Request) {
+	term := r.PathValue("terminal")
+	bs, err := n.store.Batches(term)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
+		return
+	}
+	out := adminapi.Batches{Terminal: term}
+	for _, b := range bs {
+		out.Batches = append(out.Batches, apiBatch(b))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// closeBatch is the operator's resolution of a batch out of balance: it
+// closes the open batch whatever the totals, and the difference stays on
+// record for the day's reconciliation.
+func (n *Node) closeBatch(w http.ResponseWriter, r *http.Request) {
+	term := r.PathValue("terminal")
+	num, err := strconv.ParseUint(r.PathValue("number"), 10, 64)
+	if err != nil || num == 0 {
+		badParam(w, "number", fmt.Sprintf("%q: want the open batch's number (tillctl batch list --terminal %s)", r.PathValue("number"), term))
+		return
+	}
+	if !n.Serving() {
+		n.writeRaftError(w, cluster.ErrNotLeader)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminOpTimeout)
+	defer cancel()
+	at := n.now().UnixNano()
+	id := "operator:" + strconv.FormatInt(at, 10)
+	res, err := n.raft.Apply(ctx, store.BatchCloseCmd(id, term, store.BatchByOperator, num, store.BatchTotals{}, at))
+	if err != nil {
+		n.writeRaftError(w, err)
+		return
+	}
+	if rr, ok := res.(store.Result); !ok || rr.Err != nil {
+		writeJSON(w, http.StatusConflict, adminapi.Error{Error: resultErr(res).Error(), Param: "number", Hint: "only the open batch can be closed: tillctl batch list"})
+		return
+	}
+	n.log.Warn("register batch closed by an operator", keyTerminal, term, "batch", num)
+	b, _, err := n.store.Batch(term, num)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, apiBatch(b))
+}
+
+func apiDay(d *store.Day) adminapi.Day {
+	out := adminapi.Day{Day: d.Day, Status: d.Status.String(), OpenedAt: time.Unix(0, d.OpenedAt).UTC(), ClosedBy: d.ClosedBy,
+		CutoverIndex: d.CutoverIndex, SettledIndex: d.SettledIndex}
+	if d.ClosedAt != 0 {
+		t := time.Unix(0, d.ClosedAt).UTC()
+		out.ClosedAt = &t
+	}
+	for _, f := range d.Files {
+		out.Files = append(out.Files, adminapi.DayFile{Acquirer: f.Acquirer, CSVSHA256: f.CSVSHA256, JSONSHA256: f.JSONSHA256, Rows: f.Rows, Net: f.Net})
+	}
+	for _, c := range d.Recons {
+		out.Reconciliations = append(out.Reconciliations, adminapi.Reconciliation{Acquirer: c.Acquirer, Reconciled: c.Reconciled,
+			Discrepancies: c.Discrepancies, ReportSHA256: c.ReportSHA256, At: time.Unix(0, c.At).UTC()})
+	}
+	return out
+}
+
+func apiBatch(b *store.Batch) adminapi.Batch {
+	out := adminapi.Batch{Terminal: b.Terminal, Number: b.Number, Status: b.Status.String(),
+		Ours: adminapi.BatchTotals(b.Ours), Register: adminapi.BatchTotals(b.Register),
+		HasRegister: b.HasRegister, Balanced: b.Balanced(), Uploads: b.Uploads}
+	if b.ClosedAt != 0 {
+		t := time.Unix(0, b.ClosedAt).UTC()
+		out.ClosedAt = &t
+	}
+	return out
+}

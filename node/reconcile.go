@@ -1,0 +1,132 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+
+	"github.com/tillgate/tillgate/settle"
+	"github.com/tillgate/tillgate/store"
+)
+
+// reconciled is one reconciliation's outcome as recorded, with the report.
+type reconciled struct {
+	rec        store.Reconciliation
+	json, text []byte
+}
+
+// Reconcile matches a settled day's file of acquirer against the
+// acquirer's own (acqFile, its CSV export) and the registers' batches that
+// hold the day's transactions, writes the report beside the day's files and
+// records the outcome in the log. Active only (it commits).
+func (n *Node) Reconcile(ctx context.Context, day, acquirer string, acqFile []byte) (*reconciled, error) {
+	d, err := n.store.Day(day)
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
+		return nil, fmt.Errorf("%w: %s", store.ErrNoDay, day)
+	}
+	files, err := n.renderDay(d)
+	if err != nil {
+		return nil, err
+	}
+	ours := files[acquirer]
+	if ours == nil {
+		return nil, fmt.Errorf("%w: no acquirer %q (known: %v)", errUnknownAcquirer, acquirer, slices.Sorted(maps.Keys(files)))
+	}
+	theirs, err := settle.ReadAcquirerCSV(bytes.NewReader(acqFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadAcquirerFile, err)
+	}
+	theirs.Acquirer = acquirer
+	batches, err := n.dayBatches(day, acquirer)
+	if err != nil {
+		return nil, err
+	}
+	rep := settle.Reconcile(settle.Input{Ours: ours.file, Theirs: theirs, Batches: batches, Elsewhere: n.dayOfRRN})
+	out := &reconciled{}
+	var j, t bytes.Buffer
+	if err := rep.WriteJSON(&j); err != nil {
+		return nil, err
+	}
+	if err := rep.WriteText(&t); err != nil {
+		return nil, err
+	}
+	out.json, out.text = j.Bytes(), t.Bytes()
+	out.rec = store.Reconciliation{Acquirer: acquirer, Reconciled: rep.Reconciled, ReportSHA256: sha(out.json), At: n.now().UnixNano()}
+	for _, x := range rep.Discrepancies {
+		if x.Blocking {
+			out.rec.Discrepancies++
+		}
+	}
+	dir := filepath.Join(n.settlementDir(), day)
+	if err := writeAtomic(dir, acquirer+".reconciliation.json", out.json); err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(dir, acquirer+".reconciliation.txt", out.text); err != nil {
+		return nil, err
+	}
+	if _, err := n.applyDay(ctx, store.DayReconciledCmd(day, out.rec)); err != nil {
+		return nil, err
+	}
+	n.log.Info("business day reconciled", "day", day, "acquirer", acquirer, "reconciled", rep.Reconciled,
+		"discrepancies", out.rec.Discrepancies, "matched", rep.Matched)
+	return out, nil
+}
+
+var (
+	errUnknownAcquirer = errors.New("node: unknown acquirer")
+	errBadAcquirerFile = errors.New("node: acquirer settlement file")
+)
+
+// dayBatches are the register batches holding transactions of day routed
+// to acquirer.
+func (n *Node) dayBatches(day, acquirer string) ([]settle.Batch, error) {
+	type key struct {
+		terminal string
+		number   uint64
+	}
+	seen := map[key]bool{}
+	var keys []key
+	_, err := n.store.EachInDay(day, func(dt store.DayTxn) error {
+		k := key{dt.Txn.TerminalID, dt.Txn.Batch}
+		if dt.Txn.Acquirer == acquirer && k.number > 0 && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]settle.Batch, 0, len(keys))
+	for _, k := range keys {
+		b, ok, err := n.store.Batch(k.terminal, k.number)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, settle.Batch{Terminal: b.Terminal, Number: b.Number, Status: b.Status.String(),
+				Register: settleTotals(b.Register), Ours: settleTotals(b.Ours), HasRegister: b.HasRegister})
+		}
+	}
+	return out, nil
+}
+
+func settleTotals(t store.BatchTotals) settle.BatchTotals {
+	return settle.BatchTotals(t)
+}
+
+// dayOfRRN is the business day of the transaction with that RRN, if any.
+func (n *Node) dayOfRRN(rrn string) (string, bool) {
+	t, ok, err := n.store.ByRRN(rrn)
+	if err != nil || !ok {
+		return "", false
+	}
+	return t.Day, true
+}
