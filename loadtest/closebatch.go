@@ -68,7 +68,7 @@ type BatchSummary struct {
 	Failed int `json:"failed"`
 	// Failures counts the failed registers by reason ("0510 rc 96",
 	// "0330 rc 30", "0500: outcome unknown", "drain: ...").
-	Failures map[string]int `json:"failures,omitempty"`
+	Failures map[string]int64 `json:"failures,omitempty"`
 	// Errors are the first few failures in full.
 	Errors []string `json:"errors,omitempty"`
 	// Register sums every register's own totals as sent in its first 0500.
@@ -118,7 +118,7 @@ func (f *Fleet) CloseBatches(ctx context.Context) BatchSummary {
 }
 
 func summarizeBatches(outs []batchOutcome) BatchSummary {
-	s := BatchSummary{Registers: len(outs), Failures: map[string]int{}}
+	s := BatchSummary{Registers: len(outs), Failures: map[string]int64{}}
 	for _, o := range outs {
 		s.Register.add(o.register)
 		if o.cluster != nil {
