@@ -67,7 +67,7 @@ type BatchSummary struct {
 	// Failed registers got another answer, or none, at some step.
 	Failed int `json:"failed"`
 	// Failures counts the failed registers by reason ("0510 rc 96",
-	// "0330 rc 30", "0500: outcome unknown", "drain: ...").
+	// "0330 not 00", "0500: unknown", "drain").
 	Failures map[string]int64 `json:"failures,omitempty"`
 	// Errors are the first few failures in full.
 	Errors []string `json:"errors,omitempty"`
