@@ -48,9 +48,13 @@ type Options struct {
 	// Progress receives the live line every second and the summary; nil:
 	// none.
 	Progress io.Writer
-	// SettleTimeout bounds draining the reversal queues and waiting for
-	// the nodes to converge (default 60 s).
+	// SettleTimeout bounds draining the reversal queues, closing the
+	// registers' batches and waiting for the nodes to converge (default
+	// 60 s each).
 	SettleTimeout time.Duration
+	// NoBatchClose skips closing the registers' batches (0500) after the
+	// load: for clusters that do not reconcile yet.
+	NoBatchClose bool
 	// Logger receives what the harness does (faults, processes); nil:
 	// discarded.
 	Logger *slog.Logger
@@ -71,6 +75,9 @@ type Result struct {
 	Client    loadtest.ClientStats `json:"client"`
 	Resources []NodeResources      `json:"resources"`
 	Checks    []Check              `json:"checks"`
+	// Batches is how the registers' batches closed after the load; nil
+	// with NoBatchClose.
+	Batches *loadtest.BatchSummary `json:"batches,omitempty"`
 	// RaftTerms are the highest Raft term before and after the run: a
 	// change means leadership moved (a fault, or an election under load).
 	RaftTerms [2]uint64 `json:"raft_terms"`
@@ -141,9 +148,13 @@ func (o *Options) run(ctx context.Context, h hooks) (*Result, error) {
 	res.Leaders = lw.stop()
 	res.Resources = smp.stop(res.Summary.Completed)
 	drainErr := drain(ctx, fleet, o.SettleTimeout)
+	if !o.NoBatchClose {
+		bs := closeBatches(ctx, fleet, o.SettleTimeout)
+		res.Batches = &bs
+	}
 	res.Client = fleet.ClientStats()
 	fleet.Close()
-	res.Checks = append(res.Checks, drainErr)
+	res.Checks = append(res.Checks, drainErr, batchCheck(res.Batches, h.hasFaults))
 	res.Checks = append(res.Checks, chk.run(ctx)...)
 	res.RaftTerms = [2]uint64{chk.term0, chk.maxTerm(ctx)}
 	res.Finished = time.Now()

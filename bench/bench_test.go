@@ -88,6 +88,7 @@ func TestRunAgainstInProcessClusterPasses(t *testing.T) {
 		Registers: 20, Duration: 3 * time.Second, Think: 5 * time.Millisecond,
 		RegisterDeadline: 4 * time.Second, SettleTimeout: 20 * time.Second,
 		OutDir: out, Progress: &progress,
+		NoBatchClose: true, // the node does not reconcile 0500 yet (it answers 96)
 	})
 	t.Log(progress.String())
 	if err != nil {
@@ -126,6 +127,7 @@ func TestRunAgainstOpenLoop(t *testing.T) {
 		RegisterAddrs: c.cl.RegisterAddrs(), AdminAddrs: c.adminAddrs(), AcqsimAdmin: c.acqsim,
 		Registers: 50, Duration: 2 * time.Second, Rate: 200, RegisterDeadline: 4 * time.Second,
 		SettleTimeout: 20 * time.Second,
+		NoBatchClose:  true, // the node does not reconcile 0500 yet (it answers 96)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -122,11 +122,12 @@ func histogramPlot(s loadtest.Summary) string {
 func fmtCount(v float64) string { return fmt.Sprintf("%.0f", v) }
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"d":    func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() },
-	"mib":  func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) },
-	"f1":   func(v float64) string { return fmt.Sprintf("%.1f", v) },
-	"f3":   func(v float64) string { return fmt.Sprintf("%.3f", v) },
-	"keys": loadtest.SortedKeys,
+	"d":         func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() },
+	"mib":       func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) },
+	"f1":        func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"f3":        func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"keys":      loadtest.SortedKeys,
+	"batchRows": batchRows,
 }).Parse(reportHTML))
 
 const reportHTML = `<!DOCTYPE html>
@@ -168,6 +169,11 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 <table><tr><th>kind</th><th>count</th></tr>{{range $k := keys .S.ByKind}}<tr><td>{{$k}}</td><td>{{index $.S.ByKind $k}}</td></tr>{{end}}</table>
 {{with .R.Client}}<p>Failover client: repeats {{.Repeats}}, resends {{.Resends}}, timeouts {{.Timeouts}}, late answers {{.LateAnswers}}, failovers {{.Failovers}}, reversals queued {{.ReversalsQueued}}, acknowledged {{.ReversalsAcked}}.</p>{{end}}
 {{with .R.RaftTerms}}{{if ne (index . 0) (index . 1)}}<p>Raft term {{index . 0}} before the load, {{index . 1}} after: leadership moved during the run{{with $.R.Leaders}} (new terms seen at{{range .}} {{d .At}}: {{.Leader}} term {{.Term}};{{end}} marked on the plots){{end}}.</p>{{end}}{{end}}
+{{with .R.Batches}}<h2>Register batches (0500)</h2>
+<p>{{.Registers}} registers: {{.Balanced}} balanced, {{.AfterUpload}} closed after an upload ({{.Uploaded}} 0320s), {{.Failed}} failed{{range $k, $v := .Failures}}; {{$k}}: {{$v}}{{end}}.</p>
+<table><tr><th>totals</th><th>registers</th><th>amount</th><th>cluster (0510)</th><th>amount</th></tr>
+{{range batchRows .}}<tr><td>{{.Name}}</td><td>{{.RegCount}}</td><td>{{.RegAmount}}</td><td>{{.ClusterCount}}</td><td>{{.ClusterAmount}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Checks</h2>
 <table><tr><th>check</th><th>result</th><th>detail</th></tr>
 {{range .R.Checks}}<tr><td>{{.Name}}</td><td>{{if .Skip}}skip{{else if .Pass}}ok{{else}}<b class="FAIL">FAIL</b>{{end}}</td><td>{{.Detail}}</td></tr>

@@ -33,6 +33,10 @@ func sampleResult() *Result {
 		Checks:    []Check{{Name: "replicas converge", Pass: true}, {Name: "totals <&>", Detail: "a <b> detail"}},
 		RaftTerms: [2]uint64{2, 3},
 		Leaders:   []LeaderChange{{At: 1500 * time.Millisecond, Term: 3, Leader: "node3"}},
+		Batches: &loadtest.BatchSummary{Registers: 20, Balanced: 18, AfterUpload: 1, Uploaded: 7, Failed: 1,
+			Failures: map[string]int64{"0510 rc 96": 1}, Errors: []string{"register L0000003: 0500 answered 96"},
+			Register: loadtest.BatchTotals{DebitsCount: 150, DebitsAmount: 1234567, Net: 1234567},
+			Cluster:  loadtest.BatchTotals{DebitsCount: 149, DebitsAmount: 1234000, Net: 1234000}},
 	}
 }
 
@@ -65,6 +69,8 @@ func TestHTMLReportIsSelfContained(t *testing.T) {
 		{"the verdict", `<b>FAIL</b>`, 1},
 		{"the time to resume", `<td>kill</td><td>node2</td>`, 1},
 		{"escaped detail", `a &lt;b&gt; detail`, 1},
+		{"the batch close", `18 balanced, 1 closed after an upload \(7 0320s\), 1 failed; 0510 rc 96: 1`, 1},
+		{"the batch totals", `<td>debits \(DE76, DE88\)</td><td>150</td><td>1234567</td><td>149</td><td>1234000</td>`, 1},
 	} {
 		if got := len(regexp.MustCompile(want.re).FindAllString(page, -1)); got < want.n {
 			t.Errorf("%s: %d matches of %q, want at least %d", want.what, got, want.re, want.n)
@@ -79,7 +85,9 @@ func TestSummaryText(t *testing.T) {
 	var b bytes.Buffer
 	r := sampleResult()
 	WriteSummary(&b, r)
-	for _, want := range []string{"Scenario:\tday", "added", "Time to resume", "kill", "node2", "CPU s/1000 tx", "node1", "term 3, leader node3", "FAIL"} {
+	for _, want := range []string{"Scenario:\tday", "added", "Time to resume", "kill", "node2", "CPU s/1000 tx", "node1", "term 3, leader node3", "FAIL",
+		"Register batches (0500): 20 registers, 18 balanced, 1 after upload (7 0320s), 1 failed", "debits (DE76, DE88)", "1234567", "1234000",
+		"failed: register L0000003"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}
@@ -176,5 +184,33 @@ func TestProcReadings(t *testing.T) {
 	res := s.stop(2000)
 	if len(res) != 1 || res[0].Node != "self" || res[0].MaxRSS < 1<<20 || res[0].MaxAnon < 1<<20 || res[0].Samples < 2 || res[0].CPUPer1000 != res[0].CPUSeconds/2 {
 		t.Fatalf("%+v", res)
+	}
+}
+
+func TestBatchCheck(t *testing.T) {
+	tot := loadtest.BatchTotals{DebitsCount: 3, DebitsAmount: 300, Net: 300}
+	other := loadtest.BatchTotals{DebitsCount: 2, DebitsAmount: 200, Net: 200}
+	for _, tc := range []struct {
+		name   string
+		s      *loadtest.BatchSummary
+		faults bool
+		pass   bool
+		line   string
+	}{
+		{"all balanced", &loadtest.BatchSummary{Balanced: 5, Register: tot, Cluster: tot}, false, true, "register batches: 5 balanced, 0 after upload, 0 failed"},
+		{"after upload without faults", &loadtest.BatchSummary{Balanced: 4, AfterUpload: 1, Register: tot, Cluster: other}, false, false, "register batches: 4 balanced, 1 after upload, 0 failed"},
+		{"after upload with faults", &loadtest.BatchSummary{Balanced: 4, AfterUpload: 1, Register: tot, Cluster: other}, true, true, "register batches: 4 balanced, 1 after upload, 0 failed"},
+		{"failed", &loadtest.BatchSummary{Balanced: 4, Failed: 1, Failures: map[string]int64{"0510 rc 96": 1}, Register: tot, Cluster: tot}, true, false, "register batches: 4 balanced, 0 after upload, 1 failed"},
+		{"balanced but totals differ", &loadtest.BatchSummary{Balanced: 5, Register: tot, Cluster: other}, false, false, "register batches: 5 balanced, 0 after upload, 0 failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := batchCheck(tc.s, tc.faults)
+			if c.Pass != tc.pass || c.Name != tc.line || c.Skip {
+				t.Fatalf("check %+v, want pass %v line %q", c, tc.pass, tc.line)
+			}
+		})
+	}
+	if c := batchCheck(nil, false); !c.Skip {
+		t.Fatalf("no batch close: %+v, want skip", c)
 	}
 }

@@ -34,6 +34,7 @@ func WriteSummary(w io.Writer, r *Result) {
 	writeFaults(w, s.Faults)
 	writeResources(w, r.Resources)
 	writeCounts(w, r)
+	writeBatches(w, r.Batches)
 	writeChecks(w, r)
 }
 

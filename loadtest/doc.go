@@ -14,4 +14,12 @@
 // reports in DE48 AQ); counts by response code, kind and error class; a
 // one-second timeline; and, for faults marked during a run, the time
 // registers took to resume. It gives a live Snapshot and a final Summary.
+//
+// Each register also keeps its own batch totals, counted as the cluster
+// counts them (approved debits and credits not reversed, reversals
+// answered 00 including its failover client's automatic ones), and the
+// list of its batch's transactions. Fleet.CloseBatches ends the day: every
+// register drains its reversal queue, sends 0500 920000, and on a 95
+// uploads its transactions (0320) and sends 0500 960000; the BatchSummary
+// sums both sides' totals (FAULTS.md I4).
 package loadtest

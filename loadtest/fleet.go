@@ -129,6 +129,11 @@ func (f *Fleet) openRegister(i int) (*register, error) {
 	if f.cfg.Tune != nil {
 		f.cfg.Tune(&fc)
 	}
+	if tuned := fc.OnEvent; tuned != nil {
+		fc.OnEvent = func(e failover.Event) { r.onEvent(e); tuned(e) }
+	} else {
+		fc.OnEvent = r.onEvent
+	}
 	c, err := failover.Open(fc)
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: register %d: %w", n, err)

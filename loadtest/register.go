@@ -16,6 +16,12 @@ import (
 // keepOriginals bounds what a register remembers to complete or reverse.
 const keepOriginals = 8
 
+// The merchant (DE42) and currency (DE49) of every simulated register.
+const (
+	merchantID = "M00000000000001"
+	currency   = "978"
+)
+
 // register is one simulated cash register. Its transactions run one at a
 // time (closed loop: its own goroutine; open loop: taken from the idle
 // pool), so only stan is shared (with the failover client's reversals and
@@ -29,6 +35,8 @@ type register struct {
 	// Approved originals not yet completed (pre-auths, oldest first) or
 	// reversed (purchases, newest last).
 	preauths, purchases []original
+	// batch is the register's own count of its open batch (see batch.go).
+	batch *batch
 }
 
 // original is what a completion or reversal names in DE90.
@@ -40,7 +48,7 @@ type original struct {
 func (o original) de90() string { return o.mti + o.stan + o.de7 + "00000000000" + "00000000000" }
 
 func newRegister(idx, number int, seed uint64) *register {
-	return &register{idx: idx, tid: fmt.Sprintf("L%07d", number), rnd: rand.New(rand.NewPCG(seed, uint64(number)))}
+	return &register{idx: idx, tid: fmt.Sprintf("L%07d", number), rnd: rand.New(rand.NewPCG(seed, uint64(number))), batch: newBatch()}
 }
 
 // nextSTAN is the register's DE11 sequence, shared with its failover client.
@@ -65,6 +73,7 @@ func (r *register) transact(rec *Recorder, mix Mix) {
 		res.Outcome, res.RC = OutcomeAnswered, resp.ResponseCode
 		res.Acquirer, res.Node = acquirerTime(resp), nodeOf(resp)
 		r.learn(req, kind, resp)
+		r.batch.record(req, resp.ResponseCode, resp.AuthCode)
 	case errors.Is(err, failover.ErrOutcomeUnknown):
 		res.Outcome = OutcomeUnknown
 	case errors.Is(err, failover.ErrNotSent):
@@ -73,6 +82,29 @@ func (r *register) transact(rec *Recorder, mix Mix) {
 		res.Outcome = OutcomeError
 	}
 	rec.End(res)
+}
+
+// errClass names the class of a failover error: what a summary counts.
+func errClass(err error) string {
+	switch {
+	case errors.Is(err, failover.ErrOutcomeUnknown):
+		return OutcomeUnknown
+	case errors.Is(err, failover.ErrNotSent):
+		return OutcomeNotSent
+	}
+	return OutcomeError
+}
+
+// onEvent follows the failover client's queue: what it queued must be
+// acknowledged before the batch closes, and an acknowledged reversal (or
+// advice) counts in the batch like an answer.
+func (r *register) onEvent(e failover.Event) {
+	switch e.Kind {
+	case failover.EventReversalQueued:
+		r.batch.queued(e.Key)
+	case failover.EventReversalAcked:
+		r.batch.acked(e.Key, e.Msg, e.RC)
+	}
 }
 
 // acquirerTime reads DE48 AQ: the acquirer round trip of this request.
@@ -96,7 +128,7 @@ func (r *register) next(kind string, now time.Time) (*wire.Message, string) {
 	m := &wire.Message{
 		MTI: "0200", ProcCode: "000000", TransmissionTime: now.Format("0102150405"), STAN: r.nextSTAN(),
 		LocalTime: now.Format("150405"), LocalDate: now.Format("0102"), TerminalID: r.tid,
-		MerchantID: "M00000000000001", Currency: "978",
+		MerchantID: merchantID, Currency: currency,
 	}
 	switch {
 	case kind == KindEcho:

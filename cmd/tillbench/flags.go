@@ -20,6 +20,7 @@ type loadFlags struct {
 	registers, base                      *int
 	duration, think, deadline, settle    *time.Duration
 	rate                                 *float64
+	noBatchClose                         *bool
 	txns                                 *int64
 	seed                                 *uint64
 }
@@ -40,6 +41,8 @@ func addLoadFlags(fs *flag.FlagSet, defaultScenario string) *loadFlags {
 		settle:    fs.Duration("settle-timeout", time.Minute, "how long to wait for queues to drain and nodes to converge"),
 		seed:      fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed"),
 		logLevel:  fs.String("log-level", "warn", "harness log (stderr): debug, info, warn or error"),
+		noBatchClose: fs.Bool("no-batch-close", false,
+			"do not close the registers' batches (0500, upload on 95) after the load, nor check them"),
 	}
 }
 
@@ -56,7 +59,7 @@ func (f *loadFlags) options(progress io.Writer) (bench.Options, error) {
 	return bench.Options{
 		Scenario: *f.scenario, Registers: *f.registers, Duration: *f.duration, Rate: *f.rate, Think: *f.think,
 		Transactions: *f.txns, Mix: m, TerminalBase: *f.base, Seed: *f.seed, RegisterDeadline: *f.deadline,
-		OutDir: *f.out, QueueDir: *f.queues, Progress: progress, SettleTimeout: *f.settle,
+		OutDir: *f.out, QueueDir: *f.queues, Progress: progress, SettleTimeout: *f.settle, NoBatchClose: *f.noBatchClose,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}, nil
 }

@@ -20,7 +20,10 @@ func (c *runCommand) Usage() string {
 
 Drives simulated registers (failover clients) against a running cluster
 in the named --scenario (closed loop by default, 2000 registers, 60 s).
-Prints a progress line every second, then checks that no INTENT is left
+Prints a progress line every second, then closes every register's batch
+(0500; on 95 an upload of its transactions, 0320, and 0500 960000; skip
+with --no-batch-close) and checks that every batch closed on its first
+0500 (after an upload only in runs with faults), that no INTENT is left
 open, that the nodes converge to the same state hash and (with
 --acqsim-admin) that their totals equal acqsim's and acqsim saw no
 duplicate, and prints PASS or FAIL (exit 1). CPU and memory per node come

@@ -1,0 +1,261 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/tillgate/tillgate/wire"
+)
+
+// closeParallel bounds the registers closing their batches at once: each
+// is a few round trips, and 2,000 at once would only queue on the node.
+const closeParallel = 64
+
+// maxBatchErrors bounds the failure details a BatchSummary keeps.
+const maxBatchErrors = 10
+
+// BatchTotals are the nine totals of a 0500/0510 (DE74-77, DE86-89, DE97).
+type BatchTotals struct {
+	DebitsCount           int64 `json:"debits_count"`
+	DebitsAmount          int64 `json:"debits_amount"`
+	CreditsCount          int64 `json:"credits_count"`
+	CreditsAmount         int64 `json:"credits_amount"`
+	DebitsReversalCount   int64 `json:"debits_reversal_count"`
+	DebitsReversalAmount  int64 `json:"debits_reversal_amount"`
+	CreditsReversalCount  int64 `json:"credits_reversal_count"`
+	CreditsReversalAmount int64 `json:"credits_reversal_amount"`
+	Net                   int64 `json:"net"` // DebitsAmount - CreditsAmount
+}
+
+func batchTotals(t *wire.Totals) BatchTotals {
+	return BatchTotals{
+		DebitsCount: t.DebitsCount, DebitsAmount: t.DebitsAmount,
+		CreditsCount: t.CreditsCount, CreditsAmount: t.CreditsAmount,
+		DebitsReversalCount: t.DebitsReversalCount, DebitsReversalAmount: t.DebitsReversalAmount,
+		CreditsReversalCount: t.CreditsReversalCount, CreditsReversalAmount: t.CreditsReversalAmount,
+		Net: t.NetAmount,
+	}
+}
+
+func (t *BatchTotals) add(o BatchTotals) {
+	t.DebitsCount += o.DebitsCount
+	t.DebitsAmount += o.DebitsAmount
+	t.CreditsCount += o.CreditsCount
+	t.CreditsAmount += o.CreditsAmount
+	t.DebitsReversalCount += o.DebitsReversalCount
+	t.DebitsReversalAmount += o.DebitsReversalAmount
+	t.CreditsReversalCount += o.CreditsReversalCount
+	t.CreditsReversalAmount += o.CreditsReversalAmount
+	t.Net += o.Net
+}
+
+// BatchSummary is how the fleet's batches closed (CloseBatches).
+type BatchSummary struct {
+	Registers int `json:"registers"`
+	// Balanced registers got 0510 00 to their first 0500: the cluster's
+	// totals were theirs (I4).
+	Balanced int `json:"balanced"`
+	// AfterUpload registers got 95, uploaded their transactions (0320)
+	// and closed with a 0500 960000.
+	AfterUpload int `json:"after_upload"`
+	// Uploaded counts the 0320s answered 00.
+	Uploaded int `json:"uploaded"`
+	// Failed registers got another answer, or none, at some step.
+	Failed int `json:"failed"`
+	// Failures counts the failed registers by reason ("0510 rc 96",
+	// "0330 not 00", "0500: unknown", "drain").
+	Failures map[string]int64 `json:"failures,omitempty"`
+	// Errors are the first few failures in full.
+	Errors []string `json:"errors,omitempty"`
+	// Register sums every register's own totals as sent in its first 0500.
+	Register BatchTotals `json:"register"`
+	// Cluster sums the totals of the last 0510 each register got (00 or
+	// 95); a register that got none adds nothing.
+	Cluster BatchTotals `json:"cluster"`
+	// Elapsed is how long closing took.
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// Equal reports that the cluster's totals are the registers'.
+func (s BatchSummary) Equal() bool { return s.Register == s.Cluster }
+
+// batchOutcome is how one register's batch closed.
+type batchOutcome struct {
+	balanced, afterUpload bool
+	uploaded              int
+	register              BatchTotals
+	cluster               *BatchTotals // the last 0510's totals, if any
+	reason                string       // failed: a short class
+	err                   error        // failed: the detail
+}
+
+// CloseBatches closes every register's open batch as a register does at
+// the end of its day: wait until its failover client has no reversal
+// queued, send 0500 DE3 920000 with its totals; on 95 upload each
+// transaction (0320) and send 0500 DE3 960000. Call it after Run, when no
+// transaction is in flight. A register whose batch closed starts a new one.
+func (f *Fleet) CloseBatches(ctx context.Context) BatchSummary {
+	start := time.Now()
+	outs := make([]batchOutcome, len(f.regs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, closeParallel)
+	for i, r := range f.regs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			outs[i] = r.closeBatch(ctx)
+		}()
+	}
+	wg.Wait()
+	s := summarizeBatches(outs)
+	s.Elapsed = time.Since(start)
+	return s
+}
+
+func summarizeBatches(outs []batchOutcome) BatchSummary {
+	s := BatchSummary{Registers: len(outs), Failures: map[string]int64{}}
+	for _, o := range outs {
+		s.Register.add(o.register)
+		if o.cluster != nil {
+			s.Cluster.add(*o.cluster)
+		}
+		s.Uploaded += o.uploaded
+		switch {
+		case o.balanced:
+			s.Balanced++
+		case o.afterUpload:
+			s.AfterUpload++
+		default:
+			s.Failed++
+			s.Failures[o.reason]++
+			if len(s.Errors) < maxBatchErrors {
+				s.Errors = append(s.Errors, o.err.Error())
+			}
+		}
+	}
+	if len(s.Failures) == 0 {
+		s.Failures = nil
+	}
+	sort.Strings(s.Errors)
+	return s
+}
+
+// closeBatch runs the 0500 exchange of one register.
+func (r *register) closeBatch(ctx context.Context) batchOutcome {
+	var o batchOutcome
+	fail := func(reason string, err error) batchOutcome {
+		o.reason, o.err = reason, fmt.Errorf("register %s: %w", r.tid, err)
+		return o
+	}
+	if err := r.drain(ctx); err != nil {
+		return fail("drain", err)
+	}
+	tot := r.batch.totals()
+	o.register = batchTotals(&tot)
+	resp, err := r.settle(ctx, wire.ProcSettle, tot)
+	if err != nil {
+		return fail("0500: "+errClass(err), err)
+	}
+	o.cluster = clusterTotals(resp)
+	switch resp.ResponseCode {
+	case wire.RCApproved:
+		o.balanced = true
+		r.batch.reset()
+		return o
+	case wire.RCReconcileError:
+	default:
+		return fail("0510 rc "+resp.ResponseCode, fmt.Errorf("0500 answered %s", resp.ResponseCode))
+	}
+	if o.uploaded, err = r.upload(ctx); err != nil {
+		return fail(uploadReason(err), err)
+	}
+	if resp, err = r.settle(ctx, wire.ProcSettleAfterUpload, tot); err != nil {
+		return fail("0500 after upload: "+errClass(err), err)
+	}
+	if c := clusterTotals(resp); c != nil {
+		o.cluster = c
+	}
+	if resp.ResponseCode != wire.RCApproved {
+		return fail("0510 after upload rc "+resp.ResponseCode, fmt.Errorf("0500 %s answered %s", wire.ProcSettleAfterUpload, resp.ResponseCode))
+	}
+	o.afterUpload = true
+	r.batch.reset()
+	return o
+}
+
+// drain waits until the failover client holds no reversal and every one it
+// queued has been reported acknowledged (so it is counted): a 0500 sent
+// before would compare totals the cluster has not seen yet.
+func (r *register) drain(ctx context.Context) error {
+	for {
+		q, err := r.c.Queued()
+		if err != nil {
+			return fmt.Errorf("drain: %w", err)
+		}
+		if len(q) == 0 && r.batch.settled() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drain: %d entries still queued: %w", len(q), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// settle sends one 0500 with the register's totals.
+func (r *register) settle(ctx context.Context, proc string, tot wire.Totals) (*wire.Message, error) {
+	m := &wire.Message{
+		MTI: "0500", ProcCode: proc, TransmissionTime: de7Now(), STAN: r.nextSTAN(),
+		TerminalID: r.tid, MerchantID: merchantID, Currency: currency, Totals: &tot,
+	}
+	resp, err := r.c.Do(ctx, m)
+	if err != nil {
+		return nil, fmt.Errorf("0500 %s: %w", proc, err)
+	}
+	return resp, nil
+}
+
+// errUpload is an upload that was not answered 00.
+var errUpload = errors.New("upload refused")
+
+// upload sends one 0320 per transaction of the batch and returns how many
+// were answered 00; it stops at the first that was not.
+func (r *register) upload(ctx context.Context) (int, error) {
+	n := 0
+	for _, t := range r.batch.transactions() {
+		m := t.upload(r.tid, r.nextSTAN(), de7Now())
+		resp, err := r.c.Do(ctx, m)
+		if err != nil {
+			return n, fmt.Errorf("0320 of %s: %w", t.origKey(), err)
+		}
+		if resp.ResponseCode != wire.RCApproved {
+			return n, fmt.Errorf("%w: 0320 of %s answered %s", errUpload, t.origKey(), resp.ResponseCode)
+		}
+		n++
+	}
+	return n, nil
+}
+
+func uploadReason(err error) string {
+	if errors.Is(err, errUpload) {
+		return "0330 not 00"
+	}
+	return "0320: " + errClass(err)
+}
+
+// clusterTotals reads a 0510's totals; nil when it carries none.
+func clusterTotals(resp *wire.Message) *BatchTotals {
+	if resp.Totals == nil {
+		return nil
+	}
+	t := batchTotals(resp.Totals)
+	return &t
+}
+
+func de7Now() string { return time.Now().UTC().Format("0102150405") }

@@ -1,0 +1,278 @@
+package loadtest
+
+import (
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tillgate/tillgate/wire"
+)
+
+// fakeNode is a one-node "cluster" for the batch tests: a TCP listener
+// speaking the wire codec that approves everything (51 for amounts ending
+// in 51), answers repeats as their original, and keeps each terminal's
+// open batch by the contract of DESIGN.md (State and settlement), counted
+// here independently of the register's model.
+type fakeNode struct {
+	t     *testing.T
+	addr  string
+	codec *wire.Codec
+
+	mu      sync.Mutex
+	answers map[string]*wire.Message // by identity: repeats get the same answer
+	batches map[string]*fakeBatch    // by terminal: the open batch
+	counts  map[string]int           // by terminal: purchases seen
+	got     []*wire.Message
+	// dropNth: the nth purchase of each terminal (and its repeats) is
+	// recorded approved but never answered, so the register's client
+	// ends it unknown and reverses it.
+	dropNth int
+	dropped map[string]bool // identity keys never answered
+	// forget: terminals whose first approval the node does not count, so
+	// that their 0500 gets a 95.
+	forget map[string]bool
+	// settleRC, if set, answers every 0500 with it (the node before 0500
+	// was implemented answered 96).
+	settleRC string
+}
+
+type fakeTx struct {
+	orig     string // MTI + DE11 + DE7, as DE90 names it
+	class    txClass
+	amount   int64
+	reversed bool
+}
+
+type fakeBatch struct{ txs []*fakeTx }
+
+func newFakeNode(t *testing.T) *fakeNode {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeNode{t: t, addr: ln.Addr().String(), codec: wire.NewCodec(wire.DefaultDialect()),
+		answers: map[string]*wire.Message{}, batches: map[string]*fakeBatch{}, counts: map[string]int{},
+		dropped: map[string]bool{}, forget: map[string]bool{}}
+	var wg sync.WaitGroup
+	conns := map[net.Conn]bool{}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			f.mu.Lock()
+			conns[c] = true
+			f.mu.Unlock()
+			wg.Add(1)
+			go func() { defer wg.Done(); f.serve(c) }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		f.mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		f.mu.Unlock()
+		wg.Wait()
+	})
+	return f
+}
+
+func (f *fakeNode) serve(c net.Conn) {
+	defer c.Close()
+	d := wire.DefaultDialect()
+	buf := make([]byte, 0, 8192)
+	for {
+		payload, n, err := d.Next(buf)
+		if err != nil {
+			return
+		}
+		if n == 0 {
+			k, err := c.Read(buf[len(buf):cap(buf)])
+			if err != nil {
+				return
+			}
+			buf = buf[:len(buf)+k]
+			continue
+		}
+		m, err := f.codec.Unpack(payload)
+		buf = buf[:copy(buf, buf[n:])]
+		if err != nil {
+			f.t.Errorf("fake node: unpack: %v", err)
+			return
+		}
+		resp := f.handle(m)
+		if resp == nil {
+			continue
+		}
+		out, err := f.codec.PackFrame(nil, resp)
+		if err != nil {
+			f.t.Errorf("fake node: pack %s: %v", resp.MTI, err)
+			return
+		}
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+	}
+}
+
+// handle answers one request; nil says nothing.
+func (f *fakeNode) handle(m *wire.Message) *wire.Message {
+	if err := wire.ValidateRequest(m); err != nil {
+		f.t.Errorf("fake node: %s invalid: %v", m.MTI, err)
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got = append(f.got, m)
+	key := m.Key()
+	if f.dropped[key] {
+		return nil
+	}
+	if a := f.answers[key]; a != nil && wire.OriginalMTI(m.MTI) != "0800" {
+		return a
+	}
+	resp := *m
+	resp.MTI = wire.ResponseMTI(m.MTI)
+	resp.PAN, resp.Track2, resp.Expiry, resp.ResponseCode = "", "", "", wire.RCApproved
+	switch wire.OriginalMTI(m.MTI) {
+	case "0100", "0200", "0220":
+		if m.Amount%100 == 51 {
+			resp.ResponseCode = wire.RCInsufficientFunds
+		} else {
+			resp.AuthCode = "AB" + m.STAN[2:]
+			f.count(m)
+		}
+		if f.drop(m) {
+			return nil
+		}
+	case "0400", "0420":
+		f.count(m)
+	case "0320":
+		// Recorded for the operator's reconciliation report: nothing to count.
+	case "0500":
+		f.settle(m, &resp)
+	}
+	f.answers[key] = &resp
+	return &resp
+}
+
+// drop reports whether m is the terminal's dropNth purchase.
+func (f *fakeNode) drop(m *wire.Message) bool {
+	if f.dropNth == 0 || m.MTI != "0200" || !strings.HasPrefix(m.ProcCode, "00") {
+		return false
+	}
+	f.counts[m.TerminalID]++
+	if f.counts[m.TerminalID] != f.dropNth {
+		return false
+	}
+	f.dropped[m.Key()] = true
+	return true
+}
+
+// count records an approved m in its terminal's open batch.
+func (f *fakeNode) count(m *wire.Message) {
+	b := f.batch(m.TerminalID)
+	tx := &fakeTx{orig: wire.OriginalMTI(m.MTI) + m.STAN + m.TransmissionTime, amount: m.Amount}
+	mti := wire.OriginalMTI(m.MTI)
+	switch {
+	case mti == "0400" || mti == "0420":
+		tx.class = classDebitReversal
+		if strings.HasPrefix(m.ProcCode, "20") {
+			tx.class = classCreditReversal
+		}
+	case mti == "0220", mti == "0200" && (strings.HasPrefix(m.ProcCode, "00") || strings.HasPrefix(m.ProcCode, "09")):
+		tx.class = classDebit
+	case mti == "0200" && strings.HasPrefix(m.ProcCode, "20"):
+		tx.class = classCredit
+	default:
+		return // pre-auths, balance inquiries: nowhere
+	}
+	if f.forget[m.TerminalID] {
+		delete(f.forget, m.TerminalID)
+		return
+	}
+	if tx.class == classDebitReversal || tx.class == classCreditReversal {
+		for _, o := range b.txs {
+			if o.orig == m.OriginalData[:20] {
+				o.reversed = true
+			}
+		}
+	}
+	b.txs = append(b.txs, tx)
+}
+
+func (f *fakeNode) batch(tid string) *fakeBatch {
+	if f.batches[tid] == nil {
+		f.batches[tid] = &fakeBatch{}
+	}
+	return f.batches[tid]
+}
+
+// settle answers a 0500 by the contract: 00 and close when the totals are
+// the cluster's or after an upload, else 95; always the cluster's totals.
+func (f *fakeNode) settle(m *wire.Message, resp *wire.Message) {
+	for k := range f.dropped {
+		if strings.HasPrefix(k, m.TerminalID) && !f.reversedLocked(k) {
+			f.t.Errorf("fake node: 0500 of %s before its unanswered request %s was reversed", m.TerminalID, k)
+		}
+	}
+	tot := f.batch(m.TerminalID).totals()
+	resp.Totals = &tot
+	switch {
+	case f.settleRC != "":
+		resp.ResponseCode = f.settleRC
+	case *m.Totals == tot || m.ProcCode == wire.ProcSettleAfterUpload:
+		delete(f.batches, m.TerminalID)
+	default:
+		resp.ResponseCode = wire.RCReconcileError
+	}
+}
+
+// reversedLocked reports whether a reversal named the request of key.
+func (f *fakeNode) reversedLocked(key string) bool {
+	stanDE7 := key[8:]
+	for _, g := range f.got {
+		if wire.OriginalMTI(g.MTI) == "0400" && strings.HasSuffix(g.OriginalData[:20], stanDE7) {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *fakeBatch) totals() wire.Totals {
+	var t wire.Totals
+	for _, x := range b.txs {
+		switch {
+		case x.class == classDebit && !x.reversed:
+			t.DebitsCount, t.DebitsAmount = t.DebitsCount+1, t.DebitsAmount+x.amount
+		case x.class == classCredit && !x.reversed:
+			t.CreditsCount, t.CreditsAmount = t.CreditsCount+1, t.CreditsAmount+x.amount
+		case x.class == classDebitReversal:
+			t.DebitsReversalCount, t.DebitsReversalAmount = t.DebitsReversalCount+1, t.DebitsReversalAmount+x.amount
+		case x.class == classCreditReversal:
+			t.CreditsReversalCount, t.CreditsReversalAmount = t.CreditsReversalCount+1, t.CreditsReversalAmount+x.amount
+		}
+	}
+	t.NetAmount = t.DebitsAmount - t.CreditsAmount
+	return t
+}
+
+// received returns the requests of the given MTIs, in order.
+func (f *fakeNode) received(mtis ...string) []*wire.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*wire.Message
+	for _, m := range f.got {
+		for _, mti := range mtis {
+			if m.MTI == mti {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
