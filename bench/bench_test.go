@@ -88,7 +88,6 @@ func TestRunAgainstInProcessClusterPasses(t *testing.T) {
 		Registers: 20, Duration: 3 * time.Second, Think: 5 * time.Millisecond,
 		RegisterDeadline: 4 * time.Second, SettleTimeout: 20 * time.Second,
 		OutDir: out, Progress: &progress,
-		NoBatchClose: true, // the node does not reconcile 0500 yet (it answers 96)
 	})
 	t.Log(progress.String())
 	if err != nil {
@@ -99,6 +98,10 @@ func TestRunAgainstInProcessClusterPasses(t *testing.T) {
 	}
 	if res.Summary.Completed == 0 || res.Summary.ByRC["00"] == 0 {
 		t.Fatalf("no approvals: %+v", res.Summary)
+	}
+	// I4: every register's 0500 balanced with the cluster's totals.
+	if b := res.Batches; b == nil || b.Balanced != 20 || !b.Equal() {
+		t.Fatalf("register batches: %+v", b)
 	}
 	if !strings.Contains(progress.String(), "tx/s") || !strings.HasSuffix(strings.TrimSpace(progress.String()), "PASS") {
 		t.Errorf("progress output lacks the live line or PASS")
@@ -127,7 +130,6 @@ func TestRunAgainstOpenLoop(t *testing.T) {
 		RegisterAddrs: c.cl.RegisterAddrs(), AdminAddrs: c.adminAddrs(), AcqsimAdmin: c.acqsim,
 		Registers: 50, Duration: 2 * time.Second, Rate: 200, RegisterDeadline: 4 * time.Second,
 		SettleTimeout: 20 * time.Second,
-		NoBatchClose:  true, // the node does not reconcile 0500 yet (it answers 96)
 	})
 	if err != nil {
 		t.Fatal(err)

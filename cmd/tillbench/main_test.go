@@ -41,8 +41,7 @@ func TestLocal(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			// --no-batch-close: the node does not reconcile 0500 yet (it answers 96).
-			args := append([]string{"local", "--duration", "2m", "--no-batch-close", "--out", out, "--dir", filepath.Join(t.TempDir(), "work")}, tc.args...)
+			args := append([]string{"local", "--duration", "2m", "--out", out, "--dir", filepath.Join(t.TempDir(), "work")}, tc.args...)
 			// (a later --duration wins)
 			code := run(ctx, args, &stdout, &stderr)
 			t.Log(stdout.String())
