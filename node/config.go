@@ -72,6 +72,10 @@ type Config struct {
 	BusinessDay BusinessDayConfig
 	// Clock, if set, replaces time.Now for the business day (tests jump it).
 	Clock func() time.Time
+	// Failpoint, if set, is called at the named points of the business
+	// day's close (FailpointCutover, ...): fault tests kill the process
+	// there. nil in production.
+	Failpoint func(name string)
 	// CardKeyFile holds the 32-byte card-data key as 64 hex characters.
 	CardKeyFile string
 

@@ -79,6 +79,19 @@ func nextDay(day string) string {
 	return t.AddDate(0, 0, 1).Format("20060102")
 }
 
+// Failpoints of the business day's close, in order (Config.Failpoint).
+const (
+	FailpointCutover  = "cutover-committed"   // the cutover is committed, nothing else done
+	FailpointRendered = "settlement-rendered" // a file is rendered, its checksum not recorded
+	FailpointRecorded = "settlement-recorded" // its checksum is recorded, the file not written
+)
+
+func (n *Node) failpoint(name string) {
+	if n.cfg.Failpoint != nil {
+		n.cfg.Failpoint(name)
+	}
+}
+
 // now is the clock of the business day: cutovers and the times they stamp.
 // Tests jump it (FAULTS.md scenario 10).
 func (n *Node) now() time.Time {
@@ -120,6 +133,7 @@ func (n *Node) cutover(ctx context.Context, open, next, by string) (*store.Day, 
 	if err != nil {
 		return nil, err
 	}
+	n.failpoint(FailpointCutover)
 	n.metrics.cutovers.WithLabelValues(by).Inc()
 	n.log.Info("business day cut over", "closed", open, "opened", next, "by", by)
 	n.pokeDays()

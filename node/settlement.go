@@ -199,9 +199,11 @@ func (n *Node) writeFile(ctx context.Context, d *store.Day, r *rendered) error {
 	} else {
 		// Recorded before it is written: a crash in between leaves a
 		// checksum that the next active's rendering must (and will) match.
+		n.failpoint(FailpointRendered)
 		if _, err := n.applyDay(ctx, store.DayFileCmd(d.Day, df)); err != nil {
 			return err
 		}
+		n.failpoint(FailpointRecorded)
 		n.metrics.settlementFiles.Inc()
 		n.log.Info("settlement file recorded", "day", d.Day, "acquirer", df.Acquirer, "rows", df.Rows, "net", df.Net, "sha256", df.CSVSHA256)
 	}

@@ -39,6 +39,12 @@ type fileConfig struct {
 	DefaultAcquirer string         `json:"default_acquirer"`
 	SAF             fileSAF        `json:"saf"`
 	StandIn         *fileStandIn   `json:"stand_in"`
+	BusinessDay     struct {
+		Cutover       string   `json:"cutover"`   // "HH:MM"; empty: operator cutovers only
+		TimeZone      string   `json:"time_zone"` // IANA name; default UTC
+		SettlementDir string   `json:"settlement_dir"`
+		Poll          duration `json:"poll"`
+	} `json:"business_day"`
 	Raft            struct {
 		HeartbeatTimeout   duration `json:"heartbeat_timeout"`
 		ElectionTimeout    duration `json:"election_timeout"`
@@ -106,6 +112,10 @@ func loadConfig(path string, cfg *node.Config) error {
 	setInt(&cfg.Acquirer.Conns, f.Acquirer.Conns)
 	setDur(&cfg.Acquirer.Timeout, f.Acquirer.Timeout)
 	f.applyAcquirers(cfg)
+	setStr(&cfg.BusinessDay.Cutover, f.BusinessDay.Cutover)
+	setStr(&cfg.BusinessDay.TimeZone, f.BusinessDay.TimeZone)
+	setStr(&cfg.BusinessDay.SettlementDir, f.BusinessDay.SettlementDir)
+	setDur(&cfg.BusinessDay.Poll, f.BusinessDay.Poll)
 	setDur(&cfg.Raft.HeartbeatTimeout, f.Raft.HeartbeatTimeout)
 	setDur(&cfg.Raft.ElectionTimeout, f.Raft.ElectionTimeout)
 	setDur(&cfg.Raft.LeaderLeaseTimeout, f.Raft.LeaderLeaseTimeout)

@@ -87,6 +87,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		return nil
 	}
 	cli.TuneServerGC()
+	cfg.Failpoint = failpointsIn(os.Getenv(envFailpointDir))
 	n, err := node.New(cfg)
 	if err != nil {
 		return err
