@@ -55,6 +55,10 @@ type Options struct {
 	// NoBatchClose skips closing the registers' batches (0500) after the
 	// load: for clusters that do not reconcile yet.
 	NoBatchClose bool
+	// NoDayClose skips the business day's close after the checks: the
+	// cutover, the settlement file from every node, and the reconciliation
+	// with acqsim's export.
+	NoDayClose bool
 	// Logger receives what the harness does (faults, processes); nil:
 	// discarded.
 	Logger *slog.Logger
@@ -78,6 +82,9 @@ type Result struct {
 	// Batches is how the registers' batches closed after the load; nil
 	// with NoBatchClose.
 	Batches *loadtest.BatchSummary `json:"batches,omitempty"`
+	// Days is how the business day closed, per acquirer; nil with
+	// NoDayClose.
+	Days []DayClose `json:"days,omitempty"`
 	// RaftTerms are the highest Raft term before and after the run: a
 	// change means leadership moved (a fault, or an election under load).
 	RaftTerms [2]uint64 `json:"raft_terms"`
@@ -156,6 +163,10 @@ func (o *Options) run(ctx context.Context, h hooks) (*Result, error) {
 	fleet.Close()
 	res.Checks = append(res.Checks, drainErr, batchCheck(res.Batches, h.hasFaults))
 	res.Checks = append(res.Checks, chk.run(ctx)...)
+	if !o.NoDayClose {
+		res.Days = chk.closeDay(ctx)
+	}
+	res.Checks = append(res.Checks, dayCheck(res.Days, o.NoDayClose))
 	res.RaftTerms = [2]uint64{chk.term0, chk.maxTerm(ctx)}
 	res.Finished = time.Now()
 	res.Pass = true

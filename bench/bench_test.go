@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,7 +22,8 @@ import (
 )
 
 // cluster is an in-process 3-node cluster with its acquirer simulator,
-// whose totals are served over HTTP in the shape of acqsim's GET /totals.
+// whose totals and settlement file are served over HTTP in the shape of
+// acqsim's GET /totals and /settlement.
 type cluster struct {
 	cl     *localcluster.Cluster
 	acqsim string
@@ -54,14 +56,26 @@ func mustStartCluster(t *testing.T) *cluster {
 	if _, err := cl.WaitLeader(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /settlement", func(w http.ResponseWriter, r *http.Request) {
+		from, err1 := time.Parse(time.RFC3339Nano, r.URL.Query().Get("from"))
+		to, err2 := time.Parse(time.RFC3339Nano, r.URL.Query().Get("to"))
+		rows, err3 := s.Settlement(from, to)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		sim.WriteSettlementCSV(w, rows, from, to)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		tot, err := s.Totals()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		json.NewEncoder(w).Encode(tot)
-	}))
+	})
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &cluster{cl: cl, acqsim: srv.URL}
 }

@@ -174,6 +174,10 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 <table><tr><th>totals</th><th>registers</th><th>amount</th><th>cluster (0510)</th><th>amount</th></tr>
 {{range batchRows .}}<tr><td>{{.Name}}</td><td>{{.RegCount}}</td><td>{{.RegAmount}}</td><td>{{.ClusterCount}}</td><td>{{.ClusterAmount}}</td></tr>
 {{end}}</table>{{end}}
+{{with .R.Days}}<h2>Business day</h2>
+<table><tr><th>day</th><th>acquirer</th><th>rows</th><th>net</th><th>file SHA-256</th><th>identical on every node</th><th>reconciled</th><th>settled after the cutover</th></tr>
+{{range .}}<tr><td>{{.Day}}</td><td>{{.Acquirer}}</td><td>{{.Rows}}</td><td>{{.Net}}</td><td><code>{{.CSVSHA256}}</code></td><td>{{.Identical}}</td><td>{{.Reconciled}}{{if .Discrepancies}} ({{.Discrepancies}} discrepancies){{end}}</td><td>{{d .Took}}{{with .Err}} <b class="FAIL">{{.}}</b>{{end}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Checks</h2>
 <table><tr><th>check</th><th>result</th><th>detail</th></tr>
 {{range .R.Checks}}<tr><td>{{.Name}}</td><td>{{if .Skip}}skip{{else if .Pass}}ok{{else}}<b class="FAIL">FAIL</b>{{end}}</td><td>{{.Detail}}</td></tr>

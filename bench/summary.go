@@ -35,6 +35,7 @@ func WriteSummary(w io.Writer, r *Result) {
 	writeResources(w, r.Resources)
 	writeCounts(w, r)
 	writeBatches(w, r.Batches)
+	writeDays(w, r.Days)
 	writeChecks(w, r)
 }
 

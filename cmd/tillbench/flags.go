@@ -20,7 +20,7 @@ type loadFlags struct {
 	registers, base                      *int
 	duration, think, deadline, settle    *time.Duration
 	rate                                 *float64
-	noBatchClose                         *bool
+	noBatchClose, noDayClose             *bool
 	txns                                 *int64
 	seed                                 *uint64
 }
@@ -43,6 +43,8 @@ func addLoadFlags(fs *flag.FlagSet, defaultScenario string) *loadFlags {
 		logLevel:  fs.String("log-level", "warn", "harness log (stderr): debug, info, warn or error"),
 		noBatchClose: fs.Bool("no-batch-close", false,
 			"do not close the registers' batches (0500, upload on 95) after the load, nor check them"),
+		noDayClose: fs.Bool("no-day-close", false,
+			"do not cut the business day over after the load, nor check its settlement file and reconciliation"),
 	}
 }
 
@@ -60,7 +62,8 @@ func (f *loadFlags) options(progress io.Writer) (bench.Options, error) {
 		Scenario: *f.scenario, Registers: *f.registers, Duration: *f.duration, Rate: *f.rate, Think: *f.think,
 		Transactions: *f.txns, Mix: m, TerminalBase: *f.base, Seed: *f.seed, RegisterDeadline: *f.deadline,
 		OutDir: *f.out, QueueDir: *f.queues, Progress: progress, SettleTimeout: *f.settle, NoBatchClose: *f.noBatchClose,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		NoDayClose: *f.noDayClose,
+		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}, nil
 }
 

@@ -26,7 +26,10 @@ with --no-batch-close) and checks that every batch closed on its first
 0500 (after an upload only in runs with faults), that no INTENT is left
 open, that the nodes converge to the same state hash and (with
 --acqsim-admin) that their totals equal acqsim's and acqsim saw no
-duplicate, and prints PASS or FAIL (exit 1). CPU and memory per node come
+duplicate. Then (unless --no-day-close) it cuts the business day over,
+waits for the day's settlement files, checks that every node serves the
+bytes whose SHA-256 the log records and reconciles each with acqsim's
+export of the day, and prints PASS or FAIL (exit 1). CPU and memory per node come
 from each node's /metrics. With --out, writes summary.txt, report.json
 and report.html there.
 

@@ -1,0 +1,227 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/tillgate/tillgate/node/adminapi"
+)
+
+// DayClose is how the run's business day closed: the operator's cutover
+// after the load, the settlement file each node serves, and the
+// reconciliation with acqsim's export of the same window.
+type DayClose struct {
+	Day           string `json:"day"`
+	Acquirer      string `json:"acquirer"`
+	Rows          int64  `json:"rows"`
+	Net           int64  `json:"net"`
+	CSVSHA256     string `json:"csv_sha256"`
+	Identical     bool   `json:"identical"` // every node served the recorded bytes
+	Reconciled    bool   `json:"reconciled"`
+	Discrepancies int64  `json:"discrepancies"`
+	Report        string `json:"report,omitempty"` // the text report when not reconciled
+	Err           string `json:"error,omitempty"`
+	// Took is from the cutover to the last file recorded.
+	Took time.Duration `json:"took_ns"`
+}
+
+// closeDay cuts the open day over once the load has stopped and nothing is
+// owed to the acquirer any more, then checks the day's files and
+// reconciles each with acqsim.
+func (c *checker) closeDay(ctx context.Context) []DayClose {
+	ctx, cancel := context.WithTimeout(ctx, 2*c.timeout)
+	defer cancel()
+	if msg := c.untilDetail(ctx, c.safDrained); msg != "" {
+		return []DayClose{{Err: "store-and-forward queue not drained before the cutover: " + msg}}
+	}
+	cut, err := c.cutover(ctx)
+	if err != nil {
+		return []DayClose{{Err: err.Error()}}
+	}
+	start := time.Now()
+	var day adminapi.Day
+	msg := c.untilDetail(ctx, func(ctx context.Context) string {
+		if day, err = c.nodes[0].Day(ctx, cut.Closed); err != nil {
+			return err.Error()
+		}
+		if day.Status != "settled" || len(day.Files) == 0 {
+			return fmt.Sprintf("day %s %s, %d files", day.Day, day.Status, len(day.Files))
+		}
+		return ""
+	})
+	if msg != "" {
+		return []DayClose{{Day: cut.Closed, Err: "not settled: " + msg}}
+	}
+	took := time.Since(start)
+	var out []DayClose
+	for _, f := range day.Files {
+		dc := DayClose{Day: day.Day, Acquirer: f.Acquirer, Rows: f.Rows, Net: f.Net, CSVSHA256: f.CSVSHA256, Took: took}
+		c.checkFile(ctx, &dc)
+		if dc.Err == "" && c.acqsim != "" {
+			c.reconcile(ctx, &dc, day)
+		}
+		out = append(out, dc)
+	}
+	return out
+}
+
+// cutover asks whichever node is the leader.
+func (c *checker) cutover(ctx context.Context) (adminapi.CutoverResult, error) {
+	var last error
+	for range 3 {
+		for _, n := range c.nodes {
+			r, err := n.Cutover(ctx, "")
+			var api *adminapi.APIError
+			if err == nil || !errors.As(err, &api) || !api.NotLeader() {
+				return r, err
+			}
+			last = err
+		}
+		time.Sleep(time.Second)
+	}
+	return adminapi.CutoverResult{}, fmt.Errorf("bench: cutover: no leader took it: %w", last)
+}
+
+// checkFile fetches the file from every node: the recorded bytes each time.
+func (c *checker) checkFile(ctx context.Context, dc *DayClose) {
+	dc.Identical = true
+	for _, n := range c.nodes {
+		b, recorded, err := n.SettlementFile(ctx, dc.Day, dc.Acquirer, "csv")
+		if err != nil {
+			dc.Err, dc.Identical = err.Error(), false
+			return
+		}
+		sum := sha256.Sum256(b)
+		if got := hex.EncodeToString(sum[:]); got != dc.CSVSHA256 || recorded != dc.CSVSHA256 {
+			dc.Err, dc.Identical = fmt.Sprintf("%s serves a file with SHA-256 %s, the log records %s", n.Base, got, dc.CSVSHA256), false
+			return
+		}
+	}
+}
+
+// reconcile sends acqsim's export of the day's window to the leader.
+func (c *checker) reconcile(ctx context.Context, dc *DayClose, day adminapi.Day) {
+	if day.ClosedAt == nil {
+		dc.Err = "closed day without a close time"
+		return
+	}
+	// A minute before the opening catches the day's first requests, whose
+	// acqsim receive time may precede the day's record by a little.
+	q := url.Values{"from": {day.OpenedAt.Add(-time.Minute).Format(time.RFC3339Nano)}, "to": {day.ClosedAt.Format(time.RFC3339Nano)}}
+	file, err := c.acqsimRaw(ctx, "/settlement?"+q.Encode())
+	if err != nil {
+		dc.Err = err.Error()
+		return
+	}
+	for _, n := range c.nodes {
+		r, err := n.Reconcile(ctx, dc.Day, dc.Acquirer, file)
+		var api *adminapi.APIError
+		if errors.As(err, &api) && api.NotLeader() {
+			continue
+		}
+		if err != nil {
+			dc.Err = err.Error()
+			return
+		}
+		dc.Reconciled, dc.Discrepancies = r.Reconciled, r.Discrepancies
+		if !r.Reconciled {
+			dc.Report = r.ReportText
+		}
+		return
+	}
+	dc.Err = "no node took the reconciliation (no leader)"
+}
+
+// safDrained reports what is still owed to an acquirer.
+func (c *checker) safDrained(ctx context.Context) string {
+	st, err := c.nodes[0].Status(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	for _, q := range st.SAF {
+		if q.Depth > 0 {
+			return fmt.Sprintf("%d entries owed to %s", q.Depth, q.Acquirer)
+		}
+	}
+	return ""
+}
+
+// untilDetail polls fn until "" or ctx ends; it returns fn's last detail.
+func (c *checker) untilDetail(ctx context.Context, fn func(context.Context) string) string {
+	for {
+		msg := fn(ctx)
+		if msg == "" {
+			return ""
+		}
+		select {
+		case <-ctx.Done():
+			return msg
+		case <-time.After(c.poll):
+		}
+	}
+}
+
+func (c *checker) acqsimRaw(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.acqsim+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bench: acqsim %s: %w", path, err)
+	}
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("bench: acqsim %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("bench: acqsim %s: %s %s %v", path, resp.Status, bytes.TrimSpace(b), err)
+	}
+	return b, nil
+}
+
+// dayCheck turns the day's close into one check line.
+func dayCheck(days []DayClose, skipped bool) Check {
+	ch := Check{Name: "business day closed: the file identical on every node and reconciled with acqsim"}
+	if skipped {
+		ch.Skip, ch.Detail = true, "--no-day-close"
+		return ch
+	}
+	ch.Pass = len(days) > 0
+	for _, d := range days {
+		switch {
+		case d.Err != "":
+			ch.Pass, ch.Detail = false, d.Err
+		case !d.Identical || !d.Reconciled:
+			ch.Pass = false
+			ch.Detail = fmt.Sprintf("day %s %s: identical %v, reconciled %v with %d discrepancies", d.Day, d.Acquirer, d.Identical, d.Reconciled, d.Discrepancies)
+		default:
+			ch.Detail = fmt.Sprintf("day %s %s: %d rows, net %d, settled %.1f s after the cutover", d.Day, d.Acquirer, d.Rows, d.Net, d.Took.Seconds())
+		}
+	}
+	return ch
+}
+
+// writeDays prints the business day's close.
+func writeDays(w io.Writer, days []DayClose) {
+	if len(days) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nBusiness day:\n")
+	for _, d := range days {
+		fmt.Fprintf(w, "  %s %s: %d rows, net %d, file %s, identical on every node %v, reconciled %v (%d discrepancies), settled %s after the cutover\n",
+			d.Day, d.Acquirer, d.Rows, d.Net, d.CSVSHA256, d.Identical, d.Reconciled, d.Discrepancies, d.Took.Round(time.Millisecond))
+		if d.Err != "" {
+			fmt.Fprintf(w, "  error: %s\n", d.Err)
+		}
+		if d.Report != "" {
+			fmt.Fprintf(w, "%s\n", d.Report)
+		}
+	}
+}
