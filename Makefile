@@ -24,7 +24,7 @@ verify:
 	./scripts/depcheck.sh
 
 demo:
-	$(GO) run ./cmd/tillgate demo
+	$(GO) run ./cmd/tillgate demo --cutover-every 1m
 
 # Codec, state machine and Raft commit path, then the end-to-end figure
 # (2,000 registers against 3 in-process nodes and the acquirer simulator).

@@ -185,8 +185,8 @@ func (n *Node) reconcileDay(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		n.writeRaftError(w, err)
 	default:
-		writeJSON(w, http.StatusOK, adminapi.Reconciled{Day: d.Day, Acquirer: res.rec.Acquirer, Reconciled: res.rec.Reconciled,
-			Discrepancies: res.rec.Discrepancies, ReportSHA256: res.rec.ReportSHA256, Report: res.json, ReportText: string(res.text)})
+		writeJSON(w, http.StatusOK, adminapi.Reconciled{Day: d.Day, Acquirer: res.Recon.Acquirer, Reconciled: res.Recon.Reconciled,
+			Discrepancies: res.Recon.Discrepancies, ReportSHA256: res.Recon.ReportSHA256, Report: res.JSON, ReportText: string(res.Text)})
 	}
 }
 

@@ -13,17 +13,18 @@ import (
 	"github.com/tillgate/tillgate/store"
 )
 
-// reconciled is one reconciliation's outcome as recorded, with the report.
-type reconciled struct {
-	rec        store.Reconciliation
-	json, text []byte
+// Reconciled is one reconciliation's outcome as recorded, with the report
+// (settle.Report) as JSON and as text.
+type Reconciled struct {
+	Recon      store.Reconciliation
+	JSON, Text []byte
 }
 
 // Reconcile matches a settled day's file of acquirer against the
 // acquirer's own (acqFile, its CSV export) and the registers' batches that
 // hold the day's transactions, writes the report beside the day's files and
 // records the outcome in the log. Active only (it commits).
-func (n *Node) Reconcile(ctx context.Context, day, acquirer string, acqFile []byte) (*reconciled, error) {
+func (n *Node) Reconcile(ctx context.Context, day, acquirer string, acqFile []byte) (*Reconciled, error) {
 	d, err := n.store.Day(day)
 	if err != nil {
 		return nil, err
@@ -49,7 +50,7 @@ func (n *Node) Reconcile(ctx context.Context, day, acquirer string, acqFile []by
 		return nil, err
 	}
 	rep := settle.Reconcile(settle.Input{Ours: ours.file, Theirs: theirs, Batches: batches, Elsewhere: n.dayOfRRN})
-	out := &reconciled{}
+	out := &Reconciled{}
 	var j, t bytes.Buffer
 	if err := rep.WriteJSON(&j); err != nil {
 		return nil, err
@@ -57,25 +58,25 @@ func (n *Node) Reconcile(ctx context.Context, day, acquirer string, acqFile []by
 	if err := rep.WriteText(&t); err != nil {
 		return nil, err
 	}
-	out.json, out.text = j.Bytes(), t.Bytes()
-	out.rec = store.Reconciliation{Acquirer: acquirer, Reconciled: rep.Reconciled, ReportSHA256: sha(out.json), At: n.now().UnixNano()}
+	out.JSON, out.Text = j.Bytes(), t.Bytes()
+	out.Recon = store.Reconciliation{Acquirer: acquirer, Reconciled: rep.Reconciled, ReportSHA256: sha(out.JSON), At: n.now().UnixNano()}
 	for _, x := range rep.Discrepancies {
 		if x.Blocking {
-			out.rec.Discrepancies++
+			out.Recon.Discrepancies++
 		}
 	}
 	dir := filepath.Join(n.settlementDir(), day)
-	if err := writeAtomic(dir, acquirer+".reconciliation.json", out.json); err != nil {
+	if err := writeAtomic(dir, acquirer+".reconciliation.json", out.JSON); err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(dir, acquirer+".reconciliation.txt", out.text); err != nil {
+	if err := writeAtomic(dir, acquirer+".reconciliation.txt", out.Text); err != nil {
 		return nil, err
 	}
-	if _, err := n.applyDay(ctx, store.DayReconciledCmd(day, out.rec)); err != nil {
+	if _, err := n.applyDay(ctx, store.DayReconciledCmd(day, out.Recon)); err != nil {
 		return nil, err
 	}
 	n.log.Info("business day reconciled", "day", day, "acquirer", acquirer, "reconciled", rep.Reconciled,
-		"discrepancies", out.rec.Discrepancies, "matched", rep.Matched)
+		"discrepancies", out.Recon.Discrepancies, "matched", rep.Matched)
 	return out, nil
 }
 

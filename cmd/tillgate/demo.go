@@ -24,7 +24,9 @@ func (c *demoCommand) Usage() string {
 Runs a local 3-node cluster, the acquirer simulator and simulated registers
 on loopback, prints what listens where and a live line, and stops on Ctrl-C.
 With --registers 0 no registers run, so an outside client can be pointed at
-the cluster.
+the cluster. With --cutover-every D the business day is cut over every D:
+each closed day's settlement file is written and reconciled with the
+simulator's export, and a line says how it went.
 
 `
 }
@@ -37,6 +39,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		think     = fs.Duration("think", 100*time.Millisecond, "mean pause between a register's transactions")
 		latency   = fs.String("acq-latency", "1-5ms", "acquirer simulator latency: fixed (2ms) or a range (1-5ms)")
 		logLevel  = fs.String("log-level", "error", "debug, info, warn or error")
+		cutEvery  = fs.Duration("cutover-every", 0, "cut the business day over this often, settle and reconcile it (0: never)")
 	)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, c.Usage()); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -97,6 +100,9 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		go func() { fleet.Run(runCtx); close(done) }()
 	} else {
 		close(done)
+	}
+	if *cutEvery > 0 {
+		go closeDays(runCtx, cl, acq, *cutEvery)
 	}
 	live(ctx, cl, fleet)
 	quiet.off.Store(true)
