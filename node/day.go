@@ -196,13 +196,22 @@ func (n *Node) dayPass(ctx context.Context) {
 		n.log.Error("business days: cannot read them", keyErr, err)
 		return
 	}
+	var lastSettled string
 	for _, d := range days {
-		switch d.Status {
-		case store.DayClosing:
+		switch {
+		case d.Status == store.DayClosing:
 			n.settleDay(ctx, d)
-		case store.DaySettled:
+		case d.Status == store.DaySettled && len(d.Files) < len(n.settlementAcquirers(d)):
 			n.writeMissingFiles(ctx, d.Day)
+		case d.Status == store.DaySettled:
+			lastSettled = d.Day
 		}
+	}
+	// The latest day's files also go on this node's disk if a predecessor
+	// recorded them and died before writing. Older days are left alone:
+	// operators archive their files.
+	if lastSettled != "" {
+		n.writeMissingFiles(ctx, lastSettled)
 	}
 }
 
