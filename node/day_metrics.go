@@ -1,6 +1,10 @@
 package node
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tillgate/tillgate/store"
+)
 
 // registerDays adds the business-day and register-batch series.
 func (m *metrics) registerDays(reg *prometheus.Registry) {
@@ -17,4 +21,27 @@ func (m *metrics) registerDays(reg *prometheus.Registry) {
 		Name: "tillgate_settlement_errors_total", Help: "Settlement files that could not be rendered, recorded or written (see the log); a checksum mismatch is one.",
 	})
 	reg.MustRegister(m.batches, m.cutovers, m.settlementFiles, m.settlementErrors)
+}
+
+// dayStatus is the status page's view of the business days.
+func (n *Node) dayStatus() statusDay {
+	var out statusDay
+	days, err := n.store.Days()
+	if err != nil {
+		out.Note = "cannot read the days: " + err.Error()
+		return out
+	}
+	out.Open, _ = n.store.OpenDay()
+	for _, d := range days {
+		if d.Status == store.DayOpen {
+			continue
+		}
+		out.Last, out.LastStatus, out.Files = d.Day, d.Status.String(), len(d.Files)
+		out.Reconciled = nil
+		for _, r := range d.Recons {
+			ok := r.Reconciled && (out.Reconciled == nil || *out.Reconciled)
+			out.Reconciled = &ok
+		}
+	}
+	return out
 }

@@ -304,6 +304,7 @@ type (
 		Latency     statusLatency `json:"latency_ms"`
 		Acquirer    statusAcq     `json:"acquirer"`
 		SAF         statusSAF     `json:"saf"`
+		Day         statusDay     `json:"business_day"`
 		Declines    statusDecl    `json:"declines"`
 	}
 	statusNode struct {
@@ -368,6 +369,16 @@ type (
 		// OldestAgeS is the age of the oldest entry; null when none.
 		OldestAgeS *float64 `json:"oldest_age_s"`
 	}
+	statusDay struct {
+		Open string `json:"open"` // the open business day
+		// Last is the latest closed day: its status (closing, settled) and
+		// whether its files are recorded and reconciled.
+		Last       string `json:"last_closed"`
+		LastStatus string `json:"last_status"`
+		Files      int    `json:"files"`
+		Reconciled *bool  `json:"reconciled"` // null: not reconciled yet
+		Note       string `json:"note"`
+	}
 	statusDecl struct {
 		Total  uint64          `json:"total"` // declines this node answered since start
 		Recent []statusDecline `json:"recent"`
@@ -411,6 +422,7 @@ func (n *Node) statusDoc() statusDoc {
 			LastIndex: cs.LastIndex, LastSnapshotIndex: cs.LastSnapshotIndex,
 		},
 		SAF: n.safStatus(now),
+		Day: n.dayStatus(),
 	}
 	if !cs.LastContact.IsZero() {
 		doc.Node.LeaderContactAgoS = ptr(now.Sub(cs.LastContact).Seconds())
