@@ -235,6 +235,9 @@ func (n *Node) scheduledCutover(ctx context.Context) {
 // transactions are still pending (the takeover or the pipeline resolves
 // them within an acquirer timeout).
 func (n *Node) settleDay(ctx context.Context, d *store.Day) {
+	if busy, err := n.store.PendingBefore(d.CutoverIndex); busy || err != nil {
+		return // not worth a log entry that the store would refuse
+	}
 	_, err := n.applyDay(ctx, store.SettleCmd(d.Day, n.now().UnixNano()))
 	switch {
 	case err == nil:

@@ -21,6 +21,20 @@ func (s *Store) OpenDay() (string, error) {
 	return day, nil
 }
 
+// PendingBefore reports whether a transaction with a seq below index is
+// still pending: a day closed by the cutover at index cannot settle yet.
+func (s *Store) PendingBefore(index uint64) (bool, error) {
+	var busy bool
+	err := s.view(func(tx *bolt.Tx) error {
+		busy = (&applier{tx: tx}).pendingBefore(index)
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: pending: %w", err)
+	}
+	return busy, nil
+}
+
 // Day returns the record of business day day; nil if there is none.
 func (s *Store) Day(day string) (*Day, error) {
 	var d *Day

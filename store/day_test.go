@@ -89,7 +89,14 @@ func TestSettleWaitsAndFreezes(t *testing.T) {
 	if r := l.apply(DayFileCmd(testDay, DayFile{Acquirer: "acq1"})); !errors.Is(r.Err, ErrDayBusy) {
 		t.Fatalf("file before settle: %v, want ErrDayBusy", r.Err)
 	}
+	cut := mustDay(t, s, testDay).CutoverIndex
+	if busy, err := s.PendingBefore(cut); !busy || err != nil {
+		t.Fatalf("PendingBefore(%d) with a pending transaction: %v %v", cut, busy, err)
+	}
 	l.ok(OutcomeCmd(unknown.ID, StatusUnknown, "91", "", false, testEpoch+12))
+	if busy, _ := s.PendingBefore(cut); busy {
+		t.Fatal("PendingBefore after the last outcome: still busy")
+	}
 	if r := l.apply(SettleCmd(testDay, testEpoch+13)); r.Err != nil || r.Day.Status != DaySettled {
 		t.Fatalf("settle: %+v", r)
 	}
