@@ -20,6 +20,15 @@ func (m *metrics) registerDays(reg *prometheus.Registry) {
 	m.settlementErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "tillgate_settlement_errors_total", Help: "Settlement files that could not be rendered, recorded or written (see the log); a checksum mismatch is one.",
 	})
+	// The answers alerts look at exist at 0 from the start, so that
+	// increase() sees the first 95 and the rule's series are exported
+	// before the first batch (deploy/prometheus/alerts.yml).
+	for _, l := range [][2]string{{"0500", "00"}, {"0500", "95"}, {"0320", "00"}} {
+		m.batches.WithLabelValues(l[0], l[1])
+	}
+	for _, by := range []string{store.BySchedule, store.ByOperator} {
+		m.cutovers.WithLabelValues(by)
+	}
 	reg.MustRegister(m.batches, m.cutovers, m.settlementFiles, m.settlementErrors)
 }
 

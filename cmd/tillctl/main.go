@@ -1,6 +1,7 @@
 // Command tillctl is the operator's CLI over the admin HTTP API of tillgate
 // nodes (package node/adminapi): cluster status, membership, Raft snapshots,
-// backups, transaction search and reports. It fails over between the
+// backups, transaction search and reports, business days (cutover,
+// settlement files, reconciliation) and register batches. It fails over between the
 // endpoints it is given and sends writes to the leader.
 package main
 
@@ -28,6 +29,8 @@ func commands(out io.Writer) map[string]cli.Command {
 		"report":   &reportCommand{g: g()},
 		"snapshot": &snapshotCommand{g: g()},
 		"backup":   &backupCommand{g: g()},
+		"day":      &dayCommand{g: g()},
+		"batch":    &batchCommand{g: g()},
 	}
 }
 
@@ -70,8 +73,16 @@ Usage:
   tillctl report --by day|merchant|terminal|acquirer|rc|hour [--day YYYYMMDD] [--type T]
   tillctl snapshot                             take a Raft snapshot now
   tillctl backup [--out FILE] > FILE           stream a consistent copy of the state
+  tillctl day list|show DAY                    business days, their files' checksums, reconciliations
+  tillctl day cutover [--day DAY]              close the open business day now
+  tillctl day file DAY --acquirer A [--format csv|json] [--out FILE|-]
+                                               fetch a settlement file, checked against the log
+  tillctl day reconcile DAY --acquirer A --file ACQUIRER.csv
+                                               reconcile with the acquirer's file (exit 1: not reconciled)
+  tillctl batch list --terminal T              a register's batches and their totals
+  tillctl batch close --terminal T --batch N   close a batch out of balance (operator resolution)
 
 Every command takes:
 ` + globalsUsage + `
-Exit codes: 0 ok, 1 error, 2 usage. Run 'tillctl COMMAND -h' for a command's flags.
+Exit codes: 0 ok, 1 error (and day reconcile: not reconciled), 2 usage. Run 'tillctl COMMAND -h' for a command's flags.
 `

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tillgate/tillgate/node/adminapi"
 )
@@ -19,7 +21,11 @@ whether it serves registers. APPLIED is the state machine's index (Raft's
 own no-op and configuration entries do not reach it, so it trails COMMIT
 by a few). LAG is how many log entries the node's log is behind the
 leader's, when the leader is among the endpoints (Raft reports no per-peer
-progress; see adminapi.Status). Exits 1 if any endpoint fails.
+progress; see adminapi.Status). Below the table, the store-and-forward
+queue per acquirer (advices and reversals owed: depth and the oldest
+entry's age), as the leader sees it (else the first endpoint that
+answered); the queue is replicated, so any node knows it. Exits 1 if any
+endpoint fails.
 
 Flags:
 ` + globalsUsage
@@ -60,6 +66,9 @@ func (c *statusCommand) Run(ctx context.Context, args []string) error {
 		err = c.g.json(rows)
 	} else {
 		err = table(c.g.out, "ENDPOINT\tID\tROLE\tTERM\tLEADER\tAPPLIED\tCOMMIT\tLAST\tSNAPSHOT\tLAG\tSERVING", statusRows(rows))
+		if err == nil {
+			err = writeSAF(c.g.out, rows, time.Now())
+		}
 	}
 	if err != nil {
 		return err
@@ -97,4 +106,28 @@ func statusRows(rows []endpointStatus) [][]string {
 			u(st.AppliedIndex), u(st.CommitIndex), u(st.LastIndex), u(st.LastSnapshotIndex), lag, strconv.FormatBool(st.Serving)})
 	}
 	return out
+}
+
+// writeSAF prints the store-and-forward queues as one node sees them: the
+// leader if it answered, else the first endpoint that did.
+func writeSAF(out io.Writer, rows []endpointStatus, now time.Time) error {
+	var from *adminapi.Status
+	for _, r := range rows {
+		if r.Status != nil && (from == nil || r.Status.Role == "leader" && from.Role != "leader") {
+			from = r.Status
+		}
+	}
+	if from == nil {
+		return nil
+	}
+	if len(from.SAF) == 0 {
+		_, err := fmt.Fprintf(out, "\nstore-and-forward (as %s sees it): nothing owed\n", from.ID)
+		return err
+	}
+	fmt.Fprintf(out, "\nstore-and-forward (as %s sees it):\n", from.ID)
+	var saf [][]string
+	for _, q := range from.SAF {
+		saf = append(saf, []string{q.Acquirer, strconv.Itoa(q.Depth), now.Sub(q.Oldest).Round(time.Second).String(), q.Oldest.UTC().Format(time.RFC3339)})
+	}
+	return table(out, "ACQUIRER\tDEPTH\tOLDEST AGE\tOLDEST QUEUED", saf)
 }
