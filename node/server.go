@@ -235,7 +235,7 @@ func (n *Node) send(rc *regConn, resp *wire.Message) {
 
 func knownRequest(mti string) bool {
 	switch wire.OriginalMTI(mti) {
-	case "0100", "0200", "0220", "0400", "0420", "0500", "0800":
+	case "0100", "0200", "0220", "0320", "0400", "0420", "0500", "0800":
 		return true
 	}
 	return false
