@@ -161,15 +161,20 @@ func TestClockJumpAcrossCutover(t *testing.T) {
 	})
 	e.waitQuiet(time.Minute)
 
-	var cutovers float64
+	var cutovers, files, fileErrors float64
 	for id, reg := range regs {
 		n := counterSum(t, reg, "tillgate_day_cutovers_total")
 		t.Logf("%s committed %v cutovers", id, n)
 		cutovers += n
+		files += counterSum(t, reg, "tillgate_settlement_files_total")
+		fileErrors += counterSum(t, reg, "tillgate_settlement_errors_total")
 	}
 	// The first one opened D on an empty log; then D -> D+1, D+1 -> D+3.
 	if cutovers != 3 {
 		t.Errorf("%v cutovers committed in all, want 3", cutovers)
+	}
+	if files != 2 || fileErrors != 0 {
+		t.Errorf("%v settlement files recorded (want 2: %s and %s), %v errors", files, dayD, dayD1, fileErrors)
 	}
 	for _, c := range clients {
 		d := wantDays(t, c, dayD3, dayD+" settled", dayD1+" settled", dayD3+" open")
