@@ -45,7 +45,7 @@ type fileConfig struct {
 		SettlementDir string   `json:"settlement_dir"`
 		Poll          duration `json:"poll"`
 	} `json:"business_day"`
-	Raft            struct {
+	Raft struct {
 		HeartbeatTimeout   duration `json:"heartbeat_timeout"`
 		ElectionTimeout    duration `json:"election_timeout"`
 		LeaderLeaseTimeout duration `json:"leader_lease_timeout"`
