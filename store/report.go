@@ -27,6 +27,7 @@ func (s *Store) Totals() (Totals, error) {
 	approved := []byte{byte(StatusApproved)}
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketStatus).Cursor()
+		taken := map[string]bool{}
 		for k, seq := c.Seek(approved); k != nil && k[0] == approved[0]; k, seq = c.Next() {
 			t, err := getTxn(tx, seq)
 			if err != nil {
@@ -36,6 +37,9 @@ func (s *Store) Totals() (Totals, error) {
 				return fmt.Errorf("%w: status index names missing record %x", ErrCorrupt, seq)
 			}
 			out.add(t)
+			if err := out.takeBack(tx, t, taken); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -43,6 +47,36 @@ func (s *Store) Totals() (Totals, error) {
 		return Totals{}, fmt.Errorf("store: totals: %w", err)
 	}
 	return out, nil
+}
+
+// takeBack takes out of the net the original of r, an approved reversal,
+// when that original stayed approved because its day was settled first
+// (see frozen in day.go): the money went back all the same, as the
+// acquirer's totals say, and the settlement files show it as a reversal
+// row in r's day. taken holds the originals already taken back.
+func (tot Totals) takeBack(tx *bolt.Tx, r *Txn, taken map[string]bool) error {
+	if r.Type != TypeReversal || r.Status != StatusApproved || r.OriginalID == "" || taken[r.OriginalID] {
+		return nil
+	}
+	seq := tx.Bucket(bucketIDs).Get([]byte(r.OriginalID))
+	if seq == nil {
+		return nil
+	}
+	o, err := getTxn(tx, seq)
+	if err != nil || o == nil || o.Status != StatusApproved || o.Day == r.Day || !o.Type.inNet() {
+		return err
+	}
+	taken[r.OriginalID] = true
+	kind := o.Type.String()
+	sum := tot.Net[kind]
+	sum.Count--
+	sum.Amount -= o.Amount
+	if sum == (Sum{}) {
+		delete(tot.Net, kind)
+	} else {
+		tot.Net[kind] = sum
+	}
+	return nil
 }
 
 // add counts t if it moved money.

@@ -45,6 +45,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func mustStart(t testing.TB) *env {
 	t.Helper()
+	return mustStartTuned(t, nil)
+}
+
+// mustStartTuned is mustStart with tune applied to each node's config
+// after the test timings.
+func mustStartTuned(t testing.TB, tune func(*node.Config)) *env {
+	t.Helper()
 	dir := t.TempDir()
 	s, err := sim.Open(sim.Config{
 		Addr:    "127.0.0.1:0",
@@ -67,6 +74,9 @@ func mustStart(t testing.TB) *env {
 			c.Raft.HeartbeatTimeout = time.Second
 			c.Raft.ElectionTimeout = time.Second
 			c.Raft.LeaderLeaseTimeout = 500 * time.Millisecond
+			if tune != nil {
+				tune(c)
+			}
 		},
 	})
 	if err != nil {
