@@ -205,9 +205,34 @@ func TestBusinessDayClose(t *testing.T) {
 	// including a reversal of a purchase of the settled day, which stays
 	// approved there and settles as a reversal row in the next day.
 	r1.approved(linked("0400", 1000, p1))
+	r1.approved(linked("0400", 1000, p1)) // a second reversal takes nothing more back
 	r1.approved(purchase(120))
 	tr.waitConverged()
 	fetchEverywhere(t, tr, day, "acquirer.csv", rec.Files[0].CSVSHA256)
+
+	// The next day settles the reversal once: one reversal row of -1000.
+	next := cut.Opened
+	if _, err := admin.Cutover(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	var rec2 adminapi.Day
+	poll(t, "the next day's file recorded", func() error {
+		if rec2, err = admin.Day(ctx, next); err != nil || len(rec2.Files) != 1 {
+			return fmt.Errorf("day %s: %+v %v", next, rec2, err)
+		}
+		return nil
+	})
+	f2, err := settle.ReadCSV(bytes.NewReader(fetchEverywhere(t, tr, next, "acquirer.csv", rec2.Files[0].CSVSHA256)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := f2.Trailer()
+	if tl.Reversals != 1 || tl.ReversalAmount != 1000 || tl.Net != 120-1000 || tl.Rows != 2 {
+		t.Fatalf("next day's trailer %+v: want one reversal row of 1000 and the purchase of 120", tl)
+	}
+	if row := f2.Rows[0]; row.Type != settle.TypeReversal || row.OriginalDay != day || row.Net != -1000 || row.OriginalRRN == "" {
+		t.Fatalf("reversal row %+v", row)
+	}
 }
 
 // fetchEverywhere fetches a settlement file from every node: the same

@@ -85,8 +85,9 @@ func (n *Node) renderDay(d *store.Day) (map[string]*rendered, error) {
 // day, and the acquirer whose file it goes in. Approved money movements are
 // listed approved; reversed ones, and unknown ones (whose reversal is owed
 // and will be delivered), reversed. A reversal is a row of its own only
-// when its original's day was settled before it: that approval stayed in
-// its day's file, so the reversal takes it back in this one.
+// when it took back an approval of a day settled before it (the first such
+// reversal of that approval: store.DayTxn.TakesBack): the approval stayed
+// in its day's file, so the reversal takes it back in this one.
 func settlementRow(dt store.DayTxn) (settle.Row, string, bool) {
 	t, o := dt.Txn, dt.Original
 	r := settle.Row{
@@ -99,7 +100,7 @@ func settlementRow(dt store.DayTxn) (settle.Row, string, bool) {
 		r.OriginalRRN = o.RRN
 	}
 	if t.Type == store.TypeReversal {
-		if t.Status != store.StatusApproved || o == nil || o.Day == t.Day || o.Status != store.StatusApproved {
+		if !dt.TakesBack || o == nil {
 			return r, "", false
 		}
 		sign, ok := moneySign(o.Type)

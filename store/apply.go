@@ -270,17 +270,21 @@ func (a *applier) outcome(o *Outcome) (Result, error) {
 		return Result{}, err
 	}
 	if t.Type == TypeReversal && t.Status == StatusApproved && t.OriginalID != "" {
-		if err := a.reverse(t.OriginalID, o.At); err != nil {
+		if err := a.reverse(t.OriginalID, o.At, t.ID); err != nil {
 			return Result{}, err
 		}
 	}
 	return Result{Txn: t}, nil
 }
 
-// reverse marks the original of an approved reversal as reversed. Only an
+// reverse marks the original of an approved reversal (by, "" for the
+// acknowledged reversal of an unknown outcome) as reversed. Only an
 // approval, or an unknown outcome (the acquirer may have approved it), can
 // be reversed; a declined or already reversed original stays as it is.
-func (a *applier) reverse(id string, at int64) error {
+// An approval of a settled day stays approved (its file must not change):
+// the first reversal to take it back is remembered instead, and settles
+// in its own day (reversedLate).
+func (a *applier) reverse(id string, at int64, by string) error {
 	orig, seq, err := a.get(id)
 	if err != nil || orig == nil {
 		return err
@@ -289,15 +293,27 @@ func (a *applier) reverse(id string, at int64) error {
 		return nil
 	}
 	if orig.Status == StatusApproved {
-		// A settled day's approval stays one: the reversal counts in its
-		// own day's settlement instead.
-		if frozen, err := a.frozen(orig); frozen || err != nil {
+		frozen, err := a.frozen(orig)
+		if err != nil {
 			return err
+		}
+		if frozen {
+			return a.reversedLate(id, by)
 		}
 	}
 	prev := orig.Status
 	orig.Status, orig.UpdatedAt = StatusReversed, at
 	return a.update(orig, seq, prev)
+}
+
+// reversedLate remembers by as the reversal that took back the settled
+// approval id, unless one did before.
+func (a *applier) reversedLate(id, by string) error {
+	late := a.tx.Bucket(bucketReversedLate)
+	if by == "" || late.Get([]byte(id)) != nil {
+		return nil
+	}
+	return late.Put([]byte(id), []byte(by))
 }
 
 // insert writes a new transaction under seq, and all its index entries.

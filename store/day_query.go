@@ -74,6 +74,9 @@ type DayTxn struct {
 	Seq      uint64
 	Txn      *Txn
 	Original *Txn
+	// TakesBack: Txn is the approved reversal that took back Original, an
+	// approval of a day settled before it (which stays approved there).
+	TakesBack bool
 }
 
 // EachInDay calls fn for every transaction of day in seq order, all from
@@ -84,7 +87,7 @@ func (s *Store) EachInDay(day string, fn func(DayTxn) error) (uint64, error) {
 	err := s.view(func(tx *bolt.Tx) error {
 		applied = readApplied(tx.Bucket(bucketMeta))
 		prefix := joinKey(day, "")
-		ids := tx.Bucket(bucketIDs)
+		ids, late := tx.Bucket(bucketIDs), tx.Bucket(bucketReversedLate)
 		c := tx.Bucket(bucketDay).Cursor()
 		for k, seq := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, seq = c.Next() {
 			t, err := getTxn(tx, seq)
@@ -95,6 +98,9 @@ func (s *Store) EachInDay(day string, fn func(DayTxn) error) (uint64, error) {
 				return err
 			}
 			dt := DayTxn{Seq: binary.BigEndian.Uint64(seq), Txn: t}
+			if t.Type == TypeReversal && t.OriginalID != "" {
+				dt.TakesBack = string(late.Get([]byte(t.OriginalID))) == t.ID
+			}
 			if t.OriginalID != "" {
 				if oseq := ids.Get([]byte(t.OriginalID)); oseq != nil {
 					if dt.Original, err = getTxn(tx, oseq); err != nil {

@@ -26,4 +26,18 @@ func TestTotalsReversalOfSettledApproval(t *testing.T) {
 	if got := tot.Net["purchase"]; got != (Sum{Count: 1, Amount: 250}) {
 		t.Fatalf("purchases %+v, want the one not reversed: {1 250}", got)
 	}
+	// Only the first reversal takes the approval back: the next day's
+	// settlement lists one reversal row, not two.
+	var takes []string
+	if _, err := s.EachInDay(testNextDay, func(dt DayTxn) error {
+		if dt.TakesBack {
+			takes = append(takes, dt.Txn.ID)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(takes) != 1 || takes[0] != idOf(3) {
+		t.Fatalf("reversals taking back the settled approval: %v, want only %s", takes, idOf(3))
+	}
 }

@@ -27,7 +27,6 @@ func (s *Store) Totals() (Totals, error) {
 	approved := []byte{byte(StatusApproved)}
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketStatus).Cursor()
-		taken := map[string]bool{}
 		for k, seq := c.Seek(approved); k != nil && k[0] == approved[0]; k, seq = c.Next() {
 			t, err := getTxn(tx, seq)
 			if err != nil {
@@ -37,11 +36,8 @@ func (s *Store) Totals() (Totals, error) {
 				return fmt.Errorf("%w: status index names missing record %x", ErrCorrupt, seq)
 			}
 			out.add(t)
-			if err := out.takeBack(tx, t, taken); err != nil {
-				return err
-			}
 		}
-		return nil
+		return out.takeBack(tx)
 	})
 	if err != nil {
 		return Totals{}, fmt.Errorf("store: totals: %w", err)
@@ -49,34 +45,32 @@ func (s *Store) Totals() (Totals, error) {
 	return out, nil
 }
 
-// takeBack takes out of the net the original of r, an approved reversal,
-// when that original stayed approved because its day was settled first
-// (see frozen in day.go): the money went back all the same, as the
-// acquirer's totals say, and the settlement files show it as a reversal
-// row in r's day. taken holds the originals already taken back.
-func (tot Totals) takeBack(tx *bolt.Tx, r *Txn, taken map[string]bool) error {
-	if r.Type != TypeReversal || r.Status != StatusApproved || r.OriginalID == "" || taken[r.OriginalID] {
+// takeBack takes out of the net the approvals that a reversal took back
+// after their day was settled (bucketReversedLate): they stay approved in
+// their frozen day, but the money went back, as the acquirer's totals say,
+// and the reversal settles as a row of its own day.
+func (tot Totals) takeBack(tx *bolt.Tx) error {
+	ids := tx.Bucket(bucketIDs)
+	return tx.Bucket(bucketReversedLate).ForEach(func(id, _ []byte) error {
+		seq := ids.Get(id)
+		if seq == nil {
+			return fmt.Errorf("%w: late reversal names missing original %s", ErrCorrupt, id)
+		}
+		o, err := getTxn(tx, seq)
+		if err != nil || o == nil || o.Status != StatusApproved || !o.Type.inNet() {
+			return err
+		}
+		kind := o.Type.String()
+		sum := tot.Net[kind]
+		sum.Count--
+		sum.Amount -= o.Amount
+		if sum == (Sum{}) {
+			delete(tot.Net, kind)
+		} else {
+			tot.Net[kind] = sum
+		}
 		return nil
-	}
-	seq := tx.Bucket(bucketIDs).Get([]byte(r.OriginalID))
-	if seq == nil {
-		return nil
-	}
-	o, err := getTxn(tx, seq)
-	if err != nil || o == nil || o.Status != StatusApproved || o.Day == r.Day || !o.Type.inNet() {
-		return err
-	}
-	taken[r.OriginalID] = true
-	kind := o.Type.String()
-	sum := tot.Net[kind]
-	sum.Count--
-	sum.Amount -= o.Amount
-	if sum == (Sum{}) {
-		delete(tot.Net, kind)
-	} else {
-		tot.Net[kind] = sum
-	}
-	return nil
+	})
 }
 
 // add counts t if it moved money.

@@ -214,7 +214,7 @@ func (a *applier) safAck(ack *SAFAck) (Result, error) {
 	}
 	switch e.Kind {
 	case SAFReversal:
-		if err := a.reverse(e.TxnID, ack.At); err != nil {
+		if err := a.reverse(e.TxnID, ack.At, ""); err != nil {
 			return Result{}, err
 		}
 	case SAFAdvice:

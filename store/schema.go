@@ -40,6 +40,9 @@ var (
 
 	// Business days (day.go).
 	bucketDays = []byte("days") // day YYYYMMDD -> encoded Day
+	// original id -> the id of the first approved reversal of it that came
+	// after its day was settled (the original stays approved there)
+	bucketReversedLate = []byte("idx_reversed_late")
 
 	// Register batches (batch.go).
 	bucketBatchOpen   = []byte("batch_open")   // terminal -> uint64 big-endian: its open batch (absent: 1)
@@ -64,7 +67,7 @@ func tailBuckets() [][]byte {
 func allBuckets() [][]byte {
 	return [][]byte{bucketTxns, bucketIDs, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketReversedFirst, bucketMeta,
 		bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen,
-		bucketDays, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload}
+		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload}
 }
 
 // Keys of bucketMeta.
