@@ -30,6 +30,17 @@ func (n *Node) dayRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /batches/{terminal}/{number}/close", n.closeBatch)
 }
 
+// activeOnly answers 421 (naming the leader) unless this node is the
+// serving active, else returns the context of a write it commits.
+func (n *Node) activeOnly(w http.ResponseWriter, r *http.Request) (context.Context, context.CancelFunc, bool) {
+	if !n.Serving() {
+		n.writeRaftError(w, cluster.ErrNotLeader)
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminOpTimeout)
+	return ctx, cancel, true
+}
+
 func (n *Node) days(w http.ResponseWriter, _ *http.Request) {
 	open, err := n.store.OpenDay()
 	if err != nil {
@@ -84,11 +95,10 @@ func (n *Node) cutoverDay(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, *e)
 		return
 	}
-	if !n.Serving() {
-		n.writeRaftError(w, cluster.ErrNotLeader)
+	ctx, cancel, ok := n.activeOnly(w, r)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), adminOpTimeout)
 	defer cancel()
 	open, _ := n.store.OpenDay()
 	d, err := n.Cutover(ctx, req.Day)
@@ -163,17 +173,16 @@ func (n *Node) reconcileDay(w http.ResponseWriter, r *http.Request) {
 	if d == nil {
 		return
 	}
-	if !n.Serving() {
-		n.writeRaftError(w, cluster.ErrNotLeader)
+	ctx, cancel, ok := n.activeOnly(w, r)
+	if !ok {
 		return
 	}
+	defer cancel()
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxAcquirerFile+1))
 	if err != nil || len(body) > maxAcquirerFile {
 		badParam(w, "body", fmt.Sprintf("want the acquirer's settlement CSV, at most %d MiB", maxAcquirerFile>>20))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), adminOpTimeout)
-	defer cancel()
 	res, err := n.Reconcile(ctx, d.Day, r.PathValue("acquirer"), body)
 	switch {
 	case errors.Is(err, errBadAcquirerFile):
@@ -214,11 +223,10 @@ func (n *Node) closeBatch(w http.ResponseWriter, r *http.Request) {
 		badParam(w, "number", fmt.Sprintf("%q: want the open batch's number (tillctl batch list --terminal %s)", r.PathValue("number"), term))
 		return
 	}
-	if !n.Serving() {
-		n.writeRaftError(w, cluster.ErrNotLeader)
+	ctx, cancel, ok := n.activeOnly(w, r)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), adminOpTimeout)
 	defer cancel()
 	at := n.now().UnixNano()
 	id := "operator:" + strconv.FormatInt(at, 10)

@@ -86,38 +86,47 @@ func (s *Store) EachInDay(day string, fn func(DayTxn) error) (uint64, error) {
 	var applied uint64
 	err := s.view(func(tx *bolt.Tx) error {
 		applied = readApplied(tx.Bucket(bucketMeta))
-		prefix := joinKey(day, "")
 		ids, late := tx.Bucket(bucketIDs), tx.Bucket(bucketReversedLate)
-		c := tx.Bucket(bucketDay).Cursor()
-		for k, seq := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, seq = c.Next() {
-			t, err := getTxn(tx, seq)
-			if err == nil && t == nil {
-				err = fmt.Errorf("%w: day index names missing record %x", ErrCorrupt, seq)
-			}
-			if err != nil {
-				return err
-			}
+		return eachInDay(tx, day, func(seq []byte, t *Txn) error {
 			dt := DayTxn{Seq: binary.BigEndian.Uint64(seq), Txn: t}
 			if t.Type == TypeReversal && t.OriginalID != "" {
 				dt.TakesBack = string(late.Get([]byte(t.OriginalID))) == t.ID
 			}
 			if t.OriginalID != "" {
 				if oseq := ids.Get([]byte(t.OriginalID)); oseq != nil {
+					var err error
 					if dt.Original, err = getTxn(tx, oseq); err != nil {
 						return err
 					}
 				}
 			}
-			if err := fn(dt); err != nil {
-				return err
-			}
-		}
-		return nil
+			return fn(dt)
+		})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: day %s: %w", day, err)
 	}
 	return applied, nil
+}
+
+// eachInDay calls fn for every transaction of day (the day index), in seq
+// order.
+func eachInDay(tx *bolt.Tx, day string, fn func(seq []byte, t *Txn) error) error {
+	prefix := joinKey(day, "")
+	c := tx.Bucket(bucketDay).Cursor()
+	for k, seq := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, seq = c.Next() {
+		t, err := getTxn(tx, seq)
+		if err == nil && t == nil {
+			err = fmt.Errorf("%w: day index names missing record %x", ErrCorrupt, seq)
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(seq, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Batch returns batch number of terminal (0: the open one). An open batch

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -123,17 +122,8 @@ func (q ReportQuery) each(tx *bolt.Tx, fn func(*Txn)) error {
 			return nil
 		})
 	}
-	prefix := joinKey(q.Day, "")
-	c := tx.Bucket(bucketDay).Cursor()
-	for k, seq := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, seq = c.Next() {
-		t, err := getTxn(tx, seq)
-		if err == nil && t == nil {
-			err = fmt.Errorf("%w: day index names missing record %x", ErrCorrupt, seq)
-		}
-		if err != nil {
-			return err
-		}
+	return eachInDay(tx, q.Day, func(_ []byte, t *Txn) error {
 		fn(t)
-	}
-	return nil
+		return nil
+	})
 }
