@@ -68,7 +68,11 @@ func (n *Node) renderDay(d *store.Day) (map[string]*rendered, error) {
 	out := make(map[string]*rendered, len(files))
 	for acq, f := range files {
 		r := &rendered{file: f}
+		// Sized up front: growing buffers of a million rows costs more
+		// than writing them (CSV ~190, JSON ~420 bytes a row).
 		var c, j bytes.Buffer
+		c.Grow(256 + 200*len(f.Rows))
+		j.Grow(256 + 440*len(f.Rows))
 		if err := settle.WriteCSV(&c, f); err != nil {
 			return nil, fmt.Errorf("node: settlement %s %s: %w", d.Day, acq, err)
 		}

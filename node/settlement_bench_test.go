@@ -1,0 +1,64 @@
+package node
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/tillgate/tillgate/store"
+)
+
+// BenchmarkRenderDay renders the settlement files of a settled day of
+// 50,000 approved purchases: what the active does once per day and any
+// node per file request. ns/op is per day; ns/row per transaction.
+func BenchmarkRenderDay(b *testing.B) {
+	const rows = 50000
+	s, err := store.Open(filepath.Join(b.TempDir(), "state.db"), store.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var index uint64
+	apply := func(cmds ...[]byte) {
+		idx := make([]uint64, len(cmds))
+		for i := range cmds {
+			index++
+			idx[i] = index
+		}
+		for _, r := range s.ApplyBatch(idx, cmds) {
+			if r, ok := r.(store.Result); !ok || r.Err != nil {
+				b.Fatalf("apply: %+v", r)
+			}
+		}
+	}
+	const day, at = "20261201", int64(1_796_000_000_000_000_000)
+	apply(store.CutoverCmd("", day, store.ByOperator, at))
+	for i := 0; i < rows; i += 500 {
+		var cmds [][]byte
+		for j := i; j < i+500; j++ {
+			term, stan := fmt.Sprintf("T%07d", j%2000), fmt.Sprintf("%06d", j/2000+1)
+			t := &store.Txn{ID: term + stan + "1201120000", Type: store.TypePurchase, MTI: "0200", ProcCode: "000000",
+				Amount: int64(100 + j), Currency: "978", TerminalID: term, MerchantID: "MERCHANT0000001", STAN: stan,
+				TransmissionTime: "1201120000", Acquirer: "acq", AcqSTAN: stan, AcqTime: "1201120000",
+				RRN: fmt.Sprintf("%012d", j), CreatedAt: at + int64(j)}
+			cmds = append(cmds, store.IntentCmd(t), store.OutcomeCmd(t.ID, store.StatusApproved, "00", "123456", false, at+int64(j)))
+		}
+		apply(cmds...)
+	}
+	apply(store.CutoverCmd(day, "20261202", store.ByOperator, at+1e12))
+	apply(store.SettleCmd(day, at+1e12))
+	d, err := s.Day(day)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := &Node{store: s, upNames: []string{"acq"}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		files, err := n.renderDay(d)
+		if err != nil || len(files["acq"].file.Rows) != rows {
+			b.Fatalf("render: %v", err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+}
