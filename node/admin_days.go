@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -131,7 +132,19 @@ func (n *Node) dayFile(w http.ResponseWriter, r *http.Request) {
 			Hint: "a closed day settles when none of its transactions is pending; see tillctl day show"})
 		return
 	}
-	files, err := n.renderDay(d)
+	// Rendered into a directory of its own, beside the active's files,
+	// so that nothing of the day is held in memory.
+	if err := os.MkdirAll(n.settlementDir(), 0o700); err != nil {
+		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
+		return
+	}
+	dir, err := os.MkdirTemp(n.settlementDir(), ".serve-")
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
+		return
+	}
+	defer os.RemoveAll(dir)
+	files, err := n.renderDay(r.Context(), d, dir)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
 		return
@@ -141,31 +154,33 @@ func (n *Node) dayFile(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, adminapi.Error{Error: fmt.Sprintf("no acquirer %q on day %s", acq, d.Day), Param: "file"})
 		return
 	}
-	body, want := f.csv, ""
+	path, got, want, ctype := f.csvPath, f.csvSHA, "", "text/csv"
+	if format == "json" {
+		path, got, ctype = f.jsonPath, f.jsonSHA, "application/json"
+	}
 	if rec, ok := d.File(acq); ok {
 		want = rec.CSVSHA256
 		if format == "json" {
 			want = rec.JSONSHA256
 		}
 	}
-	if format == "json" {
-		body = f.json
-	}
-	if want != "" && sha(body) != want {
+	if want != "" && got != want {
 		n.metrics.settlementErrors.Inc()
 		n.log.Error("settlement file renders differently from the checksum in the log", "day", d.Day, "acquirer", acq, "format", format)
 		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: fmt.Sprintf("rendered %s differs from the checksum in the log", file),
 			Hint: "this node's state diverged: compare tillctl status hashes and rebuild it from a peer"})
 		return
 	}
-	ctype := "text/csv"
-	if format == "json" {
-		ctype = "application/json"
+	body, err := os.Open(path)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
+		return
 	}
+	defer body.Close()
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set(adminapi.HeaderSHA256, want)
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	_, _ = io.Copy(w, body)
 }
 
 func (n *Node) reconcileDay(w http.ResponseWriter, r *http.Request) {

@@ -167,7 +167,13 @@ func (n *Node) runDays(ctx context.Context) {
 		defer n.wg.Done()
 		poll := n.cfg.BusinessDay.Poll
 		for ctx.Err() == nil {
-			n.dayPass(ctx)
+			// One pass at a time: a predecessor term's pass still
+			// rendering a big day (it stops at its next chunk) must not
+			// run beside this one.
+			if n.dayMu.TryLock() {
+				n.dayPass(ctx)
+				n.dayMu.Unlock()
+			}
 			t := time.NewTimer(poll)
 			select {
 			case <-ctx.Done():

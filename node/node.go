@@ -77,6 +77,7 @@ type Node struct {
 
 	sched   schedule      // the business day's cutover schedule
 	dayPoke chan struct{} // wakes the active's business-day loop
+	dayMu   sync.Mutex    // held by the business-day pass that runs
 
 	ctx    context.Context
 	cancel context.CancelFunc

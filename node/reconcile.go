@@ -32,24 +32,20 @@ func (n *Node) Reconcile(ctx context.Context, day, acquirer string, acqFile []by
 	if d == nil {
 		return nil, fmt.Errorf("%w: %s", store.ErrNoDay, day)
 	}
-	files, err := n.renderDay(d)
+	ours, err := n.acquirerRows(ctx, d, acquirer)
 	if err != nil {
 		return nil, err
-	}
-	ours := files[acquirer]
-	if ours == nil {
-		return nil, fmt.Errorf("%w: no acquirer %q (known: %v)", errUnknownAcquirer, acquirer, slices.Sorted(maps.Keys(files)))
 	}
 	theirs, err := settle.ReadAcquirerCSV(bytes.NewReader(acqFile))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errBadAcquirerFile, err)
 	}
 	theirs.Acquirer = acquirer
-	batches, err := n.dayBatches(day, acquirer)
+	batches, err := n.dayBatches(ctx, day, acquirer)
 	if err != nil {
 		return nil, err
 	}
-	rep := settle.Reconcile(settle.Input{Ours: ours.file, Theirs: theirs, Batches: batches, Elsewhere: n.dayOfRRN})
+	rep := settle.Reconcile(settle.Input{Ours: ours, Theirs: theirs, Batches: batches, Elsewhere: n.dayOfRRN})
 	out := &Reconciled{}
 	var j, t bytes.Buffer
 	if err := rep.WriteJSON(&j); err != nil {
@@ -80,6 +76,30 @@ func (n *Node) Reconcile(ctx context.Context, day, acquirer string, acqFile []by
 	return out, nil
 }
 
+// acquirerRows is acquirer's file of a settled day with its rows in
+// memory, as matching needs them.
+func (n *Node) acquirerRows(ctx context.Context, d *store.Day, acquirer string) (*settle.File, error) {
+	f := fileHead(d, acquirer)
+	known := map[string]bool{}
+	for _, a := range n.settlementAcquirers(d) {
+		known[a] = true
+	}
+	err := n.eachRow(ctx, d, func(acq string, r *settle.Row) error {
+		known[acq] = true
+		if acq == acquirer {
+			f.Rows = append(f.Rows, *r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !known[acquirer] {
+		return nil, fmt.Errorf("%w: no acquirer %q (known: %v)", errUnknownAcquirer, acquirer, slices.Sorted(maps.Keys(known)))
+	}
+	return f, nil
+}
+
 var (
 	errUnknownAcquirer = errors.New("node: unknown acquirer")
 	errBadAcquirerFile = errors.New("node: acquirer settlement file")
@@ -87,14 +107,14 @@ var (
 
 // dayBatches are the register batches holding transactions of day routed
 // to acquirer.
-func (n *Node) dayBatches(day, acquirer string) ([]settle.Batch, error) {
+func (n *Node) dayBatches(ctx context.Context, day, acquirer string) ([]settle.Batch, error) {
 	type key struct {
 		terminal string
 		number   uint64
 	}
 	seen := map[key]bool{}
 	var keys []key
-	_, err := n.store.EachInDay(day, func(dt store.DayTxn) error {
+	err := n.store.EachInDay(ctx, day, func(dt store.DayTxn) error {
 		k := key{dt.Txn.TerminalID, dt.Txn.Batch}
 		if dt.Txn.Acquirer == acquirer && k.number > 0 && !seen[k] {
 			seen[k] = true

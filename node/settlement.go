@@ -1,12 +1,15 @@
 package node
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,15 +24,24 @@ import (
 // records their checksums in the log; any node serves them again through
 // the admin API and checks them against the log.
 
-// rendered is one acquirer's file of a day, in both formats.
+// rendered is one acquirer's file of a day, rendered to temporary files
+// in both formats, with their checksums and trailer.
 type rendered struct {
-	file      *settle.File
-	csv, json []byte
+	acquirer          string
+	csvPath, jsonPath string
+	csvSHA, jsonSHA   string
+	trailer           settle.Trailer
 }
 
 func (r *rendered) dayFile(at int64) store.DayFile {
-	return store.DayFile{Acquirer: r.file.Acquirer, CSVSHA256: sha(r.csv), JSONSHA256: sha(r.json),
-		Rows: int64(len(r.file.Rows)), Net: r.file.Trailer().Net, At: at}
+	return store.DayFile{Acquirer: r.acquirer, CSVSHA256: r.csvSHA, JSONSHA256: r.jsonSHA,
+		Rows: r.trailer.Rows, Net: r.trailer.Net, At: at}
+}
+
+// remove deletes the temporary files (after a rename it finds none).
+func (r *rendered) remove() {
+	os.Remove(r.csvPath)
+	os.Remove(r.jsonPath)
 }
 
 func sha(b []byte) string {
@@ -37,52 +49,101 @@ func sha(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// renderDay renders the files of a settled day: one per configured
-// acquirer and per acquirer its transactions name.
-func (n *Node) renderDay(d *store.Day) (map[string]*rendered, error) {
+// eachRow calls fn for every row of a settled day's files, with the
+// acquirer whose file it goes in.
+func (n *Node) eachRow(ctx context.Context, d *store.Day, fn func(acq string, r *settle.Row) error) error {
 	if d.Status != store.DaySettled {
-		return nil, fmt.Errorf("%w: day %s is %v", store.ErrDayBusy, d.Day, d.Status)
+		return fmt.Errorf("%w: day %s is %v", store.ErrDayBusy, d.Day, d.Status)
 	}
-	files := map[string]*settle.File{}
-	file := func(acq string) *settle.File {
-		f := files[acq]
-		if f == nil {
-			f = &settle.File{Day: d.Day, Acquirer: acq, OpenedAt: d.OpenedAt, ClosedAt: d.ClosedAt, Index: d.SettledIndex}
-			files[acq] = f
-		}
-		return f
-	}
-	for _, name := range n.upNames {
-		file(name)
-	}
-	_, err := n.store.EachInDay(d.Day, func(dt store.DayTxn) error {
+	return n.store.EachInDay(ctx, d.Day, func(dt store.DayTxn) error {
 		if row, acq, ok := settlementRow(dt); ok {
-			f := file(acq)
-			f.Rows = append(f.Rows, row)
+			return fn(acq, &row)
 		}
 		return nil
 	})
+}
+
+// fileHead is the File of d and acq without its rows.
+func fileHead(d *store.Day, acq string) *settle.File {
+	return &settle.File{Day: d.Day, Acquirer: acq, OpenedAt: d.OpenedAt, ClosedAt: d.ClosedAt, Index: d.SettledIndex}
+}
+
+// renderDay renders the files of a settled day into dir, one pair of
+// temporary files per configured acquirer and per acquirer its
+// transactions name, streaming: memory does not grow with the day. The
+// caller renames or removes them.
+func (n *Node) renderDay(ctx context.Context, d *store.Day, dir string) (map[string]*rendered, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: settlement dir: %w", err)
+	}
+	type out struct {
+		r           *rendered
+		w           *settle.Writer
+		csvF, jsonF *os.File
+		csvH, jsonH hash.Hash
+		csvB, jsonB *bufio.Writer
+	}
+	outs := map[string]*out{}
+	cleanup := func() {
+		for _, o := range outs {
+			o.csvF.Close()
+			o.jsonF.Close()
+			o.r.remove()
+		}
+	}
+	open := func(acq string) (*out, error) {
+		if o := outs[acq]; o != nil {
+			return o, nil
+		}
+		o := &out{r: &rendered{acquirer: acq}, csvH: sha256.New(), jsonH: sha256.New()}
+		var err error
+		if o.csvF, err = os.CreateTemp(dir, acq+".csv.tmp*"); err != nil {
+			return nil, fmt.Errorf("node: settlement file: %w", err)
+		}
+		o.r.csvPath = o.csvF.Name()
+		outs[acq] = o
+		if o.jsonF, err = os.CreateTemp(dir, acq+".json.tmp*"); err != nil {
+			return nil, fmt.Errorf("node: settlement file: %w", err)
+		}
+		o.r.jsonPath = o.jsonF.Name()
+		o.csvB = bufio.NewWriterSize(io.MultiWriter(o.csvF, o.csvH), 64<<10)
+		o.jsonB = bufio.NewWriterSize(io.MultiWriter(o.jsonF, o.jsonH), 64<<10)
+		o.w, err = settle.NewWriter(o.csvB, o.jsonB, fileHead(d, acq))
+		return o, err
+	}
+	for _, name := range n.settlementAcquirers(d) {
+		if _, err := open(name); err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
+	err := n.eachRow(ctx, d, func(acq string, r *settle.Row) error {
+		o, err := open(acq)
+		if err != nil {
+			return err
+		}
+		return o.w.Add(r)
+	})
 	if err != nil {
-		return nil, err
+		cleanup()
+		return nil, fmt.Errorf("node: settlement %s: %w", d.Day, err)
 	}
-	out := make(map[string]*rendered, len(files))
-	for acq, f := range files {
-		r := &rendered{file: f}
-		// Sized up front: growing buffers of a million rows costs more
-		// than writing them (CSV ~190, JSON ~420 bytes a row).
-		var c, j bytes.Buffer
-		c.Grow(256 + 200*len(f.Rows))
-		j.Grow(256 + 440*len(f.Rows))
-		if err := settle.WriteCSV(&c, f); err != nil {
+	res := make(map[string]*rendered, len(outs))
+	for acq, o := range outs {
+		err := errors.Join(o.w.Close(), o.csvB.Flush(), o.jsonB.Flush(), o.csvF.Sync(), o.jsonF.Sync())
+		if err != nil {
+			cleanup()
 			return nil, fmt.Errorf("node: settlement %s %s: %w", d.Day, acq, err)
 		}
-		if err := settle.WriteJSON(&j, f); err != nil {
-			return nil, fmt.Errorf("node: settlement %s %s: %w", d.Day, acq, err)
-		}
-		r.csv, r.json = c.Bytes(), j.Bytes()
-		out[acq] = r
+		o.r.csvSHA, o.r.jsonSHA = hex.EncodeToString(o.csvH.Sum(nil)), hex.EncodeToString(o.jsonH.Sum(nil))
+		o.r.trailer = o.w.Trailer()
+		res[acq] = o.r
 	}
-	return out, nil
+	for _, o := range outs {
+		o.csvF.Close()
+		o.jsonF.Close()
+	}
+	return res, nil
 }
 
 // settlementRow is what the settlement file says of one transaction of the
@@ -154,27 +215,30 @@ func (n *Node) writeMissingFiles(ctx context.Context, day string) {
 	if err != nil || d == nil || d.Status != store.DaySettled {
 		return
 	}
-	var missing []string
+	missing := false
 	for _, acq := range n.settlementAcquirers(d) {
 		_, recorded := d.File(acq)
-		if !recorded || !n.filesOnDisk(day, acq) {
-			missing = append(missing, acq)
-		}
+		missing = missing || !recorded || !n.filesOnDisk(day, acq)
 	}
-	if len(missing) == 0 {
+	if !missing {
 		return
 	}
-	files, err := n.renderDay(d)
+	dir := filepath.Join(n.settlementDir(), day)
+	files, err := n.renderDay(ctx, d, dir)
 	if err != nil {
-		n.log.Error("settlement: cannot render the day", "day", day, keyErr, err)
-		n.metrics.settlementErrors.Inc()
+		if ctx.Err() == nil {
+			n.log.Error("settlement: cannot render the day", "day", day, keyErr, err)
+			n.metrics.settlementErrors.Inc()
+		}
 		return
 	}
-	for _, acq := range missing {
-		if err := n.writeFile(ctx, d, files[acq]); err != nil && ctx.Err() == nil {
+	for _, acq := range slices.Sorted(maps.Keys(files)) {
+		r := files[acq]
+		if err := n.keepFile(ctx, d, dir, r); err != nil && ctx.Err() == nil {
 			n.log.Error("settlement: file not written", "day", day, "acquirer", acq, keyErr, err)
 			n.metrics.settlementErrors.Inc()
 		}
+		r.remove()
 	}
 }
 
@@ -190,19 +254,16 @@ func (n *Node) settlementAcquirers(d *store.Day) []string {
 	return out
 }
 
-// writeFile checks a rendered file against the checksum in the log (or
-// records it there first), then writes it.
-func (n *Node) writeFile(ctx context.Context, d *store.Day, r *rendered) error {
-	if r == nil {
-		return errors.New("not rendered")
-	}
+// keepFile checks a rendered file against the checksum in the log (or
+// records it there first), then renames it into place.
+func (n *Node) keepFile(ctx context.Context, d *store.Day, dir string, r *rendered) error {
 	df := r.dayFile(n.now().UnixNano())
 	if old, ok := d.File(df.Acquirer); ok {
 		if old.CSVSHA256 != df.CSVSHA256 || old.JSONSHA256 != df.JSONSHA256 {
 			return fmt.Errorf("%w: rendered csv %s, the log has %s", store.ErrMismatch, df.CSVSHA256, old.CSVSHA256)
 		}
 	} else {
-		// Recorded before it is written: a crash in between leaves a
+		// Recorded before it is in place: a crash in between leaves a
 		// checksum that the next active's rendering must (and will) match.
 		n.failpoint(FailpointRendered)
 		if _, err := n.applyDay(ctx, store.DayFileCmd(d.Day, df)); err != nil {
@@ -212,11 +273,14 @@ func (n *Node) writeFile(ctx context.Context, d *store.Day, r *rendered) error {
 		n.metrics.settlementFiles.Inc()
 		n.log.Info("settlement file recorded", "day", d.Day, "acquirer", df.Acquirer, "rows", df.Rows, "net", df.Net, "sha256", df.CSVSHA256)
 	}
-	dir := filepath.Join(n.settlementDir(), d.Day)
-	if err := writeAtomic(dir, df.Acquirer+".csv", r.csv); err != nil {
-		return err
+	if err := os.Rename(r.csvPath, filepath.Join(dir, df.Acquirer+".csv")); err != nil {
+		return fmt.Errorf("node: settlement file: %w", err)
 	}
-	return writeAtomic(dir, df.Acquirer+".json", r.json)
+	if err := os.Rename(r.jsonPath, filepath.Join(dir, df.Acquirer+".json")); err != nil {
+		return fmt.Errorf("node: settlement file: %w", err)
+	}
+	syncDir(dir)
+	return nil
 }
 
 func (n *Node) settlementDir() string {
@@ -260,9 +324,14 @@ func writeAtomic(dir, name string, b []byte) error {
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
 		return fmt.Errorf("node: settlement file: %w", err)
 	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes the renames in dir durable.
+func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
 	}
-	return nil
 }

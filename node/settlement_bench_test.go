@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -52,13 +53,15 @@ func BenchmarkRenderDay(b *testing.B) {
 		b.Fatal(err)
 	}
 	n := &Node{store: s, upNames: []string{"acq"}}
+	dir := b.TempDir()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		files, err := n.renderDay(d)
-		if err != nil || len(files["acq"].file.Rows) != rows {
+		files, err := n.renderDay(context.Background(), d, dir)
+		if err != nil || files["acq"].trailer.Rows != rows {
 			b.Fatalf("render: %v", err)
 		}
+		files["acq"].remove()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
 }

@@ -27,26 +27,24 @@ var trailerHead = []string{trailerTag, "day", "acquirer", "opened_at", "closed_a
 // debits,debit_amount,credits,credit_amount,reversed,reversed_amount,
 // reversals,reversal_amount,net". Amounts are integers in minor units,
 // times RFC3339Nano UTC, booleans true/false. f must validate.
-func WriteCSV(w io.Writer, f *File) error {
+func WriteCSV(w io.Writer, f *File) error { return writeFile(w, io.Discard, f) }
+
+// writeFile writes f through a Writer, refusing it whole if it does not
+// validate.
+func writeFile(csvOut, jsonOut io.Writer, f *File) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	cw := csv.NewWriter(w)
-	cw.Write(strings.Split(Columns, ","))
+	sw, err := NewWriter(csvOut, jsonOut, f)
+	if err != nil {
+		return err
+	}
 	for i := range f.Rows {
-		cw.Write(f.Rows[i].fields())
+		if err := sw.Add(&f.Rows[i]); err != nil {
+			return err
+		}
 	}
-	t := f.Trailer()
-	line := []string{trailerTag, f.Day, f.Acquirer, stamp(f.OpenedAt), stamp(f.ClosedAt), strconv.FormatUint(f.Index, 10)}
-	for _, tf := range t.fields() {
-		line = append(line, itoa(*tf.v))
-	}
-	cw.Write(line)
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return fmt.Errorf("settle: write csv: %w", err)
-	}
-	return nil
+	return sw.Close()
 }
 
 func (r *Row) fields() []string {

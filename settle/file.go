@@ -130,26 +130,30 @@ type Trailer struct {
 
 // Trailer computes the trailer from the rows.
 func (f *File) Trailer() Trailer {
-	t := Trailer{Rows: int64(len(f.Rows))}
+	var t Trailer
 	for i := range f.Rows {
-		r := &f.Rows[i]
-		t.Net += r.Net
-		switch {
-		case r.Type == TypeReversal:
-			t.Reversals++
-			t.ReversalAmount += r.Amount
-		case r.Status == StatusReversed:
-			t.Reversed++
-			t.ReversedAmount += r.Amount
-		case r.Type == TypeRefund:
-			t.Credits++
-			t.CreditAmount += r.Amount
-		default:
-			t.Debits++
-			t.DebitAmount += r.Amount
-		}
+		t.add(&f.Rows[i])
 	}
 	return t
+}
+
+func (t *Trailer) add(r *Row) {
+	t.Rows++
+	t.Net += r.Net
+	switch {
+	case r.Type == TypeReversal:
+		t.Reversals++
+		t.ReversalAmount += r.Amount
+	case r.Status == StatusReversed:
+		t.Reversed++
+		t.ReversedAmount += r.Amount
+	case r.Type == TypeRefund:
+		t.Credits++
+		t.CreditAmount += r.Amount
+	default:
+		t.Debits++
+		t.DebitAmount += r.Amount
+	}
 }
 
 // trailerField is one named count or amount, in the trailer's column order.

@@ -1,8 +1,6 @@
 package settle
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -50,56 +48,9 @@ func (r *Row) json() jsonRow {
 // WriteJSON writes f as one JSON object and a newline: {"day",
 // "acquirer", "opened_at", "closed_at", "index", "rows": [...],
 // "trailer": {...}}, one key per line and one row per line, so that a day
-// of a million rows streams out (an indenting encoder would hold and copy
-// the whole document) and stays greppable. f must validate.
-func WriteJSON(w io.Writer, f *File) error {
-	if err := f.Validate(); err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	head, err := json.Marshal(struct {
-		Day      string `json:"day"`
-		Acquirer string `json:"acquirer"`
-		OpenedAt string `json:"opened_at"`
-		ClosedAt string `json:"closed_at"`
-		Index    uint64 `json:"index"`
-	}{f.Day, f.Acquirer, stamp(f.OpenedAt), stamp(f.ClosedAt), f.Index})
-	if err != nil {
-		return fmt.Errorf("settle: write json: %w", err)
-	}
-	// {"day":..,"index":N} without its closing brace, each key on a line.
-	bw.WriteString("{\n  ")
-	bw.Write(bytes.ReplaceAll(head[1:len(head)-1], []byte(`,"`), []byte(",\n  \"")))
-	bw.WriteString(",\n  \"rows\":[")
-	var row bytes.Buffer
-	enc := json.NewEncoder(&row)
-	enc.SetEscapeHTML(false)
-	for i := range f.Rows {
-		if i > 0 {
-			bw.WriteByte(',')
-		}
-		bw.WriteString("\n    ")
-		row.Reset()
-		if err := enc.Encode(f.Rows[i].json()); err != nil {
-			return fmt.Errorf("settle: write json row %d: %w", i+1, err)
-		}
-		bw.Write(bytes.TrimSuffix(row.Bytes(), []byte("\n")))
-	}
-	if len(f.Rows) > 0 {
-		bw.WriteString("\n  ")
-	}
-	tr, err := json.Marshal(f.Trailer())
-	if err != nil {
-		return fmt.Errorf("settle: write json: %w", err)
-	}
-	bw.WriteString("],\n  \"trailer\":")
-	bw.Write(tr)
-	bw.WriteString("\n}\n")
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("settle: write json: %w", err)
-	}
-	return nil
-}
+// of a million rows streams out (see Writer) and stays greppable. f must
+// validate.
+func WriteJSON(w io.Writer, f *File) error { return writeFile(io.Discard, w, f) }
 
 // encodeJSON writes v indented, without HTML escaping, and a newline.
 func encodeJSON(w io.Writer, v any, what string) error {

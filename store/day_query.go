@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 
@@ -79,34 +80,79 @@ type DayTxn struct {
 	TakesBack bool
 }
 
-// EachInDay calls fn for every transaction of day in seq order, all from
-// one read transaction, so that the day and the originals it names are
-// one consistent state. It returns the Raft index that state had applied.
-func (s *Store) EachInDay(day string, fn func(DayTxn) error) (uint64, error) {
-	var applied uint64
-	err := s.view(func(tx *bolt.Tx) error {
-		applied = readApplied(tx.Bucket(bucketMeta))
-		ids, late := tx.Bucket(bucketIDs), tx.Bucket(bucketReversedLate)
-		return eachInDay(tx, day, func(seq []byte, t *Txn) error {
-			dt := DayTxn{Seq: binary.BigEndian.Uint64(seq), Txn: t}
-			if t.Type == TypeReversal && t.OriginalID != "" {
+// dayChunk is how many transactions EachInDay reads per read
+// transaction: a walk of a million-row day must not hold one read
+// transaction open for seconds, which would hold back bbolt's remap (and
+// with it every apply) once the file outgrows its mapping.
+const dayChunk = 4096
+
+// EachInDay calls fn for every transaction of day in seq order, with the
+// original each names. It reads in chunks of short read transactions, so
+// the walk is one consistent state only for a settled day, whose records
+// are frozen (day.go): the settlement files, the reason it exists. It
+// stops early with ctx's error.
+func (s *Store) EachInDay(ctx context.Context, day string, fn func(DayTxn) error) error {
+	var after []byte // the last day index key read
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var batch []DayTxn
+		err := s.view(func(tx *bolt.Tx) error {
+			var err error
+			batch, after, err = dayTxns(tx, day, after, dayChunk)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: day %s: %w", day, err)
+		}
+		for _, dt := range batch {
+			if err := fn(dt); err != nil {
+				return err
+			}
+		}
+		if len(batch) < dayChunk {
+			return nil
+		}
+	}
+}
+
+// dayTxns reads up to limit transactions of day after day index key after
+// (nil: from the start) and returns the last key read.
+func dayTxns(tx *bolt.Tx, day string, after []byte, limit int) ([]DayTxn, []byte, error) {
+	prefix := joinKey(day, "")
+	ids, late, txns := tx.Bucket(bucketIDs), tx.Bucket(bucketReversedLate), tx.Bucket(bucketTxns)
+	c := tx.Bucket(bucketDay).Cursor()
+	k, seq := c.Seek(prefix)
+	if after != nil {
+		if k, seq = c.Seek(after); k != nil && bytes.Equal(k, after) {
+			k, seq = c.Next()
+		}
+	}
+	var out []DayTxn
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, seq = c.Next() {
+		t, err := getTxn(tx, seq)
+		if err == nil && t == nil {
+			err = fmt.Errorf("%w: day index names missing record %x", ErrCorrupt, seq)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		dt := DayTxn{Seq: binary.BigEndian.Uint64(seq), Txn: t}
+		if t.OriginalID != "" {
+			if t.Type == TypeReversal {
 				dt.TakesBack = string(late.Get([]byte(t.OriginalID))) == t.ID
 			}
-			if t.OriginalID != "" {
-				if oseq := ids.Get([]byte(t.OriginalID)); oseq != nil {
-					var err error
-					if dt.Original, err = getTxn(tx, oseq); err != nil {
-						return err
-					}
+			if oseq := ids.Get([]byte(t.OriginalID)); oseq != nil {
+				if dt.Original, err = decodeTxn(txns.Get(oseq)); err != nil {
+					return nil, nil, fmt.Errorf("original %s: %w", t.OriginalID, err)
 				}
 			}
-			return fn(dt)
-		})
-	})
-	if err != nil {
-		return 0, fmt.Errorf("store: day %s: %w", day, err)
+		}
+		out = append(out, dt)
+		after = bytes.Clone(k)
 	}
-	return applied, nil
+	return out, after, nil
 }
 
 // eachInDay calls fn for every transaction of day (the day index), in seq

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"testing"
 )
@@ -141,5 +142,47 @@ func TestDayFileRecordedOnce(t *testing.T) {
 	d := mustDay(t, s, testDay)
 	if got, ok := d.File("acq1"); !ok || got != f || len(d.Recons) != 1 || !d.Recons[0].Reconciled {
 		t.Fatalf("day: %+v", d)
+	}
+}
+
+// EachInDay reads a day in chunks: every transaction once, in seq order,
+// across the chunk boundary; a cancelled context stops it.
+func TestEachInDayChunks(t *testing.T) {
+	v := mustVault(t)
+	s := mustOpen(t, true)
+	const n = dayChunk + 7
+	var idx []uint64
+	var cmds [][]byte
+	for i := 1; i <= n; i++ {
+		idx, cmds = append(idx, uint64(i)), append(cmds, IntentCmd(newTxn(t, v, i, TypePurchase, 100)))
+	}
+	for _, r := range s.ApplyBatch(idx, cmds) {
+		if r := r.(Result); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	var seen []uint64
+	err := s.EachInDay(context.Background(), testDay, func(dt DayTxn) error {
+		seen = append(seen, dt.Seq)
+		return nil
+	})
+	if err != nil || len(seen) != n {
+		t.Fatalf("%d of %d transactions, %v", len(seen), n, err)
+	}
+	for i, seq := range seen {
+		if seq != uint64(i+1) {
+			t.Fatalf("transaction %d has seq %d", i, seq)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	err = s.EachInDay(ctx, testDay, func(DayTxn) error {
+		if calls++; calls == 10 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || calls != dayChunk {
+		t.Fatalf("cancelled walk: %v after %d calls, want context.Canceled after the first chunk (%d)", err, calls, dayChunk)
 	}
 }

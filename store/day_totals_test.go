@@ -1,6 +1,9 @@
 package store
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 // An approval of a settled day stays one when a reversal comes in the
 // next day (its file must not change), but the money went back: Totals,
@@ -29,7 +32,7 @@ func TestTotalsReversalOfSettledApproval(t *testing.T) {
 	// Only the first reversal takes the approval back: the next day's
 	// settlement lists one reversal row, not two.
 	var takes []string
-	if _, err := s.EachInDay(testNextDay, func(dt DayTxn) error {
+	if err := s.EachInDay(context.Background(), testNextDay, func(dt DayTxn) error {
 		if dt.TakesBack {
 			takes = append(takes, dt.Txn.ID)
 		}
