@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,20 +28,25 @@ func (n *Node) dayRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /days/{day}", n.day)
 	mux.HandleFunc("GET /days/{day}/files/{file}", n.dayFile)
 	mux.HandleFunc("POST /days/{day}/reconcile/{acquirer}", n.reconcileDay)
+	mux.HandleFunc("POST /days/{day}/reconciliations", n.recordReconciliation)
 	mux.HandleFunc("GET /batches/{terminal}", n.batches)
 	mux.HandleFunc("POST /batches/{terminal}/{number}/close", n.closeBatch)
 }
 
 // activeOnly answers 421 (naming the leader) unless this node is the
 // serving active, else returns the context of a write it commits.
-func (n *Node) activeOnly(w http.ResponseWriter, r *http.Request) (context.Context, context.CancelFunc, bool) {
+func (n *Node) activeOnly(w http.ResponseWriter, r *http.Request, timeout time.Duration) (context.Context, context.CancelFunc, bool) {
 	if !n.Serving() {
 		n.writeRaftError(w, cluster.ErrNotLeader)
 		return nil, nil, false
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), adminOpTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	return ctx, cancel, true
 }
+
+// reconcileTimeout bounds a reconciliation: a day of a million rows is
+// walked and matched in well under a minute on a small machine.
+const reconcileTimeout = 10 * time.Minute
 
 func (n *Node) days(w http.ResponseWriter, _ *http.Request) {
 	open, err := n.store.OpenDay()
@@ -96,7 +102,7 @@ func (n *Node) cutoverDay(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, *e)
 		return
 	}
-	ctx, cancel, ok := n.activeOnly(w, r)
+	ctx, cancel, ok := n.activeOnly(w, r, adminOpTimeout)
 	if !ok {
 		return
 	}
@@ -183,34 +189,80 @@ func (n *Node) dayFile(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(w, body)
 }
 
+// reconcileDay reconciles on this node, whichever it is (see
+// Node.Reconcile), and records the outcome too when it is the active; a
+// standby answers Recorded false, and the client records it at the active
+// (POST /days/{day}/reconciliations).
 func (n *Node) reconcileDay(w http.ResponseWriter, r *http.Request) {
 	d := n.pathDay(w, r)
 	if d == nil {
 		return
 	}
-	ctx, cancel, ok := n.activeOnly(w, r)
-	if !ok {
-		return
-	}
-	defer cancel()
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxAcquirerFile+1))
 	if err != nil || len(body) > maxAcquirerFile {
 		badParam(w, "body", fmt.Sprintf("want the acquirer's settlement CSV, at most %d MiB", maxAcquirerFile>>20))
 		return
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), reconcileTimeout)
+	defer cancel()
 	res, err := n.Reconcile(ctx, d.Day, r.PathValue("acquirer"), body)
 	switch {
 	case errors.Is(err, errBadAcquirerFile):
 		writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: err.Error(), Param: "body", Hint: "send the file acqsim settlement (or the acquirer) exported for this day"})
+		return
 	case errors.Is(err, errUnknownAcquirer):
 		writeJSON(w, http.StatusNotFound, adminapi.Error{Error: err.Error(), Param: "acquirer"})
+		return
 	case errors.Is(err, store.ErrDayBusy):
 		writeJSON(w, http.StatusConflict, adminapi.Error{Error: err.Error(), Hint: "reconcile once the day is settled; see tillctl day show"})
+		return
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
+		return
+	}
+	out := adminapi.Reconciled{Day: d.Day, Acquirer: res.Recon.Acquirer, Reconciled: res.Recon.Reconciled,
+		Discrepancies: res.Recon.Discrepancies, ReportSHA256: res.Recon.ReportSHA256, Report: res.JSON, ReportText: string(res.Text)}
+	if n.Serving() {
+		out.Recorded = n.RecordReconciliation(ctx, d.Day, res.Recon) == nil
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// recordReconciliation records the outcome of a reconciliation a standby
+// made (the body is what its POST /days/{day}/reconcile/{acquirer}
+// answered).
+func (n *Node) recordReconciliation(w http.ResponseWriter, r *http.Request) {
+	d := n.pathDay(w, r)
+	if d == nil {
+		return
+	}
+	var req adminapi.Reconciliation
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<14))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		badParam(w, "body", fmt.Sprintf("want JSON {\"acquirer\", \"reconciled\", \"discrepancies\", \"report_sha256\"}: %v", err))
+		return
+	}
+	if _, err := hex.DecodeString(req.ReportSHA256); err != nil || len(req.ReportSHA256) != 64 {
+		badParam(w, "report_sha256", "want the report's SHA-256 as 64 hex digits")
+		return
+	}
+	ctx, cancel, ok := n.activeOnly(w, r, adminOpTimeout)
+	if !ok {
+		return
+	}
+	defer cancel()
+	rec := store.Reconciliation{Acquirer: req.Acquirer, Reconciled: req.Reconciled, Discrepancies: req.Discrepancies,
+		ReportSHA256: req.ReportSHA256, At: n.now().UnixNano()}
+	err := n.RecordReconciliation(ctx, d.Day, rec)
+	switch {
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrDayBusy):
+		writeJSON(w, http.StatusConflict, adminapi.Error{Error: err.Error()})
 	case err != nil:
 		n.writeRaftError(w, err)
 	default:
-		writeJSON(w, http.StatusOK, adminapi.Reconciled{Day: d.Day, Acquirer: res.Recon.Acquirer, Reconciled: res.Recon.Reconciled,
-			Discrepancies: res.Recon.Discrepancies, ReportSHA256: res.Recon.ReportSHA256, Report: res.JSON, ReportText: string(res.Text)})
+		d, _ = n.store.Day(d.Day)
+		writeJSON(w, http.StatusOK, apiDay(d))
 	}
 }
 
@@ -238,7 +290,7 @@ func (n *Node) closeBatch(w http.ResponseWriter, r *http.Request) {
 		badParam(w, "number", fmt.Sprintf("%q: want the open batch's number (tillctl batch list --terminal %s)", r.PathValue("number"), term))
 		return
 	}
-	ctx, cancel, ok := n.activeOnly(w, r)
+	ctx, cancel, ok := n.activeOnly(w, r, adminOpTimeout)
 	if !ok {
 		return
 	}

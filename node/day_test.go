@@ -181,10 +181,18 @@ func TestBusinessDayClose(t *testing.T) {
 	if err := sim.WriteSettlementCSV(&acqFile, acqRows, from, *rec.ClosedAt); err != nil {
 		t.Fatal(err)
 	}
+	// It runs on a standby, which does not record it: the active does.
 	doctored, rrn := doctorAmount(t, acqFile.Bytes(), p1, ours)
-	bad, err := admin.Reconcile(ctx, day, "acquirer", doctored)
+	standby := adminapi.NewClient(tr.cl.Configs[(lead+1)%3].AdminAddr)
+	bad, err := standby.Reconcile(ctx, day, "acquirer", doctored)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if bad.Recorded {
+		t.Fatal("a standby says it recorded a reconciliation")
+	}
+	if rec, err = admin.RecordReconciliation(ctx, day, bad); err != nil || len(rec.Reconciliations) != 1 || rec.Reconciliations[0].Reconciled {
+		t.Fatalf("recorded %+v, %v: want the day marked not reconciled", rec.Reconciliations, err)
 	}
 	if bad.Reconciled || bad.Discrepancies == 0 || !strings.Contains(bad.ReportText, settle.KindAmountMismatch) || !strings.Contains(bad.ReportText, rrn) {
 		t.Fatalf("doctored file: reconciled %v, %d discrepancies; the report must name %s as %s:\n%s",
@@ -194,7 +202,7 @@ func TestBusinessDayClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !good.Reconciled || good.Discrepancies != 0 {
+	if !good.Reconciled || good.Discrepancies != 0 || !good.Recorded {
 		t.Fatalf("the acquirer's own file does not reconcile:\n%s", good.ReportText)
 	}
 	if rec, _ = admin.Day(ctx, day); len(rec.Reconciliations) != 1 || !rec.Reconciliations[0].Reconciled {

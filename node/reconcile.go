@@ -13,7 +13,7 @@ import (
 	"github.com/tillgate/tillgate/store"
 )
 
-// Reconciled is one reconciliation's outcome as recorded, with the report
+// Reconciled is one reconciliation's outcome, with the report
 // (settle.Report) as JSON and as text.
 type Reconciled struct {
 	Recon      store.Reconciliation
@@ -22,8 +22,11 @@ type Reconciled struct {
 
 // Reconcile matches a settled day's file of acquirer against the
 // acquirer's own (acqFile, its CSV export) and the registers' batches that
-// hold the day's transactions, writes the report beside the day's files and
-// records the outcome in the log. Active only (it commits).
+// hold the day's transactions, and writes the report beside the day's
+// files. Any node can: a settled day is the same everywhere, and a day of a
+// million rows is seconds of CPU and a gigabyte of memory better spent on a
+// standby than on the active. RecordReconciliation then records the outcome
+// (on the active).
 func (n *Node) Reconcile(ctx context.Context, day, acquirer string, acqFile []byte) (*Reconciled, error) {
 	d, err := n.store.Day(day)
 	if err != nil {
@@ -32,7 +35,7 @@ func (n *Node) Reconcile(ctx context.Context, day, acquirer string, acqFile []by
 	if d == nil {
 		return nil, fmt.Errorf("%w: %s", store.ErrNoDay, day)
 	}
-	ours, err := n.acquirerRows(ctx, d, acquirer)
+	ours, batchKeys, err := n.acquirerRows(ctx, d, acquirer)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +44,7 @@ func (n *Node) Reconcile(ctx context.Context, day, acquirer string, acqFile []by
 		return nil, fmt.Errorf("%w: %w", errBadAcquirerFile, err)
 	}
 	theirs.Acquirer = acquirer
-	batches, err := n.dayBatches(ctx, day, acquirer)
+	batches, err := n.batchesOf(batchKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -68,36 +71,64 @@ func (n *Node) Reconcile(ctx context.Context, day, acquirer string, acqFile []by
 	if err := writeAtomic(dir, acquirer+".reconciliation.txt", out.Text); err != nil {
 		return nil, err
 	}
-	if _, err := n.applyDay(ctx, store.DayReconciledCmd(day, out.Recon)); err != nil {
-		return nil, err
-	}
 	n.log.Info("business day reconciled", "day", day, "acquirer", acquirer, "reconciled", rep.Reconciled,
 		"discrepancies", out.Recon.Discrepancies, "matched", rep.Matched)
 	return out, nil
 }
 
+// RecordReconciliation records a reconciliation's outcome in the log.
+// Active only.
+func (n *Node) RecordReconciliation(ctx context.Context, day string, rec store.Reconciliation) error {
+	_, err := n.applyDay(ctx, store.DayReconciledCmd(day, rec))
+	return err
+}
+
+// batchKey names one register batch.
+type batchKey struct {
+	terminal string
+	number   uint64
+}
+
 // acquirerRows is acquirer's file of a settled day with its rows in
-// memory, as matching needs them.
-func (n *Node) acquirerRows(ctx context.Context, d *store.Day, acquirer string) (*settle.File, error) {
+// memory, as matching needs them, and the register batches that hold the
+// day's transactions routed to it, from the same walk of the day.
+func (n *Node) acquirerRows(ctx context.Context, d *store.Day, acquirer string) (*settle.File, []batchKey, error) {
+	if d.Status != store.DaySettled {
+		return nil, nil, fmt.Errorf("%w: day %s is %v", store.ErrDayBusy, d.Day, d.Status)
+	}
 	f := fileHead(d, acquirer)
+	if rec, ok := d.File(acquirer); ok {
+		f.Rows = make([]settle.Row, 0, rec.Rows)
+	}
 	known := map[string]bool{}
 	for _, a := range n.settlementAcquirers(d) {
 		known[a] = true
 	}
-	err := n.eachRow(ctx, d, func(acq string, r *settle.Row) error {
+	seen := map[batchKey]bool{}
+	var keys []batchKey
+	err := n.store.EachInDay(ctx, d.Day, func(dt store.DayTxn) error {
+		t := dt.Txn
+		if k := (batchKey{t.TerminalID, t.Batch}); t.Acquirer == acquirer && k.number > 0 && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+		row, acq, ok := settlementRow(dt)
+		if !ok {
+			return nil
+		}
 		known[acq] = true
 		if acq == acquirer {
-			f.Rows = append(f.Rows, *r)
+			f.Rows = append(f.Rows, row)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !known[acquirer] {
-		return nil, fmt.Errorf("%w: no acquirer %q (known: %v)", errUnknownAcquirer, acquirer, slices.Sorted(maps.Keys(known)))
+		return nil, nil, fmt.Errorf("%w: no acquirer %q (known: %v)", errUnknownAcquirer, acquirer, slices.Sorted(maps.Keys(known)))
 	}
-	return f, nil
+	return f, keys, nil
 }
 
 var (
@@ -105,26 +136,8 @@ var (
 	errBadAcquirerFile = errors.New("node: acquirer settlement file")
 )
 
-// dayBatches are the register batches holding transactions of day routed
-// to acquirer.
-func (n *Node) dayBatches(ctx context.Context, day, acquirer string) ([]settle.Batch, error) {
-	type key struct {
-		terminal string
-		number   uint64
-	}
-	seen := map[key]bool{}
-	var keys []key
-	err := n.store.EachInDay(ctx, day, func(dt store.DayTxn) error {
-		k := key{dt.Txn.TerminalID, dt.Txn.Batch}
-		if dt.Txn.Acquirer == acquirer && k.number > 0 && !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
+// batchesOf reads the batches named.
+func (n *Node) batchesOf(keys []batchKey) ([]settle.Batch, error) {
 	out := make([]settle.Batch, 0, len(keys))
 	for _, k := range keys {
 		b, ok, err := n.store.Batch(k.terminal, k.number)

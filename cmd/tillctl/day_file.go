@@ -135,13 +135,28 @@ func (c *dayCommand) reconcile(ctx context.Context, p *pool, day string, f dayFl
 	if err != nil {
 		return err
 	}
+	// The matching runs on a standby when one answers (it is heavy, and
+	// any node has the same settled day); the active records the outcome.
 	var r adminapi.Reconciled
-	err = p.write(ctx, func(cl *adminapi.Client) (err error) {
+	if cl := p.standby(ctx); cl != nil {
 		r, err = cl.Reconcile(ctx, day, f.acquirer, acqFile)
-		return err
-	})
+	} else {
+		err = p.read(ctx, func(cl *adminapi.Client) (err error) {
+			r, err = cl.Reconcile(ctx, day, f.acquirer, acqFile)
+			return err
+		})
+	}
 	if err != nil {
 		return err
+	}
+	if !r.Recorded {
+		err = p.write(ctx, func(cl *adminapi.Client) error {
+			_, err := cl.RecordReconciliation(ctx, day, r)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("the reconciliation ran but its outcome is not recorded: %w", err)
+		}
 	}
 	report := []byte(r.ReportText)
 	if c.g.output == "json" {

@@ -208,6 +208,17 @@ func (p *pool) write(ctx context.Context, fn func(*adminapi.Client) error) error
 	return fn(leader)
 }
 
+// standby returns the first endpoint whose node answers and is not the
+// leader, or nil.
+func (p *pool) standby(ctx context.Context) *adminapi.Client {
+	for _, c := range p.clients {
+		if st, err := c.Status(ctx); err == nil && st.Role != "leader" && st.LeaderID != "" {
+			return c
+		}
+	}
+	return nil
+}
+
 // find returns the endpoint whose node has id, or nil.
 func (p *pool) find(ctx context.Context, id string) *adminapi.Client {
 	for _, c := range p.clients {

@@ -77,9 +77,13 @@ func closeDay(ctx context.Context, cl *localcluster.Cluster, acq *sim.Sim) strin
 		return "acquirer export: " + err.Error()
 	}
 	f := d.Files[0]
-	res, err := n.Reconcile(ctx, d.Day, f.Acquirer, file.Bytes())
+	// Matching runs on a standby, the outcome is recorded by the active.
+	res, err := cl.Nodes[(i+1)%len(cl.Nodes)].Reconcile(ctx, d.Day, f.Acquirer, file.Bytes())
 	if err != nil {
 		return "reconcile: " + err.Error()
+	}
+	if err := n.RecordReconciliation(ctx, d.Day, res.Recon); err != nil {
+		return "record the reconciliation: " + err.Error()
 	}
 	verdict := "reconciled"
 	if !res.Recon.Reconciled {

@@ -150,9 +150,7 @@ func (c *Client) Report(ctx context.Context, q ReportQuery) (Report, error) {
 // Backup streams a consistent copy of the node's state (a bbolt file, GET
 // /backup) into w and returns the bytes written.
 func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
-	hc := *c.httpClient()
-	hc.Timeout = 0
-	resp, err := c.send(ctx, &hc, http.MethodGet, "/backup", nil)
+	resp, err := c.send(ctx, c.untimed(), http.MethodGet, "/backup", nil)
 	if err != nil {
 		return 0, err
 	}

@@ -65,13 +65,16 @@ type CutoverResult struct {
 // Reconciled is the answer of POST /days/{day}/reconcile/{acquirer}: the
 // outcome as recorded, and the report itself (settle.Report's JSON).
 type Reconciled struct {
-	Day           string          `json:"day"`
-	Acquirer      string          `json:"acquirer"`
-	Reconciled    bool            `json:"reconciled"`
-	Discrepancies int64           `json:"discrepancies"`
-	ReportSHA256  string          `json:"report_sha256"`
-	Report        json.RawMessage `json:"report"`
-	ReportText    string          `json:"report_text"`
+	Day           string `json:"day"`
+	Acquirer      string `json:"acquirer"`
+	Reconciled    bool   `json:"reconciled"`
+	Discrepancies int64  `json:"discrepancies"`
+	ReportSHA256  string `json:"report_sha256"`
+	// Recorded: the node was the active and recorded the outcome; else
+	// record it with RecordReconciliation.
+	Recorded   bool            `json:"recorded"`
+	Report     json.RawMessage `json:"report"`
+	ReportText string          `json:"report_text"`
 }
 
 // BatchTotals are the nine totals of a 0500/0510.
@@ -127,9 +130,11 @@ func (c *Client) Cutover(ctx context.Context, day string) (CutoverResult, error)
 
 // SettlementFile fetches a day's settlement file of acquirer; format is
 // "csv" or "json". It returns the bytes and the SHA-256 the log records.
+// Like Backup it is bounded by ctx only: a day of a million rows takes
+// longer to render and send than the client's timeout.
 func (c *Client) SettlementFile(ctx context.Context, day, acquirer, format string) ([]byte, string, error) {
 	path := "/days/" + url.PathEscape(day) + "/files/" + url.PathEscape(acquirer+"."+format)
-	resp, err := c.send(ctx, c.httpClient(), http.MethodGet, path, nil)
+	resp, err := c.send(ctx, c.untimed(), http.MethodGet, path, nil)
 	if err != nil {
 		return nil, "", err
 	}
@@ -145,11 +150,20 @@ func (c *Client) SettlementFile(ctx context.Context, day, acquirer, format strin
 const HeaderSHA256 = "X-Tillgate-Sha256"
 
 // Reconcile sends the acquirer's settlement file of day (its CSV export)
-// to be matched against ours; the outcome is recorded (leader only).
+// to be matched against ours; the outcome is recorded (leader only). It is
+// bounded by ctx only, as SettlementFile.
 func (c *Client) Reconcile(ctx context.Context, day, acquirer string, acquirerFile []byte) (Reconciled, error) {
 	path := "/days/" + url.PathEscape(day) + "/reconcile/" + url.PathEscape(acquirer)
 	var r Reconciled
 	return r, c.doRaw(ctx, http.MethodPost, path, acquirerFile, &r)
+}
+
+// RecordReconciliation records at the active the outcome of a
+// reconciliation another node made (Reconciled.Recorded false).
+func (c *Client) RecordReconciliation(ctx context.Context, day string, r Reconciled) (Day, error) {
+	var d Day
+	body := Reconciliation{Acquirer: r.Acquirer, Reconciled: r.Reconciled, Discrepancies: r.Discrepancies, ReportSHA256: r.ReportSHA256}
+	return d, c.do(ctx, http.MethodPost, "/days/"+url.PathEscape(day)+"/reconciliations", body, &d)
 }
 
 // Batches fetches a terminal's batches.
@@ -166,6 +180,14 @@ func (c *Client) CloseBatch(ctx context.Context, terminal string, number uint64)
 	return b, c.do(ctx, http.MethodPost, path, nil, &b)
 }
 
+// untimed is the HTTP client without its timeout: for the calls that take
+// as long as a day is big.
+func (c *Client) untimed() *http.Client {
+	hc := *c.httpClient()
+	hc.Timeout = 0
+	return &hc
+}
+
 // doRaw is do with a body that is not JSON.
 func (c *Client) doRaw(ctx context.Context, method, path string, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, bytes.NewReader(body))
@@ -173,7 +195,7 @@ func (c *Client) doRaw(ctx context.Context, method, path string, body []byte, ou
 		return fmt.Errorf("adminapi: %s %s%s: %w", method, c.Base, path, err)
 	}
 	req.Header.Set("Content-Type", "text/csv")
-	resp, err := c.exec(c.httpClient(), req)
+	resp, err := c.exec(c.untimed(), req)
 	if err != nil {
 		return err
 	}
