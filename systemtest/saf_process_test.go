@@ -26,12 +26,19 @@ func (p *procCluster) acqsimFault(args ...string) {
 // safDepth is node i's SAF queue depth from its status page; -1 when it
 // does not answer.
 func (p *procCluster) safDepth(i int) int {
+	d, _ := p.safStatus(i)
+	return d
+}
+
+// safStatus is node i's SAF queue depth and applied index; depth -1 when
+// it does not answer.
+func (p *procCluster) safStatus(i int) (depth int, applied uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.admin[i]+"/status.json", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return -1
+		return -1, 0
 	}
 	defer resp.Body.Close()
 	var doc struct {
@@ -43,9 +50,9 @@ func (p *procCluster) safDepth(i int) int {
 		} `json:"saf"`
 	}
 	if json.NewDecoder(resp.Body).Decode(&doc) != nil {
-		return -1
+		return -1, 0
 	}
-	return doc.SAF.Depth
+	return doc.SAF.Depth, doc.Node.AppliedIndex
 }
 
 // TestProcessSAFSurvivesKill: with acqsim down (set with `acqsim fault`),
@@ -95,7 +102,13 @@ func TestProcessSAFSurvivesKill(t *testing.T) {
 	p.acqsimFault() // healthy again
 	waitFor(t, "the new active to drain the queue", func() bool { return p.safDepth(next) == 0 })
 	p.start(first)
-	waitFor(t, "the restarted node to catch up", func() bool { return p.safDepth(first) == 0 })
+	// An empty queue alone is no proof: the restarted node discarded its
+	// unclean state and has an empty queue until Raft has replayed it.
+	_, target := p.safStatus(next)
+	waitFor(t, "the restarted node to catch up", func() bool {
+		d, applied := p.safStatus(first)
+		return d == 0 && applied >= target
+	})
 	fleet.drain(t)
 	time.Sleep(time.Second) // the last acks reach every follower
 	p.stopAll()
