@@ -144,7 +144,7 @@ func (n *Node) dayFile(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
 		return
 	}
-	dir, err := os.MkdirTemp(n.settlementDir(), ".serve-")
+	dir, err := os.MkdirTemp(n.settlementDir(), serveDirPrefix)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
 		return

@@ -151,6 +151,7 @@ func (n *Node) open() error {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.metrics = newMetrics(n.cfg.Registry, n)
+	n.removeServeLeftovers()
 	n.wg.Add(2)
 	go n.watchLeadership()
 	go n.relay.run(n.ctx)

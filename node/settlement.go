@@ -283,6 +283,18 @@ func (n *Node) keepFile(ctx context.Context, d *store.Day, dir string, r *render
 	return nil
 }
 
+// removeServeLeftovers removes what a crash left of files rendered for
+// the admin API (GET /days/{day}/files/...).
+func (n *Node) removeServeLeftovers() {
+	dirs, _ := filepath.Glob(filepath.Join(n.settlementDir(), serveDirPrefix+"*"))
+	for _, d := range dirs {
+		os.RemoveAll(d)
+	}
+}
+
+// serveDirPrefix names the directories the admin API renders files into.
+const serveDirPrefix = ".serve-"
+
 func (n *Node) settlementDir() string {
 	if n.cfg.BusinessDay.SettlementDir != "" {
 		return n.cfg.BusinessDay.SettlementDir
