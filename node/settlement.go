@@ -97,12 +97,12 @@ func (n *Node) renderDay(ctx context.Context, d *store.Day, dir string) (map[str
 		}
 		o := &out{r: &rendered{acquirer: acq}, csvH: sha256.New(), jsonH: sha256.New()}
 		var err error
-		if o.csvF, err = os.CreateTemp(dir, acq+".csv.tmp*"); err != nil {
+		if o.csvF, err = os.CreateTemp(dir, renderPrefix+acq+".csv*"); err != nil {
 			return nil, fmt.Errorf("node: settlement file: %w", err)
 		}
 		o.r.csvPath = o.csvF.Name()
 		outs[acq] = o
-		if o.jsonF, err = os.CreateTemp(dir, acq+".json.tmp*"); err != nil {
+		if o.jsonF, err = os.CreateTemp(dir, renderPrefix+acq+".json*"); err != nil {
 			return nil, fmt.Errorf("node: settlement file: %w", err)
 		}
 		o.r.jsonPath = o.jsonF.Name()
@@ -224,6 +224,13 @@ func (n *Node) writeMissingFiles(ctx context.Context, day string) {
 		return
 	}
 	dir := filepath.Join(n.settlementDir(), day)
+	// A predecessor killed while rendering left its temporary files (one
+	// pass runs at a time, so none of them is being written).
+	if stale, _ := filepath.Glob(filepath.Join(dir, renderPrefix+"*")); len(stale) > 0 {
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
 	files, err := n.renderDay(ctx, d, dir)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -292,8 +299,12 @@ func (n *Node) removeServeLeftovers() {
 	}
 }
 
-// serveDirPrefix names the directories the admin API renders files into.
-const serveDirPrefix = ".serve-"
+// serveDirPrefix names the directories the admin API renders files into,
+// renderPrefix the temporary files of a rendering.
+const (
+	serveDirPrefix = ".serve-"
+	renderPrefix   = ".render-"
+)
 
 func (n *Node) settlementDir() string {
 	if n.cfg.BusinessDay.SettlementDir != "" {
