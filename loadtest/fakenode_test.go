@@ -29,8 +29,10 @@ type fakeNode struct {
 	// ends it unknown and reverses it.
 	dropNth int
 	dropped map[string]bool // identity keys never answered
-	// forget: terminals whose first approval the node does not count, so
-	// that their 0500 gets a 95.
+	// forget: terminals whose first approval that still counts (not
+	// reversed since) the node leaves out of its totals, so that their
+	// 0500 gets a 95. (Forgetting an approval that is later voided would
+	// change nothing: it counts nowhere on either side.)
 	forget map[string]bool
 	// settleRC, if set, answers every 0500 with it (the node before 0500
 	// was implemented answered 96).
@@ -192,10 +194,6 @@ func (f *fakeNode) count(m *wire.Message) {
 	default:
 		return // pre-auths, balance inquiries: nowhere
 	}
-	if f.forget[m.TerminalID] {
-		delete(f.forget, m.TerminalID)
-		return
-	}
 	if tx.class == classDebitReversal || tx.class == classCreditReversal {
 		for _, o := range b.txs {
 			if o.orig == m.OriginalData[:20] {
@@ -221,13 +219,14 @@ func (f *fakeNode) settle(m *wire.Message, resp *wire.Message) {
 			f.t.Errorf("fake node: 0500 of %s before its unanswered request %s was reversed", m.TerminalID, k)
 		}
 	}
-	tot := f.batch(m.TerminalID).totals()
+	tot := f.batch(m.TerminalID).totals(f.forget[m.TerminalID])
 	resp.Totals = &tot
 	switch {
 	case f.settleRC != "":
 		resp.ResponseCode = f.settleRC
 	case *m.Totals == tot || m.ProcCode == wire.ProcSettleAfterUpload:
 		delete(f.batches, m.TerminalID)
+		delete(f.forget, m.TerminalID)
 	default:
 		resp.ResponseCode = wire.RCReconcileError
 	}
@@ -244,9 +243,15 @@ func (f *fakeNode) reversedLocked(key string) bool {
 	return false
 }
 
-func (b *fakeBatch) totals() wire.Totals {
+// totals are the batch's totals; forget leaves out its first debit or
+// credit that still counts.
+func (b *fakeBatch) totals(forget bool) wire.Totals {
 	var t wire.Totals
 	for _, x := range b.txs {
+		if forget && (x.class == classDebit || x.class == classCredit) && !x.reversed {
+			forget = false
+			continue
+		}
 		switch {
 		case x.class == classDebit && !x.reversed:
 			t.DebitsCount, t.DebitsAmount = t.DebitsCount+1, t.DebitsAmount+x.amount
