@@ -9,16 +9,15 @@ import (
 	"github.com/tillgate/tillgate/store"
 )
 
-// BenchmarkRenderDay renders the settlement files of a settled day of
-// 50,000 approved purchases: what the active does once per day and any
-// node per file request. ns/op is per day; ns/row per transaction.
-func BenchmarkRenderDay(b *testing.B) {
-	const rows = 50000
-	s, err := store.Open(filepath.Join(b.TempDir(), "state.db"), store.Options{NoSync: true})
+// settledDay is a store holding day 20261201 of rows approved purchases,
+// settled.
+func settledDay(tb testing.TB, rows int) (*store.Store, *store.Day) {
+	tb.Helper()
+	s, err := store.Open(filepath.Join(tb.TempDir(), "state.db"), store.Options{NoSync: true})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer s.Close()
+	tb.Cleanup(func() { s.Close() })
 	var index uint64
 	apply := func(cmds ...[]byte) {
 		idx := make([]uint64, len(cmds))
@@ -28,7 +27,7 @@ func BenchmarkRenderDay(b *testing.B) {
 		}
 		for _, r := range s.ApplyBatch(idx, cmds) {
 			if r, ok := r.(store.Result); !ok || r.Err != nil {
-				b.Fatalf("apply: %+v", r)
+				tb.Fatalf("apply: %+v", r)
 			}
 		}
 	}
@@ -36,7 +35,7 @@ func BenchmarkRenderDay(b *testing.B) {
 	apply(store.CutoverCmd("", day, store.ByOperator, at))
 	for i := 0; i < rows; i += 500 {
 		var cmds [][]byte
-		for j := i; j < i+500; j++ {
+		for j := i; j < min(i+500, rows); j++ {
 			term, stan := fmt.Sprintf("T%07d", j%2000), fmt.Sprintf("%06d", j/2000+1)
 			t := &store.Txn{ID: term + stan + "1201120000", Type: store.TypePurchase, MTI: "0200", ProcCode: "000000",
 				Amount: int64(100 + j), Currency: "978", TerminalID: term, MerchantID: "MERCHANT0000001", STAN: stan,
@@ -50,8 +49,17 @@ func BenchmarkRenderDay(b *testing.B) {
 	apply(store.SettleCmd(day, at+1e12))
 	d, err := s.Day(day)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
+	return s, d
+}
+
+// BenchmarkRenderDay renders the settlement files of a settled day of
+// 50,000 approved purchases: what the active does once per day and any
+// node per file request. ns/op is per day; ns/row per transaction.
+func BenchmarkRenderDay(b *testing.B) {
+	const rows = 50000
+	s, d := settledDay(b, rows)
 	n := &Node{store: s, upNames: []string{"acq"}}
 	dir := b.TempDir()
 	b.ReportAllocs()
