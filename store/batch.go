@@ -34,7 +34,8 @@ type BatchTotals struct {
 	NetAmount                                                                int64
 }
 
-// add counts t as if its status were st, sign times.
+// add counts t as if its status were st, sign times, into the counts and
+// amounts (plus derives the net).
 func (bt *BatchTotals) add(t *Txn, st Status, sign int64) {
 	if st != StatusApproved {
 		return
@@ -56,7 +57,6 @@ func (bt *BatchTotals) add(t *Txn, st Status, sign int64) {
 			bt.DebitsReversalAmount += amt
 		}
 	}
-	bt.NetAmount = bt.DebitsAmount - bt.CreditsAmount
 }
 
 // BatchStatus is where a register batch stands.

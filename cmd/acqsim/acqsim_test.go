@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,39 @@ func purchase(stan string, amount int64) *wire.Message {
 		MTI: "0200", PAN: "4111111111111111", ProcCode: "000000", Amount: amount, HasAmount: true,
 		TransmissionTime: "0102030405", STAN: stan, TerminalID: "TERM0001", Currency: "978",
 	}
+}
+
+// served is an `acqsim serve` running in the test on free ports.
+type served struct {
+	iso, admin string
+	stop       func() error // stops it and returns what Run returned
+}
+
+// startServe runs `serve` on dir until the test ends or stop is called.
+func startServe(t *testing.T, dir string) *served {
+	t.Helper()
+	type addrs struct{ iso, admin string }
+	ready := make(chan addrs, 1)
+	cmd := &serveCommand{ready: func(iso, admin string) { ready <- addrs{iso, admin} }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- cmd.Run(ctx, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", dir, "--latency", "0", "--log-level", "error"})
+	}()
+	var stopped error
+	var once sync.Once
+	s := &served{stop: func() error {
+		once.Do(func() { cancel(); stopped = <-done })
+		return stopped
+	}}
+	t.Cleanup(func() { s.stop() })
+	select {
+	case a := <-ready:
+		s.iso, s.admin = a.iso, a.admin
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	return s
 }
 
 func getJSON(t *testing.T, url string, v any) {
@@ -46,21 +80,7 @@ func getJSON(t *testing.T, url string, v any) {
 // admin API, stops it, then prints `totals` from the same directory.
 func TestServeAndTotals(t *testing.T) {
 	dir := t.TempDir()
-	type addrs struct{ iso, admin string }
-	ready := make(chan addrs, 1)
-	cmd := &serveCommand{ready: func(iso, admin string) { ready <- addrs{iso, admin} }}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- cmd.Run(ctx, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", dir, "--latency", "0", "--log-level", "error"})
-	}()
-	var a addrs
-	select {
-	case a = <-ready:
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
+	a := startServe(t, dir)
 
 	link, err := acquirer.Open(acquirer.Config{Addr: a.iso, Dialect: wire.DefaultDialect(), Timeout: 5 * time.Second})
 	if err != nil {
@@ -113,8 +133,7 @@ func TestServeAndTotals(t *testing.T) {
 		t.Error("totals opened the ledger of a running server")
 	}
 
-	cancel()
-	if err := <-done; err != nil {
+	if err := a.stop(); err != nil {
 		t.Fatalf("serve stopped with %v", err)
 	}
 

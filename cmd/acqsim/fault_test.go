@@ -16,16 +16,7 @@ import (
 // TestFaultCommand sets faults on a running server with `acqsim fault` and
 // over HTTP, and sees the link feel them.
 func TestFaultCommand(t *testing.T) {
-	type addrs struct{ iso, admin string }
-	ready := make(chan addrs, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- (&serveCommand{ready: func(iso, admin string) { ready <- addrs{iso, admin} }}).Run(ctx,
-			[]string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", t.TempDir(), "--latency", "0", "--log-level", "error"})
-	}()
-	defer func() { cancel(); <-done }()
-	a := <-ready
+	a := startServe(t, t.TempDir())
 	fault := func(args ...string) string {
 		t.Helper()
 		var out bytes.Buffer

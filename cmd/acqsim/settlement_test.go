@@ -21,21 +21,7 @@ import (
 // gets the same bytes.
 func TestSettlement(t *testing.T) {
 	dir := t.TempDir()
-	type addrs struct{ iso, admin string }
-	ready := make(chan addrs, 1)
-	cmd := &serveCommand{ready: func(iso, admin string) { ready <- addrs{iso, admin} }}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- cmd.Run(ctx, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", dir, "--latency", "0", "--log-level", "error"})
-	}()
-	var a addrs
-	select {
-	case a = <-ready:
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
+	a := startServe(t, dir)
 	link, err := acquirer.Open(acquirer.Config{Addr: a.iso, Dialect: wire.DefaultDialect(), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -80,8 +66,7 @@ func TestSettlement(t *testing.T) {
 	if got, _ := os.ReadFile(out); !bytes.Equal(got, api) {
 		t.Errorf("settlement --admin -o wrote\n%s\nwant\n%s", got, api)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := a.stop(); err != nil {
 		t.Fatalf("serve stopped with %v", err)
 	}
 	var buf bytes.Buffer
