@@ -97,14 +97,6 @@ func TestPartialTotals(t *testing.T) {
 }
 
 func TestValidateBatchMessages(t *testing.T) {
-	find := func(name string) *Message {
-		for _, s := range samples() {
-			if s.name == name {
-				return s.m
-			}
-		}
-		panic("no sample " + name)
-	}
 	tests := []struct {
 		name   string
 		sample string
@@ -138,7 +130,7 @@ func TestValidateBatchMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := find(tt.sample)
+			m := sampleNamed(t, tt.sample)
 			tt.mutate(m)
 			err := ValidateRequest(m)
 			if tt.cause == nil {

@@ -6,7 +6,8 @@ import (
 	"github.com/moov-io/iso8583"
 )
 
-func sampleNamed(b *testing.B, name string) *Message {
+// sampleNamed is the sample message called name (samples_test.go).
+func sampleNamed(b testing.TB, name string) *Message {
 	b.Helper()
 	for _, s := range samples() {
 		if s.name == name {

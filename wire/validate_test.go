@@ -19,14 +19,6 @@ func TestValidateRequestSamples(t *testing.T) {
 }
 
 func TestValidateRequest(t *testing.T) {
-	find := func(name string) *Message {
-		for _, s := range samples() {
-			if s.name == name {
-				return s.m
-			}
-		}
-		panic("no sample " + name)
-	}
 	tests := []struct {
 		name   string
 		sample string
@@ -75,7 +67,7 @@ func TestValidateRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := find(tt.sample)
+			m := sampleNamed(t, tt.sample)
 			tt.mutate(m)
 			err := ValidateRequest(m)
 			if tt.cause == nil {
