@@ -150,7 +150,7 @@ func (n *Node) dayFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer os.RemoveAll(dir)
-	files, err := n.renderDay(r.Context(), d, dir)
+	files, err := n.renderDay(r.Context(), d, dir, acq)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
 		return

@@ -70,9 +70,9 @@ func fileHead(d *store.Day, acq string) *settle.File {
 
 // renderDay renders the files of a settled day into dir, one pair of
 // temporary files per configured acquirer and per acquirer its
-// transactions name, streaming: memory does not grow with the day. The
-// caller renames or removes them.
-func (n *Node) renderDay(ctx context.Context, d *store.Day, dir string) (map[string]*rendered, error) {
+// transactions name (only that of acquirer only, if not ""), streaming:
+// memory does not grow with the day. The caller renames or removes them.
+func (n *Node) renderDay(ctx context.Context, d *store.Day, dir, only string) (map[string]*rendered, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: settlement dir: %w", err)
 	}
@@ -112,12 +112,18 @@ func (n *Node) renderDay(ctx context.Context, d *store.Day, dir string) (map[str
 		return o, err
 	}
 	for _, name := range n.settlementAcquirers(d) {
+		if only != "" && name != only {
+			continue
+		}
 		if _, err := open(name); err != nil {
 			cleanup()
 			return nil, err
 		}
 	}
 	err := n.eachRow(ctx, d, func(acq string, r *settle.Row) error {
+		if only != "" && acq != only {
+			return nil
+		}
 		o, err := open(acq)
 		if err != nil {
 			return err
@@ -231,7 +237,7 @@ func (n *Node) writeMissingFiles(ctx context.Context, day string) {
 			os.Remove(f)
 		}
 	}
-	files, err := n.renderDay(ctx, d, dir)
+	files, err := n.renderDay(ctx, d, dir, "")
 	if err != nil {
 		if ctx.Err() == nil {
 			n.log.Error("settlement: cannot render the day", "day", day, keyErr, err)

@@ -65,7 +65,7 @@ func BenchmarkRenderDay(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		files, err := n.renderDay(context.Background(), d, dir)
+		files, err := n.renderDay(context.Background(), d, dir, "")
 		if err != nil || files["acq"].trailer.Rows != rows {
 			b.Fatalf("render: %v", err)
 		}
