@@ -90,16 +90,26 @@ func (c *Cluster) watchLeadership(obs <-chan raft.Observation) {
 
 // leadership reads the current state from raft. While this node is the
 // leader it names itself, so IsLeader and LeaderID never disagree.
+//
+// Raft offers no atomic read of term and leader, so the term is read before
+// and after: a pair read across an election would name the leader of one
+// term with the number of another, and two nodes' views would then seem to
+// disagree about who led that term.
 func (c *Cluster) leadership() Leadership {
-	l := Leadership{Term: c.raft.CurrentTerm()}
-	if c.raft.State() == raft.Leader {
-		l.IsLeader = true
-		l.LeaderID, l.LeaderAddr = c.cfg.ID, c.localAddr
-		return l
+	for {
+		term := c.raft.CurrentTerm()
+		l := Leadership{Term: term}
+		if c.raft.State() == raft.Leader {
+			l.IsLeader = true
+			l.LeaderID, l.LeaderAddr = c.cfg.ID, c.localAddr
+		} else {
+			addr, id := c.raft.LeaderWithID()
+			l.LeaderID, l.LeaderAddr = string(id), string(addr)
+		}
+		if c.raft.CurrentTerm() == term {
+			return l
+		}
 	}
-	addr, id := c.raft.LeaderWithID()
-	l.LeaderID, l.LeaderAddr = string(id), string(addr)
-	return l
 }
 
 // Leadership returns a channel of capacity 1 that always holds the latest

@@ -41,6 +41,7 @@ func (n *Node) startAdmin() (*http.Server, error) {
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("GET /readyz", n.readyz)
 	mux.HandleFunc("GET /status", n.status)
+	mux.HandleFunc("GET /leaders", n.leadersSeen)
 	mux.HandleFunc("GET /totals", n.totals)
 	mux.HandleFunc("GET /hash", n.hash)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.cfg.Registry, promhttp.HandlerOpts{}))
@@ -389,6 +390,7 @@ func apiTxn(t *store.Txn) adminapi.Txn {
 		PAN: t.BIN + "******" + t.Last4, BIN: t.BIN, Last4: t.Last4,
 		Acquirer: t.Acquirer, AcqSTAN: t.AcqSTAN, RRN: t.RRN, OriginalID: t.OriginalID,
 		Status: t.Status.String(), RC: t.RC, AuthCode: t.AuthCode, StandIn: t.StandIn, Day: t.Day,
+		Batch: t.Batch, AcqTime: t.AcqTime,
 		CreatedAt: time.Unix(0, t.CreatedAt).UTC(), UpdatedAt: time.Unix(0, t.UpdatedAt).UTC(),
 	}
 }

@@ -76,6 +76,10 @@ type Config struct {
 	// day's close (FailpointCutover, ...): fault tests kill the process
 	// there. nil in production.
 	Failpoint func(name string)
+	// StateCommitHook, if set, runs before every commit of the state file;
+	// an error fails that commit as a disk error would, and the node stops
+	// (Err). Fault tests only; nil in production.
+	StateCommitHook func() error
 	// CardKeyFile holds the 32-byte card-data key as 64 hex characters.
 	CardKeyFile string
 

@@ -66,6 +66,7 @@ type Node struct {
 
 	viewMu   sync.Mutex
 	view     atomic.Pointer[view]
+	leaders  leadersSeen // every (term, leader) seen, for GET /leaders
 	inflight *inflight
 	standIns *standIns // stand-ins decided, not yet committed
 
@@ -141,7 +142,7 @@ func (n *Node) open() error {
 	}
 	// The state file is not fsynced: Raft's log is the durable copy, and
 	// the store rebuilds from it after a crash (store.Options.NoSync).
-	if n.store, err = store.Open(filepath.Join(n.cfg.DataDir, stateFile), store.Options{Logger: n.log, NoSync: true}); err != nil {
+	if n.store, err = store.Open(filepath.Join(n.cfg.DataDir, stateFile), store.Options{Logger: n.log, NoSync: true, CommitHook: n.cfg.StateCommitHook}); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	if n.raft, err = cluster.Open(n.cfg.clusterConfig(), n.store); err != nil {

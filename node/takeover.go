@@ -22,6 +22,7 @@ func (n *Node) watchLeadership() {
 			}
 			return
 		case l := <-n.raft.Leadership():
+			n.leaders.note(l, time.Now())
 			old := n.currentView()
 			if l.IsLeader && old.leader && old.term == l.Term {
 				continue // the same term seen twice: the takeover already runs

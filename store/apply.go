@@ -96,6 +96,11 @@ func (s *Store) commitBatch(indexes []uint64, cmds [][]byte, results []any) (las
 		if last == prev {
 			return nil
 		}
+		if s.opts.CommitHook != nil {
+			if err := s.opts.CommitHook(); err != nil {
+				return err
+			}
+		}
 		return meta.Put(metaApplied, binary.BigEndian.AppendUint64(nil, last))
 	})
 	return last, err

@@ -29,6 +29,10 @@ type Options struct {
 	// was not closed cleanly (see cleanSuffix); Raft then restores its
 	// latest snapshot and replays the log after it.
 	NoSync bool
+	// CommitHook, if set, runs inside every batch's write transaction before
+	// bbolt commits it; an error fails the commit as a disk error would
+	// (the store then stops: ErrFailed). Fault tests only.
+	CommitHook func() error
 }
 
 // cleanSuffix names the marker that Close writes beside a NoSync file once

@@ -79,6 +79,12 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return s, c.do(ctx, http.MethodGet, "/status", nil, &s)
 }
 
+// Leaders returns every (term, leader) the node has seen.
+func (c *Client) Leaders(ctx context.Context) (Leaders, error) {
+	var l Leaders
+	return l, c.do(ctx, http.MethodGet, "/leaders", nil, &l)
+}
+
 // Totals fetches GET /totals.
 func (c *Client) Totals(ctx context.Context) (Totals, error) {
 	var t Totals

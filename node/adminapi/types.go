@@ -101,30 +101,40 @@ type Hash struct {
 // asterisks, last four); the encrypted PAN and its keyed hash never leave
 // the node.
 type Txn struct {
-	ID               string    `json:"id"`
-	Type             string    `json:"type"` // "purchase", "refund", ...
-	MTI              string    `json:"mti"`
-	ProcCode         string    `json:"proc_code"`
-	Amount           int64     `json:"amount"` // minor units
-	Currency         string    `json:"currency"`
-	Terminal         string    `json:"terminal"`
-	Merchant         string    `json:"merchant"`
-	STAN             string    `json:"stan"`
-	TransmissionTime string    `json:"transmission_time"` // DE7 MMDDhhmmss
-	PAN              string    `json:"pan"`               // masked
-	BIN              string    `json:"bin"`
-	Last4            string    `json:"last4"`
-	Acquirer         string    `json:"acquirer"`
-	AcqSTAN          string    `json:"acquirer_stan"`
-	RRN              string    `json:"rrn"`
-	OriginalID       string    `json:"original_id,omitempty"`
-	Status           string    `json:"status"` // "pending", "approved", "declined", "unknown", "reversed"
-	RC               string    `json:"rc"`
-	AuthCode         string    `json:"auth_code"`
-	StandIn          bool      `json:"stand_in"`
-	Day              string    `json:"day"` // business day YYYYMMDD
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	ID               string `json:"id"`
+	Type             string `json:"type"` // "purchase", "refund", ...
+	MTI              string `json:"mti"`
+	ProcCode         string `json:"proc_code"`
+	Amount           int64  `json:"amount"` // minor units
+	Currency         string `json:"currency"`
+	Terminal         string `json:"terminal"`
+	Merchant         string `json:"merchant"`
+	STAN             string `json:"stan"`
+	TransmissionTime string `json:"transmission_time"` // DE7 MMDDhhmmss
+	PAN              string `json:"pan"`               // masked
+	BIN              string `json:"bin"`
+	Last4            string `json:"last4"`
+	Acquirer         string `json:"acquirer"`
+	AcqSTAN          string `json:"acquirer_stan"`
+	RRN              string `json:"rrn"`
+	OriginalID       string `json:"original_id,omitempty"`
+	Status           string `json:"status"` // "pending", "approved", "declined", "unknown", "reversed"
+	RC               string `json:"rc"`
+	AuthCode         string `json:"auth_code"`
+	StandIn          bool   `json:"stand_in"`
+	Day              string `json:"day"` // business day YYYYMMDD
+	// Batch is the register batch (of Terminal) the transaction is in.
+	Batch uint64 `json:"batch"`
+	// AcqTime is the DE7 the acquirer saw: with Terminal and AcqSTAN, the
+	// transaction's identity at the acquirer.
+	AcqTime string `json:"acquirer_time"`
+	// Repeat: the acquirer was asked (also) by a repeat (xx01) of this
+	// transaction, resolving an INTENT whose first asking left no outcome
+	// (a takeover, or the active's own sweep). Only then may the acquirer
+	// have seen its identity twice.
+	Repeat    bool      `json:"repeat,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // TxnQuery selects transactions for GET /txns; every set field must match.
@@ -192,4 +202,19 @@ type Error struct {
 	Param string `json:"param,omitempty"`
 	// LeaderID names the leader when a write reached a follower (421).
 	LeaderID string `json:"leader_id,omitempty"`
+}
+
+// Leaders is the answer of GET /leaders: every (term, leader) this node has
+// seen, oldest first (the last 10,000). Across all nodes, a term must never
+// name two leaders.
+type Leaders struct {
+	ID   string       `json:"id"`
+	Seen []LeaderSeen `json:"seen"`
+}
+
+// LeaderSeen is one leader this node learnt of, and when.
+type LeaderSeen struct {
+	Term     uint64    `json:"term"`
+	LeaderID string    `json:"leader_id"`
+	At       time.Time `json:"at"`
 }
