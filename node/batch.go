@@ -18,7 +18,7 @@ import (
 func (n *Node) batchRequest(ctx context.Context, req *wire.Message) *wire.Message {
 	v := n.currentView()
 	if !v.leader {
-		return n.relayToActive(ctx, req)
+		return n.relayToActive(ctx, req, false)
 	}
 	if !v.serving {
 		if v = n.waitServing(ctx); v == nil {
@@ -40,7 +40,11 @@ func (n *Node) batchRequest(ctx context.Context, req *wire.Message) *wire.Messag
 	}
 	r, ok := res.(store.Result)
 	if !ok || r.Err != nil || r.Batch == nil {
-		n.stateMachineError("batch request", req.Key(), resultErr(res))
+		err := resultErr(res)
+		n.stateMachineError("batch request", req.Key(), err)
+		if errors.Is(err, store.ErrFailed) {
+			return nil // in the log: the next active answers the repeat
+		}
 		return n.reply(req, v, wire.RCSystemError)
 	}
 	resp := n.reply(req, v, r.Batch.RC)

@@ -37,23 +37,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestNextAcquirerIDUnique(t *testing.T) {
-	u := &upstream{}
-	seen := map[string]bool{}
-	for term := uint64(1); term <= 3; term++ {
-		for range 1000 {
-			stan, rrn := u.nextID(term)
-			if len(stan) != 6 || len(rrn) != 12 {
-				t.Fatalf("stan %q rrn %q: wrong width", stan, rrn)
-			}
-			if seen[rrn] {
-				t.Fatalf("RRN %s handed out twice", rrn)
-			}
-			seen[rrn] = true
-		}
-	}
-}
-
 func TestScrubMasksCardNumbers(t *testing.T) {
 	got := scrub("field 2: bad value 4111111111111111 near 12")
 	if strings.Contains(got, "4111111111111111") || !strings.Contains(got, "411111") {

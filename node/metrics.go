@@ -22,6 +22,7 @@ type metrics struct {
 	lostAnswers    prometheus.Counter
 	repeatsWaited  prometheus.Counter
 	carriedOn      prometheus.Counter
+	swept          prometheus.Counter
 	refusedConns   prometheus.Counter
 	idleClosed     prometheus.Counter
 	takeovers      prometheus.Counter
@@ -70,6 +71,9 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		carriedOn: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tillgate_carried_on_total", Help: "Requests whose outcome this node lost with its leadership, handed on to the next active as repeats.",
 		}),
+		swept: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tillgate_intents_swept_total", Help: "INTENTs left open on the active with nobody working on them (an OUTCOME that could not be committed), resolved by its sweep.",
+		}),
 		refusedConns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tillgate_register_connections_refused_total", Help: "Register connections closed at accept because MaxConns was reached.",
 		}),
@@ -96,7 +100,7 @@ func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
 		}),
 	}
 	reg.MustRegister(m.transactions, m.malformed, m.acquirerErrors, m.notProcessed, m.unanswered,
-		m.lostAnswers, m.repeatsWaited, m.carriedOn, m.refusedConns, m.idleClosed, m.takeovers, m.inflight,
+		m.lostAnswers, m.repeatsWaited, m.carriedOn, m.swept, m.refusedConns, m.idleClosed, m.takeovers, m.inflight,
 		m.latency, m.acquirer, m.commit, m.relayed, m.relayDuration,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tillgate_register_connections", Help: "Open register connections.",

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tillgate/tillgate/acquirer"
 	"github.com/tillgate/tillgate/cluster"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
@@ -30,8 +29,8 @@ func (n *Node) handle(ctx context.Context, req *wire.Message) *wire.Message {
 	switch wire.OriginalMTI(req.MTI) {
 	case "0800":
 		return n.network(req)
-	case "0100", "0200", "0220", "0400", "0420":
-		return n.transact(ctx, req)
+	case "0100", "0120", "0200", "0220", "0400", "0420":
+		return n.transact(ctx, req, false)
 	case "0500", "0320":
 		return n.batchRequest(ctx, req)
 	default:
@@ -46,15 +45,18 @@ func (n *Node) network(req *wire.Message) *wire.Message {
 }
 
 // transact runs the authorization path for one financial identity.
-func (n *Node) transact(ctx context.Context, req *wire.Message) *wire.Message {
+// proposed says that this node may already have proposed the request's
+// INTENT (carryOn hands such a request on): then the register must never be
+// told "not processed", which would let it skip its reversal.
+func (n *Node) transact(ctx context.Context, req *wire.Message, proposed bool) *wire.Message {
 	v := n.currentView()
 	if !v.leader {
-		return n.relayToActive(ctx, req)
+		return n.relayToActive(ctx, req, proposed)
 	}
 	if !v.serving {
 		lost := v
 		if v = n.waitServing(ctx); v == nil {
-			return n.carryOn(ctx, req, lost)
+			return n.carryOn(ctx, req, lost, proposed)
 		}
 	}
 	key := req.Key()
@@ -72,7 +74,7 @@ func (n *Node) transact(ctx context.Context, req *wire.Message) *wire.Message {
 	t, src := n.transactOwned(context.WithValue(ctx, acqTimeKey{}, &aq), req, key, v)
 	n.inflight.finish(key, c, t)
 	if t == nil {
-		return n.carryOn(ctx, req, v)
+		return n.carryOn(ctx, req, v, true)
 	}
 	resp := n.answer(req, t, src)
 	if resp != nil && aq > 0 {
@@ -96,7 +98,7 @@ const carryOnPoll = 20 * time.Millisecond
 // repeat would do: the new active answers what an INTENT recorded, resolves
 // an open one, or authorizes one that never got appended. Still leading in
 // the same term, or no new active before ctx ends: no answer, as before.
-func (n *Node) carryOn(ctx context.Context, req *wire.Message, lost *view) *wire.Message {
+func (n *Node) carryOn(ctx context.Context, req *wire.Message, lost *view, proposed bool) *wire.Message {
 	if v := n.currentView(); v.leader && v.term == lost.term {
 		return nil
 	}
@@ -117,7 +119,7 @@ func (n *Node) carryOn(ctx context.Context, req *wire.Message, lost *view) *wire
 	n.metrics.carriedOn.Inc()
 	rep := *req
 	rep.MTI = wire.RepeatMTI(req.MTI)
-	return n.transact(ctx, &rep)
+	return n.transact(ctx, &rep, proposed)
 }
 
 const (
@@ -150,7 +152,7 @@ func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string,
 // transactNew commits the INTENT of req and sees it through, or answers
 // what an INTENT of the same identity recorded before.
 func (n *Node) transactNew(ctx context.Context, req *wire.Message, key string, v *view) (*store.Txn, string) {
-	t, rc := n.newTxn(ctx, req, v.term)
+	t, rc := n.newTxn(ctx, req)
 	if rc != "" {
 		return &store.Txn{RC: rc, Status: store.StatusDeclined}, sourceLocal
 	}
@@ -158,16 +160,26 @@ func (n *Node) transactNew(ctx context.Context, req *wire.Message, key string, v
 	res, err := n.raft.Apply(ctx, store.IntentCmd(t))
 	n.metrics.commit.Observe(time.Since(start).Seconds())
 	if err != nil {
-		if errors.Is(err, cluster.ErrNotLeader) {
-			// Never appended: nothing happened, the register may resend.
-			return nil, ""
+		if !errors.Is(err, cluster.ErrNotLeader) {
+			n.log.Warn("intent outcome unknown", keyID, key, keyErr, err)
 		}
-		n.log.Warn("intent outcome unknown", keyID, key, keyErr, err)
+		// Not leader: never appended. Otherwise it may be in the log: no
+		// final answer either way; carryOn or the register's repeat finds
+		// out.
 		return nil, ""
 	}
 	r, ok := res.(store.Result)
 	if !ok || r.Err != nil {
-		n.stateMachineError("intent", key, resultErr(res))
+		err := resultErr(res)
+		n.stateMachineError("intent", key, err)
+		if errors.Is(err, store.ErrFailed) {
+			// The INTENT is in the log and another replica will apply
+			// it (the next active resolves it): any answer from here
+			// could be contradicted.
+			return nil, ""
+		}
+		// Refused by the rules, the same on every replica: nothing was
+		// recorded anywhere.
 		return &store.Txn{RC: wire.RCSystemError, Status: store.StatusDeclined}, sourceLocal
 	}
 	if r.Existed {
@@ -202,8 +214,9 @@ func resultErr(res any) error {
 
 // newTxn turns a request into the INTENT to commit. A non-empty rc declines
 // the request without storing it: nothing was authorized, and a repeat gets
-// the same answer for the same reason.
-func (n *Node) newTxn(ctx context.Context, req *wire.Message, term uint64) (*store.Txn, string) {
+// the same answer for the same reason. The acquirer STAN and the RRN are
+// left to Apply, which takes them from the replicated state.
+func (n *Node) newTxn(ctx context.Context, req *wire.Message) (*store.Txn, string) {
 	t := &store.Txn{
 		ID:               req.Key(),
 		MTI:              wire.OriginalMTI(req.MTI),
@@ -219,9 +232,15 @@ func (n *Node) newTxn(ctx context.Context, req *wire.Message, term uint64) (*sto
 		CreatedAt:        time.Now().UnixNano(),
 	}
 	t.Type = txnType(t.MTI, req.ProcCode)
+	if t.MTI == "0120" {
+		// An advice of what the register approved offline: its approval
+		// code is the answer, and stays with the INTENT so that a new
+		// active answers the same.
+		t.AuthCode = adviceAuthCode(req)
+	}
 	pan := cardNumber(req)
-	if t.MTI == "0220" || t.MTI == "0400" || t.MTI == "0420" {
-		orig, rc := n.original(ctx, req)
+	if t.Type == store.TypeCompletion || t.Type == store.TypeReversal {
+		orig, rc := n.original(ctx, req, t.Type)
 		if rc != "" {
 			return nil, rc
 		}
@@ -256,34 +275,72 @@ func (n *Node) newTxn(ctx context.Context, req *wire.Message, term uint64) (*sto
 	if t.Acquirer == "" {
 		t.Acquirer = n.route(pan).name
 	}
-	t.AcqSTAN, t.RRN = n.upstreamOf(t.Acquirer).nextID(term)
 	t.AcqTime = time.Now().UTC().Format("0102150405")
 	return t, ""
 }
 
-// original finds the transaction that DE90 of a completion or reversal names.
-// A reversal whose original is unknown is still recorded (and acknowledged):
-// the register gave up on it, and nothing was authorized here.
-func (n *Node) original(ctx context.Context, req *wire.Message) (*store.Txn, string) {
+// adviceAuthCode is the approval code of an 0120: the register's DE38, or
+// one made from its identity when it sent none.
+func adviceAuthCode(req *wire.Message) string {
+	if req.AuthCode != "" {
+		return req.AuthCode
+	}
+	return "Y" + req.STAN[1:]
+}
+
+// original finds the transaction that DE90 of a completion or reversal
+// names, once it is settled: one still in progress here is waited for, and
+// one left open (pending, nobody working on it) is resolved first, so that a
+// reversal never reaches the acquirer before what it reverses. A reversal
+// whose original is unknown is still recorded (and acknowledged): the
+// register gave up on it, and nothing was authorized here. A completion
+// needs an approved original.
+func (n *Node) original(ctx context.Context, req *wire.Message, typ store.TxnType) (*store.Txn, string) {
 	if len(req.OriginalData) < 20 {
 		return nil, wire.RCFormatError
 	}
 	key := originalKey(req)
-	if err := n.inflight.wait(ctx, key); err != nil {
-		return nil, wire.RCSystemError
-	}
-	orig, ok, err := n.store.Get(key)
+	orig, err := n.settled(ctx, key)
 	switch {
 	case err != nil:
-		n.log.Error("original lookup", keyErr, err)
+		n.log.Error("original lookup", keyID, key, keyErr, err)
 		return nil, wire.RCSystemError
-	case ok:
+	case typ == store.TypeReversal:
 		return orig, ""
-	case wire.OriginalMTI(req.MTI) == "0220":
+	case orig == nil || orig.Status != store.StatusApproved:
 		return nil, rcNoOriginal
 	default:
-		return nil, ""
+		return orig, ""
 	}
+}
+
+// settled returns transaction id once nothing is working on it: it waits
+// for this node's call in flight, and resolves an open INTENT nobody owns.
+// It returns the transaction as it then stands (nil if unknown); it may
+// still be pending when its resolution failed (the store then settles a
+// reversal of it when the outcome comes: store.reversedWhilePending).
+func (n *Node) settled(ctx context.Context, id string) (*store.Txn, error) {
+	if err := n.inflight.wait(ctx, id); err != nil {
+		return nil, err
+	}
+	t, ok, err := n.store.Get(id)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if t.Status != store.StatusPending {
+		return t, nil
+	}
+	if c := n.claimAfter(ctx, id); c != nil {
+		r := n.resolveOpen(ctx, id)
+		n.inflight.finish(id, c, r)
+		if r != nil {
+			return r, nil
+		}
+	}
+	if t, ok, err = n.store.Get(id); err != nil || !ok {
+		return nil, err
+	}
+	return t, nil
 }
 
 // originalKey is the identity DE90 names: the same terminal, the original
@@ -305,7 +362,7 @@ func cardNumber(req *wire.Message) string {
 
 func txnType(mti, proc string) store.TxnType {
 	switch mti {
-	case "0100":
+	case "0100", "0120":
 		return store.TypePreAuth
 	case "0220":
 		return store.TypeCompletion
@@ -328,110 +385,6 @@ func pad(s string, w int) string {
 		return s
 	}
 	return strings.Repeat("0", w-len(s)) + s
-}
-
-// resolve asks the acquirer about a committed INTENT and commits the
-// OUTCOME. req is the register's request when this node received it (it holds
-// the card data that is never stored); repeat says the acquirer may have seen
-// the transaction already. It returns nil when the outcome is unknown.
-func (n *Node) resolve(ctx context.Context, t *store.Txn, req *wire.Message, repeat bool) *store.Txn {
-	st, rc, auth := n.askAcquirer(ctx, t, req, repeat)
-	if errors.Is(ctx.Err(), context.Canceled) {
-		// The node is stopping or lost its term: leave the INTENT open for
-		// the next active rather than record an outcome nobody asked about.
-		return nil
-	}
-	standIn := false
-	if rc == wire.RCIssuerInoperative && !repeat {
-		var release func()
-		if auth, release, standIn = n.standInFor(t, req, st); standIn {
-			defer release()
-			st, rc = store.StatusApproved, wire.RCApproved
-		}
-	}
-	start := time.Now()
-	res, err := n.raft.Apply(ctx, n.outcomeCmd(t, st, rc, auth, standIn))
-	n.metrics.commit.Observe(time.Since(start).Seconds())
-	if err != nil {
-		n.log.Warn("outcome not committed", keyID, t.ID, keyErr, err)
-		return nil
-	}
-	r, ok := res.(store.Result)
-	if !ok || r.Err != nil {
-		n.stateMachineError("outcome", t.ID, resultErr(res))
-		return nil
-	}
-	if st == store.StatusUnknown || standIn {
-		n.pokeSAF(t.Acquirer)
-	}
-	return r.Txn
-}
-
-func (n *Node) askAcquirer(ctx context.Context, t *store.Txn, req *wire.Message, repeat bool) (store.Status, string, string) {
-	m, local := n.acquirerRequest(t, req, repeat)
-	if m == nil {
-		return store.StatusApproved, local, ""
-	}
-	up := n.upstreamOf(t.Acquirer)
-	if !up.acquire() {
-		n.metrics.acquirerErrors.WithLabelValues("at_limit").Inc()
-		if repeat {
-			return store.StatusUnknown, wire.RCIssuerInoperative, ""
-		}
-		return store.StatusDeclined, wire.RCIssuerInoperative, ""
-	}
-	start := time.Now()
-	resp, err := up.link.Send(ctx, m)
-	up.release()
-	n.metrics.acquirer.Observe(time.Since(start).Seconds())
-	if p, ok := ctx.Value(acqTimeKey{}).(*time.Duration); ok {
-		*p += time.Since(start)
-	}
-	switch {
-	case err == nil && resp.ResponseCode == wire.RCApproved:
-		return store.StatusApproved, resp.ResponseCode, resp.AuthCode
-	case err == nil:
-		return store.StatusDeclined, resp.ResponseCode, resp.AuthCode
-	case errors.Is(err, acquirer.ErrUnavailable) && !repeat:
-		// Never written: the acquirer knows nothing of it.
-		n.metrics.acquirerErrors.WithLabelValues("unavailable").Inc()
-		return store.StatusDeclined, wire.RCIssuerInoperative, ""
-	default:
-		// Bytes may have left: the acquirer may have approved. The
-		// reversal it is owed goes through store-and-forward.
-		n.metrics.acquirerErrors.WithLabelValues("unknown").Inc()
-		n.log.Warn("acquirer outcome unknown", keyID, t.ID, keyErr, err)
-		return store.StatusUnknown, wire.RCIssuerInoperative, ""
-	}
-}
-
-// acquirerRequest builds what goes upstream for t. It returns nil and an RC
-// when the node answers by itself: a reversal of something the acquirer never
-// approved has nothing to reverse.
-func (n *Node) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool) (*wire.Message, string) {
-	m := upstreamMessage(t, t.MTI, t.AcqSTAN, t.AcqTime)
-	if t.OriginalID != "" {
-		orig, ok, err := n.store.Get(t.OriginalID)
-		if err != nil || !ok {
-			return nil, wire.RCApproved
-		}
-		if t.Type == store.TypeReversal && (orig.Status == store.StatusDeclined || orig.Status == store.StatusReversed) {
-			return nil, wire.RCApproved
-		}
-		m.OriginalData = upstreamOriginal(orig)
-	} else if t.Type == store.TypeReversal {
-		return nil, wire.RCApproved
-	}
-	if req != nil {
-		m.PAN, m.Expiry, m.POSEntryMode, m.POSCondition = req.PAN, req.Expiry, req.POSEntryMode, req.POSCondition
-		m.Track2, m.PINBlock, m.ICC = req.Track2, req.PINBlock, req.ICC
-	} else if pan, err := n.vault.Open(t.PANEnc); err == nil {
-		m.PAN = pan
-	}
-	if repeat {
-		m.MTI = wire.RepeatMTI(m.MTI)
-	}
-	return m, ""
 }
 
 // upstreamMessage is what the acquirer sees of t when it is sent as mti

@@ -146,11 +146,15 @@ func (r *relay) close() {
 // hints. A standby never authorizes (nothing here touches the store or Raft):
 // it answers NP only when the active provably never saw the request, and
 // nothing when it may have, so that the register repeats.
-func (n *Node) relayToActive(ctx context.Context, req *wire.Message) *wire.Message {
+//
+// proposed says that this node may have proposed the request's INTENT
+// itself while it led (carryOn): then even a relay that never left says
+// nothing, since NP would tell the register that nothing happened.
+func (n *Node) relayToActive(ctx context.Context, req *wire.Message, proposed bool) *wire.Message {
 	link := n.relay.sync()
 	if link == nil {
 		n.metrics.relayed.WithLabelValues(relayNoActive).Inc()
-		return n.notProcessed(req, n.currentView())
+		return n.notProcessedUnless(req, proposed)
 	}
 	// The register's deadline is far beyond the active's: give the active
 	// its whole time even though this request's own bound is the same.
@@ -165,7 +169,7 @@ func (n *Node) relayToActive(ctx context.Context, req *wire.Message) *wire.Messa
 	case relayAnswered:
 		return resp
 	case relayNotSent:
-		return n.notProcessed(req, n.currentView())
+		return n.notProcessedUnless(req, proposed)
 	case relayInFlight:
 		// The register repeated while its first copy is still with the
 		// active: that one is being processed, so NP would be a lie that
@@ -179,6 +183,16 @@ func (n *Node) relayToActive(ctx context.Context, req *wire.Message) *wire.Messa
 		n.metrics.unanswered.Inc()
 		return nil
 	}
+}
+
+// notProcessedUnless answers NP, or nothing when this node may have
+// proposed req.
+func (n *Node) notProcessedUnless(req *wire.Message, proposed bool) *wire.Message {
+	if proposed {
+		n.metrics.unanswered.Inc()
+		return nil
+	}
+	return n.notProcessed(req, n.currentView())
 }
 
 // relayResult classifies Send's error. ErrInFlight wraps ErrUnavailable, so

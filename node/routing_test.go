@@ -66,7 +66,7 @@ func TestRoutingByBIN(t *testing.T) {
 	send("4111111111111111", 500, "00", "visa")
 	mc.SetFault(sim.Fault{})
 	poll(t, "the mc reversal to be acknowledged", func() error {
-		if q, _ := st.SAFQueue("mc", 0); len(q) != 0 {
+		if q, _ := st.SAFQueue("mc", 0, 0); len(q) != 0 {
 			return fmt.Errorf("%d queued for mc", len(q))
 		}
 		return nil

@@ -42,24 +42,22 @@ func (c SAFConfig) Validate() error {
 	return nil
 }
 
-// outcomeCmd is the OUTCOME command for t. An unknown outcome owes the
-// acquirer a reversal, a stand-in approval an advice: each is enqueued by
-// the same command, so neither can be lost between two commits.
-func (n *Node) outcomeCmd(t *store.Txn, st store.Status, rc, auth string, standIn bool) []byte {
-	at := time.Now().UnixNano()
-	var kind store.SAFKind
-	switch {
-	case st == store.StatusUnknown && t.Type != store.TypeReversal && t.Type != store.TypeBalance:
-		kind = store.SAFReversal
-	case st == store.StatusApproved && standIn:
-		kind = store.SAFAdvice
-	default:
-		return store.OutcomeCmd(t.ID, st, rc, auth, standIn, at)
+// outcomeCmd is the OUTCOME command of decision d for t. Whatever d owes
+// the acquirer (a reversal of an unknown outcome, a stand-in's advice, a
+// forwarded reversal or completion) is enqueued by the same command, so
+// nothing owed can be lost between two commits. The entries' acquirer
+// identities come from the replicated state (store: enqueue).
+func (n *Node) outcomeCmd(t *store.Txn, d decision) []byte {
+	o := store.Outcome{ID: t.ID, Status: d.st, RC: d.rc, AuthCode: d.auth, StandIn: d.standIn, At: time.Now().UnixNano(), Repeat: d.repeat}
+	if len(d.owed) == 0 {
+		return store.OutcomeCmd(o)
 	}
 	up := n.upstreamOf(t.Acquirer)
-	stan, _ := up.nextID(n.currentView().term)
-	e := store.SAFEntry{Acquirer: up.name, Kind: kind, STAN: stan, AcqTime: time.Now().UTC().Format("0102150405")}
-	return store.OutcomeSAFCmd(t.ID, st, rc, auth, standIn, at, e)
+	entries := make([]store.SAFEntry, len(d.owed))
+	for i, k := range d.owed {
+		entries[i] = store.SAFEntry{Acquirer: up.name, Kind: k}
+	}
+	return store.OutcomeSAFCmd(o, entries...)
 }
 
 // safTry is what the active remembers of one entry's attempts. It is not
@@ -84,8 +82,19 @@ type safSender struct {
 	commit func(context.Context, []byte) (any, error)
 }
 
-// runSAF runs a sender per acquirer until ctx (the term) ends.
+// runSAF runs a sender per acquirer until ctx (the term) ends. Entries owed
+// to an acquirer that is no longer configured cannot be sent: they are
+// reported (here, and in the queue metrics and /status) until an operator
+// configures that acquirer again.
 func (n *Node) runSAF(ctx context.Context) {
+	if stats, err := n.store.SAFStats(); err == nil {
+		for name, st := range stats {
+			if n.upstreams[name] == nil {
+				n.log.Error("saf: entries owed to an acquirer that is not configured: not sent until it is configured again",
+					"acquirer", name, "depth", st.Depth, "oldest", time.Unix(0, st.Oldest).UTC())
+			}
+		}
+	}
 	for _, up := range n.upstreams {
 		n.wg.Add(1)
 		go func() {
@@ -126,59 +135,79 @@ func (s *safSender) run(ctx context.Context) {
 	}
 }
 
+// safPage is how many entries the sender reads at a time.
+const safPage = 1024
+
 // pass walks the queue in order and returns how long to wait before the
 // next pass. An entry in its backoff holds up the ones after it until it
-// has failed SkipAfter times; then the sender skips past it.
+// has failed SkipAfter times; then the sender skips past it. The queue is
+// read a page at a time, so entries behind a long stuck stretch are
+// reached too.
 func (s *safSender) pass(ctx context.Context) time.Duration {
-	entries, err := s.n.store.SAFQueue(s.up.name, 1024)
-	if err != nil {
-		s.log.Error("cannot read the queue", keyErr, err)
-		return s.cfg.Poll
-	}
-	s.forget(entries)
 	wait := s.cfg.Poll
-	for _, e := range entries {
-		if ctx.Err() != nil {
-			return 0
+	var after uint64
+	live := map[uint64]bool{}
+	defer s.forget(live)
+	for {
+		entries, err := s.n.store.SAFQueue(s.up.name, after, safPage)
+		if err != nil {
+			s.log.Error("cannot read the queue", keyErr, err)
+			return s.cfg.Poll
 		}
-		tr := s.tries[e.Seq]
-		if now := time.Now(); tr != nil && now.Before(tr.next) {
-			wait = min(wait, tr.next.Sub(now))
-			if tr.attempts >= s.cfg.SkipAfter {
-				continue
-			}
+		if len(entries) == 0 {
 			return wait
 		}
-		switch s.deliver(ctx, e, tr) {
-		case safAcked:
-			delete(s.tries, e.Seq)
-		case safUnavailable:
-			// The acquirer is down: not the entry's fault, so no attempt
-			// is counted; wait for the link.
-			return s.cfg.MinBackoff
-		case safFailed:
-			tr = s.failed(e)
-			if tr.attempts < s.cfg.SkipAfter {
-				return min(wait, time.Until(tr.next))
+		for _, e := range entries {
+			live[e.Seq] = true
+			if ctx.Err() != nil {
+				return 0
 			}
-		case safStopped:
-			return 0
+			w, next := s.visit(ctx, e)
+			wait = min(wait, w)
+			if !next {
+				return wait
+			}
 		}
+		after = entries[len(entries)-1].Seq
 	}
-	return wait
 }
 
-// forget drops the attempts of entries no longer queued (acknowledged).
-func (s *safSender) forget(entries []store.SAFEntry) {
-	if len(s.tries) == 0 {
+// visit tries entry e if it is due. It returns how long until the sender
+// should look again, and whether it may go on to the next entry.
+func (s *safSender) visit(ctx context.Context, e store.SAFEntry) (time.Duration, bool) {
+	tr := s.tries[e.Seq]
+	if now := time.Now(); tr != nil && now.Before(tr.next) {
+		return tr.next.Sub(now), tr.attempts >= s.cfg.SkipAfter
+	}
+	switch s.deliver(ctx, e, tr) {
+	case safAcked:
+		delete(s.tries, e.Seq)
+		return s.cfg.Poll, true
+	case safUnavailable:
+		// The acquirer is down: not the entry's fault, so no attempt is
+		// counted; wait for the link.
+		return s.cfg.MinBackoff, false
+	case safFailed:
+		tr = s.failed(e)
+		return time.Until(tr.next), tr.attempts >= s.cfg.SkipAfter
+	default: // safStopped
+		return 0, false
+	}
+}
+
+// forget drops the attempts of entries no longer queued (acknowledged);
+// live is every entry the pass saw (a pass that stopped early saw only
+// some: entries it did not reach keep their attempts).
+func (s *safSender) forget(live map[uint64]bool) {
+	if len(s.tries) == 0 || len(live) == 0 {
 		return
 	}
-	queued := make(map[uint64]bool, len(entries))
-	for _, e := range entries {
-		queued[e.Seq] = true
+	var last uint64
+	for seq := range live {
+		last = max(last, seq)
 	}
 	for seq := range s.tries {
-		if !queued[seq] {
+		if seq <= last && !live[seq] {
 			delete(s.tries, seq)
 		}
 	}
@@ -263,13 +292,22 @@ func (s *safSender) ack(ctx context.Context, e store.SAFEntry) safResult {
 	return safAcked
 }
 
-// safMessage builds the 0420 or 0220 for an entry (0421/0221 as a repeat).
-// Both carry their own STAN and DE7 and name the original in DE90.
+// safMessage builds what entry e sends (as a repeat, xx21/xx01, when it
+// may have reached the acquirer before). Each kind names what it is about in
+// DE90 as the acquirer saw it:
+//
+//	reversal, cancel  0420 under the entry's own STAN, DE90 the transaction
+//	advice            0220 under the entry's own STAN, DE90 the transaction,
+//	                  DE38 the stand-in's code, DE2 the card
+//	forward           the transaction's own message under its own identity:
+//	                  a reversal names its original, a completion its
+//	                  pre-auth (with the card), an 0120 carries its card and
+//	                  approval code
 func (n *Node) safMessage(e store.SAFEntry, t *store.Txn, repeat bool) (*wire.Message, error) {
 	m := upstreamMessage(t, "", e.STAN, e.AcqTime)
 	m.OriginalData = upstreamOriginal(t)
 	switch e.Kind {
-	case store.SAFReversal:
+	case store.SAFReversal, store.SAFCancel:
 		m.MTI = "0420"
 	case store.SAFAdvice:
 		pan, err := n.vault.Open(t.PANEnc)
@@ -278,6 +316,12 @@ func (n *Node) safMessage(e store.SAFEntry, t *store.Txn, repeat bool) (*wire.Me
 		}
 		m.MTI, m.PAN, m.AuthCode, m.ResponseCode = "0220", pan, t.AuthCode, wire.RCApproved
 		m.Private.Set(wire.TagStandIn, "1")
+	case store.SAFForward:
+		if err := n.forwardMessage(m, t); err != nil {
+			return nil, err
+		}
+		// A reversal or completion was tried once on the request's path.
+		repeat = repeat || t.MTI != "0120"
 	default:
 		return nil, fmt.Errorf("saf kind %v", e.Kind)
 	}
@@ -285,4 +329,28 @@ func (n *Node) safMessage(e store.SAFEntry, t *store.Txn, repeat bool) (*wire.Me
 		m.MTI = wire.RepeatMTI(m.MTI)
 	}
 	return m, nil
+}
+
+// forwardMessage turns m into t's own message.
+func (n *Node) forwardMessage(m *wire.Message, t *store.Txn) error {
+	m.MTI, m.OriginalData = t.MTI, ""
+	if t.OriginalID != "" {
+		orig, ok, err := n.store.Get(t.OriginalID)
+		if err != nil || !ok {
+			return fmt.Errorf("original %s of %s: found %v: %w", t.OriginalID, t.ID, ok, err)
+		}
+		m.OriginalData = upstreamOriginal(orig)
+	}
+	if t.Type == store.TypeReversal {
+		return nil
+	}
+	pan, err := n.vault.Open(t.PANEnc)
+	if err != nil {
+		return fmt.Errorf("card of %s: %w", t.ID, err)
+	}
+	m.PAN = pan
+	if t.MTI == "0120" {
+		m.AuthCode = t.AuthCode
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tillgate/tillgate/node/adminapi"
+	"github.com/tillgate/tillgate/store"
 )
 
 // registerSAF adds the store-and-forward and stand-in series. Queue depth
@@ -52,7 +53,7 @@ func (c *safCollector) Collect(ch chan<- prometheus.Metric) {
 		c.n.log.Warn("saf metrics", keyErr, err)
 		return
 	}
-	for _, name := range c.n.upNames {
+	for _, name := range c.n.safNames(stats) {
 		st := stats[name]
 		age := 0.0
 		if st.Depth > 0 {
@@ -107,4 +108,18 @@ func (n *Node) safQueues() []adminapi.SAFQueue {
 		out = append(out, adminapi.SAFQueue{Acquirer: name, Depth: st.Depth, Oldest: time.Unix(0, st.Oldest).UTC()})
 	}
 	return out
+}
+
+// safNames is every configured acquirer and every acquirer something is
+// owed to: an acquirer removed from the config while entries were queued
+// for it still shows, so that an operator sees what is stuck.
+func (n *Node) safNames(stats map[string]store.SAFStat) []string {
+	names := append([]string(nil), n.upNames...)
+	for name := range stats {
+		if n.upstreams[name] == nil {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
 }

@@ -74,8 +74,7 @@ func (r *senderRig) unknown(i int) string {
 		Amount: int64(100 * i), Currency: "978", TerminalID: "TERM0001", STAN: stan, TransmissionTime: "1122120000",
 		PANEnc: enc, BIN: bin, Last4: last4, PANHash: hash, Acquirer: "acq1", AcqSTAN: stan, AcqTime: "1122120001",
 		CreatedAt: time.Now().UnixNano()}
-	for _, cmd := range [][]byte{store.IntentCmd(tx), store.OutcomeSAFCmd(tx.ID, store.StatusUnknown, "91", "", false, tx.CreatedAt,
-		store.SAFEntry{Acquirer: "acq1", Kind: store.SAFReversal, STAN: fmt.Sprintf("9%05d", i), AcqTime: "1122120002"})} {
+	for _, cmd := range [][]byte{store.IntentCmd(tx), store.OutcomeSAFCmd(store.Outcome{ID: tx.ID, Status: store.StatusUnknown, RC: "91", AuthCode: "", StandIn: false, At: tx.CreatedAt}, store.SAFEntry{Acquirer: "acq1", Kind: store.SAFReversal, STAN: fmt.Sprintf("9%05d", i), AcqTime: "1122120002"})} {
 		if res, _ := r.commit(context.Background(), cmd); res.(store.Result).Err != nil {
 			r.t.Fatal(res.(store.Result).Err)
 		}
@@ -84,7 +83,7 @@ func (r *senderRig) unknown(i int) string {
 }
 
 func (r *senderRig) queued() []uint64 {
-	q, err := r.n.store.SAFQueue("acq1", 0)
+	q, err := r.n.store.SAFQueue("acq1", 0, 0)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/tillgate/tillgate/acquirer"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -216,10 +217,20 @@ func (n *Node) serveFrame(rc *regConn, frame []byte) {
 	}
 }
 
-// requestTimeout bounds one request on this node: the acquirer's time plus
-// two commits, so the node gives up before a register's 30 s deadline.
+// requestTimeout bounds one request on this node: the slowest acquirer's
+// time plus two commits, so the node gives up before a register's 30 s
+// deadline and an OUTCOME after a slow acquirer's answer still commits.
 func (n *Node) requestTimeout() time.Duration {
-	return n.cfg.Acquirer.Timeout + 5*time.Second
+	list, _ := n.cfg.acquirerList()
+	var slowest time.Duration
+	for _, a := range list {
+		t := a.Timeout
+		if t <= 0 {
+			t = acquirer.DefaultConfig().Timeout
+		}
+		slowest = max(slowest, t)
+	}
+	return slowest + 5*time.Second
 }
 
 func (n *Node) send(rc *regConn, resp *wire.Message) {

@@ -41,7 +41,7 @@ func settledDay(tb testing.TB, rows int) (*store.Store, *store.Day) {
 				Amount: int64(100 + j), Currency: "978", TerminalID: term, MerchantID: "MERCHANT0000001", STAN: stan,
 				TransmissionTime: "1201120000", Acquirer: "acq", AcqSTAN: stan, AcqTime: "1201120000",
 				RRN: fmt.Sprintf("%012d", j), CreatedAt: at + int64(j)}
-			cmds = append(cmds, store.IntentCmd(t), store.OutcomeCmd(t.ID, store.StatusApproved, "00", "123456", false, at+int64(j)))
+			cmds = append(cmds, store.IntentCmd(t), store.OutcomeCmd(store.Outcome{ID: t.ID, Status: store.StatusApproved, RC: "00", AuthCode: "123456", StandIn: false, At: at + int64(j)}))
 		}
 		apply(cmds...)
 	}

@@ -124,6 +124,54 @@ func (n *Node) takeover(ctx context.Context, term uint64) {
 	}
 	n.resolveAll(ctx, pending, claims)
 	n.log.Info("takeover: open intents resolved", keyTerm, term, "resolved", len(pending), "took", time.Since(start))
+	n.sweepOpen(ctx)
+}
+
+// sweepOpen resolves, for as long as the term lasts, every INTENT left open
+// on this active with nobody working on it: a request whose OUTCOME could
+// not be committed (its deadline passed during a slow commit, a failed
+// Apply) while this node stayed the leader. Without the sweep only the next
+// takeover would resolve it: the day could not settle, and a register's
+// repeat would find it pending. An INTENT younger than a request's timeout
+// may still have its request working on it, so it is left alone.
+func (n *Node) sweepOpen(ctx context.Context) {
+	every := max(n.requestTimeout()/4, time.Second)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n.sweepOnce(ctx, time.Now().Add(-n.requestTimeout()))
+	}
+}
+
+// sweepOnce resolves the open INTENTs created before cutoff that nothing on
+// this node is working on.
+func (n *Node) sweepOnce(ctx context.Context, cutoff time.Time) {
+	pending, err := n.store.Pending()
+	if err != nil {
+		n.log.Error("sweep: cannot list open intents", keyErr, err)
+		return
+	}
+	var stale []*store.Txn
+	var claims []*call
+	for _, t := range pending {
+		if t.CreatedAt > cutoff.UnixNano() {
+			continue
+		}
+		if c, owner := n.inflight.join(t.ID); owner {
+			stale, claims = append(stale, t), append(claims, c)
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	n.metrics.swept.Add(float64(len(stale)))
+	n.log.Warn("sweep: resolving intents left open on this active", "count", len(stale), "oldest", stale[0].ID)
+	n.resolveAll(ctx, stale, claims)
 }
 
 // resolveAll resolves open INTENTs a few dozen at a time: each waits on the

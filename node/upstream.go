@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -83,13 +82,13 @@ func newRouter(list []AcquirerConfig, def string) (*acquirer.Router, error) {
 	return acquirer.NewRouter(routes, def)
 }
 
-// upstream is one acquirer as the node uses it: its link, its own STAN
-// space, its in-flight count and its SAF sender's wake-up.
+// upstream is one acquirer as the node uses it: its link, its in-flight
+// count and its SAF sender's wake-up. (The STANs and RRNs it sees come from
+// the replicated state: store.applier.identify.)
 type upstream struct {
 	name     string
 	cfg      AcquirerConfig
 	link     *acquirer.Link
-	seq      atomic.Uint64
 	inflight atomic.Int64
 	poke     chan struct{}
 }
@@ -104,16 +103,6 @@ func (u *upstream) acquire() bool {
 }
 
 func (u *upstream) release() { u.inflight.Add(-1) }
-
-// nextID allocates the STAN and RRN this acquirer will see. Each acquirer
-// counts on its own; mixing the term in keeps a new active from reusing the
-// identities its predecessor handed out moments before.
-func (u *upstream) nextID(term uint64) (stan, rrn string) {
-	s := u.seq.Add(1)
-	stan = pad(strconv.FormatUint((term*7919+s)%999999+1, 10), 6)
-	rrn = pad(strconv.FormatUint(term%10000, 10), 4) + pad(strconv.FormatUint(s%100000000, 10), 8)
-	return stan, rrn
-}
 
 // openUpstreams opens a link per acquirer. n.link stays the default's, for
 // the code that knows one acquirer only (metrics, status page).

@@ -203,6 +203,9 @@ func (a *applier) intent(t *Txn) (Result, error) {
 	if t.Batch, err = a.openBatch(t.TerminalID); err != nil {
 		return Result{}, err
 	}
+	if err := a.identify(t); err != nil {
+		return Result{}, err
+	}
 	t.Status, t.UpdatedAt = StatusPending, t.CreatedAt
 	cancelled, err := a.reversedFirst(t)
 	if err != nil {
@@ -222,6 +225,40 @@ func (a *applier) intent(t *Txn) (Result, error) {
 		}
 	}
 	return Result{Txn: t}, nil
+}
+
+// identify gives t the identity the acquirer will see, where the command
+// left it to Apply: the next STAN of its terminal, and an RRN made of its
+// Raft index. Both then come from the log, so they never repeat whichever
+// node leads, and a strict acquirer (one STAN per terminal and day) never
+// sees one twice for two transactions.
+func (a *applier) identify(t *Txn) error {
+	if t.AcqSTAN == "" {
+		stan, err := a.nextAcqSTAN(t.TerminalID)
+		if err != nil {
+			return err
+		}
+		t.AcqSTAN = stan
+	}
+	if t.RRN == "" {
+		t.RRN = fmt.Sprintf("%012d", a.index%1_000_000_000_000)
+	}
+	return nil
+}
+
+// nextAcqSTAN hands out the next of a terminal's acquirer STANs,
+// 000001-999999, then again from 000001.
+func (a *applier) nextAcqSTAN(terminal string) (string, error) {
+	b := a.tx.Bucket(bucketAcqSTAN)
+	var last uint32
+	if v := b.Get([]byte(terminal)); len(v) == 4 {
+		last = binary.BigEndian.Uint32(v)
+	}
+	next := last%999999 + 1
+	if err := b.Put([]byte(terminal), binary.BigEndian.AppendUint32(nil, next)); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%06d", next), nil
 }
 
 // RCReversedFirst answers an original whose reversal was recorded before it:
@@ -271,6 +308,7 @@ func (a *applier) outcome(o *Outcome) (Result, error) {
 	}
 	prev := t.Status
 	t.Status, t.RC, t.AuthCode, t.StandIn, t.UpdatedAt = o.Status, o.RC, o.AuthCode, o.StandIn, o.At
+	t.Repeat = t.Repeat || o.Repeat
 	if err := a.update(t, seq, prev); err != nil {
 		return Result{}, err
 	}
@@ -279,7 +317,34 @@ func (a *applier) outcome(o *Outcome) (Result, error) {
 			return Result{}, err
 		}
 	}
+	if err := a.reversedWhilePending(t, seq, o.At); err != nil {
+		return Result{}, err
+	}
 	return Result{Txn: t}, nil
+}
+
+// reversedWhilePending settles t, which has just got its outcome, if a
+// register's reversal of it was approved while it was still pending (see
+// reverse): the register holds that reversal as final, so t must end
+// reversed, and if the acquirer approved t the acquirer is owed a
+// reversal, whatever it did with the register's one (a strict acquirer
+// refuses a reversal of what it has not seen yet).
+func (a *applier) reversedWhilePending(t *Txn, seq []byte, at int64) error {
+	if t.Type == TypeReversal || (t.Status != StatusApproved && t.Status != StatusUnknown) {
+		return nil
+	}
+	if a.tx.Bucket(bucketReversedFirst).Get([]byte(t.ID)) == nil {
+		return nil
+	}
+	if t.Status == StatusApproved {
+		e := SAFEntry{Acquirer: t.Acquirer, Kind: SAFReversal, TxnID: t.ID}
+		if err := a.enqueue(&e, t, at); err != nil {
+			return err
+		}
+	}
+	prev := t.Status
+	t.Status, t.UpdatedAt = StatusReversed, at
+	return a.update(t, seq, prev)
 }
 
 // reverse marks the original of an approved reversal (by, "" for the
@@ -293,6 +358,14 @@ func (a *applier) reverse(id string, at int64, by string) error {
 	orig, seq, err := a.get(id)
 	if err != nil || orig == nil {
 		return err
+	}
+	if orig.Status == StatusPending {
+		// Its outcome is not known yet: remember the reversal, and let
+		// that outcome settle it (reversedWhilePending).
+		if by == "" {
+			return nil
+		}
+		return a.tx.Bucket(bucketReversedFirst).Put([]byte(id), []byte(by))
 	}
 	if orig.Status != StatusApproved && orig.Status != StatusUnknown {
 		return nil

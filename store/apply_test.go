@@ -71,16 +71,16 @@ func TestOutcome(t *testing.T) {
 		want    Status
 		wantRC  string
 	}{
-		{"approve pending", 0, OutcomeCmd(idOf(1), StatusApproved, "00", "123456", false, 5), nil, StatusApproved, "00"},
-		{"decline pending", 0, OutcomeCmd(idOf(1), StatusDeclined, "51", "", false, 5), nil, StatusDeclined, "51"},
-		{"unknown pending", 0, OutcomeCmd(idOf(1), StatusUnknown, "91", "", false, 5), nil, StatusUnknown, "91"},
-		{"resolve unknown", StatusUnknown, OutcomeCmd(idOf(1), StatusApproved, "00", "123456", false, 5), nil, StatusApproved, "00"},
-		{"same again is a no-op", StatusApproved, OutcomeCmd(idOf(1), StatusApproved, "00", "AUTH01", false, 9), nil, StatusApproved, "00"},
-		{"final keeps first answer", StatusApproved, OutcomeCmd(idOf(1), StatusDeclined, "05", "", false, 9), nil, StatusApproved, "00"},
-		{"declined keeps first answer", StatusDeclined, OutcomeCmd(idOf(1), StatusApproved, "00", "", false, 9), nil, StatusDeclined, "05"},
-		{"unknown id", 0, OutcomeCmd(idOf(2), StatusApproved, "00", "", false, 5), ErrNotFound, StatusPending, ""},
-		{"pending is no outcome", 0, OutcomeCmd(idOf(1), StatusPending, "", "", false, 5), ErrInvalid, StatusPending, ""},
-		{"status out of range", 0, OutcomeCmd(idOf(1), Status(77), "", "", false, 5), ErrInvalid, StatusPending, ""},
+		{"approve pending", 0, OutcomeCmd(Outcome{ID: idOf(1), Status: StatusApproved, RC: "00", AuthCode: "123456", StandIn: false, At: 5}), nil, StatusApproved, "00"},
+		{"decline pending", 0, OutcomeCmd(Outcome{ID: idOf(1), Status: StatusDeclined, RC: "51", AuthCode: "", StandIn: false, At: 5}), nil, StatusDeclined, "51"},
+		{"unknown pending", 0, OutcomeCmd(Outcome{ID: idOf(1), Status: StatusUnknown, RC: "91", AuthCode: "", StandIn: false, At: 5}), nil, StatusUnknown, "91"},
+		{"resolve unknown", StatusUnknown, OutcomeCmd(Outcome{ID: idOf(1), Status: StatusApproved, RC: "00", AuthCode: "123456", StandIn: false, At: 5}), nil, StatusApproved, "00"},
+		{"same again is a no-op", StatusApproved, OutcomeCmd(Outcome{ID: idOf(1), Status: StatusApproved, RC: "00", AuthCode: "AUTH01", StandIn: false, At: 9}), nil, StatusApproved, "00"},
+		{"final keeps first answer", StatusApproved, OutcomeCmd(Outcome{ID: idOf(1), Status: StatusDeclined, RC: "05", AuthCode: "", StandIn: false, At: 9}), nil, StatusApproved, "00"},
+		{"declined keeps first answer", StatusDeclined, OutcomeCmd(Outcome{ID: idOf(1), Status: StatusApproved, RC: "00", AuthCode: "", StandIn: false, At: 9}), nil, StatusDeclined, "05"},
+		{"unknown id", 0, OutcomeCmd(Outcome{ID: idOf(2), Status: StatusApproved, RC: "00", AuthCode: "", StandIn: false, At: 5}), ErrNotFound, StatusPending, ""},
+		{"pending is no outcome", 0, OutcomeCmd(Outcome{ID: idOf(1), Status: StatusPending, RC: "", AuthCode: "", StandIn: false, At: 5}), ErrInvalid, StatusPending, ""},
+		{"status out of range", 0, OutcomeCmd(Outcome{ID: idOf(1), Status: Status(77), RC: "", AuthCode: "", StandIn: false, At: 5}), ErrInvalid, StatusPending, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,7 +121,7 @@ func TestOutcomeRecordsAllFields(t *testing.T) {
 	s := mustOpen(t, true)
 	l := newLog(t, s)
 	l.ok(IntentCmd(newTxn(t, v, 1, TypePurchase, 100)))
-	got := l.ok(OutcomeCmd(idOf(1), StatusApproved, "00", "654321", true, testEpoch+42))
+	got := l.ok(OutcomeCmd(Outcome{ID: idOf(1), Status: StatusApproved, RC: "00", AuthCode: "654321", StandIn: true, At: testEpoch + 42}))
 	if got.Status != StatusApproved || got.RC != "00" || got.AuthCode != "654321" || !got.StandIn ||
 		got.UpdatedAt != testEpoch+42 || got.CreatedAt != testEpoch+1 {
 		t.Fatalf("outcome fields: %+v", got)
@@ -268,7 +268,7 @@ func TestApplyBatchEntries(t *testing.T) {
 	intent := IntentCmd(newTxn(t, v, 1, TypePurchase, 100))
 	res := s.ApplyBatch(
 		[]uint64{5, 6, 6, 7, 8, 9},
-		[][]byte{intent, nil, intent, {1, 99, 0}, {}, {2, 1}},
+		[][]byte{intent, nil, intent, {cmdVersion, 99, 0}, {}, {cmdVersion + 1, 1}},
 	)
 	if r := res[0].(Result); r.Err != nil || r.Existed {
 		t.Fatalf("entry 5: %+v", r)
@@ -430,7 +430,7 @@ func TestStorageFailureStopsStore(t *testing.T) {
 	}
 	before := mustHash(t, s)
 
-	res := s.ApplyBatch([]uint64{2, 3}, [][]byte{OutcomeCmd(idOf(1), StatusApproved, "00", "", false, 1), IntentCmd(newTxn(t, v, 2, TypePurchase, 1))})
+	res := s.ApplyBatch([]uint64{2, 3}, [][]byte{OutcomeCmd(Outcome{ID: idOf(1), Status: StatusApproved, RC: "00", AuthCode: "", StandIn: false, At: 1}), IntentCmd(newTxn(t, v, 2, TypePurchase, 1))})
 	for i, r := range res {
 		if r := r.(Result); !errors.Is(r.Err, ErrFailed) || r.Txn != nil {
 			t.Fatalf("entry %d: %+v, want ErrFailed", i, r)
@@ -444,7 +444,7 @@ func TestStorageFailureStopsStore(t *testing.T) {
 	if res := s.ApplyBatch([]uint64{1}, [][]byte{IntentCmd(newTxn(t, v, 1, TypePurchase, 100))}); res[0] != nil {
 		t.Fatalf("replayed entry on a failed store: %v", res[0])
 	}
-	if r := s.ApplyBatch([]uint64{4}, [][]byte{OutcomeCmd(idOf(1), StatusDeclined, "05", "", false, 1)})[0].(Result); !errors.Is(r.Err, ErrFailed) {
+	if r := s.ApplyBatch([]uint64{4}, [][]byte{OutcomeCmd(Outcome{ID: idOf(1), Status: StatusDeclined, RC: "05", AuthCode: "", StandIn: false, At: 1})})[0].(Result); !errors.Is(r.Err, ErrFailed) {
 		t.Fatalf("after the failure: %+v", r)
 	}
 	if got := mustGet(t, s, idOf(1)); got.Status != StatusPending {
@@ -470,7 +470,7 @@ func randomLog(tb testing.TB, v *Vault, seed uint64, n int) (indexes []uint64, c
 			c = IntentCmd(newTxn(tb, v, stans, types[rng.IntN(len(types))], int64(1+rng.IntN(100000))))
 		case p < 70:
 			st := statuses[rng.IntN(len(statuses))]
-			c = OutcomeCmd(idOf(1+rng.IntN(stans)), st, fmt.Sprintf("%02d", st), "A"+stanOf(stans), rng.IntN(10) == 0, testEpoch+int64(len(cmds)))
+			c = OutcomeCmd(Outcome{ID: idOf(1 + rng.IntN(stans)), Status: st, RC: fmt.Sprintf("%02d", st), AuthCode: "A" + stanOf(stans), StandIn: rng.IntN(10) == 0, At: testEpoch + int64(len(cmds))})
 		case p < 80:
 			stans++
 			typ := TypeReversal
@@ -481,7 +481,7 @@ func randomLog(tb testing.TB, v *Vault, seed uint64, n int) (indexes []uint64, c
 		case p < 85:
 			c = IntentCmd(newTxn(tb, v, 1+rng.IntN(stans), TypePurchase, 7)) // duplicate identity
 		case p < 88:
-			c = OutcomeCmd(idOf(900000+rng.IntN(99999)), StatusApproved, "00", "", false, 1) // unknown id
+			c = OutcomeCmd(Outcome{ID: idOf(900000 + rng.IntN(99999)), Status: StatusApproved, RC: "00", AuthCode: "", StandIn: false, At: 1}) // unknown id
 		case p < 95:
 			c = make([]byte, rng.IntN(40))
 			for i := range c {

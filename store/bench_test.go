@@ -62,7 +62,7 @@ func BenchmarkApplyRegisters(b *testing.B) {
 		var cmds [][]byte
 		for _, id := range prev {
 			index++
-			idx, cmds = append(idx, index), append(cmds, OutcomeCmd(id, StatusApproved, "00", "123456", false, testEpoch))
+			idx, cmds = append(idx, index), append(cmds, OutcomeCmd(Outcome{ID: id, Status: StatusApproved, RC: "00", AuthCode: "123456", StandIn: false, At: testEpoch}))
 		}
 		prev = prev[:0]
 		for range batch {

@@ -29,18 +29,19 @@ const (
 	OpBatchUpload Op = 10 // a register's 0320: one transaction of its batch
 )
 
-// cmdVersion leads every command.
-const cmdVersion = 1
+// cmdVersion leads every command. 2: OUTCOME's Repeat, several SAF
+// entries per OUTCOME_SAF.
+const cmdVersion = 2
 
 // Command is a decoded command: Op says which of the other fields is set.
 type Command struct {
 	Op      Op
-	Intent  *Txn      // OpIntent
-	Outcome *Outcome  // OpOutcome, OpOutcomeSAF
-	SAF     *SAFEntry // OpOutcomeSAF
-	SAFAck  *SAFAck   // OpSAFAck
-	day     *dayCmd   // the day ops
-	Batch   *BatchReq // OpBatchClose, OpBatchUpload
+	Intent  *Txn       // OpIntent
+	Outcome *Outcome   // OpOutcome, OpOutcomeSAF
+	SAF     []SAFEntry // OpOutcomeSAF: what the outcome owes, in send order
+	SAFAck  *SAFAck    // OpSAFAck
+	day     *dayCmd    // the day ops
+	Batch   *BatchReq  // OpBatchClose, OpBatchUpload
 }
 
 // Outcome is the answer to a transaction.
@@ -50,6 +51,11 @@ type Outcome struct {
 	RC, AuthCode string
 	StandIn      bool
 	At           int64 // unix nanos, stamped by the leader
+	// Repeat: the acquirer was asked by a repeat (xx01) of the
+	// transaction, because an earlier asking may have reached it (an
+	// INTENT left open by a predecessor or by a request that gave up).
+	// Only such a transaction may appear twice at the acquirer.
+	Repeat bool
 }
 
 // Result is what ApplyBatch returns for each applied command (as an any, as
@@ -60,26 +66,64 @@ type Result struct {
 	Day     *Day // the day ops: the day as stored after the command
 	// Batch is a batch command's answer (for a repeat, the first answer).
 	Batch *BatchAnswer
-	Err   error
+	// SAF are the entries an OUTCOME_SAF enqueued, as stored (seq and the
+	// acquirer identity filled in); empty for a repeated outcome.
+	SAF []SAFEntry
+	Err error
 }
 
 // IntentCmd encodes the INTENT for t. Apply ignores t's Status and Day and
-// sets them itself.
+// sets them itself; it also gives t its acquirer STAN and RRN when they are
+// empty (see applier.identify).
 func IntentCmd(t *Txn) []byte {
 	return appendTxn(append(make([]byte, 0, 320), cmdVersion, byte(OpIntent)), t)
 }
 
-// OutcomeCmd encodes the OUTCOME of transaction id. Applying it twice
-// changes nothing the second time.
-func OutcomeCmd(id string, st Status, rc, authCode string, standIn bool, at int64) []byte {
-	w := writer{b: append(make([]byte, 0, 48+len(id)), cmdVersion, byte(OpOutcome))}
-	w.str(id)
-	w.byte(byte(st))
-	w.str(rc)
-	w.str(authCode)
-	w.bool(standIn)
-	w.int(at)
+// OutcomeCmd encodes the OUTCOME o. Applying it twice changes nothing the
+// second time.
+func OutcomeCmd(o Outcome) []byte {
+	w := writer{b: append(make([]byte, 0, 48+len(o.ID)), cmdVersion, byte(OpOutcome))}
+	appendOutcome(&w, &o)
 	return w.b
+}
+
+func appendOutcome(w *writer, o *Outcome) {
+	w.str(o.ID)
+	w.byte(byte(o.Status))
+	w.str(o.RC)
+	w.str(o.AuthCode)
+	w.bool(o.StandIn)
+	w.int(o.At)
+	w.bool(o.Repeat)
+}
+
+// Encode encodes any decoded command again: DecodeCommand(Encode(c))
+// equals c.
+func Encode(c Command) []byte {
+	switch c.Op {
+	case OpIntent:
+		return IntentCmd(c.Intent)
+	case OpOutcome:
+		return OutcomeCmd(*c.Outcome)
+	case OpOutcomeSAF:
+		return OutcomeSAFCmd(*c.Outcome, c.SAF...)
+	case OpSAFAck:
+		return SAFAckCmd(c.SAFAck.Acquirer, c.SAFAck.Seq, c.SAFAck.At)
+	case OpCutover:
+		return CutoverCmd(c.day.Day, c.day.Next, c.day.By, c.day.At)
+	case OpSettle:
+		return SettleCmd(c.day.Day, c.day.At)
+	case OpDayFile:
+		return DayFileCmd(c.day.Day, c.day.File)
+	case OpDayReconciled:
+		return DayReconciledCmd(c.day.Day, c.day.Recon)
+	case OpBatchClose:
+		b := c.Batch
+		return BatchCloseCmd(b.ID, b.Terminal, b.Mode, b.Number, b.Register, b.At)
+	case OpBatchUpload:
+		return BatchUploadCmd(c.Batch.ID, c.Batch.Terminal, c.Batch.Upload, c.Batch.At)
+	}
+	return []byte{cmdVersion, byte(c.Op)}
 }
 
 // DecodeCommand decodes a command. Bytes that are not a command give an
@@ -100,7 +144,7 @@ func DecodeCommand(b []byte) (Command, error) {
 	case OpOutcome:
 		c.Outcome = readOutcome(&r)
 	case OpOutcomeSAF:
-		c.Outcome, c.SAF = readOutcome(&r), readSAFRequest(&r)
+		c.Outcome, c.SAF = readOutcome(&r), readSAFRequests(&r)
 	case OpSAFAck:
 		c.SAFAck = readSAFAck(&r)
 	case OpCutover, OpSettle, OpDayFile, OpDayReconciled:
@@ -117,5 +161,5 @@ func DecodeCommand(b []byte) (Command, error) {
 }
 
 func readOutcome(r *reader) *Outcome {
-	return &Outcome{ID: r.str(), Status: Status(r.byte()), RC: r.str(), AuthCode: r.str(), StandIn: r.bool(), At: r.int()}
+	return &Outcome{ID: r.str(), Status: Status(r.byte()), RC: r.str(), AuthCode: r.str(), StandIn: r.bool(), At: r.int(), Repeat: r.bool()}
 }

@@ -18,7 +18,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		t.Fatalf("intent round trip: %+v, %v", c, err)
 	}
 	out := &Outcome{ID: idOf(7), Status: StatusApproved, RC: "00", AuthCode: "123456", StandIn: true, At: testEpoch}
-	c, err = DecodeCommand(OutcomeCmd(out.ID, out.Status, out.RC, out.AuthCode, out.StandIn, out.At))
+	c, err = DecodeCommand(OutcomeCmd(Outcome{ID: out.ID, Status: out.Status, RC: out.RC, AuthCode: out.AuthCode, StandIn: out.StandIn, At: out.At}))
 	if err != nil || c.Op != OpOutcome || c.Intent != nil || !reflect.DeepEqual(c.Outcome, out) {
 		t.Fatalf("outcome round trip: %+v, %v", c, err)
 	}
@@ -32,23 +32,23 @@ func TestCommandRoundTrip(t *testing.T) {
 // TestOutcomeGolden pins the wire format: replicas of different builds must
 // read each other's log.
 func TestOutcomeGolden(t *testing.T) {
-	got := OutcomeCmd("T1", StatusDeclined, "51", "", true, -3)
-	want, _ := hex.DecodeString("0102" + "025431" + "03" + "023531" + "00" + "01" + "05")
+	got := OutcomeCmd(Outcome{ID: "T1", Status: StatusDeclined, RC: "51", StandIn: true, At: -3, Repeat: true})
+	want, _ := hex.DecodeString("0202" + "025431" + "03" + "023531" + "00" + "01" + "05" + "01")
 	if !bytes.Equal(got, want) {
 		t.Fatalf("outcome bytes %x, want %x", got, want)
 	}
 	in := IntentCmd(&Txn{ID: "I", Type: TypePurchase, Amount: 300, Status: StatusPending, CreatedAt: 1})
-	wantIntent := "0101" + "02" + "0149" + "01" + "0000" + "d804" + // versions, ID, type, MTI, DE3, amount 300
+	wantIntent := "0201" + "03" + "0149" + "01" + "0000" + "d804" + // versions, ID, type, MTI, DE3, amount 300
 		strings.Repeat("00", 7) + // currency .. local date
 		strings.Repeat("00", 9) + // PAN fields, acquirer identity, original
-		"01" + strings.Repeat("00", 4) + "02" + "00" + "00" // status, RC, auth, stand-in, day, created 1, updated 0, batch 0
+		"01" + strings.Repeat("00", 4) + "02" + "00" + "00" + "00" // status, RC, auth, stand-in, day, created 1, updated 0, batch 0, repeat
 	if hex.EncodeToString(in) != wantIntent {
 		t.Fatalf("intent bytes %x, want %s", in, wantIntent)
 	}
 }
 
 func TestDecodeGarbage(t *testing.T) {
-	outcome := OutcomeCmd("T1", StatusApproved, "00", "", false, 1)
+	outcome := OutcomeCmd(Outcome{ID: "T1", Status: StatusApproved, RC: "00", AuthCode: "", StandIn: false, At: 1})
 	intent := IntentCmd(&Txn{ID: "I", Type: TypePurchase})
 	tests := []struct {
 		name string
@@ -57,21 +57,22 @@ func TestDecodeGarbage(t *testing.T) {
 	}{
 		{"nil", nil, ErrCorrupt},
 		{"one byte", []byte{1}, ErrCorrupt},
-		{"newer version", []byte{2, 1}, ErrUnknownOp},
-		{"version zero", []byte{0, 1}, ErrUnknownOp},
-		{"unknown op", []byte{1, 0}, ErrUnknownOp},
-		{"future op", []byte{1, 99, 0}, ErrUnknownOp},
-		{"saf ack without body", []byte{1, 4}, ErrCorrupt},
-		{"intent without body", []byte{1, 1}, ErrCorrupt},
-		{"outcome without body", []byte{1, 2}, ErrCorrupt},
+		{"newer version", []byte{cmdVersion + 1, 1}, ErrUnknownOp},
+		{"older version", []byte{cmdVersion - 1, 1}, ErrUnknownOp},
+		{"unknown op", []byte{cmdVersion, 0}, ErrUnknownOp},
+		{"future op", []byte{cmdVersion, 99, 0}, ErrUnknownOp},
+		{"saf ack without body", []byte{cmdVersion, 4}, ErrCorrupt},
+		{"intent without body", []byte{cmdVersion, 1}, ErrCorrupt},
+		{"outcome without body", []byte{cmdVersion, 2}, ErrCorrupt},
 		{"truncated outcome", outcome[:len(outcome)-1], ErrCorrupt},
 		{"truncated intent", intent[:len(intent)-1], ErrCorrupt},
 		{"trailing byte", append(append([]byte(nil), outcome...), 0), ErrCorrupt},
-		{"record version", append([]byte{1, 1, 9}, intent[3:]...), ErrCorrupt},
-		{"length past the end", []byte{1, 2, 0x7f, 'a'}, ErrCorrupt},
-		{"huge length", []byte{1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, ErrCorrupt},
-		{"varint overflow", []byte{1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, ErrCorrupt},
-		{"bool of 2", append(append([]byte(nil), outcome[:len(outcome)-2]...), 2, 2), ErrCorrupt},
+		{"record version", append([]byte{cmdVersion, 1, 9}, intent[3:]...), ErrCorrupt},
+		{"length past the end", []byte{cmdVersion, 2, 0x7f, 'a'}, ErrCorrupt},
+		{"huge length", []byte{cmdVersion, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, ErrCorrupt},
+		{"varint overflow", []byte{cmdVersion, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, ErrCorrupt},
+		{"bool of 2", append(append([]byte(nil), outcome[:len(outcome)-1]...), 2), ErrCorrupt},
+		{"version zero", []byte{0, 1}, ErrUnknownOp},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,6 +94,19 @@ func FuzzDecodeCommand(f *testing.F) {
 	for _, c := range safCmds {
 		f.Add(c)
 	}
+	// Every other op, valid, so the fuzzer starts from each encoding.
+	for _, c := range [][]byte{
+		CutoverCmd(testDay, "20261202", "operator", testEpoch),
+		SettleCmd(testDay, testEpoch),
+		DayFileCmd(testDay, DayFile{Acquirer: "acq", CSVSHA256: strings.Repeat("a", 64), JSONSHA256: strings.Repeat("b", 64), Rows: 3, At: testEpoch}),
+		DayReconciledCmd(testDay, Reconciliation{Acquirer: "acq", Reconciled: true, At: testEpoch}),
+		BatchCloseCmd(idOf(1), "T0000001", BatchSettle, 0, BatchTotals{DebitsCount: 1, DebitsAmount: 100, NetAmount: 100}, testEpoch),
+		BatchUploadCmd(idOf(2), "T0000001", Upload{OriginalID: idOf(1), ProcCode: "000000", Amount: 100, RC: "00", AuthCode: "A1"}, testEpoch),
+		OutcomeSAFCmd(Outcome{ID: idOf(1), Status: StatusApproved, RC: "00", StandIn: true, At: testEpoch},
+			SAFEntry{Acquirer: "acq", Kind: SAFCancel}, SAFEntry{Acquirer: "acq", Kind: SAFAdvice, STAN: "000001", AcqTime: "1203101112"}),
+	} {
+		f.Add(c)
+	}
 	// One store for the whole run: state builds up, so outcomes find
 	// intents that earlier inputs recorded.
 	s := mustOpen(f, true)
@@ -110,21 +124,7 @@ func FuzzDecodeCommand(f *testing.F) {
 			return
 		}
 		// Whatever decodes re-encodes to a command that decodes the same.
-		var again []byte
-		switch c.Op {
-		case OpIntent:
-			again = IntentCmd(c.Intent)
-		case OpOutcome:
-			o := c.Outcome
-			again = OutcomeCmd(o.ID, o.Status, o.RC, o.AuthCode, o.StandIn, o.At)
-		case OpOutcomeSAF:
-			o := c.Outcome
-			again = OutcomeSAFCmd(o.ID, o.Status, o.RC, o.AuthCode, o.StandIn, o.At, *c.SAF)
-		case OpSAFAck:
-			again = SAFAckCmd(c.SAFAck.Acquirer, c.SAFAck.Seq, c.SAFAck.At)
-		default:
-			t.Fatalf("decoded op %d", c.Op)
-		}
+		again := Encode(c)
 		c2, err := DecodeCommand(again)
 		if err != nil || !reflect.DeepEqual(c, c2) {
 			t.Fatalf("re-encoding differs: %+v vs %+v, %v", c, c2, err)

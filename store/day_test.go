@@ -30,7 +30,7 @@ func TestCutoverInFlightAndOnce(t *testing.T) {
 	if r := l.apply(CutoverCmd(testDay, testNextDay, BySchedule, testEpoch+10)); r.Err != nil || r.Day.Day != testNextDay {
 		t.Fatalf("cutover: %+v", r)
 	}
-	l.ok(OutcomeCmd(inFlight.ID, StatusApproved, "00", "A", false, testEpoch+11))
+	l.ok(OutcomeCmd(Outcome{ID: inFlight.ID, Status: StatusApproved, RC: "00", AuthCode: "A", StandIn: false, At: testEpoch + 11}))
 	after := l.txn(newTxn(t, v, 3, TypePurchase, 300), StatusApproved)
 	if got := mustGet(t, s, inFlight.ID).Day; got != testDay {
 		t.Fatalf("in-flight transaction in day %s, want %s", got, testDay)
@@ -94,7 +94,7 @@ func TestSettleWaitsAndFreezes(t *testing.T) {
 	if busy, err := s.PendingBefore(cut); !busy || err != nil {
 		t.Fatalf("PendingBefore(%d) with a pending transaction: %v %v", cut, busy, err)
 	}
-	l.ok(OutcomeCmd(unknown.ID, StatusUnknown, "91", "", false, testEpoch+12))
+	l.ok(OutcomeCmd(Outcome{ID: unknown.ID, Status: StatusUnknown, RC: "91", AuthCode: "", StandIn: false, At: testEpoch + 12}))
 	if busy, _ := s.PendingBefore(cut); busy {
 		t.Fatal("PendingBefore after the last outcome: still busy")
 	}
@@ -108,7 +108,7 @@ func TestSettleWaitsAndFreezes(t *testing.T) {
 		t.Fatalf("settled approval became %v", got.Status)
 	}
 	// A late answer to the settled unknown is ignored.
-	l.ok(OutcomeCmd(unknown.ID, StatusApproved, "00", "LATE", false, testEpoch+20))
+	l.ok(OutcomeCmd(Outcome{ID: unknown.ID, Status: StatusApproved, RC: "00", AuthCode: "LATE", StandIn: false, At: testEpoch + 20}))
 	if got := mustGet(t, s, unknown.ID); got.Status != StatusUnknown {
 		t.Fatalf("settled unknown became %v", got.Status)
 	}

@@ -129,7 +129,7 @@ func (l *logApplier) txn(t *Txn, st Status) *Txn {
 	if st != StatusApproved {
 		rc = "05"
 	}
-	return l.ok(OutcomeCmd(t.ID, st, rc, "AUTH01", false, t.CreatedAt+1000))
+	return l.ok(OutcomeCmd(Outcome{ID: t.ID, Status: st, RC: rc, AuthCode: "AUTH01", StandIn: false, At: t.CreatedAt + 1000}))
 }
 
 func mustHash(tb testing.TB, s *Store) []byte {

@@ -24,7 +24,7 @@ func queryFixture(t *testing.T) *Store {
 		}
 		l.ok(IntentCmd(x))
 		if n%3 != 0 {
-			l.ok(OutcomeCmd(x.ID, StatusApproved, "00", "", false, 1))
+			l.ok(OutcomeCmd(Outcome{ID: x.ID, Status: StatusApproved, RC: "00", AuthCode: "", StandIn: false, At: 1}))
 		}
 	}
 	return s

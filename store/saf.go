@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The store-and-forward (SAF) queue: advices and reversals owed to an
@@ -21,11 +22,22 @@ type SAFKind uint8
 // SAF kinds.
 const (
 	// SAFReversal: a 0420 for a transaction whose outcome is unknown (the
-	// acquirer timed out, or the takeover gave up on it).
+	// acquirer timed out, or the takeover gave up on it); its
+	// acknowledgement marks the transaction reversed.
 	SAFReversal SAFKind = 1
-	// SAFAdvice: a 0220 (0120 for a pre-auth) telling the acquirer of a
-	// stand-in approval.
+	// SAFAdvice: a 0220 telling the acquirer of a stand-in approval.
 	SAFAdvice SAFKind = 2
+	// SAFCancel: a 0420 taking back the first attempt of a transaction
+	// that timed out and was then stood in: the acquirer may have approved
+	// that attempt, and the advice stands for the approval. Its
+	// acknowledgement changes no status.
+	SAFCancel SAFKind = 3
+	// SAFForward: the transaction's own message (a register's reversal, a
+	// completion, an 0120 advice), which the cluster answered and now owes
+	// the acquirer, sent under the transaction's own acquirer identity (as
+	// a repeat: an attempt may have reached the acquirer). Its
+	// acknowledgement changes no status.
+	SAFForward SAFKind = 4
 )
 
 func (k SAFKind) String() string {
@@ -34,19 +46,26 @@ func (k SAFKind) String() string {
 		return "reversal"
 	case SAFAdvice:
 		return "advice"
+	case SAFCancel:
+		return "cancel"
+	case SAFForward:
+		return "forward"
 	}
 	return "saf(" + strconv.Itoa(int(k)) + ")"
 }
 
-// SAFEntry is one advice or reversal owed to an acquirer.
+// SAFEntry is one message owed to an acquirer.
 type SAFEntry struct {
 	Acquirer string
 	Seq      uint64 // per acquirer, from 1, assigned by Apply: the send order
 	Kind     SAFKind
 	TxnID    string // the transaction it is about
-	// The identity of the advice itself at the acquirer (DE11, DE7),
-	// allocated by the active: never the original's, so that a late answer
-	// to the original is never taken for the acknowledgement.
+	// The identity of the message at the acquirer (DE11, DE7). For
+	// SAFForward it is the transaction's own; for the other kinds Apply
+	// gives the entry its own STAN from the terminal's sequence (and its
+	// DE7 from the OUTCOME's time, when the command leaves it empty), so
+	// that a late answer to the original is never taken for the
+	// acknowledgement.
 	STAN, AcqTime string
 	Amount        int64 // the transaction's amount, set by Apply
 	CreatedAt     int64 // the OUTCOME's time, set by Apply
@@ -59,18 +78,22 @@ type SAFAck struct {
 	At       int64
 }
 
-// OutcomeSAFCmd encodes an OUTCOME that owes the acquirer e (whose
-// Acquirer, Kind, STAN and AcqTime must be set). Apply records the outcome
-// exactly as OutcomeCmd does and, if it was the transaction's first final
-// (or unknown) answer, enqueues e in the same bbolt transaction.
-func OutcomeSAFCmd(id string, st Status, rc, authCode string, standIn bool, at int64, e SAFEntry) []byte {
-	b := OutcomeCmd(id, st, rc, authCode, standIn, at)
+// OutcomeSAFCmd encodes an OUTCOME that owes the acquirer entries (each
+// with Acquirer and Kind set; STAN and AcqTime may be left to Apply). Apply
+// records the outcome exactly as OutcomeCmd does and, if it was the
+// transaction's first answer, enqueues the entries in the same bbolt
+// transaction, in order.
+func OutcomeSAFCmd(o Outcome, entries ...SAFEntry) []byte {
+	b := OutcomeCmd(o)
 	b[1] = byte(OpOutcomeSAF)
 	w := writer{b: b}
-	w.str(e.Acquirer)
-	w.byte(byte(e.Kind))
-	w.str(e.STAN)
-	w.str(e.AcqTime)
+	w.int(int64(len(entries)))
+	for _, e := range entries {
+		w.str(e.Acquirer)
+		w.byte(byte(e.Kind))
+		w.str(e.STAN)
+		w.str(e.AcqTime)
+	}
 	return w.b
 }
 
@@ -84,8 +107,21 @@ func SAFAckCmd(acquirer string, seq uint64, at int64) []byte {
 	return w.b
 }
 
-func readSAFRequest(r *reader) *SAFEntry {
-	return &SAFEntry{Acquirer: r.str(), Kind: SAFKind(r.byte()), STAN: r.str(), AcqTime: r.str()}
+// maxSAFPerOutcome bounds the entries of one command (a hostile count must
+// not allocate much).
+const maxSAFPerOutcome = 4
+
+func readSAFRequests(r *reader) []SAFEntry {
+	n := r.int()
+	if n < 1 || n > maxSAFPerOutcome {
+		r.failf("%d saf entries, want 1-%d", n, maxSAFPerOutcome)
+		return nil
+	}
+	out := make([]SAFEntry, n)
+	for i := range out {
+		out[i] = SAFEntry{Acquirer: r.str(), Kind: SAFKind(r.byte()), STAN: r.str(), AcqTime: r.str()}
+	}
+	return out
 }
 
 func readSAFAck(r *reader) *SAFAck {
@@ -138,46 +174,85 @@ func validateSAF(e *SAFEntry) error {
 	switch {
 	case !validAcquirerName(e.Acquirer):
 		return fmt.Errorf("%w: saf acquirer %q: want 1-%d bytes without %q", ErrInvalid, e.Acquirer, maxKeyField, indexSep)
-	case e.Kind != SAFReversal && e.Kind != SAFAdvice:
+	case e.Kind < SAFReversal || e.Kind > SAFForward:
 		return fmt.Errorf("%w: saf kind %d", ErrInvalid, e.Kind)
-	case len(e.STAN) != 6 || len(e.AcqTime) != 10:
-		return fmt.Errorf("%w: saf identity %q/%q: want a 6-digit STAN and a 10-digit DE7", ErrInvalid, e.STAN, e.AcqTime)
+	case (e.STAN != "" && len(e.STAN) != 6) || (e.AcqTime != "" && len(e.AcqTime) != 10):
+		return fmt.Errorf("%w: saf identity %q/%q: want a 6-digit STAN and a 10-digit DE7, or none", ErrInvalid, e.STAN, e.AcqTime)
 	}
 	return nil
 }
 
-// outcomeSAF records o and enqueues e if o was the transaction's first
-// answer: a repeated OUTCOME owes nothing more.
-func (a *applier) outcomeSAF(o *Outcome, e *SAFEntry) (Result, error) {
-	if err := validateSAF(e); err != nil {
-		return Result{Err: err}, nil
+// owes checks that the outcome o of t may owe an entry of kind k.
+func owes(k SAFKind, o *Outcome, t *Txn) error {
+	ok := true
+	switch k {
+	case SAFReversal:
+		ok = o.Status == StatusUnknown
+	case SAFAdvice, SAFCancel:
+		ok = o.Status == StatusApproved && o.StandIn
+	case SAFForward:
+		ok = o.Status == StatusApproved && (t.Type == TypeReversal || t.Type == TypeCompletion || t.MTI == "0120")
 	}
-	if e.Kind == SAFAdvice && (o.Status != StatusApproved || !o.StandIn) {
-		return Result{Err: fmt.Errorf("%w: advice for %s that is not a stand-in approval", ErrInvalid, o.ID)}, nil
+	if !ok {
+		return fmt.Errorf("%w: %v owed for %s (%v) whose outcome is %v (stand-in %v)", ErrInvalid, k, o.ID, t.Type, o.Status, o.StandIn)
 	}
-	if e.Kind == SAFReversal && o.Status != StatusUnknown {
-		return Result{Err: fmt.Errorf("%w: reversal owed for %s whose outcome is %v", ErrInvalid, o.ID, o.Status)}, nil
-	}
+	return nil
+}
+
+// outcomeSAF records o and enqueues entries if o was the transaction's
+// first answer: a repeated OUTCOME owes nothing more.
+func (a *applier) outcomeSAF(o *Outcome, entries []SAFEntry) (Result, error) {
 	before, _, err := a.get(o.ID)
 	if err != nil {
 		return Result{}, err
 	}
+	if before == nil {
+		return Result{Err: fmt.Errorf("%w: outcome for %s", ErrNotFound, o.ID)}, nil
+	}
+	for i := range entries {
+		if err := validateSAF(&entries[i]); err != nil {
+			return Result{Err: err}, nil
+		}
+		if err := owes(entries[i].Kind, o, before); err != nil {
+			return Result{Err: err}, nil
+		}
+	}
 	r, err := a.outcome(o)
-	if err != nil || r.Err != nil || before == nil || before.Status != StatusPending {
+	if err != nil || r.Err != nil || before.Status != StatusPending {
 		return r, err
 	}
-	e.TxnID, e.Amount, e.CreatedAt = o.ID, r.Txn.Amount, o.At
-	if err := a.enqueue(e); err != nil {
-		return Result{}, err
-	}
-	if e.Kind == SAFAdvice {
-		return r, a.countStandIn(r.Txn, e.Acquirer)
+	for _, e := range entries {
+		e.TxnID = o.ID
+		if err := a.enqueue(&e, r.Txn, o.At); err != nil {
+			return Result{}, err
+		}
+		r.SAF = append(r.SAF, e)
+		if e.Kind == SAFAdvice {
+			if err := a.countStandIn(r.Txn, e.Acquirer); err != nil {
+				return Result{}, err
+			}
+		}
 	}
 	return r, nil
 }
 
-// enqueue appends e to its acquirer's queue with the next sequence number.
-func (a *applier) enqueue(e *SAFEntry) error {
+// enqueue appends e, owed for t, to its acquirer's queue with the next
+// sequence number, and gives it its acquirer identity.
+func (a *applier) enqueue(e *SAFEntry, t *Txn, at int64) error {
+	e.Amount, e.CreatedAt = t.Amount, at
+	switch {
+	case e.Kind == SAFForward:
+		e.STAN, e.AcqTime = t.AcqSTAN, t.AcqTime
+	case e.STAN == "":
+		stan, err := a.nextAcqSTAN(t.TerminalID)
+		if err != nil {
+			return err
+		}
+		e.STAN = stan
+	}
+	if e.AcqTime == "" {
+		e.AcqTime = de7(at)
+	}
 	seqs := a.tx.Bucket(bucketSAFSeq)
 	var seq uint64
 	if v := seqs.Get([]byte(e.Acquirer)); len(v) == 8 {
@@ -191,10 +266,15 @@ func (a *applier) enqueue(e *SAFEntry) error {
 	return a.tx.Bucket(bucketSAF).Put(safKey(e.Acquirer, seq), appendSAFEntry(nil, e))
 }
 
+// de7 is a DE7 (MMDDhhmmss, UTC) of a leader's time.
+func de7(unixNanos int64) string {
+	return time.Unix(0, unixNanos).UTC().Format("0102150405")
+}
+
 // safAck removes an acknowledged entry. An acknowledged reversal marks its
 // transaction reversed (it was unknown: now it provably never counts); an
 // acknowledged advice no longer counts against the acquirer's open
-// stand-in total.
+// stand-in total; a cancel or a forward changes nothing else.
 func (a *applier) safAck(ack *SAFAck) (Result, error) {
 	if !validAcquirerName(ack.Acquirer) {
 		return Result{Err: fmt.Errorf("%w: saf ack for acquirer %q", ErrInvalid, ack.Acquirer)}, nil

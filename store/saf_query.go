@@ -7,14 +7,14 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// SAFQueue lists up to limit entries owed to acquirer, in send order
-// (limit <= 0: all of them).
-func (s *Store) SAFQueue(acquirer string, limit int) ([]SAFEntry, error) {
+// SAFQueue lists up to limit entries owed to acquirer with a seq above
+// after, in send order (limit <= 0: all of them).
+func (s *Store) SAFQueue(acquirer string, after uint64, limit int) ([]SAFEntry, error) {
 	var out []SAFEntry
 	prefix := append([]byte(acquirer), indexSep)
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSAF).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		for k, v := c.Seek(safKey(acquirer, after+1)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			e, err := decodeSAFEntry(v)
 			if err != nil {
 				return fmt.Errorf("saf entry %s: %w", k, err)

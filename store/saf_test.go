@@ -41,7 +41,7 @@ func adviceOwed(n int) SAFEntry {
 
 func mustQueue(tb testing.TB, s *Store, acq string) []SAFEntry {
 	tb.Helper()
-	q, err := s.SAFQueue(acq, 0)
+	q, err := s.SAFQueue(acq, 0, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestUnknownOutcomeEnqueuesReversal(t *testing.T) {
 	tx := newTxn(t, v, 1, TypePurchase, 1234)
 	l.ok(IntentCmd(tx))
 	at := tx.CreatedAt + 5
-	got := l.ok(OutcomeSAFCmd(tx.ID, StatusUnknown, "91", "", false, at, reversalOwed(1)))
+	got := l.ok(OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusUnknown, RC: "91", AuthCode: "", StandIn: false, At: at}, reversalOwed(1)))
 	if got.Status != StatusUnknown || got.RC != "91" {
 		t.Fatalf("outcome stored %v %s", got.Status, got.RC)
 	}
@@ -64,7 +64,7 @@ func TestUnknownOutcomeEnqueuesReversal(t *testing.T) {
 		t.Fatalf("queue %+v, want %+v", q, want)
 	}
 	// The same OUTCOME again (a replay by a new active) owes nothing more.
-	l.ok(OutcomeSAFCmd(tx.ID, StatusUnknown, "91", "", false, at+1, reversalOwed(2)))
+	l.ok(OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusUnknown, RC: "91", AuthCode: "", StandIn: false, At: at + 1}, reversalOwed(2)))
 	if q := mustQueue(t, s, "acq1"); len(q) != 1 {
 		t.Fatalf("repeated outcome enqueued again: %+v", q)
 	}
@@ -102,7 +102,7 @@ func TestStandInAdviceCounts(t *testing.T) {
 		tx := newTxn(t, v, n, TypePurchase, int64(100*n))
 		hash = tx.PANHash
 		l.ok(IntentCmd(tx))
-		got := l.ok(OutcomeSAFCmd(tx.ID, StatusApproved, "00", "S00001", true, tx.CreatedAt+1, adviceOwed(n)))
+		got := l.ok(OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusApproved, RC: "00", AuthCode: "S00001", StandIn: true, At: tx.CreatedAt + 1}, adviceOwed(n)))
 		if !got.StandIn || got.Status != StatusApproved {
 			t.Fatalf("stand-in stored as %+v", got)
 		}
@@ -143,13 +143,13 @@ func TestInvalidSAFCommandsChangeNothing(t *testing.T) {
 	before := dataHash(t, s)
 	bad := func(mut func(*SAFEntry)) SAFEntry { e := reversalOwed(1); mut(&e); return e }
 	cmds := map[string][]byte{
-		"no acquirer":       OutcomeSAFCmd(tx.ID, StatusUnknown, "91", "", false, 1, bad(func(e *SAFEntry) { e.Acquirer = "" })),
-		"separator in name": OutcomeSAFCmd(tx.ID, StatusUnknown, "91", "", false, 1, bad(func(e *SAFEntry) { e.Acquirer = "a|b" })),
-		"kind":              OutcomeSAFCmd(tx.ID, StatusUnknown, "91", "", false, 1, bad(func(e *SAFEntry) { e.Kind = 9 })),
-		"short stan":        OutcomeSAFCmd(tx.ID, StatusUnknown, "91", "", false, 1, bad(func(e *SAFEntry) { e.STAN = "1" })),
-		"reversal approved": OutcomeSAFCmd(tx.ID, StatusApproved, "00", "", false, 1, reversalOwed(1)),
-		"advice declined":   OutcomeSAFCmd(tx.ID, StatusDeclined, "05", "", true, 1, adviceOwed(1)),
-		"advice no standin": OutcomeSAFCmd(tx.ID, StatusApproved, "00", "", false, 1, adviceOwed(1)),
+		"no acquirer":       OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusUnknown, RC: "91", AuthCode: "", StandIn: false, At: 1}, bad(func(e *SAFEntry) { e.Acquirer = "" })),
+		"separator in name": OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusUnknown, RC: "91", AuthCode: "", StandIn: false, At: 1}, bad(func(e *SAFEntry) { e.Acquirer = "a|b" })),
+		"kind":              OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusUnknown, RC: "91", AuthCode: "", StandIn: false, At: 1}, bad(func(e *SAFEntry) { e.Kind = 9 })),
+		"short stan":        OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusUnknown, RC: "91", AuthCode: "", StandIn: false, At: 1}, bad(func(e *SAFEntry) { e.STAN = "1" })),
+		"reversal approved": OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusApproved, RC: "00", AuthCode: "", StandIn: false, At: 1}, reversalOwed(1)),
+		"advice declined":   OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusDeclined, RC: "05", AuthCode: "", StandIn: true, At: 1}, adviceOwed(1)),
+		"advice no standin": OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusApproved, RC: "00", AuthCode: "", StandIn: false, At: 1}, adviceOwed(1)),
 		"ack bad acquirer":  SAFAckCmd("", 1, 1),
 	}
 	for name, cmd := range cmds {
@@ -157,7 +157,7 @@ func TestInvalidSAFCommandsChangeNothing(t *testing.T) {
 			t.Errorf("%s: err %v, want ErrInvalid", name, r.Err)
 		}
 	}
-	if r := l.apply(OutcomeSAFCmd(idOf(77), StatusUnknown, "91", "", false, 1, reversalOwed(1))); !errors.Is(r.Err, ErrNotFound) {
+	if r := l.apply(OutcomeSAFCmd(Outcome{ID: idOf(77), Status: StatusUnknown, RC: "91", AuthCode: "", StandIn: false, At: 1}, reversalOwed(1))); !errors.Is(r.Err, ErrNotFound) {
 		t.Errorf("unknown id: %v", r.Err)
 	}
 	if r := l.apply(SAFAckCmd("acq1", 99, 1)); r.Err != nil {
@@ -184,13 +184,13 @@ func safLog(tb testing.TB, v *Vault, seed uint64, n int) ([]uint64, [][]byte) {
 		cmds = append(cmds, IntentCmd(tx))
 		switch rng.IntN(4) {
 		case 0:
-			cmds = append(cmds, OutcomeSAFCmd(tx.ID, StatusUnknown, "91", "", false, tx.CreatedAt+1, reversalOwed(i)))
+			cmds = append(cmds, OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusUnknown, RC: "91", AuthCode: "", StandIn: false, At: tx.CreatedAt + 1}, reversalOwed(i)))
 			owed++
 		case 1:
-			cmds = append(cmds, OutcomeSAFCmd(tx.ID, StatusApproved, "00", "S12345", true, tx.CreatedAt+1, adviceOwed(i)))
+			cmds = append(cmds, OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusApproved, RC: "00", AuthCode: "S12345", StandIn: true, At: tx.CreatedAt + 1}, adviceOwed(i)))
 			owed++
 		default:
-			cmds = append(cmds, OutcomeCmd(tx.ID, StatusApproved, "00", "123456", false, tx.CreatedAt+1))
+			cmds = append(cmds, OutcomeCmd(Outcome{ID: tx.ID, Status: StatusApproved, RC: "00", AuthCode: "123456", StandIn: false, At: tx.CreatedAt + 1}))
 		}
 		if owed > 0 && rng.IntN(3) == 0 {
 			cmds = append(cmds, SAFAckCmd("acq1", 1+rng.Uint64N(owed), tx.CreatedAt+2))
@@ -254,9 +254,9 @@ func TestSnapshotIncludesSAF(t *testing.T) {
 	next := newTxn(t, v, 5000, TypePurchase, 1)
 	l := &logApplier{tb: t, s: dst, next: dst.AppliedIndex() + 1}
 	l.ok(IntentCmd(next))
-	l.ok(OutcomeSAFCmd(next.ID, StatusUnknown, "91", "", false, next.CreatedAt, reversalOwed(5000)))
+	l.ok(OutcomeSAFCmd(Outcome{ID: next.ID, Status: StatusUnknown, RC: "91", AuthCode: "", StandIn: false, At: next.CreatedAt}, reversalOwed(5000)))
 	q := mustQueue(t, dst, "acq1")
-	seqs, _ := src.SAFQueue("acq1", 0)
+	seqs, _ := src.SAFQueue("acq1", 0, 0)
 	if q[len(q)-1].Seq <= seqs[len(seqs)-1].Seq {
 		t.Fatalf("sequence reused after restore: %d", q[len(q)-1].Seq)
 	}

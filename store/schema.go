@@ -51,6 +51,10 @@ var (
 	// identity of a 0500 or 0320 -> encoded BatchAnswer, so a repeat gets the first answer
 	bucketBatchReqs   = []byte("batch_reqs")
 	bucketBatchUpload = []byte("batch_upload") // terminal|batch(8)|original id -> encoded Upload
+
+	// terminal -> uint32 big-endian: the last STAN the acquirers were sent
+	// for it (identify, enqueue): unique per terminal whoever leads
+	bucketAcqSTAN = []byte("acq_stan")
 )
 
 // tailFill is the fill percent of the buckets whose keys grow at the tail:
@@ -67,7 +71,8 @@ func tailBuckets() [][]byte {
 func allBuckets() [][]byte {
 	return [][]byte{bucketTxns, bucketIDs, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketReversedFirst, bucketMeta,
 		bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen,
-		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload}
+		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload,
+		bucketAcqSTAN}
 }
 
 // Keys of bucketMeta.
@@ -82,7 +87,9 @@ var (
 //
 //	2: records keyed by seq; SAF queue and stand-in buckets
 //	3: business days and register batches (Txn.Batch)
-const schemaVersion = "3"
+//	4: acquirer STANs per terminal (acq_stan), Txn.Repeat, SAF cancel and
+//	   forward entries
+const schemaVersion = "4"
 
 // indexSep separates the parts of composite index keys.
 const indexSep = '|'

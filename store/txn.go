@@ -111,10 +111,13 @@ type Txn struct {
 	// Batch is the number of the terminal's register batch open when the
 	// INTENT was applied, set by Apply (batch.go).
 	Batch uint64
+	// Repeat: the acquirer was asked (also) by a repeat of this
+	// transaction (Outcome.Repeat).
+	Repeat bool
 }
 
 // txnVersion leads every encoded Txn.
-const txnVersion = 2 // 2: Batch
+const txnVersion = 3 // 2: Batch; 3: Repeat
 
 // appendTxn appends the encoding of t to b. The field order is the format:
 // append new fields at the end under a new txnVersion.
@@ -150,6 +153,7 @@ func appendTxn(b []byte, t *Txn) []byte {
 	w.int(t.CreatedAt)
 	w.int(t.UpdatedAt)
 	w.int(int64(t.Batch))
+	w.bool(t.Repeat)
 	return w.b
 }
 
@@ -189,6 +193,7 @@ func readTxn(r *reader) *Txn {
 	t.CreatedAt = r.int()
 	t.UpdatedAt = r.int()
 	t.Batch = uint64(r.int())
+	t.Repeat = r.bool()
 	return t
 }
 

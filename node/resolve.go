@@ -1,0 +1,195 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/store"
+	"github.com/tillgate/tillgate/wire"
+)
+
+// decision is the OUTCOME to commit for a transaction, and what it owes the
+// acquirer through the store-and-forward queue.
+type decision struct {
+	st       store.Status
+	rc, auth string
+	standIn  bool
+	repeat   bool // the acquirer was asked by a repeat
+	owed     []store.SAFKind
+}
+
+// resolve asks the acquirer about a committed INTENT and commits the
+// OUTCOME. req is the register's request when this node received it (it
+// holds the card data that is never stored); repeat says the acquirer may
+// have seen the transaction already. It returns nil when the outcome is
+// unknown: nothing final may be said, and the INTENT stays open for the
+// sweep (sweepOpen) or the next active.
+func (n *Node) resolve(ctx context.Context, t *store.Txn, req *wire.Message, repeat bool) *store.Txn {
+	d := n.decide(ctx, t, req, repeat)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The node is stopping or lost its term: leave the INTENT open for
+		// the next active rather than record an outcome nobody asked about.
+		return nil
+	}
+	if d.rc == wire.RCIssuerInoperative && !repeat && !d.standIn {
+		auth, release, ok := n.standInFor(t, req, d.st)
+		if ok {
+			defer release()
+			d = standInDecision(d, auth)
+		}
+	}
+	start := time.Now()
+	res, err := n.raft.Apply(ctx, n.outcomeCmd(t, d))
+	n.metrics.commit.Observe(time.Since(start).Seconds())
+	if err != nil {
+		n.log.Warn("outcome not committed", keyID, t.ID, keyErr, err)
+		return nil
+	}
+	r, ok := res.(store.Result)
+	if !ok || r.Err != nil {
+		n.stateMachineError("outcome", t.ID, resultErr(res))
+		return nil
+	}
+	if len(r.SAF) > 0 {
+		n.pokeSAF(t.Acquirer)
+	}
+	return r.Txn
+}
+
+// standInDecision approves d on the acquirer's behalf. The acquirer is owed
+// an advice, and, when the first attempt may have reached it (a timeout),
+// first a reversal of that attempt: the acquirer may have approved it, and
+// the advice stands for the one approval.
+func standInDecision(d decision, auth string) decision {
+	owed := []store.SAFKind{store.SAFAdvice}
+	if d.st == store.StatusUnknown {
+		owed = []store.SAFKind{store.SAFCancel, store.SAFAdvice}
+	}
+	return decision{st: store.StatusApproved, rc: wire.RCApproved, auth: auth, standIn: true, repeat: d.repeat, owed: owed}
+}
+
+// decide works out the OUTCOME of t, asking the acquirer when it must.
+//
+// A reversal, a completion or an 0120 advice is the cluster's to deliver
+// once committed: it is answered 00 whatever the acquirer can do right now,
+// and what the acquirer did not take is owed through the store-and-forward
+// queue (SAFForward). Only an authorization can end declined 91 (or unknown)
+// because the acquirer is out.
+func (n *Node) decide(ctx context.Context, t *store.Txn, req *wire.Message, repeat bool) decision {
+	forward := decision{st: store.StatusApproved, rc: wire.RCApproved, auth: t.AuthCode, owed: []store.SAFKind{store.SAFForward}}
+	if t.MTI == "0120" {
+		return forward
+	}
+	m, local := n.acquirerRequest(t, req, repeat)
+	if m == nil {
+		return local
+	}
+	a := n.askAcquirer(ctx, t, m)
+	forward.repeat = repeat && a.sent
+	switch {
+	case t.Type == store.TypeReversal && a.acknowledged():
+		return decision{st: store.StatusApproved, rc: wire.RCApproved, auth: a.resp.AuthCode, repeat: forward.repeat}
+	case t.Type == store.TypeReversal:
+		return forward
+	case t.Type == store.TypeCompletion && a.acknowledged():
+		return answered(a.resp, forward.repeat)
+	case t.Type == store.TypeCompletion:
+		return forward
+	case a.resp != nil:
+		return answered(a.resp, forward.repeat)
+	case !a.sent && !repeat:
+		// Never written: the acquirer knows nothing of it.
+		return decision{st: store.StatusDeclined, rc: wire.RCIssuerInoperative}
+	case t.Type == store.TypeBalance:
+		return decision{st: store.StatusUnknown, rc: wire.RCIssuerInoperative, repeat: forward.repeat}
+	default:
+		// Bytes may have left: the acquirer may have approved. The
+		// reversal it is owed goes through store-and-forward.
+		return decision{st: store.StatusUnknown, rc: wire.RCIssuerInoperative, repeat: forward.repeat,
+			owed: []store.SAFKind{store.SAFReversal}}
+	}
+}
+
+// answered is the acquirer's own answer to an authorization or completion.
+func answered(resp *wire.Message, repeat bool) decision {
+	st := store.StatusDeclined
+	if resp.ResponseCode == wire.RCApproved {
+		st = store.StatusApproved
+	}
+	return decision{st: st, rc: resp.ResponseCode, auth: resp.AuthCode, repeat: repeat}
+}
+
+// asked is what came of one request to the acquirer.
+type asked struct {
+	resp *wire.Message // the answer, if one came
+	sent bool          // bytes may have reached the acquirer
+}
+
+// acknowledged reports an answer that takes a reversal or advice: a format
+// error, a system error or "inoperative" means the acquirer did nothing with
+// it (see safAcknowledges).
+func (a asked) acknowledged() bool { return a.resp != nil && safAcknowledges(a.resp.ResponseCode) }
+
+func (n *Node) askAcquirer(ctx context.Context, t *store.Txn, m *wire.Message) asked {
+	up := n.upstreamOf(t.Acquirer)
+	if !up.acquire() {
+		n.metrics.acquirerErrors.WithLabelValues("at_limit").Inc()
+		return asked{}
+	}
+	start := time.Now()
+	resp, err := up.link.Send(ctx, m)
+	up.release()
+	n.metrics.acquirer.Observe(time.Since(start).Seconds())
+	if p, ok := ctx.Value(acqTimeKey{}).(*time.Duration); ok {
+		*p += time.Since(start)
+	}
+	switch {
+	case err == nil:
+		return asked{resp: resp, sent: true}
+	case errors.Is(err, acquirer.ErrUnavailable):
+		n.metrics.acquirerErrors.WithLabelValues("unavailable").Inc()
+		return asked{}
+	default:
+		n.metrics.acquirerErrors.WithLabelValues("unknown").Inc()
+		n.log.Warn("acquirer outcome unknown", keyID, t.ID, keyErr, err)
+		return asked{sent: true}
+	}
+}
+
+// acquirerRequest builds what goes upstream for t. It returns nil and the
+// decision when the node answers by itself: a reversal of something the
+// acquirer never approved has nothing to reverse.
+func (n *Node) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool) (*wire.Message, decision) {
+	m := upstreamMessage(t, t.MTI, t.AcqSTAN, t.AcqTime)
+	if t.OriginalID != "" {
+		orig, ok, err := n.store.Get(t.OriginalID)
+		switch {
+		case err != nil:
+			// Cannot be built now: owed, and built again from the state
+			// when the store-and-forward sender sends it.
+			n.log.Error("original of a reversal or completion unreadable: owed to the acquirer", keyID, t.ID, keyErr, err)
+			return nil, decision{st: store.StatusApproved, rc: wire.RCApproved, auth: t.AuthCode, owed: []store.SAFKind{store.SAFForward}}
+		case !ok && t.Type == store.TypeReversal:
+			return nil, decision{st: store.StatusApproved, rc: wire.RCApproved}
+		case !ok:
+			return nil, decision{st: store.StatusDeclined, rc: rcNoOriginal}
+		case t.Type == store.TypeReversal && (orig.Status == store.StatusDeclined || orig.Status == store.StatusReversed):
+			return nil, decision{st: store.StatusApproved, rc: wire.RCApproved}
+		}
+		m.OriginalData = upstreamOriginal(orig)
+	} else if t.Type == store.TypeReversal {
+		return nil, decision{st: store.StatusApproved, rc: wire.RCApproved}
+	}
+	if req != nil {
+		m.PAN, m.Expiry, m.POSEntryMode, m.POSCondition = req.PAN, req.Expiry, req.POSEntryMode, req.POSCondition
+		m.Track2, m.PINBlock, m.ICC = req.Track2, req.PINBlock, req.ICC
+	} else if pan, err := n.vault.Open(t.PANEnc); err == nil {
+		m.PAN = pan
+	}
+	if repeat {
+		m.MTI = wire.RepeatMTI(m.MTI)
+	}
+	return m, decision{}
+}
