@@ -177,13 +177,18 @@ func (s *session) read() error {
 }
 
 // deliver decodes one answer and wakes its waiter. An answer nobody waits
-// for (its request timed out) is counted and dropped.
+// for (its request timed out) is counted and dropped. A host's own 0800 is
+// not an answer: it is answered.
 func (s *session) deliver(payload []byte) {
 	s.lastRecv.Store(int64(s.l.now()))
 	m, err := s.l.codec.Unpack(payload)
 	if err != nil {
 		s.l.st.malformed.Add(1)
 		s.l.log.Warn("undecodable answer dropped", "conn", s.slot, "err", err)
+		return
+	}
+	if m.MTI == "0800" {
+		s.answerHost(m)
 		return
 	}
 	w := s.takeKey(m.Key())
@@ -193,6 +198,27 @@ func (s *session) deliver(payload []byte) {
 		return
 	}
 	w.ch <- result{msg: m}
+}
+
+// answerHost answers a host-initiated 0800 (echo, sign-on, sign-off) with
+// an 0810 00 carrying its DE7, DE11 and DE70: a host that echoes its peers
+// closes a connection that leaves its echo unanswered. It goes through
+// the writer like a request, with no waiter; if the connection is
+// failing the answer is lost with it.
+func (s *session) answerHost(m *wire.Message) {
+	resp := &wire.Message{MTI: "0810", TransmissionTime: m.TransmissionTime, STAN: m.STAN,
+		NetworkCode: m.NetworkCode, ResponseCode: wire.RCApproved}
+	frame, err := s.l.codec.PackFrame(nil, resp)
+	if err != nil {
+		s.l.st.malformed.Add(1)
+		s.l.log.Warn("host 0800 not answerable, dropped", "conn", s.slot, "stan", m.STAN, "err", err)
+		return
+	}
+	if err := s.w.enqueue(frame, nil); err != nil {
+		s.l.log.Debug("host 0800 not answered: connection closing", "conn", s.slot, "stan", m.STAN)
+		return
+	}
+	s.l.log.Debug("host 0800 answered", "conn", s.slot, "stan", m.STAN, "network_code", m.NetworkCode)
 }
 
 // echoLoop sends an echo when nothing was received for EchoInterval; an

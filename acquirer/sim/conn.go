@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"time"
 
 	"github.com/tillgate/tillgate/wire"
 )
@@ -17,13 +16,23 @@ func (s *Sim) serve(nc net.Conn) {
 	defer s.wg.Done()
 	defer s.untrack(nc)
 	defer nc.Close()
-	err := s.read(nc, &connWriter{nc: nc})
+	w := &connWriter{nc: nc}
+	var echo *hostEcho
+	stop := make(chan struct{})
+	defer close(stop)
+	if s.cfg.Strict {
+		echo = newHostEcho()
+		s.wg.Add(1)
+		go s.echoLoop(nc, w, echo, stop)
+	}
+	err := s.read(nc, w, echo)
 	s.log.Debug("connection closed", "remote", nc.RemoteAddr().String(), "err", err)
 }
 
 // read splits the stream into frames; a framing error closes the
-// connection (the stream cannot be resynchronised).
-func (s *Sim) read(nc net.Conn, w *connWriter) error {
+// connection (the stream cannot be resynchronised). Answers to the host's
+// own echoes (strict mode: echo is not nil) go to echo.
+func (s *Sim) read(nc net.Conn, w *connWriter, echo *hostEcho) error {
 	d := s.cfg.Dialect
 	buf := make([]byte, 0, 16<<10)
 	for {
@@ -44,9 +53,12 @@ func (s *Sim) read(nc net.Conn, w *connWriter) error {
 				break
 			}
 			s.st.requests.Add(1)
+			off += k
+			if echo.take(s.codec, payload) {
+				continue
+			}
 			s.wg.Add(1)
 			go s.handle(nc, w, append([]byte(nil), payload...))
-			off += k
 		}
 		buf = buf[:copy(buf, buf[off:])]
 		if rerr != nil {
@@ -179,116 +191,4 @@ func (s *Sim) formatError(m *wire.Message, err error) *wire.Message {
 	s.st.malformed.Add(1)
 	s.log.Warn("invalid request answered 30", "mti", m.MTI, "key", m.Key(), "err", err)
 	return reply(m, wire.RCFormatError, "", m.RRN)
-}
-
-// financial applies the rules and records the outcome before answering; a
-// known identity gets its recorded answer and changes nothing.
-func (s *Sim) financial(m *wire.Message, class string) *wire.Message {
-	now := s.now().UTC()
-	if isStandInAdvice(m, class) {
-		return s.standInAdvice(m, now)
-	}
-	e := entry{key: class + m.Key()}
-	e.rec = record{Class: class, Kind: kindOf(class, m.ProcCode), Amount: m.Amount, Day: now.Format("20060102"), RRN: m.RRN,
-		At: now.UnixNano()}
-	if e.rec.RRN == "" {
-		e.rec.RRN = assignRRN(e.key)
-	}
-	switch e.rec.Kind {
-	case KindReversal:
-		e.orig = originalKey(m)
-		e.rec.Original, e.rec.RC = e.orig, wire.RCApproved
-	default:
-		if e.rec.Kind == KindCompletion {
-			e.rec.Original = originalKey(m)
-		}
-		if e.rec.RC = decide(m, e.rec.Kind, now); e.rec.RC == wire.RCApproved {
-			e.rec.AuthCode = authCode(e.key)
-		}
-	}
-	rec, dup, failed := s.record(m, e)
-	if failed != nil {
-		return failed
-	}
-	if dup {
-		s.log.Info("duplicate answered from the ledger", "mti", m.MTI, "key", m.Key(), "rc", rec.RC)
-	}
-	s.log.Debug("answered", "mti", m.MTI, "key", m.Key(), "kind", rec.Kind, "rc", rec.RC)
-	return reply(m, rec.RC, rec.AuthCode, rec.RRN)
-}
-
-// record writes e to the ledger for m and counts a duplicate. failed is
-// the answer to give when the ledger cannot be written.
-func (s *Sim) record(m *wire.Message, e entry) (rec record, dup bool, failed *wire.Message) {
-	rec, dup, err := s.ledger.record(e)
-	if err != nil {
-		s.log.Error("ledger", "key", m.Key(), "err", err)
-		return record{}, false, reply(m, wire.RCSystemError, "", m.RRN)
-	}
-	if dup {
-		s.st.duplicates.Add(1)
-	}
-	return rec, dup, nil
-}
-
-// originalKey is the ledger key of the transaction DE90 names: the class
-// of its MTI + this terminal + its STAN + its DE7 (validated: 42 digits).
-func originalKey(m *wire.Message) string {
-	od := m.OriginalData
-	class := classOf(od[:4])
-	if class == "" {
-		class = od[:4]
-	}
-	return class + m.TerminalID + od[4:10] + od[10:20]
-}
-
-// reply is the answer to m: its identity and amount fields echoed, never
-// card data (DE2, DE35, DE52, DE55).
-func reply(m *wire.Message, rc, auth, rrn string) *wire.Message {
-	r := &wire.Message{
-		MTI:              wire.ResponseMTI(m.MTI),
-		ProcCode:         m.ProcCode,
-		Amount:           m.Amount,
-		HasAmount:        m.HasAmount,
-		TransmissionTime: m.TransmissionTime,
-		STAN:             m.STAN,
-		RRN:              rrn,
-		AuthCode:         auth,
-		ResponseCode:     rc,
-		TerminalID:       m.TerminalID,
-		MerchantID:       m.MerchantID,
-		Currency:         m.Currency,
-		OriginalData:     m.OriginalData,
-	}
-	if classOf(m.MTI) == "0800" {
-		r.NetworkCode = m.NetworkCode
-	}
-	return r
-}
-
-// isStandInAdvice tells a stand-in advice (an 0220 whose DE90 names an
-// 0200: "I approved this one on your behalf") from a completion (DE90
-// names an 0100).
-func isStandInAdvice(m *wire.Message, class string) bool {
-	return class == "0220" && len(m.OriginalData) >= 4 && classOf(m.OriginalData[:4]) == "0200"
-}
-
-// standInAdvice records the approval a stand-in advice reports, on the
-// original's identity: an original already approved here is a duplicate
-// (nothing changes), one declined here (or never seen) becomes approved
-// with the stand-in's auth code, one reversed first stays reversed. It is
-// always acknowledged 0230 00: the stand-in's approval stands.
-func (s *Sim) standInAdvice(m *wire.Message, now time.Time) *wire.Message {
-	e := entry{key: originalKey(m), advice: true}
-	e.rec = record{Class: "0200", Kind: kindOf("0200", m.ProcCode), Amount: m.Amount, Day: now.Format("20060102"),
-		RRN: m.RRN, RC: wire.RCApproved, AuthCode: m.AuthCode, StandIn: true, At: now.UnixNano()}
-	if e.rec.RRN == "" {
-		e.rec.RRN = assignRRN(e.key)
-	}
-	rec, dup, failed := s.record(m, e)
-	if failed != nil {
-		return failed
-	}
-	s.log.Debug("stand-in advice", "key", e.key, "duplicate", dup, "reversed", rec.Reversed)
-	return reply(m, wire.RCApproved, m.AuthCode, rec.RRN)
 }

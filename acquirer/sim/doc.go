@@ -18,8 +18,8 @@
 // 0800 (any DE70: sign-on, sign-off, echo) is answered 0810 RC 00 and not
 // recorded. 0100 (pre-auth), 0200 (purchase DE3 00xxxx, refund 20xxxx,
 // cashback 09xxxx, balance 31xxxx; other codes count as purchase), 0220
-// (completion; DE90 names the pre-auth, which is not checked) and their
-// repeats (xxx1) are checked in this order, the first match answering:
+// (completion; DE90 names the pre-auth) and their repeats (xxx1) are
+// checked in this order, the first match answering:
 //
 //   - PAN (DE2, else the PAN of DE35) failing Luhn: 14 (no card at all
 //     is a format error, 30)
@@ -30,32 +30,71 @@
 //   - amount ending in 51 (Amount%100 == 51): 51
 //   - otherwise 00 with a 6-digit auth code derived from the identity
 //
-// 0400 and 0420 (and repeats) are reversals, always answered 00: DE90
-// names the original (MTI 4 + STAN 6 + DE7 10 + ...), looked up by DE41 +
-// that STAN + that DE7 in the class of that MTI. An approved original is
-// marked reversed (it drops out of Totals); a declined or already reversed
-// one is left alone; an unknown one gets a tombstone, so that if the
+// 0400 and 0420 (and repeats) are reversals, answered 00: DE90 names the
+// original (MTI 4 + STAN 6 + DE7 10 + ...), looked up by DE41 + that STAN
+// + that DE7 in the class of that MTI, exactly: a reversal cancels the
+// record it names and no other. An approved original is marked reversed
+// (it drops out of Totals); a declined or already reversed one is left
+// alone; an unknown one gets a tombstone (lenient host), so that if the
 // original arrives later it is answered by the rules as usual but stored
 // as already reversed (it nets to zero). Reversals are full reversals:
 // their DE4 is not compared with the original's.
 //
-// An 0220 whose DE90 names an 0200 is a stand-in advice ("approved on
-// your behalf", DE38 the client's auth code): it is recorded on the
-// original's identity, approving it unless it is already approved (then it
-// is a duplicate) or was reversed first (then it stays reversed), and is
-// always answered 0230 00.
+// Advices report an approval the client already gave; the card rules do
+// not apply, the answer is 00 with the advice's DE38 (or an auth code
+// made here when it has none), and the advice is booked under its own
+// identity, never merged into the original's record:
 //
-// Other requests (0120, 0500, ...) and requests missing a mandatory field
+//   - an 0220 whose DE90 names an 0200 is a stand-in advice ("approved
+//     on your behalf"): a record of class 0220 with the kind of its DE3
+//     (purchase, refund, ...), stand-in, its original the 0200 named. The
+//     0200's own record, if the host has one (approved, declined or
+//     reversed), is left as it is: if the host approved it too, that is
+//     two approvals, and the client must reverse its attempt (an 0420
+//     naming the 0200) to net it to one;
+//   - an 0120 is an authorization advice: a record of class 0120, kind
+//     preauth, stand-in when DE48 carries the SI tag, its original the
+//     transaction DE90 names if it has one. Answered 0130 00.
+//
+// Other requests (0320, 0500, ...) and requests missing a mandatory field
 // (wire.ValidateRequest) are answered 30 and not recorded. Messages that
 // are not requests (responses) are ignored.
 //
 // # Identity and duplicates
 //
 // A transaction's identity is DE41 + DE11 + DE7 within a message class:
-// 0100, 0200, 0220, and 0400 (with 0420), a repeat counting as its
+// 0100, 0120, 0200, 0220, and 0400 (with 0420), a repeat counting as its
 // original. A request whose identity is already in the ledger (a repeat,
-// or the same MTI again) gets the recorded answer (same DE38, DE39, DE37)
-// and changes nothing; it is counted in Stats.Duplicates.
+// or the same MTI again) gets the recorded answer (same DE38, DE39, DE37),
+// changes nothing and is counted on its record and in Stats.Duplicates.
+//
+// # Strict mode
+//
+// Config.Strict (acqsim serve --strict) makes the host as strict as a
+// real one, so that tests see what a real host would do to the client:
+//
+//   - Duplicate transmissions: an original MTI (xx00) of an identity the
+//     host received within StrictConfig.DupWindow is answered 94 and has
+//     no effect (counted on the record as refused); a repeat (xx01) gets
+//     the recorded answer. An identity older than the window is new again
+//     (the host processes it a second time); its old record is kept under
+//     the key + "~" + its receipt time.
+//   - STAN reuse: a new identity whose DE41 + DE11 the host already saw
+//     the same UTC day with another DE7, in any class, is answered 94; the
+//     refusal is booked under the refused identity (RC 94, refused 1, no
+//     effect), and its repeats are refused too.
+//   - Unknown originals: a reversal (0400/0420) or a completion naming an
+//     original the host does not have is answered 25 and forgotten:
+//     nothing is stored, no tombstone waits for the original (which,
+//     arriving later, is an ordinary approval). A stand-in advice is never
+//     refused: its original is usually one the host never saw.
+//   - Host echoes: the host sends its own 0800 (DE70 301, its own DE11,
+//     DE7) on every connection every StrictConfig.EchoEvery and closes a
+//     connection that has not answered it (0810) within EchoTimeout.
+//
+// Stats counts the refusals (Refused, STANReuse), the 25s
+// (UnknownOriginal), the echoes sent and the connections closed for
+// leaving one unanswered (HostEchoes, HostEchoTimeouts).
 //
 // # Answers
 //
@@ -68,14 +107,19 @@
 //
 // DataDir/sim.db (bbolt) holds one record per identity: class, kind,
 // amount, RC, auth code, RRN, UTC day of receipt, reversed flag and the
-// day of the reversal; never card data. A record is committed (db.Batch:
-// concurrent requests share one commit) before its answer is written, so
-// an answer the simulator gave survives a crash and a restart. Totals and
-// TotalsByDay read it; `acqsim totals` reads it without a running server.
-// Each record keeps when it was received (and when its reversal was), so
-// that Settlement exports the acquirer's settlement file of a time window
-// (WriteSettlementCSV; docs/settlement.md), the same bytes whenever it is
-// asked for.
+// day of the reversal, the original named, the advice and stand-in flags,
+// and how often the identity was asked (requests processed, of them
+// repeats, and frames refused 94); never card data. A record is committed
+// (db.Batch: concurrent requests share one commit) before its answer is
+// written, so an answer the simulator gave survives a crash and a
+// restart; counting a repeat is a write in the same shared commit. Ledger
+// exports every record (acqsim: GET /ledger, see LedgerRecord), declines
+// and tombstones included, for a checker. Totals and TotalsByDay read it
+// (advices count as approvals); `acqsim totals` reads it without a
+// running server. Each record keeps when it was received (and when its
+// reversal was), so that Settlement exports the acquirer's settlement file
+// of a time window (WriteSettlementCSV; docs/settlement.md), the same
+// bytes whenever it is asked for.
 //
 // # Faults
 //

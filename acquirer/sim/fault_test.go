@@ -1,56 +1,9 @@
 package sim
 
 import (
-	"reflect"
 	"testing"
 	"time"
-
-	"github.com/tillgate/tillgate/wire"
 )
-
-// standInAdviceOf is the 0220 a client's stand-in sends for orig, under its
-// own STAN.
-func standInAdviceOf(orig *wire.Message, stan string) *wire.Message {
-	a := *orig
-	a.MTI, a.STAN, a.TransmissionTime = "0220", stan, "0102030406"
-	a.AuthCode, a.ResponseCode = "S00001", "00"
-	a.OriginalData = orig.MTI + orig.STAN + orig.TransmissionTime + "0000000000000000000000"
-	return &a
-}
-
-func TestStandInAdvice(t *testing.T) {
-	s := mustOpen(t, Config{})
-	c := dial(t, s)
-	// Never seen here: the advice records the approval.
-	if got := c.roundTrip(standInAdviceOf(purchase("000001", 1000), "500001")); got.MTI != "0230" || got.ResponseCode != "00" {
-		t.Fatalf("advice answered %s %s", got.MTI, got.ResponseCode)
-	}
-	// Declined here (amount ending 51), then stood in: the advice wins.
-	declined := purchase("000002", 2051)
-	if got := c.roundTrip(declined); got.ResponseCode != "51" {
-		t.Fatalf("RC %s", got.ResponseCode)
-	}
-	c.roundTrip(standInAdviceOf(declined, "500002"))
-	// Approved here, then the advice (the answer was lost): no double.
-	approved := purchase("000003", 300)
-	c.roundTrip(approved)
-	c.roundTrip(standInAdviceOf(approved, "500003"))
-	// A repeat of an advice changes nothing.
-	rep := standInAdviceOf(approved, "500003")
-	rep.MTI = "0221"
-	c.roundTrip(rep)
-	want := map[string]Sum{KindPurchase: {Count: 3, Amount: 1000 + 2051 + 300}}
-	if got := mustTotals(t, s); !reflect.DeepEqual(got, want) {
-		t.Fatalf("totals %v, want %v", got, want)
-	}
-	// The original arriving after its advice is a duplicate.
-	if got := c.roundTrip(purchase("000001", 1000)); got.ResponseCode != "00" {
-		t.Fatalf("late original RC %s", got.ResponseCode)
-	}
-	if got := mustTotals(t, s); !reflect.DeepEqual(got, want) {
-		t.Fatalf("late original counted: %v", got)
-	}
-}
 
 func TestFaultLateDuplicateDrop(t *testing.T) {
 	s := mustOpen(t, Config{})

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,12 @@ const testDE7 = "0102030405"
 // mustOpen starts a simulator with no latency in a temp dir.
 func mustOpen(t *testing.T, cfg Config) *Sim {
 	t.Helper()
+	return mustOpenAt(t, cfg, time.Now)
+}
+
+// mustOpenAt is mustOpen with the simulator's clock.
+func mustOpenAt(t *testing.T, cfg Config, now func() time.Time) *Sim {
+	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
@@ -22,13 +29,58 @@ func mustOpen(t *testing.T, cfg Config) *Sim {
 		cfg.DataDir = filepath.Join(t.TempDir(), "acq")
 	}
 	cfg.Dialect = wire.DefaultDialect()
-	s, err := Open(cfg)
+	s, err := open(cfg, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// mustLedger is the simulator's ledger by key.
+func mustLedger(t *testing.T, s *Sim) map[string]LedgerRecord {
+	t.Helper()
+	recs, err := s.Ledger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]LedgerRecord, len(recs))
+	for _, r := range recs {
+		out[r.Key] = r
+	}
+	return out
+}
+
+// manualClock is a clock a test moves by hand.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// standInAdviceOf is the 0220 a client's stand-in sends for orig, under its
+// own STAN and DE7, with its auth code.
+func standInAdviceOf(orig *wire.Message, stan string) *wire.Message {
+	a := *orig
+	a.MTI, a.STAN, a.TransmissionTime = "0220", stan, "0102030406"
+	a.AuthCode, a.ResponseCode = "S00001", "00"
+	a.OriginalData = orig.MTI + orig.STAN + orig.TransmissionTime + "0000000000000000000000"
+	return &a
+}
+
+// key is the ledger key of m in its class.
+func key(m *wire.Message) string { return classOf(m.MTI) + m.Key() }
 
 // client is a synchronous test client on one raw connection.
 type client struct {

@@ -45,14 +45,14 @@ type DayTotals struct {
 
 // record is what the ledger keeps per identity. Never card data.
 type record struct {
-	Class       string `json:"c"`            // 0100, 0200, 0220, 0400
+	Class       string `json:"c"`            // 0100, 0120, 0200, 0220, 0400
 	Kind        string `json:"k,omitempty"`  // see Kind*; "" for a tombstone
 	Amount      int64  `json:"a"`            // DE4
 	RC          string `json:"rc,omitempty"` // DE39 answered
 	AuthCode    string `json:"ac,omitempty"` // DE38 answered
 	RRN         string `json:"rrn,omitempty"`
 	Day         string `json:"d"`            // UTC date of receipt, YYYYMMDD
-	Original    string `json:"o,omitempty"`  // reversal/completion: key of the original
+	Original    string `json:"o,omitempty"`  // reversal/completion/advice: key of the original
 	Reversed    bool   `json:"rv,omitempty"` // an approval cancelled by a reversal
 	ReversedDay string `json:"rd,omitempty"` // UTC date the reversal was received
 	// Tombstone: a reversal named this identity before it arrived. When
@@ -60,15 +60,29 @@ type record struct {
 	Tombstone bool `json:"t,omitempty"`
 	// StandIn: approved by the client's stand-in, as its advice reported.
 	StandIn bool `json:"si,omitempty"`
+	// Advice: an approval the client reported (a stand-in 0220, an 0120),
+	// booked under the advice's own identity.
+	Advice bool `json:"av,omitempty"`
 	// At is when the request was received (unix nanos); the settlement
 	// export cuts its window by it. 0 in records written before it existed.
 	At int64 `json:"at,omitempty"`
 	// ReversedAt is when the reversal was received (unix nanos), so that
 	// an export of a past window shows the status as of the window's end.
 	ReversedAt int64 `json:"ra,omitempty"`
+	// Requests counts the frames of this identity that were processed
+	// (the first and those answered from the record); Repeats those of
+	// them with a repeat MTI; Refused the frames answered 94 instead. A
+	// checker tells from them whether the client asked twice.
+	Requests int64 `json:"n,omitempty"`
+	Repeats  int64 `json:"rp,omitempty"`
+	Refused  int64 `json:"rf,omitempty"`
 }
 
 func (r *record) approved() bool { return r.RC == "00" && !r.Tombstone }
+
+// refusedOnly: the identity was only ever refused (STAN reuse); it
+// answers 94 and takes no part in the STAN-reuse check of others.
+func (r *record) refusedOnly() bool { return r.Requests == 0 && r.Refused > 0 }
 
 // Ledger is the simulator's durable record of what it answered.
 type Ledger struct {
@@ -108,50 +122,115 @@ func OpenLedger(dir string, readOnly bool) (*Ledger, error) {
 // Close closes the file.
 func (l *Ledger) Close() error { return l.db.Close() }
 
-// entry is one request to record.
+// entry is one request to book.
 type entry struct {
-	key  string // class + identity
-	orig string // reversal: key of the original it names
-	rec  record // what to store if the identity is new
-	// advice: a stand-in advice, which also overrides a decline stored
-	// under the identity (the client approved it on the host's behalf).
-	advice bool
+	key    string // class + identity
+	orig   string // reversal, completion: key of the original it names
+	rec    record // what to store if the identity is new
+	repeat bool   // came with a repeat MTI (xx01)
+	// strict: the rules of a strict host (nil: the lenient one).
+	strict *strictRules
 }
 
-// record stores e unless its identity is known, in one shared commit (db.
-// Batch, durable when it returns). It returns the stored record and
-// whether it was a duplicate. A reversal marks its original reversed, or
-// leaves a tombstone for it.
-func (l *Ledger) record(e entry) (record, bool, error) {
+// outcome is what booking did with a request.
+type outcome int
+
+const (
+	booked          outcome = iota // a new identity, stored
+	answeredAgain                  // a known identity, answered from its record
+	refusedDup                     // strict: a duplicate transmission, 94
+	refusedReuse                   // strict: DE41+DE11 reused the same day, 94
+	unknownOriginal                // strict: the original it names is unknown, 25
+)
+
+// book stores e unless its identity is known, in one shared commit (db.
+// Batch, durable when it returns), and counts the frame on its record.
+// It returns the record that answers and what was done. A reversal marks
+// its original reversed, or leaves a tombstone for it (lenient host).
+func (l *Ledger) book(e entry) (record, outcome, error) {
 	var out record
-	var dup bool
+	var what outcome
 	// Batch may run the function more than once: it only reads and
-	// writes the transaction and sets out/dup afresh each time.
+	// writes the transaction and sets out/what afresh each time.
 	err := l.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTxns)
-		rec := e.rec
-		if old, ok, err := get(b, e.key); err != nil {
-			return err
-		} else if ok && !old.Tombstone && (!e.advice || old.approved()) {
-			out, dup = old, true
-			return nil
-		} else if ok && !old.Tombstone {
-			rec.RRN = old.RRN // a stand-in over the host's own decline
-		} else if ok {
-			rec.Reversed, rec.ReversedDay, rec.ReversedAt = true, old.ReversedDay, old.ReversedAt
-		}
-		if rec.Kind == KindReversal {
-			if err := reverse(b, e.orig, rec.Day, rec.At); err != nil {
-				return err
-			}
-		}
-		out, dup = rec, false
-		return put(b, e.key, &rec)
+		var err error
+		out, what, err = bookTx(tx.Bucket(bucketTxns), e)
+		return err
 	})
 	if err != nil {
-		return record{}, false, fmt.Errorf("sim: ledger write: %w", err)
+		return record{}, 0, fmt.Errorf("sim: ledger write %s: %w", e.key, err)
 	}
-	return out, dup, nil
+	return out, what, nil
+}
+
+// bookTx is book inside the transaction.
+func bookTx(b *bolt.Bucket, e entry) (record, outcome, error) {
+	old, ok, err := get(b, e.key)
+	if err != nil {
+		return record{}, 0, err
+	}
+	if ok && !old.Tombstone {
+		if !e.strict.forgotten(&old) {
+			return again(b, e, old)
+		}
+		// Outside the window the host no longer knows it: the old
+		// record moves aside (its money stays counted) and the frame
+		// is new.
+		if err := put(b, archiveKey(e.key, old.At), &old); err != nil {
+			return record{}, 0, err
+		}
+		ok = false
+	}
+	if what, err := e.strict.refuse(b, e); err != nil || what != booked {
+		return e.rec, what, err
+	}
+	return fresh(b, e, old, ok)
+}
+
+// again answers a frame of a known identity from its record and counts
+// it there. A strict host refuses an original MTI (a duplicate
+// transmission); an identity only ever refused stays refused.
+func again(b *bolt.Bucket, e entry, old record) (record, outcome, error) {
+	what := answeredAgain
+	switch {
+	case old.refusedOnly():
+		old.Refused++
+		what = refusedReuse
+	case e.strict != nil && !e.repeat:
+		old.Refused++
+		what = refusedDup
+	default:
+		old.Requests++
+		if e.repeat {
+			old.Repeats++
+		}
+	}
+	return old, what, put(b, e.key, &old)
+}
+
+// fresh stores a new identity; tomb, if hasTomb, is the tombstone a
+// reversal left for it (then it is stored reversed).
+func fresh(b *bolt.Bucket, e entry, tomb record, hasTomb bool) (record, outcome, error) {
+	rec := e.rec
+	rec.Requests = 1
+	if e.repeat {
+		rec.Repeats = 1
+	}
+	if hasTomb {
+		rec.Reversed, rec.ReversedDay, rec.ReversedAt = true, tomb.ReversedDay, tomb.ReversedAt
+	}
+	if rec.Kind == KindReversal {
+		if err := reverse(b, e.orig, rec.Day, rec.At); err != nil {
+			return record{}, 0, err
+		}
+	}
+	return rec, booked, put(b, e.key, &rec)
+}
+
+// archiveKey is where a record forgotten by the duplicate window is kept:
+// its key, "~" and its receipt time (unix nanos, 19 digits).
+func archiveKey(key string, at int64) string {
+	return fmt.Sprintf("%s~%019d", key, at)
 }
 
 // reverse marks the original at key reversed on day (at unix nanos), or

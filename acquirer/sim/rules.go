@@ -37,7 +37,7 @@ var netKinds = map[string]bool{
 // "" for the MTIs the simulator does not serve.
 func classOf(mti string) string {
 	switch c := wire.OriginalMTI(mti); c {
-	case "0100", "0200", "0220", "0400", "0800":
+	case "0100", "0120", "0200", "0220", "0400", "0800":
 		return c
 	case "0420":
 		return "0400"
@@ -48,7 +48,7 @@ func classOf(mti string) string {
 // kindOf names a request of class class with processing code proc.
 func kindOf(class, proc string) string {
 	switch class {
-	case "0100":
+	case "0100", "0120":
 		return KindPreAuth
 	case "0220":
 		return KindCompletion

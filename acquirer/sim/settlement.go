@@ -28,7 +28,7 @@ type SettlementRow struct {
 	TerminalID       string // DE41
 	STAN             string // DE11
 	TransmissionTime string // DE7
-	MTI              string // the class: 0200, or 0220 for a completion
+	MTI              string // the class: 0200, or 0220 for a completion or a stand-in advice
 	Kind             string // purchase, refund, cashback, completion
 	Amount           int64  // minor units
 	Status           string // approved, or reversed by a reversal received before the window's end
@@ -43,30 +43,28 @@ type SettlementRow struct {
 var settledKinds = map[string]bool{KindPurchase: true, KindRefund: true, KindCashback: true, KindCompletion: true}
 
 // Settlement is the acquirer's settlement of the window [from, to): one
-// row per approved financial record (classes 0200 and 0220) received in
-// it, ordered by received time then key. Declines, pre-auths, balance
-// inquiries and reversal records are not rows; a reversal folds into its
-// original, which is "reversed" if the reversal was received before to.
-// So the export of a past window does not change when later reversals
-// arrive. Records written before received times existed are never in a
-// window.
+// row per approved financial record (classes 0200 and 0220: stand-in
+// advices and completions) received in it, ordered by received time then
+// key. Declines, pre-auths (0100, 0120), balance inquiries and reversal
+// records are not rows; a reversal folds into its original, which is
+// "reversed" if the reversal was received before to. So the export of a
+// past window does not change when later reversals arrive. Records
+// written before received times existed are never in a window. See
+// foldAdvices for an original and its advice sharing one RRN.
 func (l *Ledger) Settlement(from, to time.Time) ([]SettlementRow, error) {
 	lo, hi := from.UnixNano(), to.UnixNano()
-	type keyed struct {
-		key string
-		row SettlementRow
-	}
-	var rows []keyed
+	var rows []keyedRow
 	err := l.each(func(key string, r *record) {
 		if (r.Class != "0200" && r.Class != "0220") || !r.approved() || !settledKinds[r.Kind] || r.At < lo || r.At >= hi {
 			return
 		}
-		rows = append(rows, keyed{key, settlementRow(key, r, hi)})
+		rows = append(rows, keyedRow{key, r.Original, r.Advice, settlementRow(key, r, hi)})
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(rows, func(a, b keyed) int {
+	rows = foldAdvices(rows)
+	slices.SortFunc(rows, func(a, b keyedRow) int {
 		if c := compareInt(a.row.ReceivedAt, b.row.ReceivedAt); c != 0 {
 			return c
 		}
@@ -77,6 +75,35 @@ func (l *Ledger) Settlement(from, to time.Time) ([]SettlementRow, error) {
 		out[i] = rows[i].row
 	}
 	return out, nil
+}
+
+// keyedRow is a row with the ledger facts the export orders and folds by.
+type keyedRow struct {
+	key, original string
+	advice        bool
+	row           SettlementRow
+}
+
+// foldAdvices drops the row of an original that was reversed and whose
+// stand-in advice, in the same export, carries the same RRN and terminal:
+// the client's approval replaced the host's own (answered too late and
+// reversed), and one RRN is one transaction on the client's side, so two
+// rows would not reconcile. An original still approved stays beside its
+// advice: that is two approvals, which reconciliation must show.
+func foldAdvices(rows []keyedRow) []keyedRow {
+	named := map[string]SettlementRow{}
+	for _, r := range rows {
+		if r.advice && r.original != "" {
+			named[r.original] = r.row
+		}
+	}
+	if len(named) == 0 {
+		return rows
+	}
+	return slices.DeleteFunc(rows, func(r keyedRow) bool {
+		a, ok := named[r.key]
+		return ok && r.row.Status == StatusReversed && a.RRN == r.row.RRN && a.TerminalID == r.row.TerminalID
+	})
 }
 
 // settlementRow is r as of the unix-nano instant end. The key is class(4)

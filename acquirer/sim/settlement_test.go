@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -67,7 +68,7 @@ func TestSettlementExport(t *testing.T) {
 	}
 	want := []string{
 		"0200 000001 purchase approved", "0200 000002 refund approved", "0200 000003 purchase reversed",
-		"0220 000007 completion approved", "0200 000009 purchase approved", "0200 000011 purchase approved",
+		"0220 000007 completion approved", "0220 000008 purchase approved", "0200 000011 purchase approved",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("rows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -109,5 +110,59 @@ func compareGolden(t *testing.T, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("output differs from %s:\n%s\nwant\n%s", path, got, want)
+	}
+}
+
+// TestSettlementAdviceSharesRRN: the host approved a purchase whose answer
+// came too late, the client reversed that attempt (0420) and sent its
+// stand-in advice with the same RRN: one row, the advice's. Two approvals
+// stay two rows, and an advice with another RRN folds nothing.
+func TestSettlementAdviceSharesRRN(t *testing.T) {
+	base := time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC)
+	p := purchase("000001", 700)
+	p.RRN = "607300000001"
+	reversal := reversalOf(p, "000002")
+	reversal.MTI = "0420"
+	other := standInAdviceOf(p, "000003")
+	other.RRN = "607300000099"
+	tests := []struct {
+		name   string
+		frames []*wire.Message
+		rows   []string // MTI STAN status
+	}{
+		{"reversed attempt, then its advice", []*wire.Message{p, reversal, standInAdviceOf(p, "000003")},
+			[]string{"0220 000003 approved"}},
+		{"advice, then the attempt's reversal", []*wire.Message{p, standInAdviceOf(p, "000003"), reversal},
+			[]string{"0220 000003 approved"}},
+		{"two approvals", []*wire.Message{p, standInAdviceOf(p, "000003")},
+			[]string{"0200 000001 approved", "0220 000003 approved"}},
+		{"another RRN", []*wire.Message{p, reversal, other},
+			[]string{"0200 000001 reversed", "0220 000003 approved"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := open(Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Dialect: wire.DefaultDialect()}, stepClock(base))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			c := dial(t, s)
+			for _, m := range tt.frames {
+				if got := c.roundTrip(m); got.ResponseCode != "00" {
+					t.Fatalf("%s %s: RC %s", m.MTI, m.STAN, got.ResponseCode)
+				}
+			}
+			rows, err := s.Settlement(base, base.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rows {
+				got = append(got, r.MTI+" "+r.STAN+" "+r.Status)
+			}
+			if !slices.Equal(got, tt.rows) {
+				t.Errorf("rows %q, want %q", got, tt.rows)
+			}
+		})
 	}
 }

@@ -19,6 +19,60 @@ type Config struct {
 	Latency Latency // per request, before the answer
 	Dialect wire.Dialect
 	Logger  *slog.Logger // nil: discard
+	// Strict makes the host as strict as a real one (see the package
+	// doc): duplicate transmissions and STAN reuse answered 94, reversals
+	// and completions of an unknown original 25, and the host's own echoes
+	// on every connection. Off, the simulator forgives what a client gets
+	// wrong, so that tests of other things are not disturbed by it.
+	Strict bool
+	// StrictConfig tunes strict mode; zero fields take the defaults.
+	StrictConfig StrictConfig
+}
+
+// StrictConfig is the timing of strict mode.
+type StrictConfig struct {
+	// DupWindow is how long the host remembers an identity for duplicate
+	// detection: an original (xx00) of an identity received within it is
+	// a duplicate transmission (94); after it the identity is new again,
+	// as on a real host whose duplicate table is bounded.
+	DupWindow time.Duration
+	// EchoEvery is the interval of the host's own 0800 echo on each
+	// connection.
+	EchoEvery time.Duration
+	// EchoTimeout closes a connection that has not answered the host's
+	// echo this long after it was sent.
+	EchoTimeout time.Duration
+}
+
+// Defaults of StrictConfig: a day of duplicate memory (longer than any
+// retry tillgate makes), and the echo timing of a typical host.
+const (
+	DefaultDupWindow   = 24 * time.Hour
+	DefaultEchoEvery   = 30 * time.Second
+	DefaultEchoTimeout = 10 * time.Second
+)
+
+// withDefaults fills the zero fields.
+func (c StrictConfig) withDefaults() StrictConfig {
+	if c.DupWindow == 0 {
+		c.DupWindow = DefaultDupWindow
+	}
+	if c.EchoEvery == 0 {
+		c.EchoEvery = DefaultEchoEvery
+	}
+	if c.EchoTimeout == 0 {
+		c.EchoTimeout = DefaultEchoTimeout
+	}
+	return c
+}
+
+// Validate reports a negative duration.
+func (c StrictConfig) Validate() error {
+	if c.DupWindow < 0 || c.EchoEvery < 0 || c.EchoTimeout < 0 {
+		return fmt.Errorf("strict: dup window %v, echo every %v, echo timeout %v: want >= 0 (0: default)",
+			c.DupWindow, c.EchoEvery, c.EchoTimeout)
+	}
+	return nil
 }
 
 // Fault is a run-time misbehaviour, set with SetFault; the zero value is a
@@ -51,19 +105,27 @@ func (f Fault) Validate() error {
 	return nil
 }
 
-// Stats are the simulator's counters since Open.
+// Stats are the simulator's counters since Open. The last five stay 0
+// unless Config.Strict.
 type Stats struct {
 	Conns      int64 // connections open now
 	Accepted   int64 // connections accepted
 	Requests   int64 // frames received
 	Answered   int64 // answers queued for writing
-	Duplicates int64 // requests whose identity was already in the ledger
+	Duplicates int64 // requests answered from the ledger (their identity was known)
 	Echoes     int64 // 0800 answered
 	Malformed  int64 // frames answered 30, or that closed their connection
+
+	Refused          int64 // frames answered 94: duplicate transmissions and STAN reuse
+	STANReuse        int64 // of Refused: DE41+DE11 already used that UTC day with another DE7
+	UnknownOriginal  int64 // reversals and completions answered 25 (original unknown)
+	HostEchoes       int64 // 0800 echoes the host sent
+	HostEchoTimeouts int64 // connections closed for leaving a host echo unanswered
 }
 
 type counters struct {
 	conns, accepted, requests, answered, duplicates, echoes, malformed atomic.Int64
+	refused, stanReuse, unknownOriginal, hostEchoes, hostEchoTimeouts  atomic.Int64
 }
 
 // Sim is a running acquirer simulator.
@@ -75,6 +137,9 @@ type Sim struct {
 	ln     net.Listener
 	fault  atomic.Pointer[Fault]
 	now    func() time.Time
+	strict StrictConfig // with defaults; used only when cfg.Strict
+
+	echoSTAN atomic.Uint32 // DE11 of the host's own echoes
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -108,13 +173,13 @@ func open(cfg Config, now func() time.Time) (*Sim, error) {
 	}
 	s := &Sim{
 		cfg: cfg, log: log.With("component", "acqsim"), codec: wire.NewCodec(cfg.Dialect),
-		ledger: ledger, ln: ln, now: now,
+		ledger: ledger, ln: ln, now: now, strict: cfg.StrictConfig.withDefaults(),
 		conns: map[net.Conn]struct{}{}, done: make(chan struct{}),
 	}
 	s.fault.Store(&Fault{})
 	s.wg.Add(1)
 	go s.accept()
-	s.log.Info("listening", "addr", s.Addr(), "latency", cfg.Latency.String(), "data", cfg.DataDir)
+	s.log.Info("listening", "addr", s.Addr(), "latency", cfg.Latency.String(), "data", cfg.DataDir, "strict", cfg.Strict)
 	return s, nil
 }
 
@@ -127,6 +192,9 @@ func validate(cfg Config) error {
 		errs = append(errs, err)
 	}
 	if err := cfg.Dialect.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := cfg.StrictConfig.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -160,6 +228,10 @@ func (s *Sim) Totals() (Totals, error) { return s.ledger.Totals() }
 // TotalsByDay is the ledger by UTC day of receipt.
 func (s *Sim) TotalsByDay() (map[string]DayTotals, error) { return s.ledger.TotalsByDay() }
 
+// Ledger is every record of the ledger, declines and tombstones included,
+// in key order (see LedgerRecord).
+func (s *Sim) Ledger() ([]LedgerRecord, error) { return s.ledger.Records() }
+
 // SetFault changes the host's behaviour from now on. A fault that does not
 // validate is refused and changes nothing.
 func (s *Sim) SetFault(f Fault) error {
@@ -191,7 +263,9 @@ func (s *Sim) Stats() Stats {
 	return Stats{
 		Conns: c.conns.Load(), Accepted: c.accepted.Load(), Requests: c.requests.Load(),
 		Answered: c.answered.Load(), Duplicates: c.duplicates.Load(), Echoes: c.echoes.Load(),
-		Malformed: c.malformed.Load(),
+		Malformed: c.malformed.Load(), Refused: c.refused.Load(), STANReuse: c.stanReuse.Load(),
+		UnknownOriginal: c.unknownOriginal.Load(), HostEchoes: c.hostEchoes.Load(),
+		HostEchoTimeouts: c.hostEchoTimeouts.Load(),
 	}
 }
 

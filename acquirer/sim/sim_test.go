@@ -43,7 +43,8 @@ func TestRules(t *testing.T) {
 		{"no card", func(m *wire.Message) { m.PAN, m.Expiry = "", "" }, "0210", "30", false},
 		{"no DE7", func(m *wire.Message) { m.TransmissionTime = "" }, "0210", "30", false},
 		{"zero amount without DE41", func(m *wire.Message) { m.Amount, m.TerminalID = 0, "" }, "0210", "30", false},
-		{"MTI not served", func(m *wire.Message) { m.MTI = "0120" }, "0130", "30", false},
+		{"authorization advice", func(m *wire.Message) { m.MTI, m.AuthCode = "0120", "A12345" }, "0130", "00", true},
+		{"MTI not served", func(m *wire.Message) { m.MTI = "0320" }, "0330", "30", false},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,8 +34,9 @@ type served struct {
 	stop       func() error // stops it and returns what Run returned
 }
 
-// startServe runs `serve` on dir until the test ends or stop is called.
-func startServe(t *testing.T, dir string) *served {
+// startServe runs `serve` on dir, with the extra flags, until the test
+// ends or stop is called.
+func startServe(t *testing.T, dir string, extra ...string) *served {
 	t.Helper()
 	type addrs struct{ iso, admin string }
 	ready := make(chan addrs, 1)
@@ -43,7 +44,8 @@ func startServe(t *testing.T, dir string) *served {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- cmd.Run(ctx, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", dir, "--latency", "0", "--log-level", "error"})
+		args := []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", dir, "--latency", "0", "--log-level", "error"}
+		done <- cmd.Run(ctx, append(args, extra...))
 	}()
 	var stopped error
 	var once sync.Once
@@ -128,6 +130,12 @@ func TestServeAndTotals(t *testing.T) {
 		t.Errorf("/totals/days %+v, want %+v", days[day], wantDay)
 	}
 
+	var ledger struct{ Records []sim.LedgerRecord }
+	getJSON(t, "http://"+a.admin+"/ledger", &ledger)
+	if n := len(ledger.Records); n != 4 {
+		t.Errorf("/ledger has %d records, want 4 (3 purchases, one a decline, and the reversal)", n)
+	}
+
 	// The running server holds the ledger: totals gives up after a second.
 	if err := (&totalsCommand{out: io.Discard}).Run(context.Background(), []string{"--data", dir}); err == nil {
 		t.Error("totals opened the ledger of a running server")
@@ -170,5 +178,8 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if err := (&serveCommand{}).Run(context.Background(), []string{"--data", t.TempDir(), "--latency", "fast"}); err == nil {
 		t.Error("bad latency accepted")
+	}
+	if err := (&serveCommand{}).Run(context.Background(), []string{"--data", t.TempDir(), "--strict", "--echo-every", "-1s"}); err == nil {
+		t.Error("negative --echo-every accepted")
 	}
 }

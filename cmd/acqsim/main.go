@@ -1,8 +1,10 @@
 // Command acqsim runs the acquirer simulator (package acquirer/sim) as its
-// own process: `serve` answers ISO 8583 on TCP with a durable ledger and a
-// small admin HTTP API; `totals` prints the ledger of a data directory,
-// with or without a server running; `settlement` writes the acquirer's
-// settlement file of a window; `fault` sets a running server's faults.
+// own process: `serve` answers ISO 8583 on TCP with a durable ledger
+// (`--strict`: as strictly as a real host) and a small admin HTTP API
+// (totals, stats, the ledger, faults); `totals` prints the ledger of a
+// data directory, with or without a server running; `settlement` writes
+// the acquirer's settlement file of a window; `fault` sets a running
+// server's faults.
 package main
 
 import (
@@ -28,7 +30,7 @@ func main() {
 const usage = `acqsim is an ISO 8583 acquirer host simulator with a durable ledger.
 
 Usage:
-  acqsim serve  --data DIR [--listen ADDR] [--latency 0-5ms] [--admin ADDR]
+  acqsim serve  --data DIR [--listen ADDR] [--latency 0-5ms] [--admin ADDR] [--strict]
   acqsim totals --data DIR [--json]
   acqsim settlement (--admin ADDR | --data DIR) (--day YYYYMMDD | --from T --to T) [-o FILE]
   acqsim fault  --admin ADDR [--down] [--slow D] [--drop PCT] [--late D] [--duplicate] [--disconnect]

@@ -25,12 +25,22 @@ type serveCommand struct {
 func (c *serveCommand) Usage() string {
 	return `usage: acqsim serve --data DIR [flags]
 
-Serves ISO 8583 (0100/0200/0220/0400/0420/0800 and repeats) with the
+Serves ISO 8583 (0100/0120/0200/0220/0400/0420/0800 and repeats) with the
 simulator's card rules, recording every answer in DIR/sim.db before
-sending it. The admin API answers GET /totals, /totals/days, /stats,
-/fault and /healthz with JSON, and GET /settlement?day=YYYYMMDD (or
-?from=RFC3339&to=RFC3339) with the settlement CSV; PUT /fault sets a fault (see acqsim fault)
-and POST /disconnect closes every connection once. Stops cleanly on SIGINT or SIGTERM.
+sending it. --strict makes it as strict as a real host: an original MTI of
+a known identity (within --dup-window) is a duplicate transmission (94),
+DE41+DE11 reused the same UTC day with another DE7 is 94, a reversal or
+completion of an unknown original is 25 and forgotten, and the host sends
+its own 0800 echo on every connection every --echo-every, closing one that
+does not answer within --echo-timeout.
+
+The admin API answers GET /totals, /totals/days, /stats, /fault, /ledger
+({"records": [...]}: every identity, declines and tombstones included,
+with how often it was asked) and /healthz with JSON, and GET
+/settlement?day=YYYYMMDD (or ?from=RFC3339&to=RFC3339) with the
+settlement CSV; PUT /fault sets a fault (see acqsim fault) and POST
+/disconnect closes every connection once. Stops cleanly on SIGINT or
+SIGTERM.
 
 `
 }
@@ -46,6 +56,10 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		header   = fs.String("header", "binary2", "frame length header: binary2 or ascii4")
 		maxFrame = fs.Int("max-frame", wire.DefaultMaxFrame, "largest accepted payload in bytes")
 		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
+		strict   = fs.Bool("strict", false, "behave as strictly as a real host (94 for duplicates and STAN reuse, 25 for unknown originals, host echoes)")
+		dupWin   = fs.Duration("dup-window", sim.DefaultDupWindow, "--strict: how long an identity is remembered for duplicate detection")
+		echoEach = fs.Duration("echo-every", sim.DefaultEchoEvery, "--strict: interval of the host's own echo on each connection")
+		echoWait = fs.Duration("echo-timeout", sim.DefaultEchoTimeout, "--strict: close a connection that leaves the host's echo unanswered this long")
 	)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, c.Usage()); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -69,7 +83,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	}
 
 	cli.TuneServerGC()
-	s, err := sim.Open(sim.Config{Addr: *listen, DataDir: *dataDir, Latency: lat, Dialect: dialect, Logger: log})
+	s, err := sim.Open(sim.Config{Addr: *listen, DataDir: *dataDir, Latency: lat, Dialect: dialect, Logger: log,
+		Strict: *strict, StrictConfig: sim.StrictConfig{DupWindow: *dupWin, EchoEvery: *echoEach, EchoTimeout: *echoWait}})
 	if err != nil {
 		return err
 	}
@@ -145,12 +160,32 @@ func adminHandler(s *sim.Sim, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, log, s.Stats(), nil)
 	})
+	mux.HandleFunc("GET /ledger", func(w http.ResponseWriter, _ *http.Request) {
+		recs, err := s.Ledger()
+		writeCompactJSON(w, log, ledgerJSON{Records: recs}, err)
+	})
 	settlementHandler(mux, s, log)
 	faultHandlers(mux, s, log)
 	return mux
 }
 
+// ledgerJSON is the body of GET /ledger.
+type ledgerJSON struct {
+	Records []sim.LedgerRecord `json:"records"`
+}
+
 func writeJSON(w http.ResponseWriter, log *slog.Logger, v any, err error) {
+	encodeJSON(w, log, v, err, "  ")
+}
+
+// writeCompactJSON is writeJSON without indentation, for bodies of a
+// record per transaction (the ledger of a benchmark holds millions).
+func writeCompactJSON(w http.ResponseWriter, log *slog.Logger, v any, err error) {
+	encodeJSON(w, log, v, err, "")
+}
+
+// encodeJSON writes v, or a 500 with err.
+func encodeJSON(w http.ResponseWriter, log *slog.Logger, v any, err error, indent string) {
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
 		log.Error("admin request", "err", err)
@@ -158,6 +193,6 @@ func writeJSON(w http.ResponseWriter, log *slog.Logger, v any, err error) {
 		v = map[string]string{"error": err.Error()}
 	}
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	enc.SetIndent("", indent)
 	enc.Encode(v)
 }
