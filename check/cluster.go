@@ -124,6 +124,12 @@ func (c *checker) checkPhantoms() {
 		c.out = append(c.out, Violation{Invariant: I3, ID: r.Key, Facts: []string{describeRecord(r)},
 			Detail: fmt.Sprintf("phantom at the acquirer: no node transaction accounts for %s (%s, rc %s)", r.Key, r.Kind, r.RC)})
 	}
+	for _, r := range c.acq.orphans {
+		if r.Refused > 0 {
+			c.out = append(c.out, Violation{Invariant: I2, ID: r.Key, Facts: []string{describeRecord(r)},
+				Detail: fmt.Sprintf("the acquirer refused %d frame(s) of %s as a duplicate or a STAN reuse", r.Refused, r.Key)})
+		}
+	}
 }
 
 // checkTotals (I4): every node's totals = the acquirer's = the model's,

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -170,13 +171,14 @@ func baseURL(addr string) string {
 // never a fixed sleep that passes whatever the state.
 func WaitQuiet(ctx context.Context, nodes []*adminapi.Client, poll time.Duration) error {
 	var last []adminapi.Hash
+	why := "never polled"
 	for {
-		hashes, why := quietOnce(ctx, nodes)
-		if why == "" && equalHashes(last, hashes) {
+		hashes, now := quietOnce(ctx, nodes)
+		if now == "" && equalHashes(last, hashes) {
 			return nil
 		}
-		if why == "" {
-			why = "still applying"
+		if ctx.Err() == nil { // a read cut short by ctx says nothing of the cluster
+			why = cmp.Or(now, "still applying")
 		}
 		last = hashes
 		select {

@@ -224,6 +224,9 @@ func (c *checker) zeroWhy(v *regView) string {
 // the identity more than once only when a node recorded asking again by a
 // repeat; after the first frame, only repeats (xx01) may come.
 func (c *checker) checkRecords(v *regView, fs *findings) {
+	if keys := c.acq.keys[v.id]; len(keys) > 1 {
+		fs.add(I5, "nodes recorded different acquirer identities for it: %s", strings.Join(keys, ", "))
+	}
 	for _, other := range c.acq.clashes[v.id] {
 		fs.add(I2, "its acquirer identity is also that of %s: the acquirer sees two transactions as one", other)
 	}

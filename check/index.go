@@ -95,8 +95,9 @@ type acqIndex struct {
 	keys   map[string][]string // identity -> its acquirer keys (one, unless nodes disagree)
 	recs   map[string][]*AcqRecord
 	direct map[*AcqRecord]bool // the record is the transaction's own, not a derived message
-	// phantoms are records no node transaction accounts for.
-	phantoms []*AcqRecord
+	// phantoms are records no node transaction accounts for; orphans the
+	// tombstones none does (no effect, but a refusal on one still counts).
+	phantoms, orphans []*AcqRecord
 	// clashes are identities whose acquirer key another identity also has.
 	clashes map[string][]string
 }
@@ -160,7 +161,8 @@ func (ai *acqIndex) file(r *AcqRecord) {
 		return
 	}
 	if r.Tombstone {
-		return // a reversal named an identity that never came: no effect
+		ai.orphans = append(ai.orphans, r) // a reversal named an identity that never came
+		return
 	}
 	ai.phantoms = append(ai.phantoms, r)
 }

@@ -184,6 +184,9 @@ func (v *regView) noteMixed(e history.Event) {
 	if v.original == "" {
 		v.original, v.origMTI = e.OriginalID(), e.OriginalMTI()
 	}
+	if v.original == "" && v.isReversal() && e.Of != e.ID {
+		v.original = e.Of // a queue entry without DE90 still says what it settles
+	}
 	switch {
 	case e.MTI != v.mti:
 		v.mixed = "MTI " + v.mti + " and " + e.MTI

@@ -103,7 +103,7 @@ func FormatEvent(e history.Event) string {
 	if id := e.OriginalID(); id != "" {
 		fmt.Fprintf(&b, " names %s %s", e.OriginalMTI(), id)
 	}
-	if e.Of != "" && e.Of != e.ID {
+	if e.Of != "" && e.Of != e.ID && e.Of != e.OriginalID() {
 		fmt.Fprintf(&b, " settles %s", e.Of)
 	}
 	switch e.Kind {

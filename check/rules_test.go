@@ -223,6 +223,10 @@ var failing = []ruleCase{
 		t.RC = "51"
 	}, want: []string{I2}, detail: "nodes n1, n2, n3 recorded 51"},
 
+	{name: "acquirer refused a frame naming an identity it never booked", build: func(w *world) {
+		w.recs = append(w.recs, &AcqRecord{Key: "0200" + term1 + "888888" + "1203101112", Class: "0200", Tombstone: true, Refused: 1})
+	}, want: []string{I2}, detail: "refused 1 frame(s) of 0200T0000001888888"},
+
 	// I3: phantoms, declines approved, unknowns not netted, not-sent recorded.
 	{name: "phantom on the nodes", build: func(w *world) {
 		w.approved("0200", "000000", 1234)
@@ -291,6 +295,10 @@ var failing = []ruleCase{
 		w.approved("0200", "000000", 1234)
 		w.perNode[1] = func(n *Node) { n.AppliedIndex = 99 }
 	}, want: []string{I5}, detail: "did not converge"},
+	{name: "nodes recorded different acquirer identities", build: func(w *world) {
+		w.approved("0200", "000000", 1234)
+		w.perNode[2] = func(n *Node) { n.Txns[0].AcqSTAN = "999999" }
+	}, want: []string{I5}, detail: "different acquirer identities"},
 	{name: "no hash read", build: func(w *world) {
 		w.perNode[0] = func(n *Node) { n.Hash = "" }
 	}, want: []string{I5}, detail: "no state hash"},
@@ -371,5 +379,20 @@ func TestFaultsAttachToViolations(t *testing.T) {
 	v := r.Violations[0]
 	if len(v.Faults) != 1 || v.Faults[0].Kind != "leader-stop" {
 		t.Fatalf("faults of %s: %v", v.ID, v.Faults)
+	}
+}
+
+// TestReversalLinkedByOf: a queued reversal whose entry carries no DE90 is
+// still linked to what it settles (history.Event.Of).
+func TestReversalLinkedByOf(t *testing.T) {
+	w := newWorld()
+	unknownReversed(w)
+	for i := range w.events {
+		if w.events[i].Kind != history.Request {
+			w.events[i].Original = ""
+		}
+	}
+	if r := mustRun(t, w.input(), nil, ""); r.Reversed != 1 {
+		t.Fatalf("reversed %d, want 1\n%s", r.Reversed, r)
 	}
 }
