@@ -34,6 +34,8 @@
 // still holding entries, or a transaction still pending, is a violation,
 // because the run never showed that what was owed got delivered.
 //
-// Run is pure: the same Input gives the same Report. Collect never skips a
-// node it cannot read: that is an error, not a pass.
+// Run is pure: it reads nothing but its Input (only porcupine's search is
+// bounded in time; an identity it cannot decide in time is a violation,
+// never a pass). Collect never skips a node it cannot read: that is an
+// error, not a pass. WaitQuiet waits for quiescence instead of sleeping.
 package check
