@@ -97,6 +97,13 @@ func (n *Node) decide(ctx context.Context, t *store.Txn, req *wire.Message, repe
 		return answered(a.resp, forward.repeat)
 	case t.Type == store.TypeCompletion:
 		return forward
+	case a.resp != nil && a.resp.ResponseCode == rcDuplicate:
+		// The acquirer says it has this identity already, so it may have
+		// approved it: not a decline (acquirer identities are unique, so
+		// this should never happen; the checker counts it).
+		n.log.Error("acquirer answered duplicate transmission: outcome unknown", keyID, t.ID)
+		return decision{st: store.StatusUnknown, rc: wire.RCIssuerInoperative, repeat: forward.repeat,
+			owed: []store.SAFKind{store.SAFReversal}}
 	case a.resp != nil:
 		return answered(a.resp, forward.repeat)
 	case !a.sent && !repeat:
@@ -119,6 +126,19 @@ func answered(resp *wire.Message, repeat bool) decision {
 		st = store.StatusApproved
 	}
 	return decision{st: st, rc: resp.ResponseCode, auth: resp.AuthCode, repeat: repeat}
+}
+
+// rcDuplicate is DE39 "duplicate transmission".
+const rcDuplicate = "94"
+
+// reversedAtAcquirer is DE90 of a reversal or completion of orig: what the
+// acquirer holds of it, its advice for a stand-in (sent under the
+// transaction's own identity as an 0220), else the original itself.
+func reversedAtAcquirer(orig *store.Txn) string {
+	if orig.StandIn {
+		return "0220" + orig.AcqSTAN + orig.AcqTime + "00000000000" + "00000000000"
+	}
+	return upstreamOriginal(orig)
 }
 
 // asked is what came of one request to the acquirer.
@@ -177,8 +197,13 @@ func (n *Node) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool) (*w
 			return nil, decision{st: store.StatusDeclined, rc: rcNoOriginal}
 		case t.Type == store.TypeReversal && (orig.Status == store.StatusDeclined || orig.Status == store.StatusReversed):
 			return nil, decision{st: store.StatusApproved, rc: wire.RCApproved}
+		case t.Type == store.TypeReversal && orig.StandIn:
+			// The acquirer knows a stand-in by its advice, which may still
+			// be queued: the reversal goes after it, through the same
+			// queue.
+			return nil, decision{st: store.StatusApproved, rc: wire.RCApproved, owed: []store.SAFKind{store.SAFForward}}
 		}
-		m.OriginalData = upstreamOriginal(orig)
+		m.OriginalData = reversedAtAcquirer(orig)
 	} else if t.Type == store.TypeReversal {
 		return nil, decision{st: store.StatusApproved, rc: wire.RCApproved}
 	}

@@ -297,8 +297,8 @@ func (s *safSender) ack(ctx context.Context, e store.SAFEntry) safResult {
 // DE90 as the acquirer saw it:
 //
 //	reversal, cancel  0420 under the entry's own STAN, DE90 the transaction
-//	advice            0220 under the entry's own STAN, DE90 the transaction,
-//	                  DE38 the stand-in's code, DE2 the card
+//	advice            0220 under the transaction's own STAN and DE7, DE90
+//	                  the transaction, DE38 the stand-in's code, DE2 the card
 //	forward           the transaction's own message under its own identity:
 //	                  a reversal names its original, a completion its
 //	                  pre-auth (with the card), an 0120 carries its card and
@@ -339,7 +339,7 @@ func (n *Node) forwardMessage(m *wire.Message, t *store.Txn) error {
 		if err != nil || !ok {
 			return fmt.Errorf("original %s of %s: found %v: %w", t.OriginalID, t.ID, ok, err)
 		}
-		m.OriginalData = upstreamOriginal(orig)
+		m.OriginalData = reversedAtAcquirer(orig)
 	}
 	if t.Type == store.TypeReversal {
 		return nil

@@ -63,15 +63,19 @@ func TestStandInAfterTimeoutOwesCancelThenAdvice(t *testing.T) {
 	s := mustOpen(t, true)
 	l := newLog(t, s)
 	tx := newTxn(t, v, 1, TypePurchase, 1500)
-	l.ok(IntentCmd(tx))
+	tx.AcqSTAN = "" // from the terminal's sequence, as the node leaves it
+	tx = l.ok(IntentCmd(tx))
 	r := l.apply(OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusApproved, RC: "00", AuthCode: "S00001", StandIn: true, At: tx.CreatedAt + 1},
 		SAFEntry{Acquirer: "acq1", Kind: SAFCancel}, SAFEntry{Acquirer: "acq1", Kind: SAFAdvice}))
 	if r.Err != nil {
 		t.Fatal(r.Err)
 	}
 	q := mustQueue(t, s, "acq1")
-	if len(q) != 2 || q[0].Kind != SAFCancel || q[1].Kind != SAFAdvice || q[0].STAN == q[1].STAN {
-		t.Fatalf("queue %+v, want a cancel then an advice with STANs of their own", q)
+	if len(q) != 2 || q[0].Kind != SAFCancel || q[1].Kind != SAFAdvice || q[0].STAN == tx.AcqSTAN {
+		t.Fatalf("queue %+v, want a cancel (a STAN of its own) then an advice", q)
+	}
+	if q[1].STAN != tx.AcqSTAN || q[1].AcqTime != tx.AcqTime {
+		t.Fatalf("advice %+v: want the transaction's own identity %s/%s (a reversal of the stand-in names it)", q[1], tx.AcqSTAN, tx.AcqTime)
 	}
 	if open, _ := s.StandInOpen("acq1"); open.Count != 1 || open.Amount != 1500 {
 		t.Fatalf("open stand-ins %+v", open)

@@ -60,9 +60,11 @@ type SAFEntry struct {
 	Seq      uint64 // per acquirer, from 1, assigned by Apply: the send order
 	Kind     SAFKind
 	TxnID    string // the transaction it is about
-	// The identity of the message at the acquirer (DE11, DE7). For
-	// SAFForward it is the transaction's own; for the other kinds Apply
-	// gives the entry its own STAN from the terminal's sequence (and its
+	// The identity of the message at the acquirer (DE11, DE7). A forward
+	// and an advice use the transaction's own (an advice is class 0220 at
+	// the acquirer, so it does not collide with the 0200, and a later
+	// reversal of the stand-in can name it in DE90); a reversal and a
+	// cancel get their own STAN from the terminal's sequence (and their
 	// DE7 from the OUTCOME's time, when the command leaves it empty), so
 	// that a late answer to the original is never taken for the
 	// acknowledgement.
@@ -241,7 +243,7 @@ func (a *applier) outcomeSAF(o *Outcome, entries []SAFEntry) (Result, error) {
 func (a *applier) enqueue(e *SAFEntry, t *Txn, at int64) error {
 	e.Amount, e.CreatedAt = t.Amount, at
 	switch {
-	case e.Kind == SAFForward:
+	case e.Kind == SAFForward || e.Kind == SAFAdvice:
 		e.STAN, e.AcqTime = t.AcqSTAN, t.AcqTime
 	case e.STAN == "":
 		stan, err := a.nextAcqSTAN(t.TerminalID)
