@@ -88,6 +88,12 @@ func (c *checker) checkFile(ctx context.Context, dc *DayClose) {
 	dc.Identical = true
 	for _, n := range c.nodes {
 		b, recorded, err := n.SettlementFile(ctx, dc.Day, dc.Acquirer, "csv")
+		for adminapi.IsNotYet(err) && ctx.Err() == nil {
+			// A standby vouches for the file once it has applied the
+			// active's record of its checksum.
+			time.Sleep(c.poll)
+			b, recorded, err = n.SettlementFile(ctx, dc.Day, dc.Acquirer, "csv")
+		}
 		if err != nil {
 			dc.Err, dc.Identical = err.Error(), false
 			return

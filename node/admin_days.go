@@ -160,17 +160,23 @@ func (n *Node) dayFile(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, adminapi.Error{Error: fmt.Sprintf("no acquirer %q on day %s", acq, d.Day), Param: "file"})
 		return
 	}
-	path, got, want, ctype := f.csvPath, f.csvSHA, "", "text/csv"
+	path, got, ctype := f.csvPath, f.csvSHA, "text/csv"
 	if format == "json" {
 		path, got, ctype = f.jsonPath, f.jsonSHA, "application/json"
 	}
-	if rec, ok := d.File(acq); ok {
-		want = rec.CSVSHA256
-		if format == "json" {
-			want = rec.JSONSHA256
-		}
+	rec, ok := d.File(acq)
+	if !ok {
+		// Settled, but the active's record of the checksum has not reached
+		// this node yet: it cannot vouch for the bytes.
+		writeJSON(w, http.StatusConflict, adminapi.Error{Error: fmt.Sprintf("the checksum of %s of day %s is not recorded on this node yet", file, d.Day),
+			Hint: "the active records it moments after the day settles; retry, or compare applied indexes with tillctl status if it lasts"})
+		return
 	}
-	if want != "" && got != want {
+	want := rec.CSVSHA256
+	if format == "json" {
+		want = rec.JSONSHA256
+	}
+	if got != want {
 		n.metrics.settlementErrors.Inc()
 		n.log.Error("settlement file renders differently from the checksum in the log", "day", d.Day, "acquirer", acq, "format", format)
 		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: fmt.Sprintf("rendered %s differs from the checksum in the log", file),

@@ -250,10 +250,18 @@ func fetchEverywhere(t *testing.T, tr *trio, day, file, want string) []byte {
 	acq, format, _ := strings.Cut(file, ".")
 	var first []byte
 	for i := range tr.cl.Nodes {
-		b, sum, err := adminapi.NewClient(tr.cl.Configs[i].AdminAddr).SettlementFile(context.Background(), day, acq, format)
-		if err != nil {
-			t.Fatalf("%s: %v", tr.id(i), err)
-		}
+		var b []byte
+		var sum string
+		// A standby serves the file once it has applied the active's
+		// record of its checksum (409 until then).
+		poll(t, tr.id(i)+" to vouch for "+file, func() error {
+			var err error
+			b, sum, err = adminapi.NewClient(tr.cl.Configs[i].AdminAddr).SettlementFile(context.Background(), day, acq, format)
+			if err != nil && !adminapi.IsNotYet(err) {
+				t.Fatalf("%s: %v", tr.id(i), err)
+			}
+			return err
+		})
 		if sum != want || sha256hex(b) != want {
 			t.Fatalf("%s: %s has SHA-256 %s (header %s), the log records %s", tr.id(i), file, sha256hex(b), sum, want)
 		}

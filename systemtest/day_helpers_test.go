@@ -104,9 +104,7 @@ func sameFileEverywhere(t *testing.T, clients []*adminapi.Client, day string, re
 		}
 		var first []byte
 		for i, c := range clients {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			b, recorded, err := c.SettlementFile(ctx, day, rec.Acquirer, format)
-			cancel()
+			b, recorded, err := settlementFile(c, day, rec.Acquirer, format)
 			if err != nil {
 				t.Fatalf("%s: settlement %s %s.%s: %v", c.Base, day, rec.Acquirer, format, err)
 			}
@@ -177,4 +175,19 @@ func sortedKeys(m map[string]int) string {
 	}
 	sort.Strings(ks)
 	return fmt.Sprint(ks)
+}
+
+// settlementFile fetches a file, waiting (bounded) while the node cannot
+// vouch for it yet: a standby applies the active's record of the checksum
+// moments after the active wrote it.
+func settlementFile(c *adminapi.Client, day, acquirer, format string) ([]byte, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		b, recorded, err := c.SettlementFile(ctx, day, acquirer, format)
+		if !adminapi.IsNotYet(err) || ctx.Err() != nil {
+			return b, recorded, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -58,6 +58,17 @@ func (e *APIError) Error() string {
 // leader; LeaderID then names the leader, if the node knows one.
 func (e *APIError) NotLeader() bool { return e.StatusCode == http.StatusMisdirectedRequest }
 
+// NotYet reports an answer that may change by itself (409): the day is not
+// settled yet, or this node has not applied the record asked for yet.
+// Retrying later is the fix.
+func (e *APIError) NotYet() bool { return e.StatusCode == http.StatusConflict }
+
+// IsNotYet reports whether err is an APIError that NotYet.
+func IsNotYet(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.NotYet()
+}
+
 // UnreachableError: the request got no HTTP answer (refused, reset, timed
 // out). Whether a write took effect is then unknown; reads can go to
 // another node.
