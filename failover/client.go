@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tillgate/tillgate/wire"
@@ -23,7 +21,7 @@ type Client struct {
 	q     *queue
 	epoch time.Time // monotonic base of now()
 	st    counters
-	stan  atomic.Uint32
+	stan  *stanSeq
 
 	dialSem  chan struct{} // one connect pass at a time
 	wake     chan struct{} // the queue has a new entry
@@ -45,15 +43,21 @@ type Client struct {
 	lostAt       int64 // monotonic nanos when the active link was lost; 0 when not
 }
 
-// Open starts a client: it opens (or creates) the reversal queue and starts
-// sending whatever it holds. It does not connect until needed.
+// Open starts a client: it opens (or creates) the reversal queue, makes
+// due what a crashed predecessor left written ahead, and starts sending
+// whatever the queue holds. It does not connect until needed.
 func Open(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	q, err := openQueue(cfg.ReversalQueue)
+	q, err := openQueue(cfg.ReversalQueue, cfg.QueueNoSync)
 	if err != nil {
 		return nil, err
+	}
+	left, err := q.persistReleased()
+	if err != nil {
+		q.close()
+		return nil, fmt.Errorf("failover: reversal queue %s: %w", cfg.ReversalQueue, err)
 	}
 	c := &Client{
 		cfg:     cfg,
@@ -71,9 +75,17 @@ func Open(cfg Config) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	c.stan.Store(rand.Uint32N(999999))
+	if c.stan, err = openSTAN(q, c.log); err != nil {
+		q.close()
+		return nil, err
+	}
 	for _, a := range cfg.Nodes {
 		c.nodeFor(a)
+	}
+	for _, e := range left {
+		c.log.Warn("failover: written ahead by a request that never finished (crash or power loss): due now",
+			"mti", e.Msg.MTI, "of", e.Of)
+		c.nowDue(e)
 	}
 	c.bg.Add(1)
 	go c.forwardLoop()
@@ -81,7 +93,7 @@ func Open(cfg Config) (*Client, error) {
 }
 
 // Close stops the client: connections close, requests in flight end (those
-// whose bytes left are queued for reversal), the queue is kept on disk.
+// whose bytes left leave their entry due), the queue is kept on disk.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -102,7 +114,10 @@ func (c *Client) Close() error {
 	c.inflight.Wait()
 	c.bg.Wait()
 	c.setState(StateClosed)
-	if err := c.q.close(); err != nil {
+	// Entries released since the forwarder's last pass: the file must not
+	// show them held, or the next Open takes them for a crash's leftovers.
+	_, perr := c.q.persistReleased()
+	if err := errors.Join(perr, c.q.close()); err != nil {
 		return fmt.Errorf("failover: close: %w", err)
 	}
 	return nil
@@ -140,7 +155,8 @@ type exchange struct {
 	m       wire.Message // what goes out: the request, then its repeat
 	key     string
 	ch      chan *wire.Message
-	sent    bool // bytes may have reached a node: only repeats from now on
+	sent    bool   // bytes may have reached a node: only repeats from now on
+	entry   *entry // written ahead: what is owed if the outcome is unknown
 	npSince time.Time
 	cause   error
 }
@@ -149,6 +165,14 @@ type exchange struct {
 // ResponseCode). Otherwise the error wraps ErrNotSent (safe to retry) or
 // ErrOutcomeUnknown (a reversal is durably queued). req is not modified;
 // DE7, DE11 and DE41 identify it and must be unique among calls in flight.
+//
+// Before the first byte of a request that may need undoing leaves, its
+// reversal (or, for a reversal or advice, the message itself) is written to
+// the queue, held; a final answer removes it, an unknown outcome makes it
+// due. A reversal or advice answered 30, 91 or 96 is returned as answered
+// and stays queued: the client delivers it. Do returns by Config.Deadline
+// or ctx's deadline, whichever is first, plus at most the local queue
+// commit that settles its entry.
 func (c *Client) Do(ctx context.Context, req *wire.Message) (*wire.Message, error) {
 	if req == nil || len(req.MTI) != 4 || req.STAN == "" || req.TransmissionTime == "" {
 		return nil, fmt.Errorf("%w: MTI, DE7 and DE11 are required", ErrInvalidRequest)
@@ -166,8 +190,86 @@ func (c *Client) Do(ctx context.Context, req *wire.Message) (*wire.Message, erro
 	if d, ok := ctx.Deadline(); ok && d.Before(until) {
 		until = d
 	}
+	// Every wait below (dial, sign-on, connect pass, write) ends with ctx.
+	ctx, cancel := context.WithDeadline(ctx, until)
+	defer cancel()
 	x := &exchange{orig: req, m: *req, key: req.Key(), ch: make(chan *wire.Message, 1)}
-	return c.run(ctx, x, until)
+	if err := c.writeAhead(x); err != nil {
+		return nil, err
+	}
+	resp, err := c.run(ctx, x, until)
+	return c.settle(x, resp, err)
+}
+
+// writeAhead stores x's entry, held, before anything is sent: a register
+// that loses power with the request on the wire finds it at Open.
+func (c *Client) writeAhead(x *exchange) error {
+	e := settlementFor(x.orig, c.NextSTAN, time.Now())
+	if e == nil {
+		return nil
+	}
+	e.Held = true
+	if err := c.q.add(e); err != nil {
+		if errors.Is(err, errQueuedAlready) {
+			return fmt.Errorf("%w: %s %s is in the store-and-forward queue: %w", ErrInvalidRequest, x.orig.MTI, x.key, err)
+		}
+		c.st.notSent.Add(1)
+		c.log.Error("failover: write-ahead failed: request not sent", "mti", x.orig.MTI, "key", x.key, "err", err)
+		return fmt.Errorf("%w: %s %s: write ahead %s: %w", ErrNotSent, x.orig.MTI, x.key, e.Msg.MTI, err)
+	}
+	x.entry = e
+	return nil
+}
+
+// settle ends x's written-ahead entry and returns what Do returns: the
+// entry is removed after a final answer or when nothing left, and due when
+// the outcome is unknown or a reversal or advice was answered without
+// being acknowledged.
+func (c *Client) settle(x *exchange, resp *wire.Message, err error) (*wire.Message, error) {
+	e := x.entry
+	switch {
+	case e == nil:
+		return resp, err
+	case resp != nil && mustDeliver(x.orig.MTI) && !acknowledges(resp):
+		c.log.Warn("failover: not acknowledged: queued", "mti", x.orig.MTI, "key", x.key, "rc", resp.ResponseCode)
+		c.release(e, 1)
+		return resp, nil
+	case errors.Is(err, ErrOutcomeUnknown):
+		c.release(e, 0)
+		return nil, err
+	}
+	if _, rerr := c.q.remove(e); rerr != nil {
+		return c.notRemoved(x, resp, err, rerr)
+	}
+	return resp, err
+}
+
+// release makes e due, after the backoff of tries refused tries.
+func (c *Client) release(e *entry, tries int) {
+	var wait time.Duration
+	if tries > 0 {
+		wait = c.reversalBackoff(tries)
+	}
+	c.q.release(e.ID, tries, wait)
+	c.nowDue(e)
+}
+
+// notRemoved handles a write-ahead entry the disk would not remove after
+// x ended: it stays in the file and a restart would send it. An approval
+// that its own reversal would undo must not be what the register holds:
+// the reversal goes now and Do says the outcome is unknown. Anything else
+// stays as answered (a reversal of a decline, or a second copy of a
+// delivered reversal or advice, undoes nothing).
+func (c *Client) notRemoved(x *exchange, resp *wire.Message, err, rerr error) (*wire.Message, error) {
+	c.log.Error("failover: written-ahead entry not removed: sent instead", "mti", x.entry.Msg.MTI, "of", x.entry.Of, "err", rerr)
+	c.release(x.entry, 0)
+	if resp == nil || resp.ResponseCode != wire.RCApproved || mustDeliver(x.orig.MTI) {
+		return resp, err
+	}
+	c.st.unknown.Add(1)
+	c.emit(Event{Kind: EventUnknown, Key: x.key, Err: rerr})
+	return nil, fmt.Errorf("%w: %s %s was approved, but its written-ahead reversal could not be removed, so it is sent: %w",
+		ErrOutcomeUnknown, x.orig.MTI, x.key, rerr)
 }
 
 // run sends until an answer, a proof that nothing was sent, or the deadline.
@@ -200,6 +302,10 @@ func (c *Client) run(ctx context.Context, x *exchange, until time.Time) (*wire.M
 			return resp, nil
 		case errors.Is(err, ErrInvalidRequest):
 			return nil, err
+		case errors.Is(err, errPack) && !x.sent:
+			return nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		case errors.Is(err, errPack):
+			return c.giveUp(x, err) // a repeat can never go: nothing more to try
 		case !wrote:
 			x.cause = err // never left: resend unchanged
 		default:
@@ -241,7 +347,10 @@ func (c *Client) afterSilence(ctx context.Context, l *link, err error, start int
 	if l.lastRead.Load() > start {
 		return // the node talks: it is still working on it
 	}
-	if !c.probe(ctx, l) {
+	if ctx.Err() != nil {
+		return // this Do is over: its deadline says nothing about the link
+	}
+	if !c.probe(ctx, l) && ctx.Err() == nil {
 		l.fail(fmt.Errorf("%w: no answer to an echo after a timeout", errLinkDown))
 	}
 }
@@ -273,7 +382,8 @@ func (c *Client) notProcessedAgain(ctx context.Context, x *exchange, l *link, re
 	return nil
 }
 
-// giveUp ends x without an answer.
+// giveUp ends x without an answer. A written-ahead entry is settled by
+// Do: due when bytes left, removed when not.
 func (c *Client) giveUp(x *exchange, cause error) (*wire.Message, error) {
 	if x.cause != nil && !errors.Is(cause, x.cause) {
 		cause = fmt.Errorf("%w (last attempt: %w)", cause, x.cause)
@@ -285,12 +395,6 @@ func (c *Client) giveUp(x *exchange, cause error) (*wire.Message, error) {
 	c.st.unknown.Add(1)
 	c.emit(Event{Kind: EventUnknown, Key: x.key, Err: cause})
 	c.log.Warn("failover: outcome unknown", "mti", x.orig.MTI, "key", x.key, "err", cause)
-	if e := settlementFor(x.orig, c.newSTAN, time.Now()); e != nil {
-		if err := c.enqueue(e); err != nil {
-			c.log.Error("failover: reversal NOT queued", "key", x.key, "err", err)
-			return nil, fmt.Errorf("%w: %s: %w; reversal not queued: %w", ErrOutcomeUnknown, x.key, cause, err)
-		}
-	}
 	return nil, fmt.Errorf("%w: %s %s: %w", ErrOutcomeUnknown, x.orig.MTI, x.key, cause)
 }
 
@@ -324,13 +428,16 @@ func (c *Client) lateAnswer(l *link, m *wire.Message) {
 	c.st.late.Add(1)
 	c.emit(Event{Kind: EventLateAnswer, Key: key, RC: m.ResponseCode, Addr: l.addr})
 	c.log.Info("failover: late answer", "mti", m.MTI, "key", key, "rc", m.ResponseCode)
-	if e, err := c.q.removeKey(key); err != nil {
+	if !acknowledges(m) {
+		return // a refused reversal or advice stays queued
+	}
+	if e, err := c.q.removeDue(key); err != nil {
 		c.log.Error("failover: queue", "err", err)
 	} else if e != nil {
-		c.acked(e, 0, m.ResponseCode)
+		c.acked(e, &e.Msg, m.ResponseCode)
 	}
-	// A late approval of an abandoned request: its reversal was queued
-	// before Do returned (giveUp), so nothing more to do here.
+	// A late approval of an abandoned request: its reversal became due
+	// before Do returned, so nothing more to do here.
 }
 
 func notProcessed(m *wire.Message) bool {
@@ -340,25 +447,20 @@ func notProcessed(m *wire.Message) bool {
 
 // netMessage builds an 0800 with a fresh identity.
 func (c *Client) netMessage(code string) *wire.Message {
-	return &wire.Message{MTI: "0800", TransmissionTime: de7(time.Now()), STAN: c.newSTAN(), NetworkCode: code}
+	return &wire.Message{MTI: "0800", TransmissionTime: de7(time.Now()), STAN: c.NextSTAN(), NetworkCode: code}
 }
 
-func (c *Client) newSTAN() string {
+// NextSTAN returns the next DE11 of the register's sequence, which the
+// client owns: the register takes the STANs of its own requests from here
+// (or lends the client its sequence through Config.NewSTAN). The client's
+// reversals and network messages take theirs from the same sequence, so
+// none can repeat the STAN of a request of the same second, which would
+// make it the same identity (DE41 + DE11 + DE7).
+func (c *Client) NextSTAN() string {
 	if c.cfg.NewSTAN != nil {
 		return c.cfg.NewSTAN()
 	}
-	for {
-		old := c.stan.Load()
-		next := old%999999 + 1
-		if c.stan.CompareAndSwap(old, next) {
-			return pad6(next)
-		}
-	}
-}
-
-func pad6(n uint32) string {
-	s := strconv.FormatUint(uint64(n), 10)
-	return "000000"[len(s):] + s
+	return c.stan.nextSTAN()
 }
 
 // de7 is a transmission date and time, MMDDhhmmss UTC.

@@ -47,16 +47,26 @@ type Config struct {
 	// bounded by AttemptTimeout/2).
 	RepeatBackoff time.Duration
 
-	// ReversalQueue is the bbolt file of the store-and-forward queue.
+	// ReversalQueue is the bbolt file of the store-and-forward queue (and
+	// of the register's STAN sequence). One client per file.
 	ReversalQueue string
+	// QueueNoSync skips the fsync of the queue's commits (two per request
+	// that may need undoing: the write-ahead and its removal). Entries then
+	// survive a crash of the register's process, not a power loss or an OS
+	// crash. For simulated fleets, where thousands of registers share one
+	// disk; a real register keeps the default.
+	QueueNoSync bool
 	// ReversalBackoffMin/Max bound the resend interval of a queued entry.
 	ReversalBackoffMin, ReversalBackoffMax time.Duration
 	// AlertAfter attempts of one entry raise an EventAlert.
 	AlertAfter int
 
-	// NewSTAN allocates the DE11 of reversals and network messages; it
-	// should come from the register's own STAN sequence. Default: a
-	// client-local counter from a random start.
+	// NewSTAN, if set, is the register's own DE11 sequence, lent to the
+	// client for its reversals and network messages (Client.NextSTAN calls
+	// it). Default: the client owns the sequence (kept in ReversalQueue)
+	// and the register takes its STANs from Client.NextSTAN. Never two
+	// sequences for one terminal: a reversal could repeat the STAN of a
+	// sale of the same second.
 	NewSTAN func() string
 	Logger  *slog.Logger
 	// OnEvent, if set, receives every Event synchronously: keep it fast.

@@ -9,9 +9,11 @@
 // Every request ends in exactly one of three ways: an answer (approved or
 // declined), ErrNotSent (the request provably never reached a node; the
 // caller may try again), or ErrOutcomeUnknown (bytes left and no answer came
-// by the deadline; a reversal, or the request itself for reversals and
-// advices, has been written to a durable bbolt queue before Do returned and
-// is sent until a node acknowledges it, across restarts).
+// by the deadline). A reversal, or the request itself for reversals and
+// advices, is written to a durable bbolt queue before the request leaves
+// (write-ahead); a final answer removes it, otherwise it is sent until a
+// node acknowledges it (any answer but 30, 91, 96 or "not processed"),
+// across restarts and crashes.
 //
 // A request is resent unchanged only while it provably never left; once
 // bytes left, only repeats (xx01, same DE7, DE11 and DE41) go out, one at a

@@ -13,7 +13,8 @@ var (
 	ErrNotSent = errors.New("failover: request not sent")
 	// ErrOutcomeUnknown: bytes left but no answer came by the deadline. A
 	// reversal (or, for reversals and advices, the message itself) was
-	// durably queued before Do returned.
+	// durably queued before the request left, and is due before Do
+	// returns.
 	ErrOutcomeUnknown = errors.New("failover: outcome unknown")
 	// ErrOffline: every node failed recently; new requests fail fast until
 	// the next probe. Wrapped together with ErrNotSent.
@@ -21,7 +22,9 @@ var (
 	// ErrClosed: the client is closed.
 	ErrClosed = errors.New("failover: client closed")
 	// ErrInvalidRequest: the request lacks what identifies it (MTI, DE7,
-	// DE11) or is already in flight on this client.
+	// DE11), cannot be packed, is already in flight on this client, or is
+	// a reversal or advice already in its store-and-forward queue (the
+	// client delivers that one itself).
 	ErrInvalidRequest = errors.New("failover: invalid request")
 	// ErrConfig: the Config cannot work.
 	ErrConfig = errors.New("failover: invalid config")
@@ -32,4 +35,8 @@ var (
 	errNoNode         = errors.New("no node reachable")
 	errNotProcessed   = errors.New("every node answered not processed")
 	errDrained        = errors.New("drained: the active moved")
+	errPack           = errors.New("cannot be packed")
+	errWriteBusy      = errors.New("another write held the connection until the deadline")
+	errQueuedAlready  = errors.New("already queued")
+	errNotAcked       = errors.New("answered without acknowledging")
 )

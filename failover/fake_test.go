@@ -20,7 +20,7 @@ type behaviour func(f *fakeNode, m *wire.Message) (resp *wire.Message, closeConn
 
 // fakeNode is a TCP listener speaking wire with scripted behaviour.
 type fakeNode struct {
-	t     *testing.T
+	t     testing.TB
 	addr  string
 	codec *wire.Codec
 
@@ -33,12 +33,12 @@ type fakeNode struct {
 	term   int
 }
 
-func newFake(t *testing.T, act behaviour) *fakeNode {
+func newFake(t testing.TB, act behaviour) *fakeNode {
 	t.Helper()
 	return startFake(t, "127.0.0.1:0", act)
 }
 
-func startFake(t *testing.T, addr string, act behaviour) *fakeNode {
+func startFake(t testing.TB, addr string, act behaviour) *fakeNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -224,7 +224,7 @@ func lateBy(d time.Duration) behaviour {
 
 // Client side helpers.
 
-func testConfig(t *testing.T, nodes ...string) Config {
+func testConfig(t testing.TB, nodes ...string) Config {
 	cfg := DefaultConfig()
 	cfg.Nodes = nodes
 	cfg.ReversalQueue = filepath.Join(t.TempDir(), "reversals.db")
@@ -282,7 +282,7 @@ func (r *recorder) count(k EventKind, match func(Event) bool) int {
 	return n
 }
 
-func open(t *testing.T, cfg Config) *Client {
+func open(t testing.TB, cfg Config) *Client {
 	t.Helper()
 	c, err := Open(cfg)
 	if err != nil {

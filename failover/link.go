@@ -2,8 +2,10 @@ package failover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +20,7 @@ type link struct {
 	addr string
 	nc   net.Conn
 
-	wmu  sync.Mutex
+	wsem chan struct{} // one writer at a time; a waiter gives up at its deadline
 	wbuf []byte
 
 	mu       sync.Mutex
@@ -33,7 +35,8 @@ type link struct {
 }
 
 func newLink(c *Client, addr string, nc net.Conn) *link {
-	l := &link{c: c, addr: addr, nc: nc, waiters: make(map[string]chan *wire.Message), done: make(chan struct{})}
+	l := &link{c: c, addr: addr, nc: nc, wsem: make(chan struct{}, 1),
+		waiters: make(map[string]chan *wire.Message), done: make(chan struct{})}
 	now := c.now()
 	l.lastRead.Store(now)
 	l.lastWrite.Store(now)
@@ -115,24 +118,55 @@ func (l *link) take(key string) chan *wire.Message {
 	return ch
 }
 
-// write packs and writes m. wrote reports whether any byte may have left.
-func (l *link) write(m *wire.Message) (wrote bool, err error) {
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
+// write packs and writes m, giving up at until (waiting for another
+// writer included). wrote reports whether any byte may have left.
+func (l *link) write(m *wire.Message, until time.Time) (wrote bool, err error) {
+	if err := l.lockWrite(until); err != nil {
+		return false, err
+	}
+	defer func() { <-l.wsem }()
 	b, err := l.c.codec.PackFrame(l.wbuf[:0], m)
 	if err != nil {
-		return false, fmt.Errorf("pack %s: %w", m.MTI, err)
+		return false, fmt.Errorf("%w: %s: %w", errPack, m.MTI, err)
 	}
 	l.wbuf = b
-	_ = l.nc.SetWriteDeadline(time.Now().Add(l.c.cfg.AttemptTimeout))
+	_ = l.nc.SetWriteDeadline(minTime(time.Now().Add(l.c.cfg.AttemptTimeout), until))
 	n, err := l.nc.Write(b)
 	if err != nil {
+		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			// Nothing went and the stream is whole: the caller's deadline
+			// came first; the link stays for the others.
+			return false, fmt.Errorf("write to %s: %w", l.addr, err)
+		}
+		// Part of a frame may be on the wire: the stream is lost.
 		l.fail(fmt.Errorf("write: %w", err))
 		return n > 0, fmt.Errorf("write to %s: %w", l.addr, err)
 	}
 	l.lastWrite.Store(l.c.now())
 	return true, nil
 }
+
+// lockWrite waits for the writer's turn until until or the link's end.
+func (l *link) lockWrite(until time.Time) error {
+	select {
+	case l.wsem <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(time.Until(until))
+	defer t.Stop()
+	select {
+	case l.wsem <- struct{}{}:
+		return nil
+	case <-l.done:
+		return fmt.Errorf("%s: %w", l.addr, errLinkDown)
+	case <-t.C:
+		return fmt.Errorf("%s: %w", l.addr, errWriteBusy)
+	}
+}
+
+// echoUntil bounds the write of an echo.
+func (l *link) echoUntil() time.Time { return time.Now().Add(l.c.cfg.AttemptTimeout) }
 
 // roundTrip sends m and waits for its answer until until. wrote reports
 // whether bytes may have left: false means m provably never reached the node.
@@ -141,7 +175,7 @@ func (l *link) roundTrip(ctx context.Context, m *wire.Message, key string, ch ch
 		return nil, false, err
 	}
 	defer l.unregister(key)
-	if wrote, err := l.write(m); err != nil {
+	if wrote, err := l.write(m, until); err != nil {
 		return nil, wrote, err
 	}
 	t := time.NewTimer(time.Until(until))
@@ -209,7 +243,7 @@ func (w *silenceWatch) check() {
 		w.heard, w.probedAt = heard, 0
 	case w.probedAt == 0:
 		w.probedAt = w.l.c.now()
-		_, _ = w.l.write(w.l.c.netMessage(wire.NetEcho))
+		_, _ = w.l.write(w.l.c.netMessage(wire.NetEcho), w.l.echoUntil())
 	default:
 		w.l.fail(fmt.Errorf("%w: no answer, not even to an echo, for %v", errLinkDown, time.Duration(w.l.c.now()-w.probedAt)+w.l.c.cfg.SilenceProbe))
 		return
@@ -280,7 +314,7 @@ func (l *link) keepAlive() {
 			return
 		}
 		if read >= int64(cfg.EchoIdle) {
-			_, _ = l.write(l.c.netMessage(wire.NetEcho))
+			_, _ = l.write(l.c.netMessage(wire.NetEcho), l.echoUntil())
 		}
 	}
 }

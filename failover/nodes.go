@@ -128,10 +128,10 @@ func (c *Client) connect(ctx context.Context) (*link, error) {
 		l, err := c.dial(ctx, addr, probe)
 		if err != nil {
 			lastErr = err
-			c.nodeFailed(addr, err)
 			if ctx.Err() != nil || c.isClosed() {
-				break
+				break // the caller's deadline or Close, not the node's failure
 			}
+			c.nodeFailed(addr, err)
 			continue
 		}
 		c.nodeOK(addr)

@@ -10,10 +10,11 @@ import (
 // zeros11 fills DE90's acquiring and forwarding institution codes.
 const zeros11 = "00000000000"
 
-// settlementFor returns what must be queued when orig's outcome is unknown:
-// for an authorization or purchase, its 0400 reversal; for a reversal or an
-// advice, the message itself (as a repeat, since it was sent); nil when
-// there is nothing to undo (network, reconciliation, balance inquiry).
+// settlementFor returns the entry written ahead of orig, what is owed if
+// its outcome turns out unknown: for an authorization or purchase, its 0400
+// reversal; for a reversal or an advice, the message itself (as a repeat:
+// it is written just before its bytes leave); nil when there is nothing to
+// undo (network, reconciliation, balance inquiry).
 func settlementFor(orig *wire.Message, newSTAN func() string, now time.Time) *entry {
 	e := &entry{Of: orig.Key(), Created: now.UnixNano()}
 	switch wire.OriginalMTI(orig.MTI) {
@@ -60,4 +61,26 @@ func withoutCardData(m *wire.Message) wire.Message {
 	c := *m
 	c.PAN, c.Track2, c.PINBlock, c.ICC, c.Expiry = "", "", nil, nil, ""
 	return c
+}
+
+// mustDeliver reports a reversal or advice: a message the register owes
+// the cluster until a node acknowledges it, whoever sends it.
+func mustDeliver(mti string) bool {
+	switch wire.OriginalMTI(mti) {
+	case "0120", "0220", "0400", "0420":
+		return true
+	}
+	return false
+}
+
+// acknowledges reports whether resp, the answer to a reversal or advice,
+// settles it. 30, 91 and 96 do not: the node could not take it (format,
+// acquirer or issuer unavailable, malfunction), and the node's own SAF
+// sender retries on the same codes. Neither does "not processed".
+func acknowledges(resp *wire.Message) bool {
+	switch resp.ResponseCode {
+	case wire.RCFormatError, wire.RCIssuerInoperative, wire.RCSystemError:
+		return false
+	}
+	return !notProcessed(resp)
 }
