@@ -75,6 +75,7 @@ type safSender struct {
 	log     *slog.Logger
 	started int64 // unix nanos: entries older may have been sent by a predecessor
 	tries   map[uint64]*safTry
+	page    int // entries read at a time
 
 	// send and commit are the acquirer link's Send and Raft's Apply (tests
 	// put fakes in their place).
@@ -107,7 +108,7 @@ func (n *Node) runSAF(ctx context.Context) {
 func (n *Node) newSAFSender(up *upstream, send func(context.Context, *wire.Message) (*wire.Message, error),
 	commit func(context.Context, []byte) (any, error)) *safSender {
 	return &safSender{n: n, up: up, cfg: n.cfg.SAF, log: n.log.With("acquirer", up.name, "component", "saf"),
-		started: time.Now().UnixNano(), tries: map[uint64]*safTry{}, send: send, commit: commit}
+		started: time.Now().UnixNano(), tries: map[uint64]*safTry{}, page: safPage, send: send, commit: commit}
 }
 
 // pokeSAF wakes the sender of an acquirer after something was queued.
@@ -149,7 +150,7 @@ func (s *safSender) pass(ctx context.Context) time.Duration {
 	live := map[uint64]bool{}
 	defer s.forget(live)
 	for {
-		entries, err := s.n.store.SAFQueue(s.up.name, after, safPage)
+		entries, err := s.n.store.SAFQueue(s.up.name, after, s.page)
 		if err != nil {
 			s.log.Error("cannot read the queue", keyErr, err)
 			return s.cfg.Poll
