@@ -47,6 +47,8 @@ func TestNotProcessedOnlyBeforeAProposal(t *testing.T) {
 		t.Fatalf("never proposed: %+v, want NP", resp)
 	} else if np, _ := resp.Private.Get(tagNotProcessed); np != "1" {
 		t.Fatalf("never proposed: answered without NP")
+	} else if na, _ := resp.Private.Get(wire.TagNoActive); na != "1" {
+		t.Fatalf("a node that knows no active must say so (NA): %v", resp.Private)
 	}
 	if resp := n.relayToActive(context.Background(), req, true); resp != nil {
 		t.Fatalf("maybe proposed: answered %s NP=%v, want no answer", resp.ResponseCode, resp.Private)
