@@ -41,7 +41,7 @@ func TestNotProcessedOnlyBeforeAProposal(t *testing.T) {
 	n := &Node{log: slog.New(slog.DiscardHandler)}
 	n.view.Store(&view{servingCh: make(chan struct{})}) // no active known
 	n.relay = newRelay(n)
-	n.metrics = newMetrics(prometheus.NewRegistry(), n)
+	n.metrics = newMetrics(&registerer{reg: prometheus.NewRegistry()}, n)
 	req := &wire.Message{MTI: "0200", STAN: "000001", TransmissionTime: "1203101112", TerminalID: "T0000001"}
 	if resp := n.relayToActive(context.Background(), req, false); resp == nil || resp.ResponseCode != wire.RCIssuerInoperative {
 		t.Fatalf("never proposed: %+v, want NP", resp)
