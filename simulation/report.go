@@ -3,6 +3,7 @@ package simulation
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tillgate/tillgate/acquirer/sim"
 	"github.com/tillgate/tillgate/history"
+	"github.com/tillgate/tillgate/node/adminapi"
 )
 
 // Files of a run, kept as artifacts when it fails.
@@ -24,6 +26,9 @@ const (
 	// acqLedger is the acquirer simulator's ledger (`acqsim totals --data
 	// DIR` reads it): what the acquirer booked, per identity.
 	acqLedger = acqsimDir + "/" + sim.LedgerFile
+	// txnsFile holds, per node, every transaction as GET /txns gives it
+	// (JSON lines), read once the run settled.
+	txnsFile = "txns-%s.jsonl"
 )
 
 // shownViolations bounds the violations printed with their histories; the
@@ -171,8 +176,13 @@ func keepArtifacts(root, dir string, r *SeedResult) (string, error) {
 	if err := os.MkdirAll(filepath.Join(dst, filepath.Dir(acqLedger)), 0o755); err != nil {
 		return "", fmt.Errorf("simulation: artifacts: %w", err)
 	}
+	dumps, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf(txnsFile, "*")))
 	for _, name := range []string{historyFile, nodesLog, acqLedger} {
-		if err := copyFile(filepath.Join(dir, name), filepath.Join(dst, name)); err != nil {
+		dumps = append(dumps, filepath.Join(dir, name))
+	}
+	for _, src := range dumps {
+		rel, _ := filepath.Rel(dir, src)
+		if err := copyFile(src, filepath.Join(dst, rel)); err != nil {
 			return dst, fmt.Errorf("simulation: artifacts: %w", err)
 		}
 	}
@@ -204,4 +214,43 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// dumpTxns writes every node's transactions into dir, for the artifacts of
+// a failing seed: with the acquirer's ledger they tell what each side
+// booked per identity (adminapi.Txn's acquirer_stan and acquirer_time).
+func dumpTxns(ctx context.Context, dir string, e *env) error {
+	for i, a := range e.admins {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf(txnsFile, e.nodeID(i))))
+		if err != nil {
+			return fmt.Errorf("simulation: %w", err)
+		}
+		err = writeTxns(ctx, a, f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("simulation: transactions of %s: %w", e.nodeID(i), err)
+		}
+	}
+	return nil
+}
+
+func writeTxns(ctx context.Context, a *adminapi.Client, w io.Writer) error {
+	enc := json.NewEncoder(w)
+	for q := (adminapi.TxnQuery{Limit: 1000}); ; {
+		p, err := a.Txns(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, t := range p.Txns {
+			if err := enc.Encode(t); err != nil {
+				return err
+			}
+		}
+		if p.NextCursor == "" {
+			return nil
+		}
+		q.Cursor = p.NextCursor
+	}
 }

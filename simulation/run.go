@@ -147,7 +147,7 @@ func (s *seedRun) drive(ctx context.Context) error {
 	vs, err := verify(ctx, verifyInput{History: s.hist.Events(), Admins: s.env.admins, Acquirer: s.env.acq,
 		Faults: s.res.Faults, RegisterQueues: queued(s.regs)})
 	s.res.Violations = append(s.res.Violations, vs...)
-	return err
+	return errors.Join(err, dumpTxns(ctx, s.dir, s.env))
 }
 
 // load runs the registers and the fault schedule for d; registers finish
