@@ -19,10 +19,11 @@ type Injected struct {
 	Note       string
 }
 
-// where is what the fault hit: a register, the acquirer, or a node.
+// where is what the fault hit: a register, the acquirer, or a node (and
+// the role it was chosen for).
 func (f Injected) where() string {
 	if f.Node != "" {
-		return f.Node
+		return f.Node + "/" + f.Fault.Target
 	}
 	return f.Fault.Target
 }
@@ -33,7 +34,7 @@ func (f Injected) injected() bool { return !strings.HasPrefix(f.Note, skippedNot
 const skippedNote = "skipped: "
 
 func (f Injected) line(start time.Time) string {
-	s := fmt.Sprintf("%-20s %-9s +%6.2fs .. +%6.2fs", f.Kind, f.where(), f.Start.Sub(start).Seconds(), f.End.Sub(start).Seconds())
+	s := fmt.Sprintf("%-20s %-15s +%6.2fs .. +%6.2fs", f.Kind, f.where(), f.Start.Sub(start).Seconds(), f.End.Sub(start).Seconds())
 	if f.Param != 0 {
 		s += fmt.Sprintf("  param %d", f.Param)
 	}
