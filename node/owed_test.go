@@ -199,3 +199,33 @@ func TestRaftLogWriteErrorStopsTheNode(t *testing.T) {
 	tr.waitConverged()
 	tr.checkStored(tr.running(), map[string]*wire.Message{sale.Key(): resp})
 }
+
+// TestFollowerStateFailureStopsTheNode: a follower's state file fails; the
+// follower must stop (Err) like an active would, not go on voting and
+// taking entries it no longer applies (it could be elected with a state
+// that lags its log). Before, only the request pipeline noticed, so a
+// follower never did.
+func TestFollowerStateFailureStopsTheNode(t *testing.T) {
+	var failing atomic.Value
+	failing.Store("")
+	tr := safTrio(t, node.StandInPolicy{}, func(c *node.Config) {
+		id := c.ID
+		c.StateCommitHook = func() error {
+			if failing.Load() == id {
+				return errors.New("injected: disk write failed")
+			}
+			return nil
+		}
+	})
+	l := tr.leader()
+	f := (l + 1) % 3
+	failing.Store(tr.id(f))
+	r := newRegister(t, tr.addr(l), "TFOL0001")
+	tr.mustAnswer(r, r.purchase(100), wire.RCApproved)
+	select {
+	case err := <-tr.cl.Nodes[f].Err():
+		t.Logf("the follower stopped: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the follower's state failed and it never reported it")
+	}
+}

@@ -15,7 +15,7 @@ import (
 func (n *Node) watchLeadership() {
 	defer n.wg.Done()
 	var stopTerm context.CancelFunc
-	failed := n.raft.Failed()
+	failed, stopped := n.raft.Failed(), n.store.Stopped()
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -26,6 +26,9 @@ func (n *Node) watchLeadership() {
 		case <-failed:
 			failed = nil
 			n.fail(fmt.Errorf("node: raft log store failed, raft stopped: %w", n.raft.FailErr()))
+		case <-stopped:
+			stopped = nil
+			n.fail(fmt.Errorf("node: state machine stopped: %w", n.store.Failure()))
 		case l := <-n.raft.Leadership():
 			n.leaders.note(l, time.Now())
 			old := n.currentView()

@@ -78,14 +78,16 @@ func (h *commitHook) disarm() bool {
 
 // startEnv starts the acquirer simulator and a 3-node cluster in dir.
 func startEnv(ctx context.Context, dir string, log *slog.Logger) (*env, error) {
-	// With stream A merged, Strict: true belongs here (CONTRACTS.md 6):
-	// duplicate detection, 25s, host echoes, as a real host does.
+	// Strict: duplicate detection, 25s, STAN reuse, host echoes, as a
+	// real host does.
 	acq, err := sim.Open(sim.Config{
-		Addr:    "127.0.0.1:0",
-		DataDir: filepath.Join(dir, acqsimDir),
-		Latency: sim.Latency{Min: 0, Max: 3 * time.Millisecond},
-		Dialect: wire.DefaultDialect(),
-		Logger:  log,
+		Strict:       true,
+		StrictConfig: sim.StrictConfig{EchoEvery: 2 * time.Second, EchoTimeout: 5 * time.Second},
+		Addr:         "127.0.0.1:0",
+		DataDir:      filepath.Join(dir, acqsimDir),
+		Latency:      sim.Latency{Min: 0, Max: 3 * time.Millisecond},
+		Dialect:      wire.DefaultDialect(),
+		Logger:       log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("simulation: acquirer simulator: %w", err)

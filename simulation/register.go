@@ -31,9 +31,8 @@ type register struct {
 	// request gets a deadline of at most this.
 	short atomic.Int64
 
-	mu       sync.Mutex
-	c        *failover.Client         // nil while the register is restarting
-	inflight map[string]*wire.Message // requests in Do, by key: what a queued entry settles
+	mu sync.Mutex
+	c  *failover.Client // nil while the register is restarting
 }
 
 // registerClientConfig is a failover client with short timings: a deadline
@@ -58,7 +57,7 @@ func registerClientConfig(nodes []string, queue string, log *slog.Logger) failov
 func newRegister(seed uint64, i int, dir string, nodes []string, hist *history.Log, log *slog.Logger) (*register, error) {
 	tid := fmt.Sprintf("S%07d", i+1)
 	r := &register{
-		tid: tid, hist: hist, batch: newBatch(), inflight: map[string]*wire.Message{},
+		tid: tid, hist: hist, batch: newBatch(),
 		trnd: stream(seed, "timing/"+tid),
 	}
 	r.b = newBuilder(tid, DefaultMix(), stream(seed, "mix/"+tid), r.nextSTAN)
@@ -163,9 +162,6 @@ func (r *register) do(c *failover.Client, req *wire.Message, deadline time.Durat
 		ctx, cancel = context.WithTimeout(ctx, deadline)
 	}
 	defer cancel()
-	key := req.Key()
-	r.track(key, req)
-	defer r.untrack(key)
 	invoke := time.Now()
 	resp, err := c.Do(ctx, req)
 	outcome := outcomeOf(err)
@@ -188,24 +184,12 @@ func outcomeOf(err error) string {
 	return history.Failed
 }
 
-func (r *register) track(key string, req *wire.Message) {
-	r.mu.Lock()
-	r.inflight[key] = req
-	r.mu.Unlock()
-}
-
-func (r *register) untrack(key string) {
-	r.mu.Lock()
-	delete(r.inflight, key)
-	r.mu.Unlock()
-}
-
 // onEvent records the client's queue in the history and the batch.
 func (r *register) onEvent(e failover.Event) {
 	switch e.Kind {
 	case failover.EventReversalQueued:
 		r.batch.queued(e.Key)
-		r.hist.Add(history.QueueEvent(history.Queued, e.Key, r.queuedMsg(e), "", e.Time))
+		r.hist.Add(history.QueueEvent(history.Queued, e.Key, e.Msg, "", e.Time))
 	case failover.EventReversalAcked:
 		r.batch.acked(e.Key, e.Msg, e.RC)
 		msg := e.Msg
@@ -214,26 +198,4 @@ func (r *register) onEvent(e failover.Event) {
 		}
 		r.hist.Add(history.QueueEvent(history.Acked, e.Key, msg, e.RC, e.Time))
 	}
-}
-
-// queuedMsg is the message a Queued event names. Until the failover
-// client's events carry it (stream B), it is rebuilt from the request the
-// entry settles: the 0400 of a purchase or pre-auth (its own DE11 and DE7
-// unknown here), or the reversal or advice itself.
-func (r *register) queuedMsg(e failover.Event) *wire.Message {
-	if e.Msg != nil {
-		return e.Msg
-	}
-	r.mu.Lock()
-	req := r.inflight[e.Key]
-	r.mu.Unlock()
-	switch {
-	case req == nil:
-		return &wire.Message{TerminalID: r.tid}
-	case wire.OriginalMTI(req.MTI) == "0100" || wire.OriginalMTI(req.MTI) == "0200":
-		m := failover.Reversal(req, "", "")
-		return &m
-	}
-	m := *req
-	return &m
 }

@@ -198,9 +198,19 @@ func queued(regs []*register) int {
 func countTransactions(events []history.Event) int {
 	ids := map[string]bool{}
 	for _, e := range events {
-		if e.Kind == history.Request && (financial(e.MTI) || e.MTI == "0120") {
+		if e.Kind == history.Request && financial(e.MTI) {
 			ids[e.ID] = true
 		}
 	}
 	return len(ids)
+}
+
+// financial reports the MTIs of money requests (an authorization, a
+// financial request, an advice, a completion, a reversal).
+func financial(mti string) bool {
+	switch mti {
+	case "0100", "0120", "0200", "0220", "0400", "0420":
+		return true
+	}
+	return false
 }

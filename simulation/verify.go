@@ -2,14 +2,18 @@ package simulation
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
 
 	"github.com/tillgate/tillgate/acquirer/sim"
+	"github.com/tillgate/tillgate/check"
 	"github.com/tillgate/tillgate/history"
 	"github.com/tillgate/tillgate/node/adminapi"
 )
 
-// Violation is one broken invariant of one identity; the shape of
-// check.Violation, whose History the report fills from the run's own.
+// Violation is one broken invariant of one identity; the report fills its
+// history from the run's own.
 type Violation struct {
 	Invariant string // "I1".."I8" (../shared/FAULTS.md), "Q" for a run that did not settle
 	ID        string // DE41 + DE11 + DE7, or "" for a cluster-wide one
@@ -25,20 +29,48 @@ type verifyInput struct {
 	RegisterQueues int // entries still queued in registers at the end
 }
 
-// verify checks a quiescent run: the only place the simulation calls a
-// checker, so that the per-identity checker (package check, stream C)
-// replaces this body and nothing else. Until then it runs today's
-// aggregate checks (aggregate.go). With check merged the body becomes:
-//
-//	cin, err := check.Collect(ctx, in.Admins, "") // "": acqsim runs in process
-//	if err != nil {
-//		return nil, err
-//	}
-//	cin.History, cin.RegisterQueues = in.History, in.RegisterQueues
-//	cin.Faults = checkFaults(in.Faults)         // Kind, where(), Start, End
-//	cin.Acquirer = ledgerRecords(in.Acquirer)  // (*sim.Sim).Ledger(), stream A
-//	rep := check.Run(cin)
-//	return violationsOf(rep.Violations), nil     // Invariant, ID, Detail
+// verify checks a quiescent run with the one checker that tillbench and the
+// system tests use too (package check): every node read through its admin
+// API, the acquirer's ledger read in process.
 func verify(ctx context.Context, in verifyInput) ([]Violation, error) {
-	return aggregateChecks(ctx, in)
+	cin, err := check.Collect(ctx, in.Admins, "") // "": acqsim runs in process
+	if err != nil {
+		return nil, err
+	}
+	if cin.Acquirer, err = ledgerRecords(in.Acquirer); err != nil {
+		return nil, err
+	}
+	cin.SkipAcquirer = false
+	cin.History, cin.RegisterQueues = in.History, in.RegisterQueues
+	for _, f := range in.Faults {
+		cin.Faults = append(cin.Faults, check.Fault{Kind: string(f.Kind), Target: f.where(), At: f.Start, End: f.End})
+	}
+	rep := check.Run(cin)
+	out := make([]Violation, 0, len(rep.Violations))
+	for _, v := range rep.Violations {
+		d := v.Detail
+		if len(v.Facts) > 0 {
+			d += "\n      " + strings.Join(v.Facts, "\n      ")
+		}
+		out = append(out, Violation{Invariant: v.Invariant, ID: v.ID, Detail: d})
+	}
+	return out, nil
+}
+
+// ledgerRecords is the in-process acquirer's ledger in the checker's form
+// (the JSON of acqsim's GET /ledger, which both share).
+func ledgerRecords(s *sim.Sim) ([]check.AcqRecord, error) {
+	recs, err := s.Ledger()
+	if err != nil {
+		return nil, fmt.Errorf("simulation: acquirer ledger: %w", err)
+	}
+	b, err := json.Marshal(recs)
+	if err != nil {
+		return nil, fmt.Errorf("simulation: acquirer ledger: %w", err)
+	}
+	var out []check.AcqRecord
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("simulation: acquirer ledger: %w", err)
+	}
+	return out, nil
 }
