@@ -267,7 +267,7 @@ func (s *safSender) deliver(ctx context.Context, e store.SAFEntry, tr *safTry) s
 		s.log.Warn("saf entry refused", "seq", e.Seq, keyID, e.TxnID, "rc", resp.ResponseCode)
 		return safFailed
 	}
-	return s.ack(ctx, e)
+	return s.ack(ctx, e, wire.IsRepeat(m.MTI))
 }
 
 // safAcknowledges reports whether an answer to an advice or reversal means
@@ -277,8 +277,8 @@ func safAcknowledges(rc string) bool {
 	return rc != wire.RCFormatError && rc != wire.RCSystemError && rc != wire.RCIssuerInoperative
 }
 
-func (s *safSender) ack(ctx context.Context, e store.SAFEntry) safResult {
-	res, err := s.commit(ctx, store.SAFAckCmd(e.Acquirer, e.Seq, time.Now().UnixNano()))
+func (s *safSender) ack(ctx context.Context, e store.SAFEntry, repeat bool) safResult {
+	res, err := s.commit(ctx, store.SAFAckCmd(store.SAFAck{Acquirer: e.Acquirer, Seq: e.Seq, At: time.Now().UnixNano(), Repeat: repeat}))
 	if err != nil {
 		// Not committed: the entry stays and is sent again (as a repeat,
 		// which the acquirer recognises). Only a committed ack removes it.
