@@ -58,6 +58,12 @@ var passing = []ruleCase{
 		t := w.txn(id, "0200", "balance", "310000", 0, statusDeclined, "91", "", "")
 		w.record(t, "balance", "00", "794803")
 	}},
+	{name: "balance inquiry unknown to the register, answered on every node", build: func(w *world) {
+		id, _, _ := w.nextID()
+		w.request(id, "0200", "310000", 0, "", history.Unknown, "", "")
+		t := w.txn(id, "0200", "balance", "310000", 0, statusApproved, "00", "813069", "")
+		w.record(t, "balance", "00", "813069")
+	}},
 	{name: "not sent, recorded nowhere", build: func(w *world) {
 		id, _, _ := w.nextID()
 		w.request(id, "0200", "000000", 100, "", history.NotSent, "", "")

@@ -87,7 +87,10 @@ func (n *Node) decide(ctx context.Context, t *store.Txn, req *wire.Message, repe
 		return local
 	}
 	a := n.askAcquirer(ctx, t, m)
-	forward.repeat = repeat && a.sent
+	// Resolving an open INTENT (repeat) marks it whatever this attempt
+	// did: an active that died before committing may have asked the
+	// acquirer again already.
+	forward.repeat = repeat
 	switch {
 	case t.Type == store.TypeReversal && a.acknowledged():
 		return decision{st: store.StatusApproved, rc: wire.RCApproved, auth: a.resp.AuthCode, repeat: forward.repeat}
