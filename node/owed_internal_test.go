@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
 
@@ -72,5 +73,32 @@ func TestOwedToAnUnconfiguredAcquirerShows(t *testing.T) {
 	}
 	if names := r.n.safNames(stats); len(names) != 2 || names[0] != "acq1" || names[1] != "other" {
 		t.Fatalf("metric names %v, want acq1 and other", names)
+	}
+}
+
+// TestSAFResendAfterUncommittedAckIsARepeat: the acquirer acknowledged an
+// entry but the ack did not commit (leadership moving); the entry is sent
+// again, and must go as a repeat: the acquirer has it (a strict one
+// refuses a second original as a duplicate transmission, 94). Found by
+// the simulation (a leadership transfer away and back).
+func TestSAFResendAfterUncommittedAckIsARepeat(t *testing.T) {
+	r := newSenderRig(t)
+	r.unknown(1)
+	r.answer = ack
+	commits := 0
+	real := r.s.commit
+	r.s.commit = func(ctx context.Context, cmd []byte) (any, error) {
+		if commits++; commits == 1 {
+			return nil, errors.New("not the leader: leadership transfer in progress")
+		}
+		return real(ctx, cmd)
+	}
+	r.passes(func() bool { return len(r.queued()) == 0 })
+	if len(r.sent) != 2 || r.sent[0].MTI != "0420" || r.sent[1].MTI != "0421" {
+		var mtis []string
+		for _, m := range r.sent {
+			mtis = append(mtis, m.MTI)
+		}
+		t.Fatalf("sent %v, want 0420 then its repeat 0421", mtis)
 	}
 }

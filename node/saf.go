@@ -255,6 +255,12 @@ func (s *safSender) deliver(ctx context.Context, e store.SAFEntry, tr *safTry) s
 	}
 	resp, err := s.send(ctx, m)
 	s.n.metrics.safSent.WithLabelValues(s.up.name, e.Kind.String(), boolLabel(repeat)).Inc()
+	if !errors.Is(err, acquirer.ErrUnavailable) && s.tries[e.Seq] == nil {
+		// It may have reached the acquirer: whatever happens next (an
+		// ack that does not commit, the term ending), it goes as a
+		// repeat from now on.
+		s.tries[e.Seq] = &safTry{}
+	}
 	switch {
 	case ctx.Err() != nil:
 		return safStopped
