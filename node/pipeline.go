@@ -152,6 +152,7 @@ func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string)
 // transactNew commits the INTENT of req and sees it through, or answers
 // what an INTENT of the same identity recorded before.
 func (n *Node) transactNew(ctx context.Context, req *wire.Message, key string) (*store.Txn, string) {
+	term := n.currentView().term
 	t, rc := n.newTxn(ctx, req)
 	if rc != "" {
 		return &store.Txn{RC: rc, Status: store.StatusDeclined}, sourceLocal
@@ -192,7 +193,7 @@ func (n *Node) transactNew(ctx context.Context, req *wire.Message, key string) (
 		// Final on arrival: its reversal came first (store.RCReversedFirst).
 		return r.Txn, sourceLocal
 	}
-	return n.resolve(ctx, r.Txn, req, false), sourceAcquirer
+	return n.resolveFirst(ctx, r.Txn, req, term), sourceAcquirer
 }
 
 // stateMachineError logs a command the store refused. A store that could not

@@ -27,7 +27,23 @@ type decision struct {
 // unknown: nothing final may be said, and the INTENT stays open for the
 // sweep (sweepOpen) or the next active.
 func (n *Node) resolve(ctx context.Context, t *store.Txn, req *wire.Message, repeat bool) *store.Txn {
-	d := n.decide(ctx, t, req, repeat)
+	return n.commitDecision(ctx, t, req, repeat, n.decide(ctx, t, req, repeat))
+}
+
+// resolveFirst resolves an INTENT this node has just proposed in term:
+// asked as an original. If the term has moved on by the time the OUTCOME
+// is committed (leadership went away and came back), another active may
+// have resolved it meanwhile through a repeat, so the OUTCOME says Repeat.
+func (n *Node) resolveFirst(ctx context.Context, t *store.Txn, req *wire.Message, term uint64) *store.Txn {
+	d := n.decide(ctx, t, req, false)
+	if n.currentView().term != term {
+		d.repeat = true
+	}
+	return n.commitDecision(ctx, t, req, false, d)
+}
+
+// commitDecision commits d (after a stand-in where it allows one).
+func (n *Node) commitDecision(ctx context.Context, t *store.Txn, req *wire.Message, repeat bool, d decision) *store.Txn {
 	if errors.Is(ctx.Err(), context.Canceled) {
 		// The node is stopping or lost its term: leave the INTENT open for
 		// the next active rather than record an outcome nobody asked about.
