@@ -75,6 +75,12 @@ var passing = []ruleCase{
 		r := w.findRecord(t)
 		r.Requests, r.Repeats = 2, 1
 	}},
+	{name: "the old active's original reached the acquirer after the new active's repeat (94, no effect)", build: func(w *world) {
+		_, t := w.approved("0200", "000000", 1234)
+		t.Repeat = true
+		r := w.findRecord(t)
+		r.Requests, r.Repeats, r.Refused = 1, 1, 1
+	}},
 	{name: "repeat of the identity gets the same answer", build: func(w *world) {
 		id, t := w.approved("0200", "000000", 1234)
 		w.request(id, "0200", "000000", 1234, "", history.Answered, "00", t.AuthCode)
