@@ -7,7 +7,8 @@ SEEDS   ?= 20
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-# The whole suite, then a bounded fuzz run of the wire decoder.
+# The whole suite, then bounded fuzz runs of the wire decoder and the
+# state machine's command decoder.
 test:
 	$(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
