@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -100,5 +101,45 @@ func TestSAFResendAfterUncommittedAckIsARepeat(t *testing.T) {
 			mtis = append(mtis, m.MTI)
 		}
 		t.Fatalf("sent %v, want 0420 then its repeat 0421", mtis)
+	}
+}
+
+// TestSAFReversalNotTakenAsDoneWhileTheOriginalMayArrive: a reversal
+// answered "no such original" (25) soon after the original's attempt may
+// have overtaken that attempt on another connection (the simulation found
+// the late original standing, and with a stand-in's advice, the card
+// charged twice): it stays owed and is sent again; once the acquirer has the
+// original, it reverses it. A 25 after the late window is taken as done.
+func TestSAFReversalNotTakenAsDoneWhileTheOriginalMayArrive(t *testing.T) {
+	r := newSenderRig(t)
+	id := r.unknown(1)
+	arrived := false
+	r.answer = func(m *wire.Message) (*wire.Message, error) {
+		resp, _ := ack(m)
+		if !arrived {
+			resp.ResponseCode, arrived = rcNoOriginal, true // the original lands right after
+		}
+		return resp, nil
+	}
+	r.passes(func() bool { return len(r.queued()) == 0 })
+	if len(r.sent) != 2 {
+		t.Fatalf("sent %d times, want the 25 not taken and a second send", len(r.sent))
+	}
+	if tx, _, _ := r.n.store.Get(id); tx.Status != store.StatusReversed {
+		t.Fatalf("%v after the reversal was taken", tx.Status)
+	}
+
+	// Long after the attempt, 25 means the acquirer never got it.
+	r2 := newSenderRig(t)
+	r2.s.late = 0 // every entry is past the window
+	r2.unknown(1)
+	r2.answer = func(m *wire.Message) (*wire.Message, error) {
+		resp, _ := ack(m)
+		resp.ResponseCode = rcNoOriginal
+		return resp, nil
+	}
+	r2.passes(func() bool { return len(r2.queued()) == 0 })
+	if len(r2.sent) != 1 {
+		t.Fatalf("sent %d times, want the 25 taken at once past the late window", len(r2.sent))
 	}
 }

@@ -108,9 +108,12 @@ func (n *Node) decide(ctx context.Context, t *store.Txn, req *wire.Message, repe
 	// acquirer again already.
 	forward.repeat = repeat
 	switch {
-	case t.Type == store.TypeReversal && a.acknowledged():
+	case t.Type == store.TypeReversal && a.acknowledged() && a.resp.ResponseCode != rcNoOriginal:
 		return decision{st: store.StatusApproved, rc: wire.RCApproved, auth: a.resp.AuthCode, repeat: forward.repeat}
 	case t.Type == store.TypeReversal:
+		// Not taken, or "no such original" (25), which may mean not yet:
+		// the queue sends it again until it is taken, or the original can
+		// no longer arrive (lateWindow).
 		return forward
 	case t.Type == store.TypeCompletion && a.acknowledged():
 		return answered(a.resp, forward.repeat)
