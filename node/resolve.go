@@ -176,6 +176,12 @@ type asked struct {
 func (a asked) acknowledged() bool { return a.resp != nil && safAcknowledges(a.resp.ResponseCode) }
 
 func (n *Node) askAcquirer(ctx context.Context, t *store.Txn, m *wire.Message) asked {
+	if err := n.halted(); err != nil {
+		// Nothing this node learns could be committed any more: the
+		// acquirer is left to the next active.
+		n.log.Warn("not asking the acquirer: this node has stopped", keyID, t.ID, keyErr, err)
+		return asked{}
+	}
 	up := n.upstreamOf(t.Acquirer)
 	if !up.acquire() {
 		n.metrics.acquirerErrors.WithLabelValues("at_limit").Inc()

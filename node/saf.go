@@ -150,6 +150,9 @@ const safPage = 1024
 // reached too.
 func (s *safSender) pass(ctx context.Context) time.Duration {
 	wait := s.cfg.Poll
+	if s.n.halted() != nil {
+		return wait // this node has stopped: nothing it sends could be recorded
+	}
 	var after uint64
 	live := map[uint64]bool{}
 	defer s.forget(live)
