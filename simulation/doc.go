@@ -10,7 +10,7 @@
 // purchases, repeats, echoes) while a seeded fault schedule runs under the
 // load: the acquirer down, slow, dropping, late or duplicating, its
 // connections cut; the leader stopped and restarted from its data;
-// leadership transferred away and back; a failing state-file commit on one
+// leadership transferred away and back; a failing state-file commit or Raft log write on one
 // node; register timeouts and register restarts. Every request, every
 // queued and acknowledged store-and-forward entry (package history) and
 // every injected fault is recorded.

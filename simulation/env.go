@@ -40,7 +40,9 @@ type env struct {
 	log    *slog.Logger
 	acq    *sim.Sim
 	admins []*adminapi.Client
-	hooks  []*commitHook
+	hooks  []*commitHook // per node: its state file's commits
+	// raftHooks per node: its Raft log's writes
+	raftHooks []*commitHook
 
 	mu       sync.Mutex
 	cl       *localcluster.Cluster
@@ -95,6 +97,7 @@ func startEnv(ctx context.Context, dir string, log *slog.Logger) (*env, error) {
 	e := &env{log: log, acq: acq, stops: make([]chan struct{}, nodeCount)}
 	for range nodeCount {
 		e.hooks = append(e.hooks, &commitHook{})
+		e.raftHooks = append(e.raftHooks, &commitHook{})
 	}
 	if err := e.startCluster(dir); err != nil {
 		acq.Close()
@@ -142,6 +145,7 @@ func (e *env) tune(c *node.Config) {
 	c.StandIn = node.StandInPolicy{Enabled: true, FloorLimit: 5000}
 	i, _ := strconv.Atoi(c.ID[len("node"):])
 	c.StateCommitHook = e.hooks[i-1].commit
+	c.Raft.WriteHook = e.raftHooks[i-1].commit
 }
 
 // freeBlock finds n consecutive loopback ports in [lo, hi) free a moment ago.

@@ -26,7 +26,9 @@ func (in *injector) apply(ctx context.Context, f Fault, rec *Injected) (undo, er
 	case FaultTransfer:
 		return in.transfer(ctx, rec)
 	case FaultCommitFail:
-		return in.commitFail(ctx, f, rec)
+		return in.diskFail(ctx, f, rec, in.env.hooks)
+	case FaultRaftLogFail:
+		return in.diskFail(ctx, f, rec, in.env.raftHooks)
 	case FaultRegTimeout, FaultRegRestart:
 		return in.registerFault(f)
 	}
@@ -120,12 +122,11 @@ func (in *injector) newLeader(ctx context.Context, old int) string {
 	return "?"
 }
 
-// commitFail arms the target node's commit hook: after Param more commits
-// every commit of its state file fails and the node stops (its watcher
-// closes it when it reports the error; a follower, whose pipeline never
-// sees the failed apply, does not report one). The undo disarms the hook
-// and restarts the node from its data if the hook fired.
-func (in *injector) commitFail(ctx context.Context, f Fault, rec *Injected) (undo, error) {
+// diskFail arms the target node's hook (its state file's commits, or its
+// Raft log's writes): after Param more every one fails and the node stops
+// (its watcher closes it when it reports the error). The undo disarms the
+// hook and restarts the node from its data if the hook fired.
+func (in *injector) diskFail(ctx context.Context, f Fault, rec *Injected, hooks []*commitHook) (undo, error) {
 	i := -1
 	if f.Target == TargetFollower {
 		i = in.env.follower()
@@ -136,7 +137,7 @@ func (in *injector) commitFail(ctx context.Context, f Fault, rec *Injected) (und
 		return nil, fmt.Errorf("%w: no %s", errNoTarget, f.Target)
 	}
 	rec.Node = in.env.nodeID(i)
-	h := in.env.hooks[i]
+	h := hooks[i]
 	h.arm(f.Param)
 	return func(ctx context.Context, rec *Injected) {
 		stopped := !in.env.running(i)

@@ -25,13 +25,14 @@ const (
 	FaultLeaderStop    FaultKind = "leader_stop"         // the active closed, restarted from its data after For
 	FaultTransfer      FaultKind = "leader_transfer"     // leadership moved away, and back after Param ms
 	FaultCommitFail    FaultKind = "commit_fail"         // the state file's commits fail after Param more; the node stops
+	FaultRaftLogFail   FaultKind = "raftlog_fail"        // the Raft log's writes fail (EIO) after Param more; the node stops
 	FaultRegTimeout    FaultKind = "register_timeout"    // the register's requests get deadlines of at most Param ms
 	FaultRegRestart    FaultKind = "register_restart"    // the register's client closed, reopened on its queue after For
 )
 
 // allFaults lists every kind.
 var allFaults = []FaultKind{FaultAcqDown, FaultAcqSlow, FaultAcqDrop, FaultAcqLate, FaultAcqDuplicate,
-	FaultAcqDisconnect, FaultLeaderStop, FaultTransfer, FaultCommitFail, FaultRegTimeout, FaultRegRestart}
+	FaultAcqDisconnect, FaultLeaderStop, FaultTransfer, FaultCommitFail, FaultRaftLogFail, FaultRegTimeout, FaultRegRestart}
 
 // only keeps the faults of plan whose kind is in kinds (all when kinds is
 // empty); the rest keep their times.
@@ -76,7 +77,7 @@ func (f Fault) String() string {
 // lane groups faults that must not overlap.
 func (f Fault) lane() string {
 	switch f.Kind {
-	case FaultLeaderStop, FaultTransfer, FaultCommitFail:
+	case FaultLeaderStop, FaultTransfer, FaultCommitFail, FaultRaftLogFail:
 		return "cluster"
 	case FaultRegTimeout, FaultRegRestart:
 		return "register " + f.Target
@@ -147,7 +148,7 @@ func acquirerLane(rnd *rand.Rand, end time.Duration) []Fault {
 	}
 }
 
-var clusterFaults = []weighted[FaultKind]{{FaultLeaderStop, 3}, {FaultTransfer, 3}, {FaultCommitFail, 2}}
+var clusterFaults = []weighted[FaultKind]{{FaultLeaderStop, 3}, {FaultTransfer, 3}, {FaultCommitFail, 2}, {FaultRaftLogFail, 1}}
 
 // clusterLane plans node faults one at a time, with gaps long enough for
 // an election and a restarted node to catch up.
@@ -162,7 +163,7 @@ func clusterLane(rnd *rand.Rand, end time.Duration) []Fault {
 			// Back within a register's request deadline.
 			f.Param = 200 + rnd.IntN(1800)
 			f.For = time.Duration(f.Param) * time.Millisecond
-		case FaultCommitFail:
+		case FaultCommitFail, FaultRaftLogFail:
 			f.For, f.Param = between(rnd, 1500*time.Millisecond, 4*time.Second), rnd.IntN(30)
 			if rnd.IntN(3) == 0 {
 				f.Target = TargetFollower

@@ -73,7 +73,7 @@ func checkParam(t *testing.T, f Fault) {
 		ok = f.For == time.Duration(f.Param)*time.Millisecond && f.For < 5*time.Second
 	case FaultAcqDisconnect:
 		ok = f.For == 0
-	case FaultCommitFail:
+	case FaultCommitFail, FaultRaftLogFail:
 		ok = f.Target == TargetLeader || f.Target == TargetFollower
 	}
 	if !ok {
