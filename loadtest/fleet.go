@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/failover"
+	"github.com/tillgate/tillgate/history"
 )
 
 // Config describes a fleet and its load.
@@ -50,6 +51,11 @@ type Config struct {
 	Tune func(*failover.Config)
 	// Clock drives the open-loop scheduler; nil is the real clock.
 	Clock Clock
+	// History, if set, receives every request of every register (its
+	// invoke and return, the answer or how it ended) and every entry its
+	// failover client queued or got acknowledged: what the checker
+	// (package check) compares with the nodes and the acquirer.
+	History *history.Log
 }
 
 func (c *Config) validate() error {
@@ -117,7 +123,7 @@ func Open(cfg Config) (*Fleet, error) {
 
 func (f *Fleet) openRegister(i int) (*register, error) {
 	n := f.cfg.TerminalBase + i
-	r := newRegister(i, n, f.cfg.Seed)
+	r := newRegister(i, n, f.cfg.Seed, f.cfg.History)
 	fc := failover.DefaultConfig()
 	fc.Nodes = f.cfg.Nodes
 	fc.ReversalQueue = filepath.Join(f.cfg.Dir, fmt.Sprintf("reg%07d.db", n))
@@ -263,6 +269,20 @@ func (f *Fleet) ClientStats() ClientStats {
 		s.QueueOldest = max(s.QueueOldest, c.QueueOldest)
 	}
 	return s
+}
+
+// Queued counts the entries still in the registers' store-and-forward
+// queues (due ones: not those written ahead of requests in flight).
+func (f *Fleet) Queued() (int, error) {
+	n := 0
+	for _, r := range f.regs {
+		q, err := r.c.Queued()
+		if err != nil {
+			return 0, fmt.Errorf("loadtest: register %s: %w", r.tid, err)
+		}
+		n += len(q)
+	}
+	return n, nil
 }
 
 // Drain waits until every register's reversal queue is empty.
