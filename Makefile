@@ -1,7 +1,8 @@
 GO      ?= go
 FUZZTIME ?= 30s
+SEEDS   ?= 20
 
-.PHONY: build test fuzz verify demo bench clean
+.PHONY: build test fuzz verify demo bench sim clean
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -31,6 +32,16 @@ demo:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./wire ./store ./cluster
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 40000x ./systemtest
+
+# The randomized fault simulation's long tier (simulation/; `go test
+# ./simulation` is its short tier, inside `make test`): SEEDS seeds, one
+# after another; SEED=n replays one, SIM_DURATION sets the load per seed,
+# SIM_ARTIFACTS where failing seeds keep their history and logs. The test
+# binary runs the tier itself, so that its last line is the summary
+# `sim: S seeds, F faults, T transactions, V violations`.
+sim:
+	$(GO) test -c -o bin/simulation.test ./simulation
+	SIM_TIER=long SEEDS=$(SEEDS) bin/simulation.test
 
 clean:
 	rm -rf bin

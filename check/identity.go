@@ -146,7 +146,7 @@ func (c *checker) sameAnswer(v *regView, ni *nodeIndex, t *Txn, fs *findings) {
 // identity (its own record, or for a stand-in its advice), with the
 // register's DE38 and amount.
 func (c *checker) approvedOnce(v *regView, fs *findings) {
-	if c.in.SkipAcquirer {
+	if !c.acquirerHolds(v) {
 		return
 	}
 	eff := c.acq.effects(v.id)
@@ -162,6 +162,14 @@ func (c *checker) approvedOnce(v *regView, fs *findings) {
 				r.AuthCode, r.Amount, v.held.auth, v.amount)
 		}
 	}
+}
+
+// acquirerHolds reports whether the acquirer's ledger says something about
+// v's money: not when no ledger was read, and never for a balance
+// inquiry, which moves no money (the acquirer may have answered one the
+// register never heard of: nothing to undo).
+func (c *checker) acquirerHolds(v *regView) bool {
+	return !c.in.SkipAcquirer && v.kind() != "balance"
 }
 
 // owed explains a missing acquirer approval when a node still owes
@@ -199,7 +207,7 @@ func (c *checker) zeroEverywhere(v *regView, fs *findings) {
 			fs.onNode(I2, ni.n.ID, "the register was told %s, {node} recorded %s", v.held.rc, t.RC)
 		}
 	}
-	if c.in.SkipAcquirer {
+	if !c.acquirerHolds(v) {
 		return
 	}
 	if eff := c.acq.effects(v.id); len(eff) > 0 {

@@ -212,7 +212,7 @@ func (c *checker) linOps(v *regView) []porcupine.Operation {
 			add(opReverseMaybe, "", r.first, end, linOut{})
 		}
 	}
-	for _, rd := range c.finalReads(v.id) { // ...and the reads come after it
+	for _, rd := range c.finalReads(v) { // ...and the reads come after it
 		add(opRead, rd.who, end+1, end+1, rd.out)
 	}
 	return ops
@@ -224,7 +224,8 @@ type finalRead struct {
 }
 
 // finalReads are every node's and the acquirer's state of id at the end.
-func (c *checker) finalReads(id string) []finalRead {
+func (c *checker) finalReads(v *regView) []finalRead {
+	id := v.id
 	var out []finalRead
 	for _, ni := range c.nodes {
 		rd := finalRead{who: "node " + ni.n.ID}
@@ -233,7 +234,7 @@ func (c *checker) finalReads(id string) []finalRead {
 		}
 		out = append(out, rd)
 	}
-	if !c.in.SkipAcquirer {
+	if c.acquirerHolds(v) {
 		rd := finalRead{who: "acquirer"}
 		if eff := c.acq.effects(id); len(eff) > 0 {
 			rd.out = linOut{approved: true, auth: eff[0].AuthCode}

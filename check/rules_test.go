@@ -52,6 +52,12 @@ var passing = []ruleCase{
 		w.record(rt, kindReversal, "00", "").Original = acqKey(t)
 		w.markReversed(id)
 	}},
+	{name: "balance inquiry declined 91 here, answered by the acquirer (no money moves)", build: func(w *world) {
+		id, _, _ := w.nextID()
+		w.request(id, "0200", "310000", 0, "", history.Answered, "91", "")
+		t := w.txn(id, "0200", "balance", "310000", 0, statusDeclined, "91", "", "")
+		w.record(t, "balance", "00", "794803")
+	}},
 	{name: "not sent, recorded nowhere", build: func(w *world) {
 		id, _, _ := w.nextID()
 		w.request(id, "0200", "000000", 100, "", history.NotSent, "", "")

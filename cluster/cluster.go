@@ -177,7 +177,16 @@ func (c *Cluster) openStores() error {
 		return err
 	}
 	// fsync on: an entry acknowledged to the leader must survive a crash.
-	c.logStore, err = openLogStore(filepath.Join(c.cfg.Dir, logDir), logStoreOptions{Logger: c.log, OnFail: c.storeFailed})
+	opts := logStoreOptions{Logger: c.log, OnFail: c.storeFailed}
+	if hook := c.cfg.WriteHook; hook != nil {
+		opts.write = func(s *segment, b []byte) error {
+			if err := hook(); err != nil {
+				return err
+			}
+			return pwrite(s, b)
+		}
+	}
+	c.logStore, err = openLogStore(filepath.Join(c.cfg.Dir, logDir), opts)
 	return err
 }
 
@@ -190,6 +199,21 @@ func (c *Cluster) storeFailed(err error) {
 		c.failErr = err
 		close(c.failed)
 	})
+}
+
+// Failed is closed once the log store has failed and Raft is stopping
+// (fail-stop); FailErr then says why. The node must stop serving: restart
+// it once the disk is sound (it checks its log on start).
+func (c *Cluster) Failed() <-chan struct{} { return c.failed }
+
+// FailErr is the log store's failure, once Failed is closed.
+func (c *Cluster) FailErr() error {
+	select {
+	case <-c.failed:
+		return c.failErr
+	default:
+		return nil
+	}
 }
 
 // refuseBoltLog stops a node whose raft.db holds log entries: an older

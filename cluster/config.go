@@ -44,6 +44,11 @@ type Config struct {
 	ApplyTimeout     time.Duration // Apply/Barrier/membership deadline when ctx has none
 
 	Logger *slog.Logger // nil: discard
+
+	// WriteHook, if set, runs before every write to the Raft log; an error
+	// fails the write as a disk error would, and the node's Raft stops
+	// (fail-stop). Fault tests only; nil in production.
+	WriteHook func() error
 }
 
 // Defaults. The timings are for a LAN of three nodes and aim at a failover

@@ -374,6 +374,9 @@ func (c *Client) notProcessedAgain(ctx context.Context, x *exchange, l *link, re
 	if !x.sent && time.Since(x.npSince) >= c.cfg.Hold {
 		return errNotProcessed
 	}
+	if noActive(resp) && !c.noActive(l) {
+		return nil // left that node: the next attempt asks another
+	}
 	if c.current() == l {
 		// The hint did not move us (no active known yet, or the one named
 		// cannot be reached): wait a little before asking again.
@@ -438,6 +441,12 @@ func (c *Client) lateAnswer(l *link, m *wire.Message) {
 	}
 	// A late approval of an abandoned request: its reversal became due
 	// before Do returned, so nothing more to do here.
+}
+
+// noActive reports an answer whose node knows no active (DE48 NA).
+func noActive(m *wire.Message) bool {
+	v, _ := m.Private.Get(wire.TagNoActive)
+	return v == "1"
 }
 
 func notProcessed(m *wire.Message) bool {

@@ -35,6 +35,7 @@ var (
 	errNoNode         = errors.New("no node reachable")
 	errNotProcessed   = errors.New("every node answered not processed")
 	errDrained        = errors.New("drained: the active moved")
+	errNoActive       = errors.New("the node knows no active")
 	errPack           = errors.New("cannot be packed")
 	errWriteBusy      = errors.New("another write held the connection until the deadline")
 	errQueuedAlready  = errors.New("already queued")

@@ -69,6 +69,13 @@ func (l *link) fail(err error) {
 	})
 }
 
+// busy reports requests waiting on l.
+func (l *link) busy() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.waiters) > 0
+}
+
 // drain stops new requests; the link closes when the last waiter leaves.
 func (l *link) drain() {
 	l.mu.Lock()
@@ -288,8 +295,20 @@ func (l *link) deliver(payload []byte) {
 		return
 	}
 	l.c.hint(l, m)
+	if noActive(m) {
+		l.c.sawNoActive(l.addr)
+	}
 	if ch := l.take(m.Key()); ch != nil {
 		ch <- m // buffered, one answer per registration
+		return
+	}
+	if noActive(m) && wire.OriginalMTI(m.MTI) == "0810" && l.busy() {
+		// The silence probe's echo says the node knows no active: what
+		// waits here will not be answered soon (a cut-off active waits
+		// for a successor it cannot see). The waiters repeat on another
+		// node.
+		l.c.noActive(l)
+		l.fail(fmt.Errorf("%s: %w", l.addr, errNoActive))
 		return
 	}
 	l.c.lateAnswer(l, m)

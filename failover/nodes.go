@@ -18,6 +18,10 @@ type nodeState struct {
 	failures int   // consecutive
 	open     bool  // breaker open: only probes (dial + echo) until retryAt
 	retryAt  int64 // monotonic nanos
+	// noActiveAt is when the node last said it knows no active (DE48 NA):
+	// cut off from its peers, or between two leaders. Until RecheckMax
+	// later, another node is tried first.
+	noActiveAt int64
 }
 
 // nodeFor returns addr's state, adding a node learned from a hint.
@@ -120,7 +124,7 @@ func (c *Client) connect(ctx context.Context) (*link, error) {
 	var lastErr error
 	for {
 		addr, probe, active := c.pick(tried)
-		if addr == "" || (best != nil && !active) {
+		if addr == "" || (best != nil && !active && !c.saidNoActive(best.addr)) {
 			break
 		}
 		tried[addr] = true
@@ -135,11 +139,18 @@ func (c *Client) connect(ctx context.Context) (*link, error) {
 			continue
 		}
 		c.nodeOK(addr)
+		// A node that knows no active (its sign-on said so) is kept only
+		// until one that does answers.
+		lost := c.saidNoActive(addr)
+		if best != nil && lost {
+			l.drain()
+			continue
+		}
 		if best != nil {
 			best.drain()
 		}
 		best = l
-		if c.Active() == addr {
+		if c.Active() == addr && !lost {
 			break
 		}
 	}
@@ -165,14 +176,66 @@ func (c *Client) pick(tried map[string]bool) (addr string, probe, isActive bool)
 			start = i
 		}
 	}
-	for k := range c.nodes {
-		n := c.nodes[(start+k)%len(c.nodes)]
-		if tried[n.addr] || (n.open && now < n.retryAt) {
-			continue
+	// Two rounds: nodes that lately said they know no active go last.
+	for _, lost := range []bool{false, true} {
+		for k := range c.nodes {
+			n := c.nodes[(start+k)%len(c.nodes)]
+			if tried[n.addr] || (n.open && now < n.retryAt) || c.knowsNoActive(n, now) != lost {
+				continue
+			}
+			return n.addr, n.open, n.addr == c.active
 		}
-		return n.addr, n.open, n.addr == c.active
 	}
 	return "", false, false
+}
+
+// sawNoActive notes that addr said it knows no active.
+func (c *Client) sawNoActive(addr string) {
+	c.mu.Lock()
+	c.nodeFor(addr).noActiveAt = c.now()
+	c.mu.Unlock()
+}
+
+// saidNoActive reports whether addr lately said it knows no active.
+func (c *Client) saidNoActive(addr string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.knowsNoActive(c.nodeFor(addr), c.now())
+}
+
+// knowsNoActive reports a node that said lately it knows no active. Called
+// with c.mu held.
+func (c *Client) knowsNoActive(n *nodeState, now int64) bool {
+	return n.noActiveAt != 0 && now-n.noActiveAt < int64(c.cfg.RecheckMax)
+}
+
+// noActive handles an answer of l's node saying it knows no active: the
+// node is remembered as such, and, unless another node says so too, the
+// client leaves it: the next request (or repeat) goes to the next node,
+// whose answers name the active. Requests waiting on l stay (their answer
+// may still come). It reports whether every node lately said the same:
+// then there is no one better to ask, and the caller should wait.
+func (c *Client) noActive(l *link) (everyNode bool) {
+	c.sawNoActive(l.addr)
+	c.mu.Lock()
+	now := c.now()
+	everyNode = true
+	for _, n := range c.nodes {
+		everyNode = everyNode && c.knowsNoActive(n, now)
+	}
+	leave := !everyNode && c.cur == l
+	if leave {
+		c.cur = nil
+		if c.active == l.addr {
+			c.active = c.nextAfter(l.addr)
+		}
+	}
+	c.mu.Unlock()
+	if leave {
+		c.log.Info("failover: node knows no active: asking another", "node", l.addr)
+		l.drain()
+	}
+	return everyNode
 }
 
 // dial connects to addr and signs on (an echo when probing an open

@@ -390,7 +390,7 @@ func apiTxn(t *store.Txn) adminapi.Txn {
 		PAN: t.BIN + "******" + t.Last4, BIN: t.BIN, Last4: t.Last4,
 		Acquirer: t.Acquirer, AcqSTAN: t.AcqSTAN, RRN: t.RRN, OriginalID: t.OriginalID,
 		Status: t.Status.String(), RC: t.RC, AuthCode: t.AuthCode, StandIn: t.StandIn, Day: t.Day,
-		Batch: t.Batch, AcqTime: t.AcqTime,
+		Batch: t.Batch, AcqTime: t.AcqTime, Repeat: t.Repeat,
 		CreatedAt: time.Unix(0, t.CreatedAt).UTC(), UpdatedAt: time.Unix(0, t.UpdatedAt).UTC(),
 	}
 }

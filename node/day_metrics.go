@@ -7,7 +7,7 @@ import (
 )
 
 // registerDays adds the business-day and register-batch series.
-func (m *metrics) registerDays(reg *prometheus.Registry) {
+func (m *metrics) registerDays(reg *registerer) {
 	m.batches = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tillgate_batch_requests_total", Help: "Register batch requests answered (0500 totals, 0320 uploads) by MTI and response code; 95 is a batch out of balance.",
 	}, []string{"mti", "rc"})

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,7 +42,45 @@ type metrics struct {
 	settlementFiles, settlementErrors prometheus.Counter
 }
 
-func newMetrics(reg *prometheus.Registry, n *Node) *metrics {
+// registerer registers on a node's registry and remembers what, so that
+// Close can take it all back: a node restarted in the same process (tests,
+// the demo) registers its collectors again on the same registry.
+type registerer struct {
+	reg  *prometheus.Registry
+	mu   sync.Mutex
+	mine []prometheus.Collector
+}
+
+// MustRegister registers cs; a collector registered twice is a bug: panic.
+func (r *registerer) MustRegister(cs ...prometheus.Collector) {
+	r.reg.MustRegister(cs...)
+	r.mu.Lock()
+	r.mine = append(r.mine, cs...)
+	r.mu.Unlock()
+}
+
+// Register registers c, reporting a collector that is already there.
+func (r *registerer) Register(c prometheus.Collector) error {
+	if err := r.reg.Register(c); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.mine = append(r.mine, c)
+	r.mu.Unlock()
+	return nil
+}
+
+// unregisterAll takes back every collector registered through r.
+func (r *registerer) unregisterAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.mine {
+		r.reg.Unregister(c)
+	}
+	r.mine = nil
+}
+
+func newMetrics(reg *registerer, n *Node) *metrics {
 	buckets := prometheus.ExponentialBuckets(0.0005, 2, 16) // 0.5 ms .. 16 s
 	m := &metrics{
 		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{

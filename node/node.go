@@ -54,6 +54,7 @@ type Node struct {
 	log     *slog.Logger
 	codec   *wire.Codec
 	metrics *metrics
+	reg     *registerer // what this node registered on cfg.Registry
 
 	store *store.Store
 	raft  *cluster.Cluster
@@ -151,7 +152,8 @@ func (n *Node) open() error {
 	if err := n.openUpstreams(); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	n.metrics = newMetrics(n.cfg.Registry, n)
+	n.reg = &registerer{reg: n.cfg.Registry}
+	n.metrics = newMetrics(n.reg, n)
 	n.removeServeLeftovers()
 	n.wg.Add(2)
 	go n.watchLeadership()
@@ -225,6 +227,9 @@ func (n *Node) Close() error {
 		n.wg.Wait()
 		if n.store != nil {
 			errs = append(errs, n.store.Close())
+		}
+		if n.reg != nil {
+			n.reg.unregisterAll()
 		}
 	})
 	return errors.Join(errs...)

@@ -155,3 +155,77 @@ func TestIntentInTheLogIsNeverAnswered96(t *testing.T) {
 	tr.waitDrained()
 	tr.checkStored(tr.running(), map[string]*wire.Message{m.Key(): resp})
 }
+
+// TestRaftLogWriteErrorStopsTheNode: the active's Raft log write fails (EIO)
+// under traffic. The node stops (Err) instead of going on with a log it
+// cannot extend; the other two carry on; once the disk is sound again the
+// node restarts from its data and catches up with its peers.
+func TestRaftLogWriteErrorStopsTheNode(t *testing.T) {
+	var failing atomic.Value
+	failing.Store("")
+	tr := safTrio(t, node.StandInPolicy{}, func(c *node.Config) {
+		id := c.ID
+		c.Raft.WriteHook = func() error {
+			if failing.Load() == id {
+				return errors.New("injected: input/output error")
+			}
+			return nil
+		}
+	})
+	l := tr.leader()
+	failing.Store(tr.id(l))
+	r := newRegister(t, tr.addr(l), "TEIO0001")
+	go func() { _, _ = r.attempt(r.purchase(100)) }() // a write to fail on
+	select {
+	case err := <-tr.cl.Nodes[l].Err():
+		t.Logf("the active stopped: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the active's Raft log failed and it never reported it")
+	}
+	if err := tr.cl.StopNode(l); err != nil {
+		t.Logf("stop: %v", err)
+	}
+	next, err := tr.cl.WaitLeader(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2 := newRegister(t, tr.addr(next), "TEIO0002")
+	sale := r2.purchase(700)
+	resp := tr.mustAnswer(r2, sale, wire.RCApproved)
+	failing.Store("")
+	if err := tr.cl.StartNode(l); err != nil {
+		t.Fatal(err)
+	}
+	tr.waitConverged()
+	tr.checkStored(tr.running(), map[string]*wire.Message{sale.Key(): resp})
+}
+
+// TestFollowerStateFailureStopsTheNode: a follower's state file fails; the
+// follower must stop (Err) like an active would, not go on voting and
+// taking entries it no longer applies (it could be elected with a state
+// that lags its log). Before, only the request pipeline noticed, so a
+// follower never did.
+func TestFollowerStateFailureStopsTheNode(t *testing.T) {
+	var failing atomic.Value
+	failing.Store("")
+	tr := safTrio(t, node.StandInPolicy{}, func(c *node.Config) {
+		id := c.ID
+		c.StateCommitHook = func() error {
+			if failing.Load() == id {
+				return errors.New("injected: disk write failed")
+			}
+			return nil
+		}
+	})
+	l := tr.leader()
+	f := (l + 1) % 3
+	failing.Store(tr.id(f))
+	r := newRegister(t, tr.addr(l), "TFOL0001")
+	tr.mustAnswer(r, r.purchase(100), wire.RCApproved)
+	select {
+	case err := <-tr.cl.Nodes[f].Err():
+		t.Logf("the follower stopped: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the follower's state failed and it never reported it")
+	}
+}

@@ -463,6 +463,8 @@ func (n *Node) reply(req *wire.Message, v *view, rc string) *wire.Message {
 func (n *Node) hints(resp *wire.Message, v *view) {
 	if v.activeAddr != "" {
 		resp.Private.Set(wire.TagActiveAddr, v.activeAddr)
+	} else {
+		resp.Private.Set(wire.TagNoActive, "1")
 	}
 	resp.Private.Set(wire.TagNodeID, n.cfg.ID)
 	if v.term > 0 {

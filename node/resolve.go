@@ -110,7 +110,8 @@ func (n *Node) decide(ctx context.Context, t *store.Txn, req *wire.Message, repe
 		// Never written: the acquirer knows nothing of it.
 		return decision{st: store.StatusDeclined, rc: wire.RCIssuerInoperative}
 	case t.Type == store.TypeBalance:
-		return decision{st: store.StatusUnknown, rc: wire.RCIssuerInoperative, repeat: forward.repeat}
+		// Nothing moved whatever the acquirer did: final, nothing owed.
+		return decision{st: store.StatusDeclined, rc: wire.RCIssuerInoperative, repeat: forward.repeat}
 	default:
 		// Bytes may have left: the acquirer may have approved. The
 		// reversal it is owed goes through store-and-forward.

@@ -75,6 +75,7 @@ type safSender struct {
 	log     *slog.Logger
 	started int64 // unix nanos: entries older may have been sent by a predecessor
 	tries   map[uint64]*safTry
+	page    int // entries read at a time
 
 	// send and commit are the acquirer link's Send and Raft's Apply (tests
 	// put fakes in their place).
@@ -107,7 +108,7 @@ func (n *Node) runSAF(ctx context.Context) {
 func (n *Node) newSAFSender(up *upstream, send func(context.Context, *wire.Message) (*wire.Message, error),
 	commit func(context.Context, []byte) (any, error)) *safSender {
 	return &safSender{n: n, up: up, cfg: n.cfg.SAF, log: n.log.With("acquirer", up.name, "component", "saf"),
-		started: time.Now().UnixNano(), tries: map[uint64]*safTry{}, send: send, commit: commit}
+		started: time.Now().UnixNano(), tries: map[uint64]*safTry{}, page: safPage, send: send, commit: commit}
 }
 
 // pokeSAF wakes the sender of an acquirer after something was queued.
@@ -149,7 +150,7 @@ func (s *safSender) pass(ctx context.Context) time.Duration {
 	live := map[uint64]bool{}
 	defer s.forget(live)
 	for {
-		entries, err := s.n.store.SAFQueue(s.up.name, after, safPage)
+		entries, err := s.n.store.SAFQueue(s.up.name, after, s.page)
 		if err != nil {
 			s.log.Error("cannot read the queue", keyErr, err)
 			return s.cfg.Poll
@@ -266,7 +267,7 @@ func (s *safSender) deliver(ctx context.Context, e store.SAFEntry, tr *safTry) s
 		s.log.Warn("saf entry refused", "seq", e.Seq, keyID, e.TxnID, "rc", resp.ResponseCode)
 		return safFailed
 	}
-	return s.ack(ctx, e)
+	return s.ack(ctx, e, wire.IsRepeat(m.MTI))
 }
 
 // safAcknowledges reports whether an answer to an advice or reversal means
@@ -276,8 +277,8 @@ func safAcknowledges(rc string) bool {
 	return rc != wire.RCFormatError && rc != wire.RCSystemError && rc != wire.RCIssuerInoperative
 }
 
-func (s *safSender) ack(ctx context.Context, e store.SAFEntry) safResult {
-	res, err := s.commit(ctx, store.SAFAckCmd(e.Acquirer, e.Seq, time.Now().UnixNano()))
+func (s *safSender) ack(ctx context.Context, e store.SAFEntry, repeat bool) safResult {
+	res, err := s.commit(ctx, store.SAFAckCmd(store.SAFAck{Acquirer: e.Acquirer, Seq: e.Seq, At: time.Now().UnixNano(), Repeat: repeat}))
 	if err != nil {
 		// Not committed: the entry stays and is sent again (as a repeat,
 		// which the acquirer recognises). Only a committed ack removes it.

@@ -13,7 +13,7 @@ import (
 // registerSAF adds the store-and-forward and stand-in series. Queue depth
 // and age are read from the replicated state at scrape time, so every node
 // (not only the active) reports them.
-func (m *metrics) registerSAF(reg *prometheus.Registry, n *Node) {
+func (m *metrics) registerSAF(reg *registerer, n *Node) {
 	m.safSent = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tillgate_saf_sent_total", Help: "Advices and reversals sent from the store-and-forward queue, by acquirer, kind and whether sent as a repeat.",
 	}, []string{"acquirer", "kind", "repeat"})

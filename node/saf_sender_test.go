@@ -46,7 +46,7 @@ func newSenderRig(t *testing.T) *senderRig {
 	cfg := DefaultConfig()
 	cfg.SAF = SAFConfig{MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond, SkipAfter: 3, Poll: 10 * time.Millisecond}
 	n := &Node{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), store: st, vault: v, relay: &relay{}}
-	n.metrics = newMetrics(prometheus.NewRegistry(), n)
+	n.metrics = newMetrics(&registerer{reg: prometheus.NewRegistry()}, n)
 	r := &senderRig{t: t, n: n}
 	up := &upstream{name: "acq1", poke: make(chan struct{}, 1)}
 	r.s = n.newSAFSender(up, r.send, r.commit)

@@ -26,7 +26,7 @@ func TestFileNotKeptOnMismatch(t *testing.T) {
 	dir := t.TempDir()
 	reg := prometheus.NewRegistry()
 	n := &Node{store: s, upNames: []string{"acq"}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	n.metrics = newMetrics(reg, n)
+	n.metrics = newMetrics(&registerer{reg: reg}, n)
 	n.cfg.BusinessDay.SettlementDir = dir
 	n.writeMissingFiles(context.Background(), d.Day)
 	if got := counter(t, n.metrics.settlementErrors); got != 1 {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 func (n *Node) watchLeadership() {
 	defer n.wg.Done()
 	var stopTerm context.CancelFunc
+	failed, stopped := n.raft.Failed(), n.store.Stopped()
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -21,6 +23,12 @@ func (n *Node) watchLeadership() {
 				stopTerm()
 			}
 			return
+		case <-failed:
+			failed = nil
+			n.fail(fmt.Errorf("node: raft log store failed, raft stopped: %w", n.raft.FailErr()))
+		case <-stopped:
+			stopped = nil
+			n.fail(fmt.Errorf("node: state machine stopped: %w", n.store.Failure()))
 		case l := <-n.raft.Leadership():
 			n.leaders.note(l, time.Now())
 			old := n.currentView()

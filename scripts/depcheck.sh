@@ -23,6 +23,7 @@ declare -A allow=(
   [internal/localcluster]="node store"
   [internal/cli]=""
   [internal/netproxy]=""
+  [internal/faultnet]=""
 )
 bad=0
 while read -r pkg imports; do

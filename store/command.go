@@ -108,7 +108,7 @@ func Encode(c Command) []byte {
 	case OpOutcomeSAF:
 		return OutcomeSAFCmd(*c.Outcome, c.SAF...)
 	case OpSAFAck:
-		return SAFAckCmd(c.SAFAck.Acquirer, c.SAFAck.Seq, c.SAFAck.At)
+		return SAFAckCmd(*c.SAFAck)
 	case OpCutover:
 		return CutoverCmd(c.day.Day, c.day.Next, c.day.By, c.day.At)
 	case OpSettle:

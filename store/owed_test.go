@@ -81,7 +81,7 @@ func TestStandInAfterTimeoutOwesCancelThenAdvice(t *testing.T) {
 		t.Fatalf("open stand-ins %+v", open)
 	}
 	for _, e := range q {
-		l.ok(SAFAckCmd("acq1", e.Seq, tx.CreatedAt+2))
+		l.ok(SAFAckCmd(SAFAck{Acquirer: "acq1", Seq: e.Seq, At: tx.CreatedAt + 2}))
 	}
 	if got := mustGet(t, s, tx.ID); got.Status != StatusApproved || !got.StandIn {
 		t.Fatalf("after the acks: %v stand-in %v, want an approved stand-in", got.Status, got.StandIn)
@@ -201,5 +201,26 @@ func TestSAFQueuePages(t *testing.T) {
 	}
 	if len(seen) != 5 || seen[0] != 1 || seen[4] != 5 {
 		t.Fatalf("pages gave seqs %v, want 1-5", seen)
+	}
+}
+
+// TestForwardAckedAsRepeatMarksTheTransaction: a forward goes under its
+// transaction's own acquirer identity, which the acquirer may then have
+// seen twice (the request's attempt and the forward): acknowledged as a
+// repeat, it marks the transaction Repeat; a cancel (an identity of its
+// own) does not.
+func TestForwardAckedAsRepeatMarksTheTransaction(t *testing.T) {
+	v := mustVault(t)
+	s := mustOpen(t, true)
+	l := newLog(t, s)
+	orig := newTxn(t, v, 1, TypePurchase, 100)
+	l.txn(orig, StatusApproved)
+	rev := linkedTxn(t, v, 2, TypeReversal, 100, 1)
+	l.ok(IntentCmd(rev))
+	l.ok(OutcomeSAFCmd(Outcome{ID: rev.ID, Status: StatusApproved, RC: "00", At: 5}, SAFEntry{Acquirer: "acq1", Kind: SAFForward}))
+	q := mustQueue(t, s, "acq1")
+	got := l.ok(SAFAckCmd(SAFAck{Acquirer: "acq1", Seq: q[0].Seq, At: 6, Repeat: true}))
+	if got == nil || !got.Repeat || !mustGet(t, s, rev.ID).Repeat {
+		t.Fatalf("a forward acknowledged as a repeat left Repeat unset: %+v", got)
 	}
 }

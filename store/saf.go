@@ -78,6 +78,11 @@ type SAFAck struct {
 	Acquirer string
 	Seq      uint64
 	At       int64
+	// Repeat: what was acknowledged went as a repeat (an earlier attempt
+	// may have reached the acquirer). For an entry sent under its
+	// transaction's own identity (forward, advice) the transaction then
+	// records Txn.Repeat: the acquirer may have seen that identity twice.
+	Repeat bool
 }
 
 // OutcomeSAFCmd encodes an OUTCOME that owes the acquirer entries (each
@@ -101,11 +106,12 @@ func OutcomeSAFCmd(o Outcome, entries ...SAFEntry) []byte {
 
 // SAFAckCmd encodes the acknowledgement of an entry. Acknowledging an entry
 // that is gone (acknowledged before) changes nothing.
-func SAFAckCmd(acquirer string, seq uint64, at int64) []byte {
-	w := writer{b: append(make([]byte, 0, 32+len(acquirer)), cmdVersion, byte(OpSAFAck))}
-	w.str(acquirer)
-	w.int(int64(seq))
-	w.int(at)
+func SAFAckCmd(a SAFAck) []byte {
+	w := writer{b: append(make([]byte, 0, 32+len(a.Acquirer)), cmdVersion, byte(OpSAFAck))}
+	w.str(a.Acquirer)
+	w.int(int64(a.Seq))
+	w.int(a.At)
+	w.bool(a.Repeat)
 	return w.b
 }
 
@@ -130,6 +136,7 @@ func readSAFAck(r *reader) *SAFAck {
 	a := &SAFAck{Acquirer: r.str()}
 	a.Seq = uint64(r.int())
 	a.At = r.int()
+	a.Repeat = r.bool()
 	return a
 }
 
@@ -304,8 +311,12 @@ func (a *applier) safAck(ack *SAFAck) (Result, error) {
 			return Result{}, err
 		}
 	}
-	t, _, err := a.get(e.TxnID)
-	return Result{Txn: t}, err
+	t, seq, err := a.get(e.TxnID)
+	if err != nil || t == nil || !ack.Repeat || t.Repeat || (e.Kind != SAFForward && e.Kind != SAFAdvice) {
+		return Result{Txn: t}, err
+	}
+	t.Repeat = true
+	return Result{Txn: t}, a.putRecord(t, seq)
 }
 
 // countStandIn adds a stand-in approval to its card's day and to its

@@ -75,14 +75,14 @@ func TestUnknownOutcomeEnqueuesReversal(t *testing.T) {
 	// The acknowledgement removes it and reverses the transaction; a
 	// second acknowledgement changes nothing.
 	before := dataHash(t, s)
-	if r := l.ok(SAFAckCmd("acq1", 1, at+10)); r.Status != StatusReversed {
+	if r := l.ok(SAFAckCmd(SAFAck{Acquirer: "acq1", Seq: 1, At: at + 10})); r.Status != StatusReversed {
 		t.Fatalf("after ack: %v", r.Status)
 	}
 	if q := mustQueue(t, s, "acq1"); len(q) != 0 {
 		t.Fatalf("acknowledged entry still queued: %+v", q)
 	}
 	after := dataHash(t, s)
-	if r := l.apply(SAFAckCmd("acq1", 1, at+20)); r.Err != nil || r.Txn != nil {
+	if r := l.apply(SAFAckCmd(SAFAck{Acquirer: "acq1", Seq: 1, At: at + 20})); r.Err != nil || r.Txn != nil {
 		t.Fatalf("second ack: %+v", r)
 	}
 	if bytes.Equal(before, after) || !bytes.Equal(after, dataHash(t, s)) {
@@ -118,7 +118,7 @@ func TestStandInAdviceCounts(t *testing.T) {
 		t.Fatalf("queue %+v", q)
 	}
 	for seq := uint64(1); seq <= 3; seq++ {
-		if r := l.ok(SAFAckCmd("acq1", seq, testEpoch+100)); r.Status != StatusApproved {
+		if r := l.ok(SAFAckCmd(SAFAck{Acquirer: "acq1", Seq: seq, At: testEpoch + 100})); r.Status != StatusApproved {
 			t.Fatalf("an acknowledged advice changed its transaction: %v", r.Status)
 		}
 	}
@@ -150,7 +150,7 @@ func TestInvalidSAFCommandsChangeNothing(t *testing.T) {
 		"reversal approved": OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusApproved, RC: "00", AuthCode: "", StandIn: false, At: 1}, reversalOwed(1)),
 		"advice declined":   OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusDeclined, RC: "05", AuthCode: "", StandIn: true, At: 1}, adviceOwed(1)),
 		"advice no standin": OutcomeSAFCmd(Outcome{ID: tx.ID, Status: StatusApproved, RC: "00", AuthCode: "", StandIn: false, At: 1}, adviceOwed(1)),
-		"ack bad acquirer":  SAFAckCmd("", 1, 1),
+		"ack bad acquirer":  SAFAckCmd(SAFAck{Acquirer: "", Seq: 1, At: 1}),
 	}
 	for name, cmd := range cmds {
 		if r := l.apply(cmd); !errors.Is(r.Err, ErrInvalid) {
@@ -160,7 +160,7 @@ func TestInvalidSAFCommandsChangeNothing(t *testing.T) {
 	if r := l.apply(OutcomeSAFCmd(Outcome{ID: idOf(77), Status: StatusUnknown, RC: "91", AuthCode: "", StandIn: false, At: 1}, reversalOwed(1))); !errors.Is(r.Err, ErrNotFound) {
 		t.Errorf("unknown id: %v", r.Err)
 	}
-	if r := l.apply(SAFAckCmd("acq1", 99, 1)); r.Err != nil {
+	if r := l.apply(SAFAckCmd(SAFAck{Acquirer: "acq1", Seq: 99, At: 1})); r.Err != nil {
 		t.Errorf("ack of nothing: %v", r.Err)
 	}
 	if !bytes.Equal(before, dataHash(t, s)) {
@@ -193,7 +193,7 @@ func safLog(tb testing.TB, v *Vault, seed uint64, n int) ([]uint64, [][]byte) {
 			cmds = append(cmds, OutcomeCmd(Outcome{ID: tx.ID, Status: StatusApproved, RC: "00", AuthCode: "123456", StandIn: false, At: tx.CreatedAt + 1}))
 		}
 		if owed > 0 && rng.IntN(3) == 0 {
-			cmds = append(cmds, SAFAckCmd("acq1", 1+rng.Uint64N(owed), tx.CreatedAt+2))
+			cmds = append(cmds, SAFAckCmd(SAFAck{Acquirer: "acq1", Seq: 1 + rng.Uint64N(owed), At: tx.CreatedAt + 2}))
 		}
 	}
 	idx := make([]uint64, len(cmds))

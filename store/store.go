@@ -71,6 +71,7 @@ type Store struct {
 
 	applied atomic.Uint64         // mirrors meta applied_index after each commit
 	failed  atomic.Pointer[error] // set when a batch could not be committed; see ErrFailed
+	stopped chan struct{}         // closed when failed is set
 }
 
 // Open opens (or creates) the state file at path. A second Open of the same
@@ -79,7 +80,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{path: path, opts: opts, log: opts.Logger}
+	s := &Store{path: path, opts: opts, log: opts.Logger, stopped: make(chan struct{})}
 	db, err := s.openDB(opts.NoSync)
 	if err != nil {
 		return nil, err
@@ -250,6 +251,18 @@ func (s *Store) failure() error {
 
 func (s *Store) fail(err error) {
 	err = fmt.Errorf("%w: %w", ErrFailed, err)
-	s.failed.CompareAndSwap(nil, &err)
+	if s.failed.CompareAndSwap(nil, &err) {
+		close(s.stopped)
+	}
 	s.log.Error("state machine stopped: restart the node to replay the log", logKeyPath, s.path, logKeyErr, err)
 }
+
+// Stopped is closed once the store has stopped applying after a storage
+// failure (ErrFailed); Failure then says why. Whatever its role, the node
+// must stop: a follower would otherwise go on voting and taking entries
+// it no longer applies, and could be elected with a state that lags its
+// log.
+func (s *Store) Stopped() <-chan struct{} { return s.stopped }
+
+// Failure is the storage failure that stopped the store, or nil.
+func (s *Store) Failure() error { return s.failure() }

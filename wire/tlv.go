@@ -20,6 +20,10 @@ const (
 	TagTerm       = "TM" // the Raft term of that active
 	TagStandIn    = "SI" // present on stand-in approvals
 	TagAcquirerUS = "AQ" // the acquirer round trip of this request, microseconds
+	// TagNoActive is "1" when the answering node knows no active (it is
+	// cut off from its peers, or an election is running): a client should
+	// ask another node instead of resending here.
+	TagNoActive = "NA"
 )
 
 // maxTLVValue is the largest value the 3-digit length can express.

@@ -16,10 +16,10 @@
 // # Rules
 //
 // 0800 (any DE70: sign-on, sign-off, echo) is answered 0810 RC 00 and not
-// recorded. 0100 (pre-auth), 0200 (purchase DE3 00xxxx, refund 20xxxx,
-// cashback 09xxxx, balance 31xxxx; other codes count as purchase), 0220
-// (completion; DE90 names the pre-auth) and their repeats (xxx1) are
-// checked in this order, the first match answering:
+// recorded. 0100 (pre-auth) and 0200 (purchase DE3 00xxxx, refund 20xxxx,
+// cashback 09xxxx, balance 31xxxx; other codes count as purchase) and
+// their repeats (xxx1) are checked in this order, the first match
+// answering:
 //
 //   - PAN (DE2, else the PAN of DE35) failing Luhn: 14 (no card at all
 //     is a format error, 30)
@@ -29,6 +29,11 @@
 //   - amount 0 (not for a balance inquiry): 13
 //   - amount ending in 51 (Amount%100 == 51): 51
 //   - otherwise 00 with a 6-digit auth code derived from the identity
+//
+// A completion (0220 whose DE90 names a pre-auth) is not judged again: the
+// pre-auth reserved the money, and a real host takes the completion as an
+// advice (00, an auth code derived from the identity). A strict host
+// refuses one naming a pre-auth it does not know (25, below).
 //
 // 0400 and 0420 (and repeats) are reversals, answered 00: DE90 names the
 // original (MTI 4 + STAN 6 + DE7 10 + ...), looked up by DE41 + that STAN

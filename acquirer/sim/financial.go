@@ -44,11 +44,13 @@ func (s *Sim) entryOf(m *wire.Message, class string, now time.Time) entry {
 	case e.rec.Kind == KindReversal:
 		e.orig = originalKey(m)
 		e.rec.Original, e.rec.RC = e.orig, wire.RCApproved
+	case e.rec.Kind == KindCompletion:
+		// The card was judged at the pre-auth, whose approval reserved
+		// the money: a completion is an advice the host takes (a strict
+		// host still refuses one naming a pre-auth it does not know).
+		e.orig = originalKey(m)
+		e.rec.Original, e.rec.RC, e.rec.AuthCode = e.orig, wire.RCApproved, authCode(e.key)
 	default:
-		if e.rec.Kind == KindCompletion {
-			e.orig = originalKey(m)
-			e.rec.Original = e.orig
-		}
 		if e.rec.RC = decide(m, e.rec.Kind, now); e.rec.RC == wire.RCApproved {
 			e.rec.AuthCode = authCode(e.key)
 		}

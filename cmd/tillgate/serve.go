@@ -88,6 +88,8 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	}
 	cli.TuneServerGC()
 	cfg.Failpoint = failpointsIn(os.Getenv(envFailpointDir))
+	cfg.StateCommitHook = eioWhile(os.Getenv(envFailpointDir), failStateEIO)
+	cfg.Raft.WriteHook = eioWhile(os.Getenv(envFailpointDir), failRaftLogEIO)
 	n, err := node.New(cfg)
 	if err != nil {
 		return err

@@ -1,0 +1,81 @@
+package failover
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tillgate/tillgate/wire"
+)
+
+// knowsNoActive is a node cut off from its peers: it answers echoes and
+// sign-ons, but relays nothing (NP) and says it knows no active (NA).
+func knowsNoActive(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
+	if m.MTI == "0800" {
+		r := f.reply(m, wire.RCApproved)
+		r.Private.Set(wire.TagNoActive, "1")
+		return r, false, 0
+	}
+	r := f.reply(m, wire.RCIssuerInoperative)
+	r.Private.Set("NP", "1")
+	r.Private.Set(wire.TagNoActive, "1")
+	return r, false, 0
+}
+
+// TestNodeWithoutActiveIsLeft: the register's node (the old active, now cut
+// off from its peers) knows no active; the register asks its other node,
+// whose answers name the active, instead of resending to the same node
+// until the partition heals (the fleet reported 0 failovers).
+func TestNodeWithoutActiveIsLeft(t *testing.T) {
+	active := newFake(t, approve)
+	active.hintAN, active.term = active.addr, 5
+	cutOff := newFake(t, knowsNoActive)
+	c := open(t, testConfig(t, cutOff.addr, active.addr))
+	for range 3 {
+		resp, err := c.Do(context.Background(), purchase(100))
+		if err != nil || resp.ResponseCode != wire.RCApproved {
+			t.Fatalf("Do: %v %v", resp, err)
+		}
+	}
+	if got := cutOff.received("0200"); len(got) > 1 {
+		t.Fatalf("the cut-off node got %d purchases, want at most the first (answered NP NA)", len(got))
+	}
+	if c.Active() != active.addr {
+		t.Fatalf("active %s, want %s", c.Active(), active.addr)
+	}
+}
+
+// TestSilentNodeWithoutActiveReleasesItsRequest: a request waits on the old
+// active, which can no longer answer it (its successor is out of its
+// sight); the silence probe's echo says it knows no active, and the
+// request is repeated on the other node at once instead of after the
+// attempt timeout.
+func TestSilentNodeWithoutActiveReleasesItsRequest(t *testing.T) {
+	active := newFake(t, approve)
+	active.hintAN, active.term = active.addr, 5
+	var cutOff *fakeNode
+	cutOff = newFake(t, func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
+		if m.MTI == "0800" && len(f.received("0200")) > 0 {
+			return knowsNoActive(f, m) // cut off since the purchase came
+		}
+		if m.MTI == "0800" {
+			return f.reply(m, wire.RCApproved), false, 0
+		}
+		return nil, false, 0 // the purchase waits for a successor
+	})
+	cfg := testConfig(t, cutOff.addr, active.addr)
+	cfg.AttemptTimeout, cfg.Deadline, cfg.SilenceProbe = 5*time.Second, 10*time.Second, 50*time.Millisecond
+	c := open(t, cfg)
+	start := time.Now()
+	resp, err := c.Do(context.Background(), purchase(100))
+	if err != nil || resp.ResponseCode != wire.RCApproved {
+		t.Fatalf("Do: %v %v", resp, err)
+	}
+	if reps := active.received("0201"); len(reps) != 1 {
+		t.Fatalf("the active got %d repeats, want 1", len(reps))
+	}
+	t.Logf("answered after %v (attempt timeout %v)", time.Since(start), cfg.AttemptTimeout)
+	if c.Stats().Timeouts != 0 {
+		t.Fatalf("%d attempt timeouts: the request waited out the dead end", c.Stats().Timeouts)
+	}
+}

@@ -1,0 +1,76 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tillgate/tillgate/wire"
+)
+
+// TestSAFSenderReachesEntriesBehindAStuckPage: the sender reads the queue a
+// page at a time; when every entry of the first page is skipped past (each
+// failed SkipAfter times), the entries behind it are still sent. Before, it
+// read only the first 1,024 entries and never saw the rest.
+func TestSAFSenderReachesEntriesBehindAStuckPage(t *testing.T) {
+	r := newSenderRig(t)
+	r.s.page = 2
+	for i := 1; i <= 5; i++ {
+		r.unknown(i)
+	}
+	r.answer = func(m *wire.Message) (*wire.Message, error) {
+		resp, _ := ack(m)
+		if m.STAN == "900001" || m.STAN == "900002" {
+			resp.ResponseCode = wire.RCSystemError // the first page never takes
+		}
+		return resp, nil
+	}
+	r.passes(func() bool { return len(r.queued()) == 2 })
+	if q := r.queued(); q[0] != 1 || q[1] != 2 {
+		t.Fatalf("queued %v, want only the two refused entries of the first page", q)
+	}
+}
+
+// TestNotProcessedOnlyBeforeAProposal: a node that cannot relay answers
+// NP ("resend, nothing happened") to a request it never proposed, and
+// nothing to one whose INTENT it may have proposed while it led (carryOn):
+// NP there could make the register skip the reversal it owes.
+func TestNotProcessedOnlyBeforeAProposal(t *testing.T) {
+	n := &Node{log: slog.New(slog.DiscardHandler)}
+	n.view.Store(&view{servingCh: make(chan struct{})}) // no active known
+	n.relay = newRelay(n)
+	n.metrics = newMetrics(&registerer{reg: prometheus.NewRegistry()}, n)
+	req := &wire.Message{MTI: "0200", STAN: "000001", TransmissionTime: "1203101112", TerminalID: "T0000001"}
+	if resp := n.relayToActive(context.Background(), req, false); resp == nil || resp.ResponseCode != wire.RCIssuerInoperative {
+		t.Fatalf("never proposed: %+v, want NP", resp)
+	} else if np, _ := resp.Private.Get(tagNotProcessed); np != "1" {
+		t.Fatalf("never proposed: answered without NP")
+	} else if na, _ := resp.Private.Get(wire.TagNoActive); na != "1" {
+		t.Fatalf("a node that knows no active must say so (NA): %v", resp.Private)
+	}
+	if resp := n.relayToActive(context.Background(), req, true); resp != nil {
+		t.Fatalf("maybe proposed: answered %s NP=%v, want no answer", resp.ResponseCode, resp.Private)
+	}
+}
+
+// TestOwedToAnUnconfiguredAcquirerShows: entries owed to an acquirer no
+// longer in the config cannot be sent; they stay visible in /status and in
+// the queue metrics instead of vanishing.
+func TestOwedToAnUnconfiguredAcquirerShows(t *testing.T) {
+	r := newSenderRig(t)
+	r.unknown(1) // owed to acq1, which this node does not configure
+	r.n.upNames = []string{"other"}
+	q := r.n.safQueues()
+	if len(q) != 1 || q[0].Acquirer != "acq1" || q[0].Depth != 1 {
+		t.Fatalf("/status saf %+v, want acq1 with 1 entry", q)
+	}
+	stats, err := r.n.store.SAFStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := r.n.safNames(stats); len(names) != 2 || names[0] != "acq1" || names[1] != "other" {
+		t.Fatalf("metric names %v, want acq1 and other", names)
+	}
+}
