@@ -102,10 +102,10 @@ type Result struct {
 	// Verdict is the per-identity checker's judgement (package check).
 	Verdict *Verdict `json:"verdict,omitempty"`
 	// Acqsim are acqsim's strict counters at the end.
-	Acqsim   *AcqsimStats   `json:"acqsim,omitempty"`
-	Pass     bool           `json:"pass"`
-	Started  time.Time      `json:"started"`
-	Finished time.Time      `json:"finished"`
+	Acqsim   *AcqsimStats `json:"acqsim,omitempty"`
+	Pass     bool         `json:"pass"`
+	Started  time.Time    `json:"started"`
+	Finished time.Time    `json:"finished"`
 }
 
 // OptionsJSON is what the report records of the options.
