@@ -177,7 +177,7 @@ func (o *Options) run(ctx context.Context, h hooks) (*Result, error) {
 		RegisterQueues: res.Client.QueueDepth, AtRest: h.atRest, Secrets: loadtest.Cards()})
 	res.Checks = append(res.Checks, res.Verdict.checks()...)
 	var strict Check
-	res.Acqsim, strict = chk.strictCheck(ctx)
+	res.Acqsim, strict = chk.strictCheck(ctx, res.Injected)
 	res.Checks = append(res.Checks, strict)
 	if !o.NoDayClose {
 		res.Days = chk.closeDay(ctx)
