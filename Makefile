@@ -7,13 +7,15 @@ SEEDS   ?= 20
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-# The whole suite, then a bounded fuzz run of the wire decoder.
+# The whole suite, then bounded fuzz runs of the wire decoder and the
+# state machine's command decoder.
 test:
 	$(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
 fuzz:
 	$(GO) test ./wire -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./store -run '^$$' -fuzz FuzzDecodeCommand -fuzztime $(FUZZTIME)
 
 verify:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

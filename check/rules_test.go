@@ -58,6 +58,12 @@ var passing = []ruleCase{
 		t := w.txn(id, "0200", "balance", "310000", 0, statusDeclined, "91", "", "")
 		w.record(t, "balance", "00", "794803")
 	}},
+	{name: "balance inquiry unknown to the register, answered on every node", build: func(w *world) {
+		id, _, _ := w.nextID()
+		w.request(id, "0200", "310000", 0, "", history.Unknown, "", "")
+		t := w.txn(id, "0200", "balance", "310000", 0, statusApproved, "00", "813069", "")
+		w.record(t, "balance", "00", "813069")
+	}},
 	{name: "not sent, recorded nowhere", build: func(w *world) {
 		id, _, _ := w.nextID()
 		w.request(id, "0200", "000000", 100, "", history.NotSent, "", "")
@@ -68,6 +74,12 @@ var passing = []ruleCase{
 		t.Repeat = true
 		r := w.findRecord(t)
 		r.Requests, r.Repeats = 2, 1
+	}},
+	{name: "the old active's original reached the acquirer after the new active's repeat (94, no effect)", build: func(w *world) {
+		_, t := w.approved("0200", "000000", 1234)
+		t.Repeat = true
+		r := w.findRecord(t)
+		r.Requests, r.Repeats, r.Refused = 1, 1, 1
 	}},
 	{name: "repeat of the identity gets the same answer", build: func(w *world) {
 		id, t := w.approved("0200", "000000", 1234)

@@ -192,6 +192,20 @@ func (n *Node) Serving() bool {
 	return v != nil && v.leader && v.serving
 }
 
+// halted reports why this node must not act any more (its state machine
+// or its Raft log failed), or nil. It stays up only until its supervisor
+// (or the test) closes it; meanwhile it must not reach the acquirer, where
+// whatever it did could never be recorded.
+func (n *Node) halted() error {
+	if err := n.store.Failure(); err != nil {
+		return err
+	}
+	if n.raft == nil {
+		return nil
+	}
+	return n.raft.FailErr()
+}
+
 func (n *Node) fail(err error) {
 	select {
 	case n.errc <- err:

@@ -71,7 +71,7 @@ func (n *Node) transact(ctx context.Context, req *wire.Message, proposed bool) *
 		return n.answer(req, c.txn, sourceDuplicate)
 	}
 	var aq time.Duration // set by askAcquirer: the AQ tag of the answer
-	t, src := n.transactOwned(context.WithValue(ctx, acqTimeKey{}, &aq), req, key, v)
+	t, src := n.transactOwned(context.WithValue(ctx, acqTimeKey{}, &aq), req, key)
 	n.inflight.finish(key, c, t)
 	if t == nil {
 		return n.carryOn(ctx, req, v, true)
@@ -129,12 +129,12 @@ const (
 	sourceStandIn   = "stand-in" // approved by this cluster while the acquirer was out
 )
 
-func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string, v *view) (*store.Txn, string) {
+func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string) (*store.Txn, string) {
 	// Only a repeat is looked up before its INTENT: for a first request the
 	// INTENT finds an identity already recorded anyway (r.Existed below),
 	// and a read transaction per request is a cost every transaction pays.
 	if !wire.IsRepeat(req.MTI) {
-		return n.transactNew(ctx, req, key, v)
+		return n.transactNew(ctx, req, key)
 	}
 	if t, ok, err := n.store.Get(key); err != nil {
 		n.log.Error("duplicate check failed", keyErr, err)
@@ -146,12 +146,13 @@ func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string,
 		// An INTENT of an earlier term the takeover has not reached yet.
 		return n.resolve(ctx, t, nil, true), sourceAcquirer
 	}
-	return n.transactNew(ctx, req, key, v)
+	return n.transactNew(ctx, req, key)
 }
 
 // transactNew commits the INTENT of req and sees it through, or answers
 // what an INTENT of the same identity recorded before.
-func (n *Node) transactNew(ctx context.Context, req *wire.Message, key string, v *view) (*store.Txn, string) {
+func (n *Node) transactNew(ctx context.Context, req *wire.Message, key string) (*store.Txn, string) {
+	term := n.currentView().term
 	t, rc := n.newTxn(ctx, req)
 	if rc != "" {
 		return &store.Txn{RC: rc, Status: store.StatusDeclined}, sourceLocal
@@ -192,7 +193,7 @@ func (n *Node) transactNew(ctx context.Context, req *wire.Message, key string, v
 		// Final on arrival: its reversal came first (store.RCReversedFirst).
 		return r.Txn, sourceLocal
 	}
-	return n.resolve(ctx, r.Txn, req, false), sourceAcquirer
+	return n.resolveFirst(ctx, r.Txn, req, term), sourceAcquirer
 }
 
 // stateMachineError logs a command the store refused. A store that could not

@@ -27,7 +27,23 @@ type decision struct {
 // unknown: nothing final may be said, and the INTENT stays open for the
 // sweep (sweepOpen) or the next active.
 func (n *Node) resolve(ctx context.Context, t *store.Txn, req *wire.Message, repeat bool) *store.Txn {
-	d := n.decide(ctx, t, req, repeat)
+	return n.commitDecision(ctx, t, req, repeat, n.decide(ctx, t, req, repeat))
+}
+
+// resolveFirst resolves an INTENT this node has just proposed in term:
+// asked as an original. If the term has moved on by the time the OUTCOME
+// is committed (leadership went away and came back), another active may
+// have resolved it meanwhile through a repeat, so the OUTCOME says Repeat.
+func (n *Node) resolveFirst(ctx context.Context, t *store.Txn, req *wire.Message, term uint64) *store.Txn {
+	d := n.decide(ctx, t, req, false)
+	if n.currentView().term != term {
+		d.repeat = true
+	}
+	return n.commitDecision(ctx, t, req, false, d)
+}
+
+// commitDecision commits d (after a stand-in where it allows one).
+func (n *Node) commitDecision(ctx context.Context, t *store.Txn, req *wire.Message, repeat bool, d decision) *store.Txn {
 	if errors.Is(ctx.Err(), context.Canceled) {
 		// The node is stopping or lost its term: leave the INTENT open for
 		// the next active rather than record an outcome nobody asked about.
@@ -87,11 +103,17 @@ func (n *Node) decide(ctx context.Context, t *store.Txn, req *wire.Message, repe
 		return local
 	}
 	a := n.askAcquirer(ctx, t, m)
-	forward.repeat = repeat && a.sent
+	// Resolving an open INTENT (repeat) marks it whatever this attempt
+	// did: an active that died before committing may have asked the
+	// acquirer again already.
+	forward.repeat = repeat
 	switch {
-	case t.Type == store.TypeReversal && a.acknowledged():
+	case t.Type == store.TypeReversal && a.acknowledged() && a.resp.ResponseCode != rcNoOriginal:
 		return decision{st: store.StatusApproved, rc: wire.RCApproved, auth: a.resp.AuthCode, repeat: forward.repeat}
 	case t.Type == store.TypeReversal:
+		// Not taken, or "no such original" (25), which may mean not yet:
+		// the queue sends it again until it is taken, or the original can
+		// no longer arrive (lateWindow).
 		return forward
 	case t.Type == store.TypeCompletion && a.acknowledged():
 		return answered(a.resp, forward.repeat)
@@ -154,6 +176,12 @@ type asked struct {
 func (a asked) acknowledged() bool { return a.resp != nil && safAcknowledges(a.resp.ResponseCode) }
 
 func (n *Node) askAcquirer(ctx context.Context, t *store.Txn, m *wire.Message) asked {
+	if err := n.halted(); err != nil {
+		// Nothing this node learns could be committed any more: the
+		// acquirer is left to the next active.
+		n.log.Warn("not asking the acquirer: this node has stopped", keyID, t.ID, keyErr, err)
+		return asked{}
+	}
 	up := n.upstreamOf(t.Acquirer)
 	if !up.acquire() {
 		n.metrics.acquirerErrors.WithLabelValues("at_limit").Inc()

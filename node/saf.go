@@ -65,6 +65,9 @@ func (n *Node) outcomeCmd(t *store.Txn, d decision) []byte {
 type safTry struct {
 	attempts int
 	next     time.Time
+	// notYet: the last answer was "no such original" within the late
+	// window; the entry waits without holding up the ones after it.
+	notYet bool
 }
 
 // safSender delivers one acquirer's queue, one entry at a time, in order.
@@ -75,7 +78,8 @@ type safSender struct {
 	log     *slog.Logger
 	started int64 // unix nanos: entries older may have been sent by a predecessor
 	tries   map[uint64]*safTry
-	page    int // entries read at a time
+	page    int           // entries read at a time
+	late    time.Duration // lateWindow: until then a 25 to a reversal is not taken
 
 	// send and commit are the acquirer link's Send and Raft's Apply (tests
 	// put fakes in their place).
@@ -108,7 +112,7 @@ func (n *Node) runSAF(ctx context.Context) {
 func (n *Node) newSAFSender(up *upstream, send func(context.Context, *wire.Message) (*wire.Message, error),
 	commit func(context.Context, []byte) (any, error)) *safSender {
 	return &safSender{n: n, up: up, cfg: n.cfg.SAF, log: n.log.With("acquirer", up.name, "component", "saf"),
-		started: time.Now().UnixNano(), tries: map[uint64]*safTry{}, page: safPage, send: send, commit: commit}
+		started: time.Now().UnixNano(), tries: map[uint64]*safTry{}, page: safPage, late: n.lateWindow(), send: send, commit: commit}
 }
 
 // pokeSAF wakes the sender of an acquirer after something was queued.
@@ -146,6 +150,9 @@ const safPage = 1024
 // reached too.
 func (s *safSender) pass(ctx context.Context) time.Duration {
 	wait := s.cfg.Poll
+	if s.n.halted() != nil {
+		return wait // this node has stopped: nothing it sends could be recorded
+	}
 	var after uint64
 	live := map[uint64]bool{}
 	defer s.forget(live)
@@ -178,7 +185,7 @@ func (s *safSender) pass(ctx context.Context) time.Duration {
 func (s *safSender) visit(ctx context.Context, e store.SAFEntry) (time.Duration, bool) {
 	tr := s.tries[e.Seq]
 	if now := time.Now(); tr != nil && now.Before(tr.next) {
-		return tr.next.Sub(now), tr.attempts >= s.cfg.SkipAfter
+		return tr.next.Sub(now), tr.attempts >= s.cfg.SkipAfter || tr.notYet
 	}
 	switch s.deliver(ctx, e, tr) {
 	case safAcked:
@@ -191,6 +198,10 @@ func (s *safSender) visit(ctx context.Context, e store.SAFEntry) (time.Duration,
 	case safFailed:
 		tr = s.failed(e)
 		return time.Until(tr.next), tr.attempts >= s.cfg.SkipAfter
+	case safNotYet:
+		tr = s.tries[e.Seq] // set by deliver: it was sent
+		tr.notYet, tr.next = true, time.Now().Add(s.cfg.MinBackoff)
+		return s.cfg.MinBackoff, true
 	default: // safStopped
 		return 0, false
 	}
@@ -221,6 +232,7 @@ func (s *safSender) failed(e store.SAFEntry) *safTry {
 		s.tries[e.Seq] = tr
 	}
 	tr.attempts++
+	tr.notYet = false
 	backoff := s.cfg.MinBackoff << min(tr.attempts-1, 20)
 	tr.next = time.Now().Add(min(backoff, s.cfg.MaxBackoff))
 	if tr.attempts == s.cfg.SkipAfter {
@@ -237,6 +249,7 @@ const (
 	safAcked safResult = iota
 	safUnavailable
 	safFailed
+	safNotYet // a reversal whose original the acquirer may not have yet
 	safStopped
 )
 
@@ -255,6 +268,12 @@ func (s *safSender) deliver(ctx context.Context, e store.SAFEntry, tr *safTry) s
 	}
 	resp, err := s.send(ctx, m)
 	s.n.metrics.safSent.WithLabelValues(s.up.name, e.Kind.String(), boolLabel(repeat)).Inc()
+	if !errors.Is(err, acquirer.ErrUnavailable) && s.tries[e.Seq] == nil {
+		// It may have reached the acquirer: whatever happens next (an
+		// ack that does not commit, the term ending), it goes as a
+		// repeat from now on.
+		s.tries[e.Seq] = &safTry{}
+	}
 	switch {
 	case ctx.Err() != nil:
 		return safStopped
@@ -266,9 +285,27 @@ func (s *safSender) deliver(ctx context.Context, e store.SAFEntry, tr *safTry) s
 	case !safAcknowledges(resp.ResponseCode):
 		s.log.Warn("saf entry refused", "seq", e.Seq, keyID, e.TxnID, "rc", resp.ResponseCode)
 		return safFailed
+	case resp.ResponseCode == rcNoOriginal && reverses(e, t) && time.Since(time.Unix(0, e.CreatedAt)) < s.late:
+		s.log.Info("saf reversal: original unknown to the acquirer yet; retrying until it can no longer arrive",
+			"seq", e.Seq, keyID, e.TxnID)
+		return safNotYet
 	}
 	return s.ack(ctx, e, wire.IsRepeat(m.MTI))
 }
+
+// reverses reports an entry that reverses something at the acquirer.
+func reverses(e store.SAFEntry, t *store.Txn) bool {
+	return e.Kind == store.SAFReversal || e.Kind == store.SAFCancel || (e.Kind == store.SAFForward && t.Type == store.TypeReversal)
+}
+
+// lateWindow is how long after a request's attempt that request may still
+// reach the acquirer: the attempt's frame can sit in a connection or in
+// the host's own queue while a reversal of it, sent later on another
+// connection, overtakes it. A "no such original" (25) to a reversal within
+// that window may be the host not having it yet, not the host never
+// getting it: the reversal stays owed and is sent again, or the late
+// original would stand (and, after a stand-in, the advice as well).
+func (n *Node) lateWindow() time.Duration { return n.requestTimeout() }
 
 // safAcknowledges reports whether an answer to an advice or reversal means
 // the acquirer has it. A format error or a system error does not: the

@@ -135,3 +135,24 @@ func TestReversalResolvesItsOpenOriginalFirst(t *testing.T) {
 		t.Fatalf("acquirer counts %+v: the reversal did not reach it after its original", p)
 	}
 }
+
+// TestOutcomeAfterATermChangeIsARepeat: the OUTCOME of an INTENT proposed
+// in an earlier term (leadership went away and came back while the
+// acquirer was asked) says Repeat: the active of the term between may have
+// asked the acquirer again. Found by the simulation (seed 301: transfers
+// away and back within a request).
+func TestOutcomeAfterATermChangeIsARepeat(t *testing.T) {
+	n, _ := oneNode(t)
+	tx := openIntent(t, n, "000020", 0)
+	req := &wire.Message{MTI: "0200", PAN: "4111111111111111", ProcCode: "000000", Amount: tx.Amount, HasAmount: true,
+		TransmissionTime: tx.TransmissionTime, STAN: tx.STAN, TerminalID: tx.TerminalID, Currency: "978"}
+	got := n.resolveFirst(context.Background(), tx, req, n.currentView().term-1)
+	if got == nil || got.Status != store.StatusApproved || !got.Repeat {
+		t.Fatalf("outcome %+v, want approved and Repeat", got)
+	}
+	tx2 := openIntent(t, n, "000021", 0)
+	req.STAN = tx2.STAN
+	if got := n.resolveFirst(context.Background(), tx2, req, n.currentView().term); got == nil || got.Repeat {
+		t.Fatalf("outcome in the same term %+v, want no Repeat", got)
+	}
+}

@@ -304,6 +304,12 @@ func (a *applier) outcome(o *Outcome) (Result, error) {
 		if t.Status != o.Status {
 			a.log.Warn("outcome for a final or settled transaction ignored", logKeyID, o.ID, "stored", t.Status, "outcome", o.Status, "day", t.Day)
 		}
+		if o.Repeat && !t.Repeat {
+			// The answer stands, but the acquirer was asked again: that
+			// it may hold the identity twice is a fact to keep.
+			t.Repeat = true
+			return Result{Txn: t}, a.putRecord(t, seq)
+		}
 		return Result{Txn: t}, nil
 	}
 	prev := t.Status

@@ -51,10 +51,11 @@ type Outcome struct {
 	RC, AuthCode string
 	StandIn      bool
 	At           int64 // unix nanos, stamped by the leader
-	// Repeat: the acquirer was asked by a repeat (xx01) of the
-	// transaction, because an earlier asking may have reached it (an
-	// INTENT left open by a predecessor or by a request that gave up).
-	// Only such a transaction may appear twice at the acquirer.
+	// Repeat: the transaction was resolved through the repeat path (an
+	// INTENT left open by a predecessor or by a request that gave up),
+	// whose askings go as repeats (xx01), by this active or by one that
+	// died before committing. Only such a transaction may appear twice at
+	// the acquirer.
 	Repeat bool
 }
 

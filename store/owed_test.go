@@ -172,6 +172,16 @@ func TestRepeatIsRemembered(t *testing.T) {
 	if got := mustGet(t, s, tx.ID); !got.Repeat {
 		t.Fatal("Repeat lost")
 	}
+	// A repeat's OUTCOME after the first one committed (the active whose
+	// own apply failed asked again; both OUTCOMEs are in the log) keeps
+	// the answer and records the repeat: found by the simulation, seed 318.
+	tx2 := newTxn(t, v, 2, TypePurchase, 100)
+	l.ok(IntentCmd(tx2))
+	l.ok(OutcomeCmd(Outcome{ID: tx2.ID, Status: StatusApproved, RC: "00", AuthCode: "A1", At: 1}))
+	got := l.ok(OutcomeCmd(Outcome{ID: tx2.ID, Status: StatusApproved, RC: "00", AuthCode: "A2", At: 2, Repeat: true}))
+	if !got.Repeat || got.AuthCode != "A1" || !mustGet(t, s, tx2.ID).Repeat {
+		t.Fatalf("after a repeat's outcome on a final txn: %+v, want the first answer and Repeat", got)
+	}
 }
 
 // TestSAFQueuePages: the sender walks a long queue page by page; entries
