@@ -285,15 +285,21 @@ func (f *Fleet) Queued() (int, error) {
 	return n, nil
 }
 
-// Drain waits until every register's reversal queue is empty.
+// Drain waits until every register's reversal queue is empty. It reads the
+// queues themselves (Queued), not the clients' QueueDepth counter, which
+// can stay stale until the client's next forwarding pass (minutes with an
+// empty queue).
 func (f *Fleet) Drain(ctx context.Context) error {
 	for {
-		depth := f.ClientStats().QueueDepth
-		if depth == 0 {
+		depth, err := f.Queued()
+		if err == nil && depth == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
+			if err != nil {
+				return fmt.Errorf("loadtest: %w (%w)", err, ctx.Err())
+			}
 			return fmt.Errorf("loadtest: %d reversals still queued: %w", depth, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
