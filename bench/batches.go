@@ -23,10 +23,11 @@ func closeBatches(ctx context.Context, f *loadtest.Fleet, timeout time.Duration)
 }
 
 // batchCheck is I4 seen from the registers: every batch closes, and in a
-// run without faults on the first 0500 (the cluster's 0510 totals are the
-// registers'). With faults a register may close after an upload: a request
-// whose outcome it never learnt can count on one side only until the
-// operator reconciles.
+// run without faults (faults: any actually injected) on the first 0500
+// (the cluster's 0510 totals are the registers'). With faults a register
+// may close after an upload when a request whose outcome it never learnt
+// counts at the cluster only: loadtest fails a register whose difference
+// such requests do not explain exactly.
 func batchCheck(s *loadtest.BatchSummary, faults bool) Check {
 	if s == nil {
 		return Check{Name: batchCheckName, Skip: true, Detail: "--no-batch-close"}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tillgate/tillgate/check"
+	"github.com/tillgate/tillgate/history"
 	"github.com/tillgate/tillgate/loadtest"
 )
 
@@ -20,8 +22,11 @@ type Options struct {
 	RegisterAddrs []string // the nodes' register listeners
 	AdminAddrs    []string // the nodes' admin APIs, to check invariants
 	AdminToken    string   // bearer token of the admin APIs, if any
-	// AcqsimAdmin is acqsim's admin HTTP address (host:port); empty skips
-	// the totals and duplicates checks against the acquirer.
+	// AcqsimAdmin is acqsim's admin HTTP address (host:port): the checker
+	// reads its ledger (GET /ledger) and its strict counters (GET /stats).
+	// acqsim should run --strict, as strict as a real host (94 for a
+	// duplicate, 25 for an unknown original, host echoes). Empty skips
+	// every rule on the acquirer's side, and the report says so.
 	AcqsimAdmin string
 
 	// Scenario names the load (Scenarios); it fills in whichever of the
@@ -40,8 +45,9 @@ type Options struct {
 	// set (see loadtest.Config).
 	RegisterDeadline time.Duration
 
-	// OutDir receives summary.txt, report.json and report.html; empty
-	// writes none.
+	// OutDir receives summary.txt, report.json, report.html and
+	// history.jsonl (every request and queued entry of every register:
+	// what the checker judged); empty writes none.
 	OutDir string
 	// QueueDir holds the registers' reversal queues; empty: a temp dir.
 	QueueDir string
@@ -90,10 +96,16 @@ type Result struct {
 	RaftTerms [2]uint64 `json:"raft_terms"`
 	// Leaders are the new terms seen during the load, polling /status
 	// twice a second.
-	Leaders  []LeaderChange `json:"leaders,omitempty"`
-	Pass     bool           `json:"pass"`
-	Started  time.Time      `json:"started"`
-	Finished time.Time      `json:"finished"`
+	Leaders []LeaderChange `json:"leaders,omitempty"`
+	// Injected are the faults the harness injected, with their times.
+	Injected []check.Fault `json:"faults_injected,omitempty"`
+	// Verdict is the per-identity checker's judgement (package check).
+	Verdict *Verdict `json:"verdict,omitempty"`
+	// Acqsim are acqsim's strict counters at the end.
+	Acqsim   *AcqsimStats `json:"acqsim,omitempty"`
+	Pass     bool         `json:"pass"`
+	Started  time.Time    `json:"started"`
+	Finished time.Time    `json:"finished"`
 }
 
 // OptionsJSON is what the report records of the options.
@@ -115,10 +127,12 @@ type OptionsJSON struct {
 type hooks struct {
 	resources resourceSource
 	// faults runs during the load phase and returns when ctx ends, with
-	// every node it took down back up.
-	faults    func(ctx context.Context, fleet *loadtest.Fleet)
-	hasFaults bool
-	local     *LocalJSON
+	// every node it took down back up; it records what it injected.
+	faults func(ctx context.Context, fleet *loadtest.Fleet, log *faultLog)
+	local  *LocalJSON
+	// atRest are the cluster's files to scan for card data (I8): only a
+	// cluster of our own.
+	atRest []string
 }
 
 // RunAgainst drives the scenario against the cluster, checks the
@@ -139,55 +153,116 @@ func (o *Options) run(ctx context.Context, h hooks) (*Result, error) {
 		return nil, err
 	}
 	defer cleanup()
-	fleet, err := loadtest.Open(o.fleetConfig(qdir))
+	chk := newChecker(*o)
+	if err := chk.begin(ctx); err != nil {
+		return nil, err
+	}
+	hist, err := o.openHistory()
 	if err != nil {
+		return nil, err
+	}
+	fleet, err := loadtest.Open(o.fleetConfig(qdir, hist))
+	if err != nil {
+		hist.Close()
 		return nil, fmt.Errorf("bench: open the registers: %w", err)
 	}
 	res := &Result{Options: o.json(), Started: time.Now()}
 	res.Options.Local = h.local
-	chk := newChecker(*o, h.hasFaults)
-	chk.begin(ctx)
-	smp := startSampling(ctx, h.resources)
-	lw := watchLeaders(ctx, chk.nodes, 500*time.Millisecond)
-	stopFaults := startFaults(ctx, h.faults, fleet)
-	res.Summary = runWithProgress(ctx, fleet, o)
-	stopFaults()
-	res.Leaders = lw.stop()
-	res.Resources = smp.stop(res.Summary.Completed)
-	drainErr := drain(ctx, fleet, o.SettleTimeout)
-	if !o.NoBatchClose {
-		bs := closeBatches(ctx, fleet, o.SettleTimeout)
-		res.Batches = &bs
-	}
-	res.Client = fleet.ClientStats()
-	fleet.Close()
-	res.Checks = append(res.Checks, drainErr, batchCheck(res.Batches, h.hasFaults))
-	res.Checks = append(res.Checks, chk.run(ctx)...)
+	faults := &faultLog{}
+	o.load(ctx, res, fleet, chk, h, faults)
+	res.Checks = append(res.Checks, o.settleRegisters(ctx, res, fleet, hist)...)
+	res.Injected = faults.list()
+	res.Checks = append(res.Checks, batchCheck(res.Batches, len(res.Injected) > 0))
+	res.Verdict = chk.verify(ctx, verifyInput{History: hist.Events(), Faults: res.Injected,
+		RegisterQueues: res.Client.QueueDepth, AtRest: h.atRest, Secrets: loadtest.Cards()})
+	res.Checks = append(res.Checks, res.Verdict.checks()...)
+	var strict Check
+	res.Acqsim, strict = chk.strictCheck(ctx, res.Injected)
+	res.Checks = append(res.Checks, strict)
 	if !o.NoDayClose {
 		res.Days = chk.closeDay(ctx)
 	}
-	res.Checks = append(res.Checks, dayCheck(res.Days, o.NoDayClose))
+	res.Checks = append(res.Checks, dayCheck(res.Days, o.NoDayClose, chk.acqsim != ""))
 	res.RaftTerms = [2]uint64{chk.term0, chk.maxTerm(ctx)}
 	res.Finished = time.Now()
-	res.Pass = true
-	for _, c := range res.Checks {
-		res.Pass = res.Pass && (c.Pass || c.Skip)
-	}
+	res.Pass = verdictOf(res.Checks)
 	if o.Progress != nil {
 		WriteSummary(o.Progress, res)
 	}
 	return res, o.write(res)
 }
 
+// load runs the fleet with the faults beside it, sampling resources and
+// leaders.
+func (o *Options) load(ctx context.Context, res *Result, fleet *loadtest.Fleet, chk *checker, h hooks, faults *faultLog) {
+	smp := startSampling(ctx, h.resources)
+	lw := watchLeaders(ctx, chk.nodes, 500*time.Millisecond)
+	stopFaults := startFaults(ctx, h.faults, fleet, faults)
+	res.Summary = runWithProgress(ctx, fleet, o)
+	stopFaults()
+	res.Leaders = lw.stop()
+	res.Resources = smp.stop(res.Summary.Completed)
+}
+
+// settleRegisters ends the registers' day once the load has stopped: their
+// queues drain, their batches close, then they close. It returns the check
+// of the drain and of the history file, and fills in the batches and the
+// client counters (QueueDepth: what is left in the queues at the end).
+func (o *Options) settleRegisters(ctx context.Context, res *Result, fleet *loadtest.Fleet, hist *history.Log) []Check {
+	drained := drain(ctx, fleet, o.SettleTimeout)
+	if !o.NoBatchClose {
+		bs := closeBatches(ctx, fleet, o.SettleTimeout)
+		res.Batches = &bs
+	}
+	res.Client = fleet.ClientStats()
+	left, err := fleet.Queued()
+	if err != nil {
+		drained.Pass, drained.Detail = false, err.Error()
+	}
+	res.Client.QueueDepth = left
+	checks := []Check{drained}
+	if err := errors.Join(fleet.Close(), hist.Close()); err != nil {
+		checks = append(checks, Check{Name: "registers closed and their history written", Detail: err.Error()})
+	}
+	return checks
+}
+
+// verdictOf is PASS: every check passed or was skipped on purpose (a flag
+// or a missing address, shown as "skip" with the reason).
+func verdictOf(checks []Check) bool {
+	for _, c := range checks {
+		if !c.Pass && !c.Skip {
+			return false
+		}
+	}
+	return true
+}
+
+// openHistory is the registers' history: history.jsonl in OutDir, or in
+// memory only.
+func (o *Options) openHistory() (*history.Log, error) {
+	if o.OutDir == "" {
+		return history.New(), nil
+	}
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	l, err := history.Create(filepath.Join(o.OutDir, "history.jsonl"))
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return l, nil
+}
+
 // startFaults runs fn beside the load; the returned func stops it and
 // waits until it has put every node back.
-func startFaults(ctx context.Context, fn func(context.Context, *loadtest.Fleet), fleet *loadtest.Fleet) func() {
+func startFaults(ctx context.Context, fn func(context.Context, *loadtest.Fleet, *faultLog), fleet *loadtest.Fleet, log *faultLog) func() {
 	if fn == nil {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); fn(ctx, fleet) }()
+	go func() { defer close(done); fn(ctx, fleet, log) }()
 	return func() { cancel(); <-done }
 }
 
@@ -224,11 +299,11 @@ func (o *Options) queueDir() (string, func(), error) {
 	return d, func() { os.RemoveAll(d) }, nil
 }
 
-func (o *Options) fleetConfig(qdir string) loadtest.Config {
+func (o *Options) fleetConfig(qdir string, hist *history.Log) loadtest.Config {
 	return loadtest.Config{
 		Nodes: o.RegisterAddrs, Registers: o.Registers, Dir: qdir, TerminalBase: o.TerminalBase,
 		Rate: o.Rate, Think: o.Think, Profile: o.Profile, Duration: o.Duration, Transactions: o.Transactions,
-		Mix: o.Mix, Seed: o.Seed, RegisterDeadline: o.RegisterDeadline,
+		Mix: o.Mix, Seed: o.Seed, RegisterDeadline: o.RegisterDeadline, History: hist,
 	}
 }
 

@@ -21,9 +21,10 @@ import (
 	"github.com/tillgate/tillgate/wire"
 )
 
-// cluster is an in-process 3-node cluster with its acquirer simulator,
-// whose totals and settlement file are served over HTTP in the shape of
-// acqsim's GET /totals and /settlement.
+// cluster is an in-process 3-node cluster with its acquirer simulator
+// (strict, as tillbench local runs it), whose ledger, counters and
+// settlement file are served over HTTP in the shape of acqsim's GET
+// /ledger, /stats and /settlement.
 type cluster struct {
 	cl     *localcluster.Cluster
 	acqsim string
@@ -38,7 +39,8 @@ func mustStartCluster(t *testing.T) *cluster {
 	}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "acqsim"),
-		Latency: sim.Latency{Max: 2 * time.Millisecond}, Dialect: wire.DefaultDialect(), Logger: log})
+		Latency: sim.Latency{Max: 2 * time.Millisecond}, Dialect: wire.DefaultDialect(), Logger: log,
+		Strict: true, StrictConfig: sim.StrictConfig{EchoEvery: time.Second, EchoTimeout: time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,13 +69,16 @@ func mustStartCluster(t *testing.T) *cluster {
 		}
 		sim.WriteSettlementCSV(w, rows, from, to)
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		tot, err := s.Totals()
+	mux.HandleFunc("GET /ledger", func(w http.ResponseWriter, _ *http.Request) {
+		recs, err := s.Ledger()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		json.NewEncoder(w).Encode(tot)
+		json.NewEncoder(w).Encode(map[string]any{"records": recs})
+	})
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		json.NewEncoder(w).Encode(s.Stats())
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -133,26 +138,37 @@ func TestRunAgainstInProcessClusterPasses(t *testing.T) {
 	}
 }
 
+// TestRunAgainstOpenLoop runs the open loop against a cluster that served
+// a run before (same terminals): the checker judges what the second run
+// added, and says so.
 func TestRunAgainstOpenLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster")
 	}
 	c := mustStartCluster(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	res, err := RunAgainst(ctx, Options{
+	o := Options{
 		RegisterAddrs: c.cl.RegisterAddrs(), AdminAddrs: c.adminAddrs(), AcqsimAdmin: c.acqsim,
-		Registers: 50, Duration: 2 * time.Second, Rate: 200, RegisterDeadline: 4 * time.Second,
-		SettleTimeout: 20 * time.Second,
-	})
+		Registers: 10, Duration: 2 * time.Second, Transactions: 100, RegisterDeadline: 4 * time.Second,
+		SettleTimeout: 20 * time.Second, NoDayClose: true,
+	}
+	if res, err := RunAgainst(ctx, o); err != nil || !res.Pass {
+		t.Fatalf("first run: %v %+v", err, res)
+	}
+	o.Registers, o.Transactions, o.Rate, o.NoDayClose = 50, 0, 200, false
+	res, err := RunAgainst(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !res.Pass {
-		t.Fatalf("FAIL: %+v", res.Checks)
+		t.Fatalf("FAIL: %+v\n%s", res.Checks, res.Verdict.Text)
 	}
 	// 400 arrivals expected; allow 5 sd (100) either way.
 	if s := res.Summary; s.Offered < 300 || s.Offered > 500 || s.Completed+s.Dropped != s.Offered {
 		t.Fatalf("offered %d, completed %d, dropped %d; want ~400 offered", s.Offered, s.Completed, s.Dropped)
+	}
+	if v := res.Verdict; v.Identities < 250 || !strings.Contains(strings.Join(v.Skipped, "\n"), "baseline: ") {
+		t.Fatalf("verdict %d identities, skipped %q: want the first run left out", v.Identities, v.Skipped)
 	}
 }

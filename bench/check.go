@@ -3,29 +3,36 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/tillgate/tillgate/check"
+	"github.com/tillgate/tillgate/history"
 	"github.com/tillgate/tillgate/node/adminapi"
 )
 
-// checker checks the invariants through the admin APIs once the load has
-// stopped.
+// shownViolations bounds the violations a report carries in full (the
+// text report prints fewer: check.Report.String).
+const shownViolations = 50
+
+// checker judges a run through the admin APIs once the load has stopped:
+// the per-identity checker (package check) over the registers' history,
+// every node and acqsim's ledger; then the business day's close.
 type checker struct {
 	nodes   []*adminapi.Client
-	acqsim  string // base URL, "" to skip
-	faults  bool   // faults were injected: acqsim duplicates are expected
+	acqsim  string // base URL, "" without acqsim
 	term0   uint64 // the highest Raft term before the load
 	timeout time.Duration
 	poll    time.Duration
+	// base is what the cluster and acqsim held before the run.
+	base *baseline
 }
 
-func newChecker(o Options, faults bool) *checker {
-	c := &checker{timeout: o.SettleTimeout, poll: 200 * time.Millisecond, faults: faults}
+func newChecker(o Options) *checker {
+	c := &checker{timeout: o.SettleTimeout, poll: 200 * time.Millisecond}
 	for _, a := range o.AdminAddrs {
 		n := adminapi.NewClient(a)
 		n.Token = o.AdminToken
@@ -37,8 +44,24 @@ func newChecker(o Options, faults bool) *checker {
 	return c
 }
 
-// begin notes the Raft term before the load, to tell takeovers later.
-func (c *checker) begin(ctx context.Context) { c.term0 = c.maxTerm(ctx) }
+// begin notes the Raft term before the load, to tell takeovers later, and
+// what the cluster already holds: a cluster that served before is judged
+// on what this run adds (baseline.go). A cluster that cannot be read at
+// rest now could not be judged at the end either: that is an error.
+func (c *checker) begin(ctx context.Context) error {
+	c.term0 = c.maxTerm(ctx)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if err := check.WaitQuiet(ctx, c.nodes, c.poll); err != nil {
+		return fmt.Errorf("bench: the cluster is not at rest before the run: %w", err)
+	}
+	in, err := check.Collect(ctx, c.nodes, c.acqsim)
+	if err != nil {
+		return fmt.Errorf("bench: read the cluster before the run: %w", err)
+	}
+	c.base = newBaseline(in)
+	return nil
+}
 
 // maxTerm is the highest term any node reports (0 if none answers).
 func (c *checker) maxTerm(ctx context.Context) uint64 {
@@ -54,156 +77,158 @@ func (c *checker) maxTerm(ctx context.Context) uint64 {
 	return t
 }
 
-// run checks, in order: no INTENT is left open, the nodes converge (same
-// hash at the same applied index, twice in a row), every node's totals
-// equal the acquirer's, and the acquirer saw no duplicate.
-func (c *checker) run(ctx context.Context) []Check {
-	checks := []Check{
-		c.until(ctx, "no INTENT left without an OUTCOME", c.noneOpen),
-		c.until(ctx, "replicas converge (same /hash at the same applied index)", c.converged),
-	}
-	if c.acqsim == "" {
-		skip := Check{Skip: true, Detail: "no acqsim admin address"}
-		a, b := skip, skip
-		a.Name, b.Name = "cluster totals equal acqsim totals", "acqsim saw no duplicate (after a takeover: its repeats only)"
-		return append(checks, a, b)
-	}
-	return append(checks, c.until(ctx, "cluster totals equal acqsim totals", c.totalsMatch), c.duplicates(ctx))
+// Verdict is the per-identity checker's judgement of a run (package
+// check): the identities by what the registers hold, the violations by
+// invariant and the first ones in full, each with the identity's history.
+type Verdict struct {
+	OK      bool   `json:"ok"`
+	Summary string `json:"summary"` // check.Report.Summary
+	// Quiet is "" once the cluster reached quiescence (no INTENT open, no
+	// SAF entry owed, every node at one applied index and hash), else why
+	// it did not within the settle timeout.
+	Quiet       string         `json:"quiet,omitempty"`
+	Identities  int            `json:"identities"`
+	Approved    int            `json:"approved"`
+	Declined    int            `json:"declined"`
+	Unknown     int            `json:"unknown"`
+	NotSent     int            `json:"not_sent"`
+	Reversed    int            `json:"reversed"`
+	Nodes       int            `json:"nodes"`
+	AcqRecords  int            `json:"acquirer_records"`
+	Faults      int            `json:"faults"`
+	ByInvariant map[string]int `json:"by_invariant,omitempty"`
+	// Skipped names the rules not checked, and why (never silently).
+	Skipped    []string `json:"skipped,omitempty"`
+	Violations int      `json:"violations"`
+	// First are the first violations in full.
+	First []check.Violation `json:"first_violations,omitempty"`
+	// Text is the checker's own report: the summary and the first
+	// violations with what every node and acqsim hold and the history.
+	Text string `json:"text"`
+	// Err: the nodes or acqsim could not be read; there is no verdict.
+	Err string `json:"error,omitempty"`
 }
 
-// noneOpen reports a node that still holds a pending transaction.
-func (c *checker) noneOpen(ctx context.Context) string {
-	for _, n := range c.nodes {
-		p, err := n.Txns(ctx, adminapi.TxnQuery{Status: "pending", Limit: 1})
-		if err != nil {
-			return err.Error()
-		}
-		if len(p.Txns) > 0 {
-			return fmt.Sprintf("%s: %s is pending", n.Base, p.Txns[0].ID)
-		}
-	}
-	return ""
+// verifyInput is what the run hands to the checker besides the cluster.
+type verifyInput struct {
+	History        []history.Event
+	Faults         []check.Fault
+	RegisterQueues int
+	// AtRest are files the cluster wrote (data dirs, logs) to scan for
+	// clear card data (I8); none for a cluster that is not ours.
+	AtRest  []string
+	Secrets []string
 }
 
-// duplicates checks acqsim's count of requests whose identity it had
-// already answered. With one active all along there must be none: the
-// cluster never asks the acquirer twice. After a takeover (an injected
-// fault, or an election the run caused: the Raft term moved), the new
-// active repeats (xx01) the INTENTs the old one left open, and the
-// acquirer answers them from its ledger with no second effect (the totals
-// check proves that): they are counted, not failed.
-func (c *checker) duplicates(ctx context.Context) Check {
-	ch := Check{Name: "acqsim saw no duplicate (after a takeover: its repeats only)"}
-	st, err := c.acqsimStats(ctx)
-	term := c.maxTerm(ctx)
-	switch {
-	case err != nil:
-		ch.Detail = err.Error()
-	case st.Duplicates == 0:
-		ch.Pass = true
-	case c.faults || term > c.term0:
-		ch.Pass = true
-		ch.Detail = fmt.Sprintf("%d repeats answered from acqsim's ledger after takeovers (Raft term %d to %d; no second effect)",
-			st.Duplicates, c.term0, term)
-	default:
-		ch.Detail = fmt.Sprintf("%d requests whose identity acqsim had already answered, with one active all along (term %d)", st.Duplicates, term)
-	}
-	return ch
-}
-
-// until polls fn until it reports "" or the timeout passes.
-func (c *checker) until(ctx context.Context, name string, fn func(context.Context) string) Check {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+// verify waits for quiescence, reads every node and acqsim, and runs the
+// checker over them and the registers' history.
+func (c *checker) verify(ctx context.Context, vi verifyInput) *Verdict {
+	ctx, cancel := context.WithTimeout(ctx, 2*c.timeout)
 	defer cancel()
+	v := &Verdict{}
+	qctx, qcancel := context.WithTimeout(ctx, c.timeout)
+	if err := check.WaitQuiet(qctx, c.nodes, c.poll); err != nil {
+		v.Quiet = err.Error()
+	}
+	qcancel()
+	in, err := c.collect(ctx)
+	if err != nil {
+		v.Err = err.Error()
+		return v
+	}
+	in.History, in.Faults, in.RegisterQueues = vi.History, vi.Faults, vi.RegisterQueues
+	note := c.base.subtract(&in)
+	rep := check.Run(in)
+	if note != "" {
+		rep.Skipped = append(rep.Skipped, note)
+	}
+	if len(vi.AtRest) > 0 {
+		rep.Violations = append(rep.Violations, check.ScanFiles(vi.AtRest, vi.Secrets)...)
+	} else {
+		rep.Skipped = append(rep.Skipped, "I8: the cluster's files are not ours to scan (tillbench run): no scan for card data at rest")
+	}
+	v.fill(rep)
+	return v
+}
+
+// collect reads the cluster; a node whose state moved while it was read
+// (ErrNotQuiet: the quiescence wait ran out) is read again while time is
+// left.
+func (c *checker) collect(ctx context.Context) (check.Input, error) {
 	for {
-		detail := fn(ctx)
-		if detail == "" {
-			return Check{Name: name, Pass: true}
+		in, err := check.Collect(ctx, c.nodes, c.acqsim)
+		if !errors.Is(err, check.ErrNotQuiet) || ctx.Err() != nil {
+			return in, err
 		}
 		select {
 		case <-ctx.Done():
-			return Check{Name: name, Detail: detail}
+			return in, err
 		case <-time.After(c.poll):
 		}
 	}
 }
 
-// converged reports why the nodes differ, "" when they agree twice in a row.
-func (c *checker) converged(ctx context.Context) string {
-	first, why := c.hashes(ctx)
-	if why != "" {
-		return why
-	}
-	time.Sleep(c.poll)
-	second, why := c.hashes(ctx)
-	if why != "" {
-		return why
-	}
-	if first != second {
-		return "still applying"
-	}
-	return ""
+func (v *Verdict) fill(rep check.Report) {
+	v.OK, v.Summary, v.Text = rep.OK(), rep.Summary(), rep.String()
+	v.Identities, v.Approved, v.Declined, v.Unknown = rep.Identities, rep.Approved, rep.Declined, rep.Unknown
+	v.NotSent, v.Reversed, v.Nodes, v.AcqRecords, v.Faults = rep.NotSent, rep.Reversed, rep.Nodes, rep.AcqRecords, rep.Faults
+	v.ByInvariant, v.Skipped, v.Violations = rep.ByInvariant(), rep.Skipped, len(rep.Violations)
+	v.First = rep.Violations[:min(shownViolations, len(rep.Violations))]
 }
 
-// hashes returns the common hash of every node, or why there is none.
-func (c *checker) hashes(ctx context.Context) (adminapi.Hash, string) {
-	var h0 adminapi.Hash
-	for i, n := range c.nodes {
-		h, err := n.Hash(ctx)
-		if err != nil {
-			return h0, err.Error()
-		}
-		if i == 0 {
-			h0 = h
-			continue
-		}
-		if h.AppliedIndex != h0.AppliedIndex {
-			return h0, fmt.Sprintf("%s applied %d, %s applied %d", c.nodes[0].Base, h0.AppliedIndex, n.Base, h.AppliedIndex)
-		}
-		if h.SHA256 != h0.SHA256 {
-			return h0, fmt.Sprintf("hash of %s differs from %s at index %d", n.Base, c.nodes[0].Base, h.AppliedIndex)
-		}
+// checks are the verdict's lines among the run's checks.
+func (v *Verdict) checks() []Check {
+	quiet := Check{Name: "cluster quiet: no INTENT open, no SAF entry owed, every node at one applied index and hash", Pass: v.Quiet == ""}
+	quiet.Detail = v.Quiet
+	ident := Check{Name: "per-identity check (I1-I8): the registers' history against every node and acqsim's ledger"}
+	switch {
+	case v.Err != "":
+		ident.Detail = "no verdict: " + v.Err
+	default:
+		ident.Pass, ident.Detail = v.OK, v.Summary
 	}
-	return h0, ""
+	return []Check{quiet, ident}
 }
 
-// totalsMatch compares every node's /totals with acqsim's.
-func (c *checker) totalsMatch(ctx context.Context) string {
-	want, err := c.acqsimTotals(ctx)
-	if err != nil {
-		return err.Error()
-	}
-	for _, n := range c.nodes {
-		got, err := n.Totals(ctx)
-		if err != nil {
-			return err.Error()
-		}
-		if !sameSums(got.Net, want) {
-			return fmt.Sprintf("%s totals %s, acqsim %s", n.Base, fmtSums(got.Net), fmtSums(want))
-		}
-	}
-	return ""
+// AcqsimStats are the counters of acqsim's GET /stats that strict mode
+// adds: what a real host would have refused or complained of.
+type AcqsimStats struct {
+	Requests         int64 `json:"Requests"`
+	Duplicates       int64 `json:"Duplicates"`
+	Refused          int64 `json:"Refused"`
+	STANReuse        int64 `json:"STANReuse"`
+	UnknownOriginal  int64 `json:"UnknownOriginal"`
+	HostEchoes       int64 `json:"HostEchoes"`
+	HostEchoTimeouts int64 `json:"HostEchoTimeouts"`
 }
 
-// acqsimTotals reads GET /totals of acqsim's admin API.
-func (c *checker) acqsimTotals(ctx context.Context) (map[string]adminapi.Sum, error) {
-	var t struct {
-		Net map[string]adminapi.Sum `json:"net"`
+// strictCheck reads acqsim's counters: a connection it closed because the
+// node left its echo unanswered fails the run (a real host would have
+// dropped the link), unless a node was paused (SIGSTOP): a stopped process
+// answers nothing, and the host rightly closes its links. 94s are the
+// checker's (I2); 25s are counted.
+func (c *checker) strictCheck(ctx context.Context, faults []check.Fault) (*AcqsimStats, Check) {
+	ch := Check{Name: "acqsim (strict): every host echo answered"}
+	if c.acqsim == "" {
+		ch.Skip, ch.Detail = true, "no acqsim admin address"
+		return nil, ch
 	}
-	err := c.acqsimGet(ctx, "/totals", &t)
-	return t.Net, err
-}
-
-// acqsimStats are the counters of acqsim's GET /stats.
-type acqsimStats struct {
-	Requests   int64 `json:"Requests"`
-	Duplicates int64 `json:"Duplicates"`
-}
-
-func (c *checker) acqsimStats(ctx context.Context) (acqsimStats, error) {
-	var st acqsimStats
-	err := c.acqsimGet(ctx, "/stats", &st)
-	return st, err
+	var st AcqsimStats
+	if err := c.acqsimGet(ctx, "/stats", &st); err != nil {
+		ch.Detail = err.Error()
+		return nil, ch
+	}
+	paused := slices.ContainsFunc(faults, func(f check.Fault) bool { return f.Kind == "pause" })
+	ch.Pass = st.HostEchoTimeouts == 0 || paused
+	ch.Detail = fmt.Sprintf("host echoes %d, connections closed for an unanswered echo %d; refused (94) %d (STAN reuse %d); 25 (unknown original) %d; repeats answered from the ledger %d",
+		st.HostEchoes, st.HostEchoTimeouts, st.Refused, st.STANReuse, st.UnknownOriginal, st.Duplicates)
+	if st.HostEchoTimeouts > 0 && paused {
+		ch.Detail += " (a node was paused: its links could not answer)"
+	}
+	if st.HostEchoes == 0 {
+		ch.Detail += " (no host echo sent: is acqsim running --strict, with an --echo-every shorter than the run?)"
+	}
+	return &st, ch
 }
 
 func (c *checker) acqsimGet(ctx context.Context, path string, out any) error {
@@ -223,26 +248,4 @@ func (c *checker) acqsimGet(ctx context.Context, path string, out any) error {
 		return fmt.Errorf("bench: acqsim %s: %w", path, err)
 	}
 	return nil
-}
-
-// sameSums compares net totals, a missing kind counting as zero.
-func sameSums(a, b map[string]adminapi.Sum) bool {
-	nz := func(m map[string]adminapi.Sum) map[string]adminapi.Sum {
-		out := map[string]adminapi.Sum{}
-		for k, v := range m {
-			if v != (adminapi.Sum{}) {
-				out[k] = v
-			}
-		}
-		return out
-	}
-	return maps.Equal(nz(a), nz(b))
-}
-
-func fmtSums(m map[string]adminapi.Sum) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s=%d/%d", k, m[k].Count, m[k].Amount))
-	}
-	return "{" + strings.Join(parts, " ") + "}"
 }

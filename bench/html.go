@@ -178,6 +178,18 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 <table><tr><th>day</th><th>acquirer</th><th>rows</th><th>net</th><th>file SHA-256</th><th>identical on every node</th><th>reconciled</th><th>settled after the cutover</th></tr>
 {{range .}}<tr><td>{{.Day}}</td><td>{{.Acquirer}}</td><td>{{.Rows}}</td><td>{{.Net}}</td><td><code>{{.CSVSHA256}}</code></td><td>{{.Identical}}</td><td>{{.Reconciled}}{{if .Discrepancies}} ({{.Discrepancies}} discrepancies){{end}}</td><td>{{d .Took}}{{with .Err}} <b class="FAIL">{{.}}</b>{{end}}</td></tr>
 {{end}}</table>{{end}}
+{{with .R.Verdict}}<h2>Per-identity check</h2>
+<p class="{{if .OK}}PASS{{else}}FAIL{{end}}">{{.Summary}}{{with .Err}}<b class="FAIL">no verdict: {{.}}</b>{{end}}</p>
+{{with .Quiet}}<p class="FAIL">Not quiet at the end: {{.}}</p>{{end}}
+<table><tr><th>identities</th><th>approved</th><th>declined</th><th>unknown</th><th>not sent</th><th>reversed</th><th>nodes</th><th>acquirer records</th><th>faults injected</th></tr>
+<tr><td>{{.Identities}}</td><td>{{.Approved}}</td><td>{{.Declined}}</td><td>{{.Unknown}}</td><td>{{.NotSent}}</td><td>{{.Reversed}}</td><td>{{.Nodes}}</td><td>{{.AcqRecords}}</td><td>{{.Faults}}</td></tr></table>
+{{if .ByInvariant}}<table><tr><th>invariant</th><th>violations</th></tr>{{range $k, $v := .ByInvariant}}<tr><td>{{$k}}</td><td>{{$v}}</td></tr>{{end}}</table>{{end}}
+{{range .Skipped}}<p>Not checked: {{.}}</p>{{end}}
+{{if .Violations}}<pre>{{.Text}}</pre>{{end}}{{end}}
+{{with .R.Injected}}<h2>Faults injected</h2>
+<table><tr><th>fault</th><th>target</th><th>at (UTC)</th><th>until</th></tr>
+{{range .}}<tr><td>{{.Kind}}</td><td>{{.Target}}</td><td>{{.At.UTC.Format "15:04:05.000"}}</td><td>{{if not .End.IsZero}}{{.End.UTC.Format "15:04:05.000"}}{{end}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Checks</h2>
 <table><tr><th>check</th><th>result</th><th>detail</th></tr>
 {{range .R.Checks}}<tr><td>{{.Name}}</td><td>{{if .Skip}}skip{{else if .Pass}}ok{{else}}<b class="FAIL">FAIL</b>{{end}}</td><td>{{.Detail}}</td></tr>

@@ -93,7 +93,7 @@ func RunLocal(ctx context.Context, lo LocalOptions) (*Result, error) {
 	// The harness itself too: its registers share the machine's CPUs.
 	pids := func() map[string]int { m := p.pids(); m["tillbench"] = os.Getpid(); return m }
 	res, err := lo.Load.run(ctx, hooks{resources: procSource{pids: pids}, faults: lo.faults(p),
-		hasFaults: lo.KillActiveEvery > 0 || lo.PauseActive > 0, local: lo.json()})
+		local: lo.json(), atRest: p.atRest()})
 	p.stopAll()
 	lo.cleanup(res, err)
 	return res, err
@@ -222,11 +222,11 @@ func (lo *LocalOptions) progressf(format string, args ...any) {
 }
 
 // faults returns the fault injector of the options, nil for none.
-func (lo *LocalOptions) faults(p *procCluster) func(context.Context, *loadtest.Fleet) {
+func (lo *LocalOptions) faults(p *procCluster) func(context.Context, *loadtest.Fleet, *faultLog) {
 	if lo.KillActiveEvery <= 0 && lo.PauseActive <= 0 {
 		return nil
 	}
-	return func(ctx context.Context, fleet *loadtest.Fleet) {
+	return func(ctx context.Context, fleet *loadtest.Fleet, log *faultLog) {
 		start := time.Now()
 		last := start.Add(lo.Load.Duration - min(noFaultTail, lo.Load.Duration/4)) // no new fault after this
 		var one sync.Mutex                                                         // one fault at a time
@@ -240,7 +240,7 @@ func (lo *LocalOptions) faults(p *procCluster) func(context.Context, *loadtest.F
 						return
 					}
 					one.Lock()
-					lo.killActive(ctx, p, fleet)
+					lo.killActive(ctx, p, fleet, log)
 					one.Unlock()
 				}
 			})
@@ -249,7 +249,7 @@ func (lo *LocalOptions) faults(p *procCluster) func(context.Context, *loadtest.F
 			wg.Go(func() {
 				if sleepCtx(ctx, lo.Load.Duration/2) && time.Now().Before(last) {
 					one.Lock()
-					lo.pauseActive(ctx, p, fleet)
+					lo.pauseActive(ctx, p, fleet, log)
 					one.Unlock()
 				}
 			})
@@ -260,47 +260,53 @@ func (lo *LocalOptions) faults(p *procCluster) func(context.Context, *loadtest.F
 
 // killActive SIGKILLs the active and restarts it RestartAfter later (at
 // once if ctx ends first).
-func (lo *LocalOptions) killActive(ctx context.Context, p *procCluster, fleet *loadtest.Fleet) {
+func (lo *LocalOptions) killActive(ctx context.Context, p *procCluster, fleet *loadtest.Fleet, log *faultLog) {
 	id, err := lo.findActive(ctx, p)
 	if err != nil {
 		return
 	}
 	rec := fleet.Recorder()
+	at := time.Now()
 	fid := rec.FaultStart("kill", id)
 	lo.progressf("fault: SIGKILL %s (the active)", id)
 	if err := p.kill(id); err != nil {
 		lo.progressf("fault: %v", err)
 		return
 	}
+	end := log.injected("kill", id, at)
 	sleepCtx(ctx, lo.RestartAfter)
 	if err := p.start(id); err != nil {
 		lo.progressf("fault: restart %s: %v", id, err)
 		return
 	}
 	rec.FaultBack(fid)
+	end()
 	lo.progressf("fault: %s restarted", id)
 }
 
 // pauseActive SIGSTOPs the active for PauseActive, then SIGCONTs it
 // (always, even if ctx ends first).
-func (lo *LocalOptions) pauseActive(ctx context.Context, p *procCluster, fleet *loadtest.Fleet) {
+func (lo *LocalOptions) pauseActive(ctx context.Context, p *procCluster, fleet *loadtest.Fleet, log *faultLog) {
 	id, err := lo.findActive(ctx, p)
 	if err != nil {
 		return
 	}
 	rec := fleet.Recorder()
+	at := time.Now()
 	fid := rec.FaultStart("pause", id)
 	lo.progressf("fault: SIGSTOP %s (the active) for %s", id, lo.PauseActive)
 	if err := p.signal(id, syscall.SIGSTOP); err != nil {
 		lo.progressf("fault: %v", err)
 		return
 	}
+	end := log.injected("pause", id, at)
 	sleepCtx(ctx, lo.PauseActive)
 	if err := p.signal(id, syscall.SIGCONT); err != nil {
 		lo.progressf("fault: %v", err)
 		return
 	}
 	rec.FaultBack(fid)
+	end()
 	lo.progressf("fault: SIGCONT %s", id)
 }
 

@@ -74,9 +74,32 @@ func startProcCluster(ctx context.Context, o *LocalOptions) (*procCluster, error
 	return p, nil
 }
 
+// Host echoes of the strict acqsim: often enough that a short run sees
+// several on every connection (its defaults, 30 s and 10 s, suit a real
+// host's pace, not a 20 s run).
+const (
+	acqsimEchoEvery   = 3 * time.Second
+	acqsimEchoTimeout = 2 * time.Second
+)
+
+// startAcqsim runs acqsim as strictly as a real host (--strict): a
+// duplicate transmission is answered 94, a reversal of an unknown original
+// 25, and a link that leaves the host's own echo unanswered is closed.
 func (p *procCluster) startAcqsim(latency string) error {
 	return p.spawn("acqsim", p.acqsim, "serve", "--listen", p.acqAddr, "--admin", p.acqAdm,
-		"--data", filepath.Join(p.dir, "acqsim"), "--latency", latency, "--log-level", "warn")
+		"--data", filepath.Join(p.dir, "acqsim"), "--latency", latency, "--log-level", "warn",
+		"--strict", "--echo-every", acqsimEchoEvery.String(), "--echo-timeout", acqsimEchoTimeout.String())
+}
+
+// atRest are the cluster's own files: every node's data dir and log, to
+// be scanned for card data at rest (I8). Not acqsim's: it is the
+// acquirer, whose ledger may hold what a host holds.
+func (p *procCluster) atRest() []string {
+	var out []string
+	for _, id := range p.ids {
+		out = append(out, filepath.Join(p.dir, id), filepath.Join(p.dir, id+".log"))
+	}
+	return out
 }
 
 // writeConfigs creates the card key (tillgate keygen) and one JSON config

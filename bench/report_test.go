@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tillgate/tillgate/check"
+	"github.com/tillgate/tillgate/history"
 	"github.com/tillgate/tillgate/loadtest"
 )
 
@@ -25,7 +27,10 @@ func sampleResult() *Result {
 		{Second: 2, Count: 95, P50: time.Millisecond, P99: 6 * time.Millisecond, Max: 8 * time.Millisecond}}
 	s.Faults = []loadtest.FaultResult{{Kind: "kill", Node: "node2", At: 900 * time.Millisecond, Back: 2 * time.Second, Resumed: 20, Registers: 20,
 		First: 800 * time.Millisecond, P50: time.Second, P99: 1200 * time.Millisecond, Max: 1300 * time.Millisecond}}
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	return &Result{
+		Injected: []check.Fault{{Kind: "kill", Target: "node2", At: t0, End: t0.Add(time.Second)}},
+		Verdict:  sampleVerdict(t0),
 		Options: OptionsJSON{Scenario: ScenarioDay, Registers: 20, Duration: 3 * time.Second, Rate: 100, Profile: "day", Mix: "purchase=1",
 			Local: &LocalJSON{Nodes: 3, AcqsimLatency: "0-5ms", KillActiveEvery: time.Second, RestartAfter: time.Second}},
 		Summary:   s,
@@ -38,6 +43,17 @@ func sampleResult() *Result {
 			Register: loadtest.BatchTotals{DebitsCount: 150, DebitsAmount: 1234567, Net: 1234567},
 			Cluster:  loadtest.BatchTotals{DebitsCount: 149, DebitsAmount: 1234000, Net: 1234000}},
 	}
+}
+
+// sampleVerdict is the checker's verdict on a run that lost an approval:
+// the register holds 00, no node has the transaction.
+func sampleVerdict(t0 time.Time) *Verdict {
+	e := history.Event{Kind: history.Request, Register: "L0000001", ID: "L0000001000001<x>", MTI: "0200", Amount: 100,
+		Invoke: t0.UnixNano(), Return: t0.Add(time.Millisecond).UnixNano(), Outcome: history.Answered, RC: "00", AuthCode: "A1"}
+	rep := check.Run(check.Input{History: []history.Event{e}, Nodes: []check.Node{{ID: "node1", Hash: "h"}}, SkipAcquirer: true})
+	v := &Verdict{}
+	v.fill(rep)
+	return v
 }
 
 func TestHTMLReportIsSelfContained(t *testing.T) {
@@ -71,6 +87,11 @@ func TestHTMLReportIsSelfContained(t *testing.T) {
 		{"escaped detail", `a &lt;b&gt; detail`, 1},
 		{"the batch close", `18 balanced, 1 closed after an upload \(7 0320s\), 1 failed; 0510 rc 96: 1`, 1},
 		{"the batch totals", `<td>debits \(DE76, DE88\)</td><td>150</td><td>1234567</td><td>149</td><td>1234000</td>`, 1},
+		{"the checker's verdict", `check FAIL: 1 identities \(1 approved`, 1},
+		{"its violations by invariant", `<td>I1</td><td>`, 1},
+		{"the violation's history, escaped", `L0000001000001&lt;x&gt;`, 1},
+		{"what was not checked", `Not checked: acquirer: no ledger read`, 1},
+		{"the faults injected", `<td>kill</td><td>node2</td><td>10:00:00.000</td><td>10:00:01.000</td>`, 1},
 	} {
 		if got := len(regexp.MustCompile(want.re).FindAllString(page, -1)); got < want.n {
 			t.Errorf("%s: %d matches of %q, want at least %d", want.what, got, want.re, want.n)
@@ -87,7 +108,8 @@ func TestSummaryText(t *testing.T) {
 	WriteSummary(&b, r)
 	for _, want := range []string{"Scenario:\tday", "added", "Time to resume", "kill", "node2", "CPU s/1000 tx", "node1", "term 3, leader node3", "FAIL",
 		"Register batches (0500): 20 registers, 18 balanced, 1 after upload (7 0320s), 1 failed", "debits (DE76, DE88)", "1234567", "1234000",
-		"failed: register L0000003"} {
+		"failed: register L0000003", "Per-identity check", "check FAIL: 1 identities", "violation 1 of", "I1 L0000001000001<x>",
+		"skipped: acquirer: no ledger read"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}

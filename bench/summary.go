@@ -36,7 +36,27 @@ func WriteSummary(w io.Writer, r *Result) {
 	writeCounts(w, r)
 	writeBatches(w, r.Batches)
 	writeDays(w, r.Days)
+	writeVerdict(w, r.Verdict)
 	writeChecks(w, r)
+}
+
+// writeVerdict prints the per-identity checker's report: its summary, the
+// checks it could not do, and the first violations with their histories.
+func writeVerdict(w io.Writer, v *Verdict) {
+	if v == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nPer-identity check (package check):\n")
+	if v.Quiet != "" {
+		fmt.Fprintf(w, "  not quiet at the end: %s\n", v.Quiet)
+	}
+	if v.Err != "" {
+		fmt.Fprintf(w, "  no verdict: %s\n", v.Err)
+		return
+	}
+	for _, line := range strings.Split(strings.TrimRight(v.Text, "\n"), "\n") {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
 }
 
 // writeLatency prints the percentiles of total, added and acquirer time.

@@ -73,6 +73,11 @@ type batch struct {
 	// client queued and has not reported acknowledged: the register must
 	// not close its batch while any is positive.
 	pending map[string]int
+	// unknowns are the batch's debits and credits whose outcome the
+	// register never learnt (its reversal may have been acknowledged, but
+	// that says nothing of the original): the only honest reason for the
+	// cluster's totals to differ from the register's (explain.go).
+	unknowns []unknownTx
 }
 
 func newBatch() *batch {
@@ -105,6 +110,20 @@ func (b *batch) record(req *wire.Message, rc, authCode string) {
 			}
 		}
 	}
+}
+
+// unknown notes a request whose outcome the register never learnt. Only a
+// 0200 can count in the batch without the register knowing: a reversal
+// or advice left unknown is itself queued, and its acknowledgement is its
+// outcome.
+func (b *batch) unknown(req *wire.Message) {
+	class := classify(req)
+	if wire.OriginalMTI(req.MTI) != "0200" || (class != classDebit && class != classCredit) {
+		return
+	}
+	b.mu.Lock()
+	b.unknowns = append(b.unknowns, unknownTx{key: req.Key(), class: class, amount: req.Amount})
+	b.mu.Unlock()
 }
 
 // queued notes an entry the failover client queued for the request of key.
@@ -187,7 +206,7 @@ func (b *batch) transactions() []batchTx {
 // counts stay: they belong to the client's queue, not to the batch.
 func (b *batch) reset() {
 	b.mu.Lock()
-	b.txs, b.byID = nil, map[string]*batchTx{}
+	b.txs, b.byID, b.unknowns = nil, map[string]*batchTx{}, nil
 	b.mu.Unlock()
 }
 

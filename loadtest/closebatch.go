@@ -60,14 +60,19 @@ type BatchSummary struct {
 	// totals were theirs (I4).
 	Balanced int `json:"balanced"`
 	// AfterUpload registers got 95, uploaded their transactions (0320)
-	// and closed with a 0500 960000.
+	// and closed with a 0500 960000, and the difference of the first 0510
+	// is explained exactly by requests whose outcome the register never
+	// learnt (a 95 that is not explained is a failure: "95 unexplained").
 	AfterUpload int `json:"after_upload"`
+	// Explained lists, per register closed after an upload, the
+	// identities that explain its difference (the first few).
+	Explained []string `json:"explained,omitempty"`
 	// Uploaded counts the 0320s answered 00.
 	Uploaded int `json:"uploaded"`
 	// Failed registers got another answer, or none, at some step.
 	Failed int `json:"failed"`
 	// Failures counts the failed registers by reason ("0510 rc 96",
-	// "0330 not 00", "0500: unknown", "drain").
+	// "0330 not 00", "0500: unknown", "drain", "95 unexplained").
 	Failures map[string]int64 `json:"failures,omitempty"`
 	// Errors are the first few failures in full.
 	Errors []string `json:"errors,omitempty"`
@@ -89,6 +94,7 @@ type batchOutcome struct {
 	uploaded              int
 	register              BatchTotals
 	cluster               *BatchTotals // the last 0510's totals, if any
+	explained             string       // after an upload: what explains the difference
 	reason                string       // failed: a short class
 	err                   error        // failed: the detail
 }
@@ -130,6 +136,9 @@ func summarizeBatches(outs []batchOutcome) BatchSummary {
 			s.Balanced++
 		case o.afterUpload:
 			s.AfterUpload++
+			if len(s.Explained) < maxBatchErrors {
+				s.Explained = append(s.Explained, o.explained)
+			}
 		default:
 			s.Failed++
 			s.Failures[o.reason]++
@@ -142,6 +151,7 @@ func summarizeBatches(outs []batchOutcome) BatchSummary {
 		s.Failures = nil
 	}
 	sort.Strings(s.Errors)
+	sort.Strings(s.Explained)
 	return s
 }
 
@@ -168,13 +178,28 @@ func (r *register) closeBatch(ctx context.Context) batchOutcome {
 		r.batch.reset()
 		return o
 	case wire.RCReconcileError:
+		return r.closeAfterUpload(ctx, o, resp, tot)
 	default:
 		return fail("0510 rc "+resp.ResponseCode, fmt.Errorf("0500 answered %s", resp.ResponseCode))
 	}
+}
+
+// closeAfterUpload handles a 95: upload every transaction (0320), close
+// with 0500 960000. The register closes its batch whatever explains the
+// difference (an operator reconciles it), but the run fails unless the
+// difference is exactly what the register never learnt.
+func (r *register) closeAfterUpload(ctx context.Context, o batchOutcome, first *wire.Message, tot wire.Totals) batchOutcome {
+	fail := func(reason string, err error) batchOutcome {
+		o.reason, o.err = reason, fmt.Errorf("register %s: %w", r.tid, err)
+		return o
+	}
+	why, unexplained := r.batch.explainDiff(first.Totals, tot)
+	var err error
 	if o.uploaded, err = r.upload(ctx); err != nil {
 		return fail(uploadReason(err), err)
 	}
-	if resp, err = r.settle(ctx, wire.ProcSettleAfterUpload, tot); err != nil {
+	resp, err := r.settle(ctx, wire.ProcSettleAfterUpload, tot)
+	if err != nil {
 		return fail("0500 after upload: "+errClass(err), err)
 	}
 	if c := clusterTotals(resp); c != nil {
@@ -183,8 +208,11 @@ func (r *register) closeBatch(ctx context.Context) batchOutcome {
 	if resp.ResponseCode != wire.RCApproved {
 		return fail("0510 after upload rc "+resp.ResponseCode, fmt.Errorf("0500 %s answered %s", wire.ProcSettleAfterUpload, resp.ResponseCode))
 	}
-	o.afterUpload = true
 	r.batch.reset()
+	if unexplained != nil {
+		return fail("95 unexplained", unexplained)
+	}
+	o.afterUpload, o.explained = true, fmt.Sprintf("register %s: %s", r.tid, why)
 	return o
 }
 
@@ -214,7 +242,7 @@ func (r *register) settle(ctx context.Context, proc string, tot wire.Totals) (*w
 		MTI: "0500", ProcCode: proc, TransmissionTime: de7Now(), STAN: r.nextSTAN(),
 		TerminalID: r.tid, MerchantID: merchantID, Currency: currency, Totals: &tot,
 	}
-	resp, err := r.c.Do(ctx, m)
+	resp, err := r.do(ctx, m)
 	if err != nil {
 		return nil, fmt.Errorf("0500 %s: %w", proc, err)
 	}
@@ -230,7 +258,7 @@ func (r *register) upload(ctx context.Context) (int, error) {
 	n := 0
 	for _, t := range r.batch.transactions() {
 		m := t.upload(r.tid, r.nextSTAN(), de7Now())
-		resp, err := r.c.Do(ctx, m)
+		resp, err := r.do(ctx, m)
 		if err != nil {
 			return n, fmt.Errorf("0320 of %s: %w", t.origKey(), err)
 		}

@@ -21,5 +21,15 @@
 // list of its batch's transactions. Fleet.CloseBatches ends the day: every
 // register drains its reversal queue, sends 0500 920000, and on a 95
 // uploads its transactions (0320) and sends 0500 960000; the BatchSummary
-// sums both sides' totals (FAULTS.md I4).
+// sums both sides' totals (FAULTS.md I4). A 95 must be explained exactly
+// by requests whose outcome that register never learnt (a subset of its
+// unknown debits and credits adds up to the difference); otherwise the
+// register's close fails ("95 unexplained").
+//
+// With Config.History every register records its requests (history.
+// RequestEvent around each Do: answered, unknown, not sent or error) and
+// the entries its failover client queued and got acknowledged (history.
+// QueueEvent from EventReversalQueued and EventReversalAcked): the
+// register side that package check compares, identity by identity, with
+// every node and the acquirer's ledger.
 package loadtest

@@ -29,6 +29,9 @@ type fakeNode struct {
 	// ends it unknown and reverses it.
 	dropNth int
 	dropped map[string]bool // identity keys never answered
+	// declineDropped answers 25 (and counts nothing) to a reversal of a
+	// dropped request, which thus stays approved at the node.
+	declineDropped bool
 	// forget: terminals whose first approval that still counts (not
 	// reversed since) the node leaves out of its totals, so that their
 	// 0500 gets a 95. (Forgetting an approval that is later voided would
@@ -153,6 +156,10 @@ func (f *fakeNode) handle(m *wire.Message) *wire.Message {
 			return nil
 		}
 	case "0400", "0420":
+		if f.declineDropped && f.dropped[m.TerminalID+m.OriginalData[4:20]] {
+			resp.ResponseCode = "25"
+			break
+		}
 		f.count(m)
 	case "0320":
 		// Recorded for the operator's reconciliation report: nothing to count.

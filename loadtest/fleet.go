@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/failover"
+	"github.com/tillgate/tillgate/history"
 )
 
 // Config describes a fleet and its load.
@@ -50,6 +51,11 @@ type Config struct {
 	Tune func(*failover.Config)
 	// Clock drives the open-loop scheduler; nil is the real clock.
 	Clock Clock
+	// History, if set, receives every request of every register (its
+	// invoke and return, the answer or how it ended) and every entry its
+	// failover client queued or got acknowledged: what the checker
+	// (package check) compares with the nodes and the acquirer.
+	History *history.Log
 }
 
 func (c *Config) validate() error {
@@ -117,7 +123,7 @@ func Open(cfg Config) (*Fleet, error) {
 
 func (f *Fleet) openRegister(i int) (*register, error) {
 	n := f.cfg.TerminalBase + i
-	r := newRegister(i, n, f.cfg.Seed)
+	r := newRegister(i, n, f.cfg.Seed, f.cfg.History)
 	fc := failover.DefaultConfig()
 	fc.Nodes = f.cfg.Nodes
 	fc.ReversalQueue = filepath.Join(f.cfg.Dir, fmt.Sprintf("reg%07d.db", n))
@@ -265,15 +271,35 @@ func (f *Fleet) ClientStats() ClientStats {
 	return s
 }
 
-// Drain waits until every register's reversal queue is empty.
+// Queued counts the entries still in the registers' store-and-forward
+// queues (due ones: not those written ahead of requests in flight).
+func (f *Fleet) Queued() (int, error) {
+	n := 0
+	for _, r := range f.regs {
+		q, err := r.c.Queued()
+		if err != nil {
+			return 0, fmt.Errorf("loadtest: register %s: %w", r.tid, err)
+		}
+		n += len(q)
+	}
+	return n, nil
+}
+
+// Drain waits until every register's reversal queue is empty. It reads the
+// queues themselves (Queued), not the clients' QueueDepth counter, which
+// can stay stale until the client's next forwarding pass (minutes with an
+// empty queue).
 func (f *Fleet) Drain(ctx context.Context) error {
 	for {
-		depth := f.ClientStats().QueueDepth
-		if depth == 0 {
+		depth, err := f.Queued()
+		if err == nil && depth == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
+			if err != nil {
+				return fmt.Errorf("loadtest: %w (%w)", err, ctx.Err())
+			}
 			return fmt.Errorf("loadtest: %d reversals still queued: %w", depth, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/failover"
+	"github.com/tillgate/tillgate/history"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -37,6 +38,8 @@ type register struct {
 	preauths, purchases []original
 	// batch is the register's own count of its open batch (see batch.go).
 	batch *batch
+	// hist records every request and queued entry; nil records nothing.
+	hist *history.Log
 }
 
 // original is what a completion or reversal names in DE90.
@@ -47,8 +50,9 @@ type original struct {
 
 func (o original) de90() string { return o.mti + o.stan + o.de7 + "00000000000" + "00000000000" }
 
-func newRegister(idx, number int, seed uint64) *register {
-	return &register{idx: idx, tid: fmt.Sprintf("L%07d", number), rnd: rand.New(rand.NewPCG(seed, uint64(number))), batch: newBatch()}
+func newRegister(idx, number int, seed uint64, hist *history.Log) *register {
+	return &register{idx: idx, tid: fmt.Sprintf("L%07d", number), rnd: rand.New(rand.NewPCG(seed, uint64(number))),
+		batch: newBatch(), hist: hist}
 }
 
 // nextSTAN is the register's DE11 sequence, shared with its failover client.
@@ -66,7 +70,7 @@ func (r *register) transact(rec *Recorder, mix Mix) {
 	req, kind := r.next(mix.pick(r.rnd), time.Now().UTC())
 	rec.Begin()
 	start := time.Now()
-	resp, err := r.c.Do(context.Background(), req)
+	resp, err := r.do(context.Background(), req)
 	res := Result{Register: r.idx, Kind: kind, Latency: time.Since(start)}
 	switch {
 	case err == nil:
@@ -76,12 +80,37 @@ func (r *register) transact(rec *Recorder, mix Mix) {
 		r.batch.record(req, resp.ResponseCode, resp.AuthCode)
 	case errors.Is(err, failover.ErrOutcomeUnknown):
 		res.Outcome = OutcomeUnknown
+		r.batch.unknown(req)
 	case errors.Is(err, failover.ErrNotSent):
 		res.Outcome = OutcomeNotSent
 	default:
 		res.Outcome = OutcomeError
 	}
 	rec.End(res)
+}
+
+// do sends req through the register's failover client and records the
+// request, its answer or the lack of one, in the history.
+func (r *register) do(ctx context.Context, req *wire.Message) (*wire.Message, error) {
+	invoke := time.Now()
+	resp, err := r.c.Do(ctx, req)
+	if r.hist != nil {
+		r.hist.Add(history.RequestEvent(req, invoke, time.Now(), resp, historyOutcome(err)))
+	}
+	return resp, err
+}
+
+// historyOutcome is the history's name for how a Do ended.
+func historyOutcome(err error) string {
+	switch {
+	case err == nil:
+		return history.Answered
+	case errors.Is(err, failover.ErrOutcomeUnknown):
+		return history.Unknown
+	case errors.Is(err, failover.ErrNotSent):
+		return history.NotSent
+	}
+	return history.Failed
 }
 
 // errClass names the class of a failover error: what a summary counts.
@@ -102,9 +131,20 @@ func (r *register) onEvent(e failover.Event) {
 	switch e.Kind {
 	case failover.EventReversalQueued:
 		r.batch.queued(e.Key)
+		r.recordQueue(history.Queued, e)
 	case failover.EventReversalAcked:
 		r.batch.acked(e.Key, e.Msg, e.RC)
+		r.recordQueue(history.Acked, e)
 	}
+}
+
+// recordQueue records a queued or acknowledged entry: what the register
+// owed, and the answer that settled it.
+func (r *register) recordQueue(kind history.Kind, e failover.Event) {
+	if r.hist == nil || e.Msg == nil {
+		return
+	}
+	r.hist.Add(history.QueueEvent(kind, e.Key, e.Msg, e.RC, e.Time))
 }
 
 // acquirerTime reads DE48 AQ: the acquirer round trip of this request.
@@ -153,9 +193,16 @@ func (r *register) next(kind string, now time.Time) (*wire.Message, string) {
 	default:
 		kind = KindPurchase
 	}
-	r.card(m, []string{"4111111111111111", "5500000000000004"}[r.rnd.IntN(2)], 100+r.rnd.Int64N(20000))
+	cards := Cards()
+	r.card(m, cards[r.rnd.IntN(len(cards))], 100+r.rnd.Int64N(20000))
 	return m, kind
 }
+
+// Cards are the test PANs the registers use: what a scan of the cluster's
+// files for card data at rest looks for (FAULTS.md I8). Both are
+// distinctive in every form the scan tries: 5500000000000004 packs to BCD
+// 55 00 00 00 00 00 00 04, which big-endian integer keys in bbolt contain.
+func Cards() []string { return []string{"4111111111111111", "5555555555554444"} }
 
 func (r *register) card(m *wire.Message, pan string, amount int64) {
 	m.PAN, m.Expiry, m.POSEntryMode, m.POSCondition = pan, "3012", "051", "00"

@@ -14,7 +14,7 @@ import (
 // pre-auth of the same register and every reversal an approved purchase,
 // each at most once, and that the requests pass the ISO 8583 checks.
 func TestMixOriginals(t *testing.T) {
-	r := newRegister(0, 42, 1)
+	r := newRegister(0, 42, 1, nil)
 	mix := Mix{Purchase: 3, Refund: 1, PreAuth: 2, Completion: 2, Reversal: 2, Echo: 1}
 	pick := rand.New(rand.NewPCG(7, 7))
 	approved := map[string]string{} // DE90 prefix (MTI+STAN+DE7) -> kind
@@ -76,7 +76,7 @@ func checkOriginal(t *testing.T, kind string, req *wire.Message, approved map[st
 }
 
 func TestEchoAndAcquirerTime(t *testing.T) {
-	r := newRegister(0, 1, 1)
+	r := newRegister(0, 1, 1, nil)
 	req, kind := r.next(KindEcho, time.Now().UTC())
 	if kind != KindEcho || req.MTI != "0800" || req.NetworkCode != wire.NetEcho || req.HasAmount {
 		t.Fatalf("echo %+v", req)

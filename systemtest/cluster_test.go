@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tillgate/tillgate/check"
 	"github.com/tillgate/tillgate/internal/regsim"
 )
 
@@ -50,6 +51,7 @@ func TestLeaderStop(t *testing.T) {
 
 	waitFor(t, "first approvals", func() bool { return f.Stats.Approved.Load() >= 300 })
 	old := e.cl.Leader()
+	e.faults = append(e.faults, check.Fault{Kind: "stop", Target: e.cl.Configs[old].ID, At: time.Now()})
 	if err := e.cl.StopNode(old); err != nil {
 		t.Fatalf("stop leader: %v", err)
 	}

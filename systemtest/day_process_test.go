@@ -58,6 +58,7 @@ func (r *dayCloseRun) reap() {
 			}
 		}
 		r.t.Logf("%s died by SIGKILL at failpoint %v; restarting it", d.node, d.points)
+		r.p.injected("failpoint-kill", d.node)
 		r.deaths = append(r.deaths, d)
 		r.p.procs[i] = nil
 		r.p.start(i)
@@ -232,8 +233,7 @@ func TestProcessDayCloseSurvivesKills(t *testing.T) {
 	}
 
 	checkDayClosedOnce(t, p, r.day, final, fleet.results)
-	p.stopAll()
-	checkProcessInvariantsMin(t, p, fleet.results, 500)
+	checkProcessInvariantsMin(t, p, fleet, fleet.results, 500)
 	unknown, reversed := fleet.stats()
 	t.Logf("failover client: %d outcomes unknown, %d reversals acknowledged", unknown, reversed)
 }

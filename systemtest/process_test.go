@@ -7,11 +7,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/tillgate/tillgate/acquirer/sim"
+	"github.com/tillgate/tillgate/check"
+	"github.com/tillgate/tillgate/history"
 	"github.com/tillgate/tillgate/internal/localcluster"
 	"github.com/tillgate/tillgate/internal/regsim"
 	"github.com/tillgate/tillgate/node/adminapi"
@@ -33,7 +35,17 @@ type procCluster struct {
 	admin  []string
 	procs  []*exec.Cmd // nil while a node is down
 
-	acqAdmin string // acqsim's admin address (faults, totals)
+	acqAdmin string // acqsim's admin address (faults, ledger)
+	// faults are those injected, with their times, for the checker's
+	// report: a kill ends when the node is started again.
+	faults []check.Fault
+}
+
+// injected records a fault from now on; end marks it over.
+func (p *procCluster) injected(kind, target string) (end func()) {
+	i := len(p.faults)
+	p.faults = append(p.faults, check.Fault{Kind: kind, Target: target, At: time.Now()})
+	return func() { p.faults[i].End = time.Now() }
 }
 
 // buildBinaries compiles tillgate and acqsim once per test binary run.
@@ -123,12 +135,18 @@ func (p *procCluster) spawn(logName, bin string, args ...string) *exec.Cmd {
 }
 
 func (p *procCluster) start(i int) {
+	for j := range p.faults {
+		if f := &p.faults[j]; strings.HasSuffix(f.Kind, "kill") && f.Target == p.ids[i] && f.End.IsZero() {
+			f.End = time.Now()
+		}
+	}
 	p.procs[i] = p.spawn(p.ids[i]+".log", filepath.Join(p.bin, "tillgate"), "serve",
 		"--config", filepath.Join(p.dir, p.ids[i]+".json"), "--log-level", "warn")
 }
 
 func (p *procCluster) kill(i int) {
 	p.t.Helper()
+	p.injected("kill", p.ids[i])
 	if err := p.procs[i].Process.Kill(); err != nil {
 		p.t.Fatalf("kill %s: %v", p.ids[i], err)
 	}
@@ -222,7 +240,7 @@ func TestProcessFailover(t *testing.T) {
 	var stormResults []regsim.Result
 	for range 3 {
 		l := p.leader(60 * time.Second)
-		storm := stormRepeats(p.reg)
+		storm := stormRepeats(p.reg, fleet.hist)
 		k := killRecord{node: p.ids[l], at: time.Now()}
 		t.Logf("SIGKILL %s (the active)", p.ids[l])
 		p.kill(l)
@@ -236,9 +254,11 @@ func TestProcessFailover(t *testing.T) {
 	}
 	l := p.leader(60 * time.Second)
 	t.Logf("SIGSTOP %s (the active) for 5 s", p.ids[l])
+	resumed := p.injected("pause", p.ids[l])
 	p.procs[l].Process.Signal(syscall.SIGSTOP)
-	time.Sleep(5 * time.Second)
+	time.Sleep(5 * time.Second) // the fault itself: a pause of 5 s
 	p.procs[l].Process.Signal(syscall.SIGCONT)
+	resumed()
 	before := fleet.approved.Load()
 	waitFor(t, "approvals after SIGSTOP", func() bool { return fleet.approved.Load() > before+500 })
 
@@ -256,15 +276,12 @@ func TestProcessFailover(t *testing.T) {
 	cancel()
 	<-done
 	fleet.drain(t)
-	// Let the active settle every open INTENT before stopping everything.
-	time.Sleep(3 * time.Second)
-	p.stopAll()
 
 	results := fleet.results
 	for _, r := range stormResults {
 		results = append(results, regResult{Key: r.Key, RC: r.RC, AuthCode: r.AuthCode, Amount: r.Amount, RepeatMismatch: r.RepeatMismatch})
 	}
-	checkProcessInvariants(t, p, results)
+	checkProcessInvariants(t, p, fleet, results)
 	var standbyOnly int
 	for _, r := range fleet.results {
 		if r.RC == wire.RCApproved && r.Key[:8] == "F0000500" && r.Done.After(kills[0].at) {
@@ -286,11 +303,12 @@ type killRecord struct {
 
 // stormRepeats starts a burst of repeats of one identity at every node while
 // the failover happens; the returned func waits for it. Every answer must be
-// the same.
-func stormRepeats(addrs []string) func() []regsim.Result {
+// the same. The storm's registers record into hist.
+func stormRepeats(addrs []string, hist *history.Log) func() []regsim.Result {
 	done := make(chan []regsim.Result, 1)
 	go func() {
 		cfg := regsim.DefaultConfig()
+		cfg.History = hist
 		cfg.Addrs, cfg.Registers, cfg.PerRegister = addrs, 20, 3
 		cfg.TerminalBase, cfg.RepeatRatio, cfg.ThinkTime = 900000+int(time.Now().UnixNano()%1000)*20, 1, 0
 		cfg.AttemptTimeout = 3 * time.Second
@@ -299,35 +317,19 @@ func stormRepeats(addrs []string) func() []regsim.Result {
 	return func() []regsim.Result { return <-done }
 }
 
-func checkProcessInvariants(t *testing.T, p *procCluster, results []regResult) {
+func checkProcessInvariants(t *testing.T, p *procCluster, fleet *failoverFleet, results []regResult) {
 	t.Helper()
-	checkProcessInvariantsMin(t, p, results, 2000)
+	checkProcessInvariantsMin(t, p, fleet, results, 2000)
 }
 
-// checkProcessInvariantsMin is checkProcessInvariants wanting at least
-// minApproved approvals.
-func checkProcessInvariantsMin(t *testing.T, p *procCluster, results []regResult, minApproved int) {
+// checkProcessInvariantsMin judges the run with the checker while every
+// node and acqsim still run: the fleet's history (and that of any regsim
+// registers that recorded into it) against every node's admin API and
+// acqsim's ledger, after quiescence. It also checks what the registers
+// noticed themselves (a repeat with another answer) and that the load
+// got at least minApproved approvals.
+func checkProcessInvariantsMin(t *testing.T, p *procCluster, fleet *failoverFleet, results []regResult, minApproved int) {
 	t.Helper()
-	var stores []*store.Store
-	var hashes [][]byte
-	for _, id := range p.ids {
-		s, err := store.Open(filepath.Join(p.dir, id, "state.db"), store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		stores = append(stores, s)
-		h, _ := s.Hash()
-		hashes = append(hashes, h)
-		if pend, _ := s.Pending(); len(pend) > 0 {
-			t.Errorf("%s: %d INTENTs left without an OUTCOME", id, len(pend))
-		}
-	}
-	for i := 1; i < len(stores); i++ {
-		if stores[i].AppliedIndex() == stores[0].AppliedIndex() && string(hashes[i]) != string(hashes[0]) {
-			t.Errorf("I5: %s and %s applied index %d but their states differ", p.ids[0], p.ids[i], stores[0].AppliedIndex())
-		}
-	}
 	approved, unknown := 0, 0
 	for _, r := range results {
 		if r.RepeatMismatch {
@@ -336,36 +338,11 @@ func checkProcessInvariantsMin(t *testing.T, p *procCluster, results []regResult
 		if r.Unknown {
 			unknown++
 		}
-		if r.RC != wire.RCApproved {
-			continue
-		}
-		approved++
-		for i, s := range stores {
-			tx, ok, err := s.Get(r.Key)
-			if err != nil || !ok || tx.Status != store.StatusApproved || tx.AuthCode != r.AuthCode {
-				t.Errorf("I1: %s: register saw 00 %s; %s has %+v (found %v, err %v)", r.Key, r.AuthCode, p.ids[i], tx, ok, err)
-				break
-			}
+		if r.RC == wire.RCApproved {
+			approved++
 		}
 	}
-	ledger, err := sim.OpenLedger(p.acqDir, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ledger.Close()
-	want, err := ledger.Totals()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, s := range stores {
-		got, err := s.Totals()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !sameTotals(got.Net, want.Net) {
-			t.Errorf("I4: totals of %s differ from the acquirer's:\ncluster  %v\nacquirer %v", p.ids[i], got.Net, want.Net)
-		}
-	}
+	judge(t, adminClients(p.admin), judged{history: fleet.hist, queues: fleet.queued(t), acqsimAdmin: p.acqAdmin, faults: p.faults})
 	t.Logf("%d transactions, %d approved, %d with an unknown outcome (auto-reversed)", len(results), approved, unknown)
 	if approved < minApproved {
 		t.Errorf("only %d approvals under load", approved)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/failover"
+	"github.com/tillgate/tillgate/history"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -27,9 +28,10 @@ type regResult struct {
 }
 
 // failoverFleet runs registers that link the failover package, as register
-// software would.
+// software would, and records their history.
 type failoverFleet struct {
 	clients  []*failover.Client
+	hist     *history.Log
 	approved atomic.Int64
 	mu       sync.Mutex
 	results  []regResult
@@ -38,7 +40,7 @@ type failoverFleet struct {
 // newFailoverFleet opens n clients; nodes(i) gives register i's node list.
 func newFailoverFleet(t *testing.T, dir string, n, terminalBase int, nodes func(i int) []string) *failoverFleet {
 	t.Helper()
-	f := &failoverFleet{}
+	f := &failoverFleet{hist: history.New()}
 	for i := range n {
 		cfg := failover.DefaultConfig()
 		cfg.Nodes = nodes(i)
@@ -48,6 +50,7 @@ func newFailoverFleet(t *testing.T, dir string, n, terminalBase int, nodes func(
 		cfg.Deadline = 4 * time.Second
 		cfg.ReversalBackoffMin = 200 * time.Millisecond
 		cfg.ReversalQueue = filepath.Join(dir, fmt.Sprintf("reg%05d.db", terminalBase+i))
+		cfg.OnEvent = f.onEvent
 		c, err := failover.Open(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -93,7 +96,7 @@ func (f *failoverFleet) one(ctx context.Context, c *failover.Client, rnd *rand.R
 	r := regResult{Key: req.Key(), Amount: req.Amount}
 	// The transaction itself is never abandoned with the test's context: a
 	// register finishes what it started.
-	resp, err := c.Do(context.Background(), req)
+	resp, err := f.do(c, req)
 	r.Done = time.Now()
 	switch {
 	case errors.Is(err, failover.ErrOutcomeUnknown):
@@ -108,7 +111,7 @@ func (f *failoverFleet) one(ctx context.Context, c *failover.Client, rnd *rand.R
 	if rnd.IntN(10) == 0 && ctx.Err() == nil {
 		rep := *req
 		rep.MTI = "0201"
-		again, err := c.Do(context.Background(), &rep)
+		again, err := f.do(c, &rep)
 		switch {
 		case errors.Is(err, failover.ErrOutcomeUnknown):
 			// The repeat met a fault (the active paused, say) and ended
@@ -121,6 +124,54 @@ func (f *failoverFleet) one(ctx context.Context, c *failover.Client, rnd *rand.R
 		}
 	}
 	return r
+}
+
+// do sends req, never abandoned with the test's context (a register
+// finishes what it started), and records it in the history.
+func (f *failoverFleet) do(c *failover.Client, req *wire.Message) (*wire.Message, error) {
+	invoke := time.Now()
+	resp, err := c.Do(context.Background(), req)
+	outcome := history.Answered
+	switch {
+	case errors.Is(err, failover.ErrOutcomeUnknown):
+		outcome = history.Unknown
+	case errors.Is(err, failover.ErrNotSent):
+		outcome = history.NotSent
+	case err != nil:
+		outcome = history.Failed
+	}
+	f.hist.Add(history.RequestEvent(req, invoke, time.Now(), resp, outcome))
+	return resp, err
+}
+
+// onEvent records what the clients queued and got acknowledged.
+func (f *failoverFleet) onEvent(e failover.Event) {
+	var kind history.Kind
+	switch e.Kind {
+	case failover.EventReversalQueued:
+		kind = history.Queued
+	case failover.EventReversalAcked:
+		kind = history.Acked
+	default:
+		return
+	}
+	if e.Msg != nil {
+		f.hist.Add(history.QueueEvent(kind, e.Key, e.Msg, e.RC, e.Time))
+	}
+}
+
+// queued counts the entries left in the registers' queues.
+func (f *failoverFleet) queued(t *testing.T) int {
+	t.Helper()
+	n := 0
+	for _, c := range f.clients {
+		q, err := c.Queued()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(q)
+	}
+	return n
 }
 
 func (f *failoverFleet) record(r regResult) {

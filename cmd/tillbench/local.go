@@ -19,15 +19,18 @@ type localCommand struct {
 func (c *localCommand) Usage() string {
 	return `usage: tillbench local [--nodes 3|1] [--scenario closed|open|latency|day] [flags]
 
-Starts acqsim and --nodes tillgate processes (3: a Raft cluster; 1: a
-single node without replication) in a temp dir on free loopback ports,
+Starts acqsim (--strict: as strict as a real host, with host echoes
+every few seconds) and --nodes tillgate processes (3: a Raft cluster; 1:
+a single node without replication) in a temp dir on free loopback ports,
 waits for an active, runs the scenario against them, optionally killing
 (--kill-active-every) or pausing (--pause-active) the active under load,
-checks the invariants (no INTENT left open, equal state hashes, cluster
-totals = acqsim totals, no acqsim duplicate), prints PASS or FAIL (exit
-1) and stops everything. The binaries are --tillgate-bin/--acqsim-bin,
-else the ones beside tillbench, else built with 'go build' from the
-module around the working directory.
+closes the registers' batches and runs the per-identity checker over the
+registers' history, every node and acqsim's ledger (see 'tillbench run
+-h'), scans the nodes' files and logs for clear card data (I8), closes
+the business day, prints PASS or FAIL (exit 1) and stops everything. The
+binaries are --tillgate-bin/--acqsim-bin, else the ones beside
+tillbench, else built with 'go build' from the module around the working
+directory.
 
 The standard day:
   tillbench local --scenario day --out day-report

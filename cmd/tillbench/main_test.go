@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/bench"
+	"github.com/tillgate/tillgate/history"
 )
 
 // TestLocal runs `tillbench local` end to end: real tillgate and acqsim
@@ -53,6 +54,7 @@ func TestLocal(t *testing.T) {
 				t.Errorf("completed %d (approved %d), want %d", res.Summary.Completed, res.Summary.ByRC["00"], tc.txns)
 			}
 			checkFaults(t, res, tc.faults, stdout.String())
+			checkVerdict(t, res, out, tc.faults)
 			var nodes []string
 			for _, r := range res.Resources {
 				nodes = append(nodes, r.Node)
@@ -82,6 +84,23 @@ func readReport(t *testing.T, dir string) bench.Result {
 		t.Fatal(err)
 	}
 	return res
+}
+
+// checkVerdict: the checker judged the run over the registers' history,
+// written beside the report, and knew of the faults injected.
+func checkVerdict(t *testing.T, res bench.Result, out string, faults int) {
+	t.Helper()
+	v := res.Verdict
+	if v == nil || !v.OK || v.Identities == 0 || v.Nodes == 0 || v.AcqRecords == 0 || v.Faults != faults || len(res.Injected) != faults {
+		t.Fatalf("verdict %+v, faults injected %+v; want %d", v, res.Injected, faults)
+	}
+	events, err := history.ReadFile(filepath.Join(out, "history.jsonl"))
+	if err != nil || len(events) < v.Identities {
+		t.Fatalf("history.jsonl: %d events (err %v) for %d identities", len(events), err, v.Identities)
+	}
+	if res.Acqsim == nil {
+		t.Error("no acqsim counters in the report")
+	}
 }
 
 func checkFaults(t *testing.T, res bench.Result, faults int, stdout string) {

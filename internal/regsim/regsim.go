@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tillgate/tillgate/history"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -31,6 +32,11 @@ type Config struct {
 	// TerminalBase numbers the terminals, so that fleets do not collide.
 	TerminalBase int
 	Seed         uint64
+	// History, if set, records every request (the first and each repeat
+	// the register decided to send): its invoke and return, the answer,
+	// or unknown when bytes may have left and no answer came by the
+	// deadline, or not sent.
+	History *history.Log
 }
 
 // DefaultConfig is a small fleet against the demo cluster.
@@ -139,6 +145,10 @@ type register struct {
 	stan int
 }
 
+// run sends transactions until PerRegister or ctx ends. A transaction once
+// started is finished (answered, or given up at its Deadline) whatever ctx
+// does: a register that walks away from a request whose bytes may have
+// left holds an outcome it never learns, with no reversal to settle it.
 func (r *register) run(ctx context.Context) {
 	defer r.close()
 	for i := 0; r.f.cfg.PerRegister == 0 || i < r.f.cfg.PerRegister; i++ {
@@ -146,12 +156,12 @@ func (r *register) run(ctx context.Context) {
 			return
 		}
 		req := r.next()
-		res := r.transact(ctx, req)
-		if res.RC != "" && r.rnd.Float64() < r.f.cfg.RepeatRatio {
+		res := r.transact(req)
+		if res.RC != "" && ctx.Err() == nil && r.rnd.Float64() < r.f.cfg.RepeatRatio {
 			rep := *req
 			rep.MTI = req.MTI[:3] + "1"
 			r.f.Stats.Repeats.Add(1)
-			again := r.transact(ctx, &rep)
+			again := r.transact(&rep)
 			if again.RC != "" && (again.RC != res.RC || again.AuthCode != res.AuthCode) {
 				res.RepeatMismatch = true
 			}
@@ -198,17 +208,34 @@ func (r *register) next() *wire.Message {
 	}
 }
 
-// transact sends req until a final answer or the deadline. After a send
-// whose answer never came, only repeats go out.
-func (r *register) transact(ctx context.Context, req *wire.Message) Result {
-	res := Result{Key: req.Key(), MTI: req.MTI, ProcCode: req.ProcCode, Amount: req.Amount}
+// transact sends req until a final answer or the deadline, and records it.
+func (r *register) transact(req *wire.Message) Result {
 	start := time.Now()
+	res, resp, sent := r.attempt(req, start)
+	if h := r.f.cfg.History; h != nil {
+		outcome := history.Answered
+		switch {
+		case resp == nil && sent:
+			outcome = history.Unknown
+		case resp == nil:
+			outcome = history.NotSent
+		}
+		h.Add(history.RequestEvent(req, start, time.Now(), resp, outcome))
+	}
+	return res
+}
+
+// attempt sends req until a final answer or the deadline. After a send
+// whose answer never came, only repeats go out. sent reports whether bytes
+// may have reached a node that did not say "not processed".
+func (r *register) attempt(req *wire.Message, start time.Time) (res Result, answer *wire.Message, sent bool) {
+	res = Result{Key: req.Key(), MTI: req.MTI, ProcCode: req.ProcCode, Amount: req.Amount}
 	deadline := start.Add(r.f.cfg.Deadline)
 	m := *req
 	backoff := 50 * time.Millisecond
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+	for time.Now().Before(deadline) {
 		res.Attempts++
-		resp, sent, err := r.roundTrip(&m)
+		resp, wrote, err := r.roundTrip(&m)
 		if err == nil && resp.ResponseCode == wire.RCIssuerInoperative {
 			if np, _ := resp.Private.Get("NP"); np == "1" {
 				// Not processed: resend unchanged where the active is.
@@ -217,7 +244,7 @@ func (r *register) transact(ctx context.Context, req *wire.Message) Result {
 					r.close()
 				}
 				r.f.Stats.Resends.Add(1)
-				sleep(ctx, backoff)
+				time.Sleep(backoff)
 				backoff = min(backoff*2, time.Second)
 				continue
 			}
@@ -231,24 +258,22 @@ func (r *register) transact(ctx context.Context, req *wire.Message) Result {
 				r.addr = an
 				r.close()
 			}
-			return res
+			return res, resp, sent
 		}
 		r.close()
-		if sent && !wire.IsRepeat(m.MTI) {
-			m.MTI = m.MTI[:3] + "1"
+		if wrote {
+			// No answer to bytes that may have arrived: the outcome is
+			// unknown unless an answer comes, and only repeats go now.
+			sent = true
+			if !wire.IsRepeat(m.MTI) {
+				m.MTI = m.MTI[:3] + "1"
+			}
 		}
 		r.addr = r.f.cfg.Addrs[r.rnd.IntN(len(r.f.cfg.Addrs))]
-		sleep(ctx, backoff)
+		time.Sleep(backoff)
 		backoff = min(backoff*2, time.Second)
 	}
-	return res
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-time.After(d):
-	case <-ctx.Done():
-	}
+	return res, nil, sent
 }
 
 // roundTrip writes m and reads its answer. sent says whether any byte may
