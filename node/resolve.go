@@ -98,6 +98,14 @@ func (n *Node) decide(ctx context.Context, t *store.Txn, req *wire.Message, repe
 	if t.MTI == "0120" {
 		return forward
 	}
+	if t.Type == store.TypeReversal && t.OriginalID != "" {
+		// The original may have got its INTENT after this reversal looked
+		// for it (newTxn): settle it first here too, so that the reversal
+		// never goes to the acquirer ahead of it.
+		if _, err := n.settled(ctx, t.OriginalID); err != nil {
+			n.log.Warn("original of a reversal not settled", keyID, t.ID, keyErr, err)
+		}
+	}
 	m, local := n.acquirerRequest(t, req, repeat)
 	if m == nil {
 		return local

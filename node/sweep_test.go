@@ -156,3 +156,33 @@ func TestOutcomeAfterATermChangeIsARepeat(t *testing.T) {
 		t.Fatalf("outcome in the same term %+v, want no Repeat", got)
 	}
 }
+
+// TestReversalSettlesAnOriginalThatAppearedAfterItsLookup: the original's
+// INTENT was applied after the reversal looked for it (so the reversal
+// found none) but before the reversal's own INTENT. The reversal must not
+// go to the acquirer ahead of the still-open original (a strict acquirer
+// answers 25 and the original then stands: found by tillbench with
+// --pause-active); it settles the original first.
+func TestReversalSettlesAnOriginalThatAppearedAfterItsLookup(t *testing.T) {
+	n, s := oneNode(t)
+	orig := openIntent(t, n, "000030", 0)
+	rev := &store.Txn{ID: orig.TerminalID + "000031" + orig.TransmissionTime, Type: store.TypeReversal, MTI: "0400",
+		ProcCode: "000000", Amount: orig.Amount, Currency: "978", TerminalID: orig.TerminalID, STAN: "000031",
+		TransmissionTime: orig.TransmissionTime, OriginalID: orig.ID, Acquirer: orig.Acquirer,
+		AcqTime: orig.AcqTime, CreatedAt: time.Now().UnixNano()}
+	res, err := n.raft.Apply(context.Background(), store.IntentCmd(rev))
+	if err != nil || res.(store.Result).Err != nil {
+		t.Fatalf("reversal intent: %v %v", err, res)
+	}
+	got := n.resolve(context.Background(), res.(store.Result).Txn, nil, false)
+	if got == nil || got.Status != store.StatusApproved {
+		t.Fatalf("reversal %+v", got)
+	}
+	tx, _, _ := n.store.Get(orig.ID)
+	if tx.Status != store.StatusReversed || !tx.Repeat {
+		t.Fatalf("original %v (repeat %v), want resolved first (a repeat), then reversed", tx.Status, tx.Repeat)
+	}
+	if tot, _ := s.Totals(); tot.Net["purchase"].Count != 0 {
+		t.Fatalf("acquirer counts %+v", tot.Net["purchase"])
+	}
+}
