@@ -31,6 +31,8 @@ type Client struct {
 	inflight sync.WaitGroup // Do calls
 	bg       sync.WaitGroup // forwarder
 
+	depthMu sync.Mutex // one recount of the queue depth at a time (reportQueue)
+
 	mu           sync.Mutex
 	closed       bool
 	state        State

@@ -12,7 +12,7 @@ import (
 // a crash) and wakes the forwarder.
 func (c *Client) nowDue(e *entry) {
 	c.st.revQueued.Add(1)
-	depth := int(c.st.queueDepth.Add(1))
+	depth := c.reportQueue(nil)
 	msg := e.Msg
 	c.emit(Event{Kind: EventReversalQueued, Key: e.Of, Msg: &msg, QueueDepth: depth})
 	c.log.Warn("failover: queued for store-and-forward", "mti", e.Msg.MTI, "of", e.Of, "key", e.Msg.Key())
@@ -50,7 +50,7 @@ func (c *Client) forwardPass() time.Duration {
 	if _, err := c.q.clearHolds(entries); err != nil {
 		c.log.Error("failover: reversal queue", "err", err)
 	}
-	c.reportQueue(entries)
+	c.reportQueue(nil)
 	wait, acked := c.cfg.ReversalBackoffMax, false
 	for _, e := range entries {
 		if c.isClosed() {
@@ -175,28 +175,34 @@ func (c *Client) reversalBackoff(attempts int) time.Duration {
 // answered); e is already out of the queue.
 func (c *Client) acked(e *entry, sent *wire.Message, rc string) {
 	c.st.revAcked.Add(1)
-	depth := int(c.st.queueDepth.Add(-1))
+	depth := c.reportQueue(nil)
 	msg := *sent
 	c.emit(Event{Kind: EventReversalAcked, Key: e.Of, Msg: &msg, RC: rc, Attempts: e.Attempts, QueueDepth: max(depth, 0)})
 	c.log.Info("failover: queued entry acknowledged", "of", e.Of, "rc", rc)
 }
 
-// reportQueue publishes depth and oldest age of the due entries (held
-// ones are requests still in flight, not owed yet); entries nil re-reads
-// them.
-func (c *Client) reportQueue(entries []*entry) {
+// reportQueue publishes, and returns, the depth and oldest age of the due
+// entries (held ones are requests still in flight, not owed yet); entries
+// nil re-reads them. The depth is always counted from the queue, never
+// kept by increments: a count from an older read racing an
+// acknowledgement left it stale (1 with nothing queued) for minutes.
+func (c *Client) reportQueue(entries []*entry) int {
+	c.depthMu.Lock()
 	if entries == nil {
 		var err error
 		if entries, err = c.q.all(); err != nil {
-			return
+			c.depthMu.Unlock()
+			return int(c.st.queueDepth.Load())
 		}
 	}
 	depth, oldest := c.dueOnly(entries)
 	prev := c.st.queueDepth.Swap(int64(depth))
 	c.st.queueOldest.Store(int64(oldest))
+	c.depthMu.Unlock()
 	if prev != int64(depth) || depth > 0 {
 		c.emit(Event{Kind: EventQueue, QueueDepth: depth, OldestAge: oldest})
 	}
+	return depth
 }
 
 // dueOnly counts the entries no Do holds and the age of the oldest.
