@@ -63,6 +63,10 @@ func mustStartTuned(t testing.TB, tune func(*node.Config)) *env {
 		Latency: sim.Latency{Min: 0, Max: 2 * time.Millisecond},
 		Dialect: wire.DefaultDialect(),
 		Logger:  testLogger(t),
+		// As strict as a real host (duplicates 94, unknown originals 25,
+		// STAN reuse, its own echoes).
+		Strict:       true,
+		StrictConfig: sim.StrictConfig{EchoEvery: 2 * time.Second, EchoTimeout: 5 * time.Second},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -79,7 +79,7 @@ func startProcClusterWith(t *testing.T, tune func(cfg map[string]any)) *procClus
 	p.acqAdmin = acqAdmin
 	p.acqDir = filepath.Join(p.dir, "acqsim")
 	p.acq = p.spawn("acqsim.log", filepath.Join(p.bin, "acqsim"), "serve", "--listen", acqAddr, "--admin", acqAdmin,
-		"--data", p.acqDir, "--latency", "0-2ms", "--log-level", "warn")
+		"--data", p.acqDir, "--latency", "0-2ms", "--log-level", "warn", "--strict", "--echo-every", "2s", "--echo-timeout", "5s")
 	key := filepath.Join(p.dir, "card.key")
 	if _, err := store.WriteNewKeyFile(key); err != nil {
 		t.Fatal(err)
