@@ -119,8 +119,8 @@ func requireToken(token string, next http.Handler) http.Handler {
 // readyz is 200 when this node can take register traffic usefully: it is the
 // serving active, or it knows who is.
 func (n *Node) readyz(w http.ResponseWriter, _ *http.Request) {
-	v := n.currentView()
-	if (v.leader && v.serving) || (!v.leader && v.leaderID != "") {
+	v := n.views.Current()
+	if (v.Leader && v.Serving) || (!v.Leader && v.LeaderID != "") {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -128,16 +128,16 @@ func (n *Node) readyz(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (n *Node) status(w http.ResponseWriter, _ *http.Request) {
-	v := n.currentView()
+	v := n.views.Current()
 	cs := n.raft.Status()
 	st := adminapi.Status{
 		ID:                n.cfg.ID,
 		Role:              cs.Role,
-		Serving:           v.leader && v.serving,
+		Serving:           v.Leader && v.Serving,
 		Term:              cs.Term,
 		LeaderID:          cs.LeaderID,
 		LeaderAddr:        cs.LeaderAddr,
-		ActiveAddr:        v.activeAddr,
+		ActiveAddr:        v.ActiveAddr,
 		AppliedIndex:      n.store.AppliedIndex(),
 		CommitIndex:       cs.CommitIndex,
 		LastIndex:         cs.LastIndex,
@@ -544,4 +544,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (n *Node) leadersSeen(w http.ResponseWriter, _ *http.Request) {
+	out := adminapi.Leaders{ID: n.cfg.ID, Seen: []adminapi.LeaderSeen{}}
+	for _, s := range n.leaders.List() {
+		out.Seen = append(out.Seen, adminapi.LeaderSeen{Term: s.Term, LeaderID: s.LeaderID, At: s.At})
+	}
+	writeJSON(w, http.StatusOK, out)
 }

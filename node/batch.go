@@ -16,13 +16,13 @@ import (
 // (store/batch.go), so every replica agrees on it and a repeat, on this
 // active or the next, gets the first answer.
 func (n *Node) batchRequest(ctx context.Context, req *wire.Message) *wire.Message {
-	v := n.currentView()
-	if !v.leader {
+	v := n.views.Current()
+	if !v.Leader {
 		return n.relayToActive(ctx, req, false)
 	}
-	if !v.serving {
-		if v = n.waitServing(ctx); v == nil {
-			return n.notProcessed(req, n.currentView())
+	if !v.Serving {
+		if v = n.views.WaitServing(ctx); v == nil {
+			return n.notProcessed(req, n.views.Current())
 		}
 	}
 	cmd, rc := batchCmd(req, time.Now().UnixNano())
@@ -33,7 +33,7 @@ func (n *Node) batchRequest(ctx context.Context, req *wire.Message) *wire.Messag
 	res, err := n.raft.Apply(ctx, cmd)
 	if err != nil {
 		if errors.Is(err, cluster.ErrNotLeader) {
-			return n.notProcessed(req, n.currentView())
+			return n.notProcessed(req, n.views.Current())
 		}
 		n.logRequest(slog.LevelWarn, "batch request outcome unknown", req, keyErr, err)
 		return nil // the register repeats; the repeat gets the recorded answer

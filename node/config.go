@@ -6,13 +6,29 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tillgate/tillgate/acquirer"
 	"github.com/tillgate/tillgate/cluster"
+	"github.com/tillgate/tillgate/node/bins"
+	"github.com/tillgate/tillgate/node/standin"
+	"github.com/tillgate/tillgate/node/upstream"
 	"github.com/tillgate/tillgate/wire"
+)
+
+// The config's parts, defined by the packages that use them.
+type (
+	// AcquirerConfig is one acquirer host of Config.Acquirers.
+	AcquirerConfig = upstream.Config
+	// BINRange is a range of card prefixes of equal length.
+	BINRange = bins.Range
+	// StandInPolicy says when the active approves by itself.
+	StandInPolicy = standin.Policy
+	// BINLimit is a stand-in floor limit for a card range.
+	BINLimit = standin.BINLimit
 )
 
 // Peer is one voter of the cluster, as every node's config lists it.
@@ -184,4 +200,66 @@ func (c *Config) clusterConfig() cluster.Config {
 	}
 	rc.Logger = c.Logger
 	return rc
+}
+
+// acquirerList is the acquirers the node uses: Config.Acquirers, or the
+// single Config.Acquirer (the older form) as the default and only one.
+func (c *Config) acquirerList() ([]AcquirerConfig, string) {
+	if len(c.Acquirers) == 0 {
+		a := AcquirerConfig{Config: c.Acquirer}
+		if a.Name == "" {
+			a.Name = acquirer.DefaultConfig().Name
+		}
+		return []AcquirerConfig{a}, a.Name
+	}
+	def := c.DefaultAcquirer
+	if def == "" {
+		def = c.Acquirers[0].Name
+	}
+	return c.Acquirers, def
+}
+
+// validateAcquirers checks names, addresses, the default and the routes.
+func (c *Config) validateAcquirers() error {
+	list, def := c.acquirerList()
+	var errs []error
+	seen := map[string]bool{}
+	for i, a := range list {
+		switch {
+		case a.Name == "" || len(a.Name) > 64 || strings.ContainsRune(a.Name, '|'):
+			errs = append(errs, fmt.Errorf("acquirers[%d]: name %q: want 1-64 characters without '|'", i, a.Name))
+		case seen[a.Name]:
+			errs = append(errs, fmt.Errorf("acquirers[%d]: name %q used twice", i, a.Name))
+		}
+		seen[a.Name] = true
+		if a.Addr == "" {
+			errs = append(errs, fmt.Errorf("acquirer %q: addr is empty", a.Name))
+		}
+		if a.MaxInFlight < 0 {
+			errs = append(errs, fmt.Errorf("acquirer %q: max_in_flight %d is negative", a.Name, a.MaxInFlight))
+		}
+	}
+	if !seen[def] {
+		errs = append(errs, fmt.Errorf("default_acquirer %q is not one of the acquirers", def))
+	}
+	if _, err := upstream.NewRouter(list, def); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// requestTimeout bounds one request on this node: the slowest acquirer's
+// time plus two commits, so the node gives up before a register's 30 s
+// deadline and an OUTCOME after a slow acquirer's answer still commits.
+func (c *Config) requestTimeout() time.Duration {
+	list, _ := c.acquirerList()
+	var slowest time.Duration
+	for _, a := range list {
+		t := a.Timeout
+		if t <= 0 {
+			t = acquirer.DefaultConfig().Timeout
+		}
+		slowest = max(slowest, t)
+	}
+	return slowest + 5*time.Second
 }

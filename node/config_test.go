@@ -43,21 +43,3 @@ func TestScrubMasksCardNumbers(t *testing.T) {
 		t.Fatalf("scrub left %q", got)
 	}
 }
-
-func TestInflightJoinsRepeats(t *testing.T) {
-	f := newInflight()
-	c1, owner := f.join("k")
-	c2, owner2 := f.join("k")
-	if !owner || owner2 || c1 != c2 {
-		t.Fatalf("second join must wait on the first call")
-	}
-	f.finish("k", c1, nil)
-	select {
-	case <-c2.done:
-	default:
-		t.Fatal("waiter not woken")
-	}
-	if _, owner := f.join("k"); !owner {
-		t.Fatal("a finished key must be free again")
-	}
-}

@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/tillgate/tillgate/acquirer"
 	"github.com/tillgate/tillgate/cluster"
 )
 
@@ -68,6 +67,19 @@ func (r *registerer) Register(c prometheus.Collector) error {
 	r.mine = append(r.mine, c)
 	r.mu.Unlock()
 	return nil
+}
+
+// Unregister takes back c.
+func (r *registerer) Unregister(c prometheus.Collector) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, m := range r.mine {
+		if m == c {
+			r.mine = append(r.mine[:i], r.mine[i+1:]...)
+			break
+		}
+	}
+	return r.reg.Unregister(c)
 }
 
 // unregisterAll takes back every collector registered through r.
@@ -152,7 +164,7 @@ func newMetrics(reg *registerer, n *Node) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tillgate_active", Help: "1 while this node is the active and serving.",
 		}, func() float64 {
-			if v := n.currentView(); v.leader && v.serving {
+			if v := n.views.Current(); v.Leader && v.Serving {
 				return 1
 			}
 			return 0
@@ -171,6 +183,7 @@ func newMetrics(reg *registerer, n *Node) *metrics {
 		m.relayed.WithLabelValues(r)
 	}
 	m.registerSAF(reg, n)
+	n.acquirers.RegisterMetrics(reg)
 	m.registerDays(reg)
 	reg.MustRegister(newStateCollector(n))
 	// A registry per node: three nodes in one test process must not collide.
@@ -190,19 +203,8 @@ type stateCollector struct {
 	info, role, hasLeader, term, lastIndex, commitIndex, appliedIndex *prometheus.Desc
 	snapshotIndex, stateApplied, lastContact, peer, peerLeader        *prometheus.Desc
 
-	linkUp, linkConns, linkConnsConfigured, linkSent, linkAnswered *prometheus.Desc
-	linkTimeouts, linkLate, linkReconnects, linkEchoes, linkErrors *prometheus.Desc
-
 	relayConns *prometheus.Desc
 }
-
-// Label values of tillgate_acquirer_link_errors_total.
-const (
-	linkErrLost        = "lost"         // request failed because its connection went away
-	linkErrUnavailable = "unavailable"  // no connection to send on: never written
-	linkErrEcho        = "echo_failure" // echo unanswered, connection closed
-	linkErrMalformed   = "malformed"    // undecodable answer from the acquirer
-)
 
 var raftRoles = []string{cluster.RoleLeader, cluster.RoleFollower, cluster.RoleCandidate, cluster.RoleShutdown}
 
@@ -233,28 +235,6 @@ func newStateCollector(n *Node) *stateCollector {
 			"peer", "address", "suffrage", "self"),
 		peerLeader: d("tillgate_raft_peer_leader", "1 for the peer this node believes is the leader, 0 for the others.", "peer"),
 
-		linkUp: d("tillgate_acquirer_link_up",
-			"1 while at least one connection to the acquirer is up.", "acquirer"),
-		linkConns: d("tillgate_acquirer_link_connections",
-			"Connections to the acquirer up now.", "acquirer"),
-		linkConnsConfigured: d("tillgate_acquirer_link_connections_configured",
-			"Connections the acquirer pool is configured to keep.", "acquirer"),
-		linkSent: d("tillgate_acquirer_link_sent_total",
-			"Requests written (or queued) to the acquirer, repeats and reversals included.", "acquirer"),
-		linkAnswered: d("tillgate_acquirer_link_answered_total",
-			"Acquirer requests that got their answer.", "acquirer"),
-		linkTimeouts: d("tillgate_acquirer_link_timeouts_total",
-			"Acquirer requests that ended without an answer within the timeout (or their context ended).", "acquirer"),
-		linkLate: d("tillgate_acquirer_link_late_answers_total",
-			"Acquirer answers that arrived after their request had timed out; dropped.", "acquirer"),
-		linkReconnects: d("tillgate_acquirer_link_reconnects_total",
-			"Acquirer connections re-established after a loss or a failed dial.", "acquirer"),
-		linkEchoes: d("tillgate_acquirer_link_echoes_total",
-			"Echo (0800/301) requests sent on idle acquirer connections.", "acquirer"),
-		linkErrors: d("tillgate_acquirer_link_errors_total",
-			"Acquirer link failures by kind: lost (connection went away under a request), unavailable (no connection, never written), echo_failure, malformed (undecodable answer). Timeouts are in tillgate_acquirer_link_timeouts_total.",
-			"acquirer", "kind"),
-
 		relayConns: d("tillgate_relay_connections",
 			"Connections a standby holds to the active's register listener for relaying; 0 on the active."),
 	}
@@ -262,9 +242,7 @@ func newStateCollector(n *Node) *stateCollector {
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.info, c.role, c.hasLeader, c.term, c.lastIndex, c.commitIndex,
-		c.appliedIndex, c.snapshotIndex, c.stateApplied, c.lastContact, c.peer, c.peerLeader,
-		c.linkUp, c.linkConns, c.linkConnsConfigured, c.linkSent, c.linkAnswered, c.linkTimeouts,
-		c.linkLate, c.linkReconnects, c.linkEchoes, c.linkErrors, c.relayConns} {
+		c.appliedIndex, c.snapshotIndex, c.stateApplied, c.lastContact, c.peer, c.peerLeader, c.relayConns} {
 		ch <- d
 	}
 }
@@ -273,9 +251,6 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	n := c.n
 	gauge := func(d *prometheus.Desc, v float64, lv ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
-	}
-	counter := func(d *prometheus.Desc, v int64, lv ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), lv...)
 	}
 	gauge(c.info, 1, n.cfg.ID, n.cfg.RegisterAddr)
 
@@ -306,27 +281,6 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if n.store != nil {
 		gauge(c.stateApplied, float64(n.store.AppliedIndex()))
-	}
-	for _, name := range n.upNames {
-		up := n.upstreams[name]
-		s := up.link.Stats()
-		gauge(c.linkUp, b2f(s.Connected > 0), name)
-		gauge(c.linkConns, float64(s.Connected), name)
-		conns := up.cfg.Conns
-		if conns <= 0 {
-			conns = acquirer.DefaultConns
-		}
-		gauge(c.linkConnsConfigured, float64(conns), name)
-		counter(c.linkSent, s.Sent, name)
-		counter(c.linkAnswered, s.Answered, name)
-		counter(c.linkTimeouts, s.Timeouts, name)
-		counter(c.linkLate, s.Late, name)
-		counter(c.linkReconnects, s.Reconnects, name)
-		counter(c.linkEchoes, s.Echoes, name)
-		counter(c.linkErrors, s.Lost, name, linkErrLost)
-		counter(c.linkErrors, s.Unavailable, name, linkErrUnavailable)
-		counter(c.linkErrors, s.EchoFailures, name, linkErrEcho)
-		counter(c.linkErrors, s.Malformed, name, linkErrMalformed)
 	}
 	gauge(c.relayConns, float64(n.relay.connections()))
 }

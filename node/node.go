@@ -10,13 +10,15 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tillgate/tillgate/acquirer"
 	"github.com/tillgate/tillgate/cluster"
+	"github.com/tillgate/tillgate/node/inflight"
+	"github.com/tillgate/tillgate/node/leadership"
+	"github.com/tillgate/tillgate/node/standin"
+	"github.com/tillgate/tillgate/node/upstream"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
@@ -37,17 +39,6 @@ const (
 // DataDir/raft.
 const stateFile = "state.db"
 
-// view is what this node knows of the leadership. It is replaced whole, never
-// mutated, so the pipeline reads it without locks.
-type view struct {
-	leader     bool   // Raft says this node leads
-	serving    bool   // takeover done: the pipeline may authorize
-	term       uint64 // Raft term of that knowledge
-	leaderID   string
-	activeAddr string // the leader's register address
-	servingCh  chan struct{}
-}
-
 // Node is one tillgate daemon.
 type Node struct {
 	cfg     Config
@@ -58,22 +49,20 @@ type Node struct {
 
 	store *store.Store
 	raft  *cluster.Cluster
-	link  *acquirer.Link // the default acquirer's (upstreams has them all)
 	vault *store.Vault
 	relay *relay // a standby's link to the active
 
 	regs  *registerServer
 	admin *http.Server
 
-	viewMu   sync.Mutex
-	view     atomic.Pointer[view]
-	leaders  leadersSeen // every (term, leader) seen, for GET /leaders
-	inflight *inflight
-	standIns *standIns // stand-ins decided, not yet committed
+	views    *leadership.Tracker
+	leaders  leadership.History // every (term, leader) seen, for GET /leaders
+	inflight *inflight.Table
+	standIns *standin.Reservations // stand-ins decided, not yet committed
 
-	router    *acquirer.Router
-	upstreams map[string]*upstream // by acquirer name
-	upNames   []string             // sorted, for a stable order
+	acquirers *upstream.Set
+	acqNames  []string                 // sorted
+	safWake   map[string]chan struct{} // by acquirer: wakes its SAF sender
 
 	page statusPage // the operator's status page: recent declines, samples
 
@@ -105,14 +94,14 @@ func New(cfg Config) (*Node, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		codec:    wire.NewCodec(cfg.dialect()),
-		inflight: newInflight(),
-		standIns: newStandIns(),
+		views:    leadership.NewTracker(),
+		inflight: inflight.New(),
+		standIns: standin.NewReservations(),
 		ready:    make(chan struct{}),
 		errc:     make(chan error, 1),
 		dayPoke:  make(chan struct{}, 1),
 	}
 	n.sched, _ = cfg.BusinessDay.schedule() // Validate checked it
-	n.view.Store(&view{servingCh: make(chan struct{})})
 	n.relay = newRelay(n)
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	return n, nil
@@ -149,8 +138,14 @@ func (n *Node) open() error {
 	if n.raft, err = cluster.Open(n.cfg.clusterConfig(), n.store); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	if err := n.openUpstreams(); err != nil {
+	list, def := n.cfg.acquirerList()
+	if n.acquirers, err = upstream.Open(list, def, n.codec.Dialect(), n.log); err != nil {
 		return fmt.Errorf("node: %w", err)
+	}
+	n.acqNames = n.acquirers.Names()
+	n.safWake = map[string]chan struct{}{}
+	for _, name := range n.acquirers.Names() {
+		n.safWake[name] = make(chan struct{}, 1)
 	}
 	n.reg = &registerer{reg: n.cfg.Registry}
 	n.metrics = newMetrics(n.reg, n)
@@ -188,8 +183,7 @@ func (n *Node) IsLeader() bool { return n.raft != nil && n.raft.IsLeader() }
 // Serving reports whether this node is the active and has finished taking
 // over (Barrier, open INTENTs claimed): from then on it authorizes.
 func (n *Node) Serving() bool {
-	v := n.currentView()
-	return v != nil && v.leader && v.serving
+	return n.views.Current().Active()
 }
 
 // halted reports why this node must not act any more (its state machine
@@ -235,8 +229,8 @@ func (n *Node) Close() error {
 		if n.raft != nil {
 			errs = append(errs, n.raft.Close())
 		}
-		if n.upstreams != nil {
-			errs = append(errs, n.closeUpstreams())
+		if n.acquirers != nil {
+			errs = append(errs, n.acquirers.Close())
 		}
 		n.wg.Wait()
 		if n.store != nil {
@@ -249,8 +243,6 @@ func (n *Node) Close() error {
 	return errors.Join(errs...)
 }
 
-func (n *Node) currentView() *view { return n.view.Load() }
-
 // registerAddrOf maps a Raft server id to the register address registers
 // should use.
 func (n *Node) registerAddrOf(id string) string {
@@ -260,23 +252,4 @@ func (n *Node) registerAddrOf(id string) string {
 		}
 	}
 	return ""
-}
-
-// waitServing blocks while a takeover is in progress on this node. It
-// returns nil if the node stops leading or ctx ends first.
-func (n *Node) waitServing(ctx context.Context) *view {
-	for {
-		v := n.currentView()
-		if !v.leader {
-			return nil
-		}
-		if v.serving {
-			return v
-		}
-		select {
-		case <-v.servingCh:
-		case <-ctx.Done():
-			return nil
-		}
-	}
 }

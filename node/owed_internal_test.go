@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tillgate/tillgate/node/upstream"
+	"github.com/tillgate/tillgate/node/leadership"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
@@ -41,7 +43,7 @@ func TestSAFSenderReachesEntriesBehindAStuckPage(t *testing.T) {
 // NP there could make the register skip the reversal it owes.
 func TestNotProcessedOnlyBeforeAProposal(t *testing.T) {
 	n := &Node{log: slog.New(slog.DiscardHandler)}
-	n.view.Store(&view{servingCh: make(chan struct{})}) // no active known
+	n.views = leadership.NewTracker() // no active known
 	n.relay = newRelay(n)
 	n.metrics = newMetrics(&registerer{reg: prometheus.NewRegistry()}, n)
 	req := &wire.Message{MTI: "0200", STAN: "000001", TransmissionTime: "1203101112", TerminalID: "T0000001"}
@@ -63,7 +65,7 @@ func TestNotProcessedOnlyBeforeAProposal(t *testing.T) {
 func TestOwedToAnUnconfiguredAcquirerShows(t *testing.T) {
 	r := newSenderRig(t)
 	r.unknown(1) // owed to acq1, which this node does not configure
-	r.n.upNames = []string{"other"}
+	r.n.acqNames = []string{"other"}
 	q := r.n.safQueues()
 	if len(q) != 1 || q[0].Acquirer != "acq1" || q[0].Depth != 1 {
 		t.Fatalf("/status saf %+v, want acq1 with 1 entry", q)
@@ -117,7 +119,7 @@ func TestSAFReversalNotTakenAsDoneWhileTheOriginalMayArrive(t *testing.T) {
 	r.answer = func(m *wire.Message) (*wire.Message, error) {
 		resp, _ := ack(m)
 		if !arrived {
-			resp.ResponseCode, arrived = rcNoOriginal, true // the original lands right after
+			resp.ResponseCode, arrived = upstream.RCNoOriginal, true // the original lands right after
 		}
 		return resp, nil
 	}
@@ -135,7 +137,7 @@ func TestSAFReversalNotTakenAsDoneWhileTheOriginalMayArrive(t *testing.T) {
 	r2.unknown(1)
 	r2.answer = func(m *wire.Message) (*wire.Message, error) {
 		resp, _ := ack(m)
-		resp.ResponseCode = rcNoOriginal
+		resp.ResponseCode = upstream.RCNoOriginal
 		return resp, nil
 	}
 	r2.passes(func() bool { return len(r2.queued()) == 0 })

@@ -10,14 +10,11 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/cluster"
+	"github.com/tillgate/tillgate/node/leadership"
+	"github.com/tillgate/tillgate/node/upstream"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
-
-// rcNoOriginal answers a completion whose DE90 names no known pre-auth
-// ("unable to locate original"). It is not in the core list of DESIGN.md,
-// but 30 or 96 would send the integrator looking in the wrong place.
-const rcNoOriginal = "25"
 
 // tagNotProcessed in DE48 tells a register that the node did nothing with
 // the request, so resending it unchanged to the active is safe.
@@ -34,12 +31,12 @@ func (n *Node) handle(ctx context.Context, req *wire.Message) *wire.Message {
 	case "0500", "0320":
 		return n.batchRequest(ctx, req)
 	default:
-		return n.reply(req, n.currentView(), wire.RCFormatError)
+		return n.reply(req, n.views.Current(), wire.RCFormatError)
 	}
 }
 
 func (n *Node) network(req *wire.Message) *wire.Message {
-	resp := n.reply(req, n.currentView(), wire.RCApproved)
+	resp := n.reply(req, n.views.Current(), wire.RCApproved)
 	resp.NetworkCode = req.NetworkCode
 	return resp
 }
@@ -49,30 +46,30 @@ func (n *Node) network(req *wire.Message) *wire.Message {
 // INTENT (carryOn hands such a request on): then the register must never be
 // told "not processed", which would let it skip its reversal.
 func (n *Node) transact(ctx context.Context, req *wire.Message, proposed bool) *wire.Message {
-	v := n.currentView()
-	if !v.leader {
+	v := n.views.Current()
+	if !v.Leader {
 		return n.relayToActive(ctx, req, proposed)
 	}
-	if !v.serving {
+	if !v.Serving {
 		lost := v
-		if v = n.waitServing(ctx); v == nil {
+		if v = n.views.WaitServing(ctx); v == nil {
 			return n.carryOn(ctx, req, lost, proposed)
 		}
 	}
 	key := req.Key()
-	c, owner := n.inflight.join(key)
+	c, owner := n.inflight.Join(key)
 	if !owner {
 		n.metrics.repeatsWaited.Inc()
 		select {
-		case <-c.done:
+		case <-c.Done():
 		case <-ctx.Done():
 			return nil
 		}
-		return n.answer(req, c.txn, sourceDuplicate)
+		return n.answer(req, c.Txn(), sourceDuplicate)
 	}
 	var aq time.Duration // set by askAcquirer: the AQ tag of the answer
 	t, src := n.transactOwned(context.WithValue(ctx, acqTimeKey{}, &aq), req, key)
-	n.inflight.finish(key, c, t)
+	n.inflight.Finish(key, c, t)
 	if t == nil {
 		return n.carryOn(ctx, req, v, true)
 	}
@@ -98,14 +95,14 @@ const carryOnPoll = 20 * time.Millisecond
 // repeat would do: the new active answers what an INTENT recorded, resolves
 // an open one, or authorizes one that never got appended. Still leading in
 // the same term, or no new active before ctx ends: no answer, as before.
-func (n *Node) carryOn(ctx context.Context, req *wire.Message, lost *view, proposed bool) *wire.Message {
-	if v := n.currentView(); v.leader && v.term == lost.term {
+func (n *Node) carryOn(ctx context.Context, req *wire.Message, lost *leadership.View, proposed bool) *wire.Message {
+	if v := n.views.Current(); v.Leader && v.Term == lost.Term {
 		return nil
 	}
 	t := time.NewTicker(carryOnPoll)
 	defer t.Stop()
 	for {
-		if v := n.currentView(); v.term > lost.term && (v.leader || v.activeAddr != "") {
+		if v := n.views.Current(); v.Term > lost.Term && (v.Leader || v.ActiveAddr != "") {
 			break
 		}
 		select {
@@ -152,7 +149,7 @@ func (n *Node) transactOwned(ctx context.Context, req *wire.Message, key string)
 // transactNew commits the INTENT of req and sees it through, or answers
 // what an INTENT of the same identity recorded before.
 func (n *Node) transactNew(ctx context.Context, req *wire.Message, key string) (*store.Txn, string) {
-	term := n.currentView().term
+	term := n.views.Current().Term
 	t, rc := n.newTxn(ctx, req)
 	if rc != "" {
 		return &store.Txn{RC: rc, Status: store.StatusDeclined}, sourceLocal
@@ -274,7 +271,7 @@ func (n *Node) newTxn(ctx context.Context, req *wire.Message) (*store.Txn, strin
 		return nil, wire.RCInvalidAmount
 	}
 	if t.Acquirer == "" {
-		t.Acquirer = n.route(pan).name
+		t.Acquirer = n.acquirers.Route(pan)
 	}
 	t.AcqTime = time.Now().UTC().Format("0102150405")
 	return t, ""
@@ -309,7 +306,7 @@ func (n *Node) original(ctx context.Context, req *wire.Message, typ store.TxnTyp
 	case typ == store.TypeReversal:
 		return orig, ""
 	case orig == nil || orig.Status != store.StatusApproved:
-		return nil, rcNoOriginal
+		return nil, upstream.RCNoOriginal
 	default:
 		return orig, ""
 	}
@@ -321,7 +318,7 @@ func (n *Node) original(ctx context.Context, req *wire.Message, typ store.TxnTyp
 // still be pending when its resolution failed (the store then settles a
 // reversal of it when the outcome comes: store.reversedWhilePending).
 func (n *Node) settled(ctx context.Context, id string) (*store.Txn, error) {
-	if err := n.inflight.wait(ctx, id); err != nil {
+	if err := n.inflight.Wait(ctx, id); err != nil {
 		return nil, err
 	}
 	t, ok, err := n.store.Get(id)
@@ -331,9 +328,9 @@ func (n *Node) settled(ctx context.Context, id string) (*store.Txn, error) {
 	if t.Status != store.StatusPending {
 		return t, nil
 	}
-	if c := n.claimAfter(ctx, id); c != nil {
+	if c := n.inflight.ClaimWhenFree(ctx, id); c != nil {
 		r := n.resolveOpen(ctx, id)
-		n.inflight.finish(id, c, r)
+		n.inflight.Finish(id, c, r)
 		if r != nil {
 			return r, nil
 		}
@@ -381,37 +378,6 @@ func txnType(mti, proc string) store.TxnType {
 	return store.TypePurchase
 }
 
-func pad(s string, w int) string {
-	if len(s) >= w {
-		return s
-	}
-	return strings.Repeat("0", w-len(s)) + s
-}
-
-// upstreamMessage is what the acquirer sees of t when it is sent as mti
-// under the acquirer identity stan and de7; card data is the caller's.
-func upstreamMessage(t *store.Txn, mti, stan, de7 string) *wire.Message {
-	return &wire.Message{
-		MTI:              mti,
-		ProcCode:         t.ProcCode,
-		Amount:           t.Amount,
-		HasAmount:        true,
-		TransmissionTime: de7,
-		STAN:             stan,
-		LocalTime:        t.LocalTime,
-		LocalDate:        t.LocalDate,
-		RRN:              t.RRN,
-		TerminalID:       t.TerminalID,
-		MerchantID:       t.MerchantID,
-		Currency:         t.Currency,
-	}
-}
-
-// upstreamOriginal is DE90 naming t as the acquirer saw it.
-func upstreamOriginal(t *store.Txn) string {
-	return t.MTI + t.AcqSTAN + t.AcqTime + "00000000000" + "00000000000"
-}
-
 // answer builds the register's response from the committed state of its
 // transaction; nil when no final state is known.
 func (n *Node) answer(req *wire.Message, t *store.Txn, source string) *wire.Message {
@@ -419,7 +385,7 @@ func (n *Node) answer(req *wire.Message, t *store.Txn, source string) *wire.Mess
 		n.metrics.unanswered.Inc()
 		return nil
 	}
-	resp := n.reply(req, n.currentView(), t.RC)
+	resp := n.reply(req, n.views.Current(), t.RC)
 	resp.RRN, resp.AuthCode = t.RRN, t.AuthCode
 	if t.StandIn {
 		resp.Private.Set(wire.TagStandIn, "1")
@@ -441,7 +407,7 @@ func kindOf(t *store.Txn, req *wire.Message) string {
 
 // reply is the skeleton of every answer: the request's identity echoed, the
 // RC, and where the active is.
-func (n *Node) reply(req *wire.Message, v *view, rc string) *wire.Message {
+func (n *Node) reply(req *wire.Message, v *leadership.View, rc string) *wire.Message {
 	resp := &wire.Message{
 		MTI:              wire.ResponseMTI(req.MTI),
 		ProcCode:         req.ProcCode,
@@ -461,21 +427,21 @@ func (n *Node) reply(req *wire.Message, v *view, rc string) *wire.Message {
 	return resp
 }
 
-func (n *Node) hints(resp *wire.Message, v *view) {
-	if v.activeAddr != "" {
-		resp.Private.Set(wire.TagActiveAddr, v.activeAddr)
+func (n *Node) hints(resp *wire.Message, v *leadership.View) {
+	if v.ActiveAddr != "" {
+		resp.Private.Set(wire.TagActiveAddr, v.ActiveAddr)
 	} else {
 		resp.Private.Set(wire.TagNoActive, "1")
 	}
 	resp.Private.Set(wire.TagNodeID, n.cfg.ID)
-	if v.term > 0 {
-		resp.Private.Set(wire.TagTerm, strconv.FormatUint(v.term, 10))
+	if v.Term > 0 {
+		resp.Private.Set(wire.TagTerm, strconv.FormatUint(v.Term, 10))
 	}
 }
 
 // notProcessed answers a request this node did nothing with because it is
 // not the active and could not relay it there.
-func (n *Node) notProcessed(req *wire.Message, v *view) *wire.Message {
+func (n *Node) notProcessed(req *wire.Message, v *leadership.View) *wire.Message {
 	n.metrics.notProcessed.Inc()
 	resp := n.reply(req, v, wire.RCIssuerInoperative)
 	resp.Private.Set(tagNotProcessed, "1")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/node/leadership"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -55,10 +56,10 @@ func newRelay(n *Node) *relay { return &relay{n: n} }
 func (r *relay) run(ctx context.Context) {
 	defer r.n.wg.Done()
 	for {
-		v := r.n.currentView()
+		v := r.n.views.Current()
 		r.sync()
 		select {
-		case <-v.servingCh:
+		case <-v.Replaced():
 		case <-ctx.Done():
 			return
 		}
@@ -68,11 +69,11 @@ func (r *relay) run(ctx context.Context) {
 // relayTarget is where a node with view v relays: nowhere when it leads (it
 // authorizes by itself), when no active is known, or when the view names
 // this node (a stepping-down view must never make a node relay to itself).
-func (n *Node) relayTarget(v *view) string {
-	if v.leader || v.activeAddr == "" || v.leaderID == n.cfg.ID || v.activeAddr == n.cfg.RegisterAddr {
+func (n *Node) relayTarget(v *leadership.View) string {
+	if v.Leader || v.ActiveAddr == "" || v.LeaderID == n.cfg.ID || v.ActiveAddr == n.cfg.RegisterAddr {
 		return ""
 	}
-	return v.activeAddr
+	return v.ActiveAddr
 }
 
 // sync points the link at the active of the current view and returns it,
@@ -84,7 +85,7 @@ func (r *relay) sync() *acquirer.Link {
 	defer r.mu.Unlock()
 	target := ""
 	if !r.closed {
-		target = r.n.relayTarget(r.n.currentView())
+		target = r.n.relayTarget(r.n.views.Current())
 	}
 	if target == r.target {
 		return r.link
@@ -192,7 +193,7 @@ func (n *Node) notProcessedUnless(req *wire.Message, proposed bool) *wire.Messag
 		n.metrics.unanswered.Inc()
 		return nil
 	}
-	return n.notProcessed(req, n.currentView())
+	return n.notProcessed(req, n.views.Current())
 }
 
 // relayResult classifies Send's error. ErrInFlight wraps ErrUnavailable, so

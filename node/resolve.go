@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/node/upstream"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
@@ -36,7 +37,7 @@ func (n *Node) resolve(ctx context.Context, t *store.Txn, req *wire.Message, rep
 // have resolved it meanwhile through a repeat, so the OUTCOME says Repeat.
 func (n *Node) resolveFirst(ctx context.Context, t *store.Txn, req *wire.Message, term uint64) *store.Txn {
 	d := n.decide(ctx, t, req, false)
-	if n.currentView().term != term {
+	if n.views.Current().Term != term {
 		d.repeat = true
 	}
 	return n.commitDecision(ctx, t, req, false, d)
@@ -116,7 +117,7 @@ func (n *Node) decide(ctx context.Context, t *store.Txn, req *wire.Message, repe
 	// acquirer again already.
 	forward.repeat = repeat
 	switch {
-	case t.Type == store.TypeReversal && a.acknowledged() && a.resp.ResponseCode != rcNoOriginal:
+	case t.Type == store.TypeReversal && a.acknowledged() && a.resp.ResponseCode != upstream.RCNoOriginal:
 		return decision{st: store.StatusApproved, rc: wire.RCApproved, auth: a.resp.AuthCode, repeat: forward.repeat}
 	case t.Type == store.TypeReversal:
 		// Not taken, or "no such original" (25), which may mean not yet:
@@ -127,7 +128,7 @@ func (n *Node) decide(ctx context.Context, t *store.Txn, req *wire.Message, repe
 		return answered(a.resp, forward.repeat)
 	case t.Type == store.TypeCompletion:
 		return forward
-	case a.resp != nil && a.resp.ResponseCode == rcDuplicate:
+	case a.resp != nil && a.resp.ResponseCode == upstream.RCDuplicate:
 		// The acquirer says it has this identity already, so it may have
 		// approved it: not a decline (acquirer identities are unique, so
 		// this should never happen; the checker counts it).
@@ -159,19 +160,6 @@ func answered(resp *wire.Message, repeat bool) decision {
 	return decision{st: st, rc: resp.ResponseCode, auth: resp.AuthCode, repeat: repeat}
 }
 
-// rcDuplicate is DE39 "duplicate transmission".
-const rcDuplicate = "94"
-
-// reversedAtAcquirer is DE90 of a reversal or completion of orig: what the
-// acquirer holds of it, its advice for a stand-in (sent under the
-// transaction's own identity as an 0220), else the original itself.
-func reversedAtAcquirer(orig *store.Txn) string {
-	if orig.StandIn {
-		return "0220" + orig.AcqSTAN + orig.AcqTime + "00000000000" + "00000000000"
-	}
-	return upstreamOriginal(orig)
-}
-
 // asked is what came of one request to the acquirer.
 type asked struct {
 	resp *wire.Message // the answer, if one came
@@ -181,7 +169,9 @@ type asked struct {
 // acknowledged reports an answer that takes a reversal or advice: a format
 // error, a system error or "inoperative" means the acquirer did nothing with
 // it (see safAcknowledges).
-func (a asked) acknowledged() bool { return a.resp != nil && safAcknowledges(a.resp.ResponseCode) }
+func (a asked) acknowledged() bool {
+	return a.resp != nil && upstream.Acknowledges(a.resp.ResponseCode)
+}
 
 func (n *Node) askAcquirer(ctx context.Context, t *store.Txn, m *wire.Message) asked {
 	if err := n.halted(); err != nil {
@@ -190,14 +180,12 @@ func (n *Node) askAcquirer(ctx context.Context, t *store.Txn, m *wire.Message) a
 		n.log.Warn("not asking the acquirer: this node has stopped", keyID, t.ID, keyErr, err)
 		return asked{}
 	}
-	up := n.upstreamOf(t.Acquirer)
-	if !up.acquire() {
+	start := time.Now()
+	resp, err := n.acquirers.Send(ctx, t.Acquirer, m)
+	if errors.Is(err, upstream.ErrAtLimit) {
 		n.metrics.acquirerErrors.WithLabelValues("at_limit").Inc()
 		return asked{}
 	}
-	start := time.Now()
-	resp, err := up.link.Send(ctx, m)
-	up.release()
 	n.metrics.acquirer.Observe(time.Since(start).Seconds())
 	if p, ok := ctx.Value(acqTimeKey{}).(*time.Duration); ok {
 		*p += time.Since(start)
@@ -219,7 +207,7 @@ func (n *Node) askAcquirer(ctx context.Context, t *store.Txn, m *wire.Message) a
 // decision when the node answers by itself: a reversal of something the
 // acquirer never approved has nothing to reverse.
 func (n *Node) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool) (*wire.Message, decision) {
-	m := upstreamMessage(t, t.MTI, t.AcqSTAN, t.AcqTime)
+	m := upstream.Message(t, t.MTI, t.AcqSTAN, t.AcqTime)
 	if t.OriginalID != "" {
 		orig, ok, err := n.store.Get(t.OriginalID)
 		switch {
@@ -231,7 +219,7 @@ func (n *Node) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool) (*w
 		case !ok && t.Type == store.TypeReversal:
 			return nil, decision{st: store.StatusApproved, rc: wire.RCApproved}
 		case !ok:
-			return nil, decision{st: store.StatusDeclined, rc: rcNoOriginal}
+			return nil, decision{st: store.StatusDeclined, rc: upstream.RCNoOriginal}
 		case t.Type == store.TypeReversal && (orig.Status == store.StatusDeclined || orig.Status == store.StatusReversed):
 			return nil, decision{st: store.StatusApproved, rc: wire.RCApproved}
 		case t.Type == store.TypeReversal && orig.StandIn:
@@ -240,7 +228,7 @@ func (n *Node) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool) (*w
 			// queue.
 			return nil, decision{st: store.StatusApproved, rc: wire.RCApproved, owed: []store.SAFKind{store.SAFForward}}
 		}
-		m.OriginalData = reversedAtAcquirer(orig)
+		m.OriginalData = upstream.OriginalDataOf(orig)
 	} else if t.Type == store.TypeReversal {
 		return nil, decision{st: store.StatusApproved, rc: wire.RCApproved}
 	}

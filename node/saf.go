@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/node/upstream"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
@@ -52,10 +53,9 @@ func (n *Node) outcomeCmd(t *store.Txn, d decision) []byte {
 	if len(d.owed) == 0 {
 		return store.OutcomeCmd(o)
 	}
-	up := n.upstreamOf(t.Acquirer)
 	entries := make([]store.SAFEntry, len(d.owed))
 	for i, k := range d.owed {
-		entries[i] = store.SAFEntry{Acquirer: up.name, Kind: k}
+		entries[i] = store.SAFEntry{Acquirer: n.acquirers.Resolve(t.Acquirer), Kind: k}
 	}
 	return store.OutcomeSAFCmd(o, entries...)
 }
@@ -73,7 +73,8 @@ type safTry struct {
 // safSender delivers one acquirer's queue, one entry at a time, in order.
 type safSender struct {
 	n       *Node
-	up      *upstream
+	name    string        // the acquirer
+	wake    chan struct{} // something was queued
 	cfg     SAFConfig
 	log     *slog.Logger
 	started int64 // unix nanos: entries older may have been sent by a predecessor
@@ -94,32 +95,32 @@ type safSender struct {
 func (n *Node) runSAF(ctx context.Context) {
 	if stats, err := n.store.SAFStats(); err == nil {
 		for name, st := range stats {
-			if n.upstreams[name] == nil {
+			if !n.acquirers.Configured(name) {
 				n.log.Error("saf: entries owed to an acquirer that is not configured: not sent until it is configured again",
 					"acquirer", name, "depth", st.Depth, "oldest", time.Unix(0, st.Oldest).UTC())
 			}
 		}
 	}
-	for _, up := range n.upstreams {
+	for _, name := range n.acquirers.Names() {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			n.newSAFSender(up, up.link.Send, n.raft.Apply).run(ctx)
+			n.newSAFSender(name, n.safWake[name], n.acquirers.Link(name).Send, n.raft.Apply).run(ctx)
 		}()
 	}
 }
 
-func (n *Node) newSAFSender(up *upstream, send func(context.Context, *wire.Message) (*wire.Message, error),
+func (n *Node) newSAFSender(name string, wake chan struct{}, send func(context.Context, *wire.Message) (*wire.Message, error),
 	commit func(context.Context, []byte) (any, error)) *safSender {
-	return &safSender{n: n, up: up, cfg: n.cfg.SAF, log: n.log.With("acquirer", up.name, "component", "saf"),
+	return &safSender{n: n, name: name, wake: wake, cfg: n.cfg.SAF, log: n.log.With("acquirer", name, "component", "saf"),
 		started: time.Now().UnixNano(), tries: map[uint64]*safTry{}, page: safPage, late: n.lateWindow(), send: send, commit: commit}
 }
 
 // pokeSAF wakes the sender of an acquirer after something was queued.
 func (n *Node) pokeSAF(name string) {
-	if up := n.upstreams[name]; up != nil {
+	if wake := n.safWake[name]; wake != nil {
 		select {
-		case up.poke <- struct{}{}:
+		case wake <- struct{}{}:
 		default:
 		}
 	}
@@ -133,7 +134,7 @@ func (s *safSender) run(ctx context.Context) {
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-		case <-s.up.poke:
+		case <-s.wake:
 		case <-t.C:
 		}
 		t.Stop()
@@ -157,7 +158,7 @@ func (s *safSender) pass(ctx context.Context) time.Duration {
 	live := map[uint64]bool{}
 	defer s.forget(live)
 	for {
-		entries, err := s.n.store.SAFQueue(s.up.name, after, s.page)
+		entries, err := s.n.store.SAFQueue(s.name, after, s.page)
 		if err != nil {
 			s.log.Error("cannot read the queue", keyErr, err)
 			return s.cfg.Poll
@@ -236,7 +237,7 @@ func (s *safSender) failed(e store.SAFEntry) *safTry {
 	backoff := s.cfg.MinBackoff << min(tr.attempts-1, 20)
 	tr.next = time.Now().Add(min(backoff, s.cfg.MaxBackoff))
 	if tr.attempts == s.cfg.SkipAfter {
-		s.n.metrics.safSkipped.WithLabelValues(s.up.name).Inc()
+		s.n.metrics.safSkipped.WithLabelValues(s.name).Inc()
 		s.log.Error("saf entry still unacknowledged, skipping past it (it stays queued)",
 			"seq", e.Seq, "kind", e.Kind.String(), keyID, e.TxnID, "attempts", tr.attempts)
 	}
@@ -267,7 +268,7 @@ func (s *safSender) deliver(ctx context.Context, e store.SAFEntry, tr *safTry) s
 		return safFailed
 	}
 	resp, err := s.send(ctx, m)
-	s.n.metrics.safSent.WithLabelValues(s.up.name, e.Kind.String(), boolLabel(repeat)).Inc()
+	s.n.metrics.safSent.WithLabelValues(s.name, e.Kind.String(), boolLabel(repeat)).Inc()
 	if !errors.Is(err, acquirer.ErrUnavailable) && s.tries[e.Seq] == nil {
 		// It may have reached the acquirer: whatever happens next (an
 		// ack that does not commit, the term ending), it goes as a
@@ -282,10 +283,10 @@ func (s *safSender) deliver(ctx context.Context, e store.SAFEntry, tr *safTry) s
 	case err != nil:
 		s.log.Warn("saf entry unanswered", "seq", e.Seq, keyID, e.TxnID, keyErr, err)
 		return safFailed
-	case !safAcknowledges(resp.ResponseCode):
+	case !upstream.Acknowledges(resp.ResponseCode):
 		s.log.Warn("saf entry refused", "seq", e.Seq, keyID, e.TxnID, "rc", resp.ResponseCode)
 		return safFailed
-	case resp.ResponseCode == rcNoOriginal && reverses(e, t) && time.Since(time.Unix(0, e.CreatedAt)) < s.late:
+	case resp.ResponseCode == upstream.RCNoOriginal && reverses(e, t) && time.Since(time.Unix(0, e.CreatedAt)) < s.late:
 		s.log.Info("saf reversal: original unknown to the acquirer yet; retrying until it can no longer arrive",
 			"seq", e.Seq, keyID, e.TxnID)
 		return safNotYet
@@ -307,13 +308,6 @@ func reverses(e store.SAFEntry, t *store.Txn) bool {
 // original would stand (and, after a stand-in, the advice as well).
 func (n *Node) lateWindow() time.Duration { return n.requestTimeout() }
 
-// safAcknowledges reports whether an answer to an advice or reversal means
-// the acquirer has it. A format error or a system error does not: the
-// acquirer did nothing with it.
-func safAcknowledges(rc string) bool {
-	return rc != wire.RCFormatError && rc != wire.RCSystemError && rc != wire.RCIssuerInoperative
-}
-
 func (s *safSender) ack(ctx context.Context, e store.SAFEntry, repeat bool) safResult {
 	res, err := s.commit(ctx, store.SAFAckCmd(store.SAFAck{Acquirer: e.Acquirer, Seq: e.Seq, At: time.Now().UnixNano(), Repeat: repeat}))
 	if err != nil {
@@ -326,7 +320,7 @@ func (s *safSender) ack(ctx context.Context, e store.SAFEntry, repeat bool) safR
 		s.n.stateMachineError("saf ack", e.TxnID, resultErr(res))
 		return safFailed
 	}
-	s.n.metrics.safAcked.WithLabelValues(s.up.name, e.Kind.String()).Inc()
+	s.n.metrics.safAcked.WithLabelValues(s.name, e.Kind.String()).Inc()
 	return safAcked
 }
 
@@ -342,8 +336,8 @@ func (s *safSender) ack(ctx context.Context, e store.SAFEntry, repeat bool) safR
 //	                  pre-auth (with the card), an 0120 carries its card and
 //	                  approval code
 func (n *Node) safMessage(e store.SAFEntry, t *store.Txn, repeat bool) (*wire.Message, error) {
-	m := upstreamMessage(t, "", e.STAN, e.AcqTime)
-	m.OriginalData = upstreamOriginal(t)
+	m := upstream.Message(t, "", e.STAN, e.AcqTime)
+	m.OriginalData = upstream.OriginalData(t)
 	switch e.Kind {
 	case store.SAFReversal, store.SAFCancel:
 		m.MTI = "0420"
@@ -377,7 +371,7 @@ func (n *Node) forwardMessage(m *wire.Message, t *store.Txn) error {
 		if err != nil || !ok {
 			return fmt.Errorf("original %s of %s: found %v: %w", t.OriginalID, t.ID, ok, err)
 		}
-		m.OriginalData = reversedAtAcquirer(orig)
+		m.OriginalData = upstream.OriginalDataOf(orig)
 	}
 	if t.Type == store.TypeReversal {
 		return nil

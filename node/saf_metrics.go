@@ -1,6 +1,7 @@
 package node
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -32,7 +33,7 @@ func (m *metrics) registerSAF(reg *registerer, n *Node) {
 		open: prometheus.NewDesc("tillgate_stand_in_open_amount",
 			"Amount (minor units) of the acquirer's stand-in approvals whose advices it has not acknowledged: what stand_in.offline_cap bounds.", []string{"acquirer"}, nil),
 	})
-	for _, name := range n.upNames {
+	for _, name := range n.acqNames {
 		m.safSkipped.WithLabelValues(name)
 	}
 }
@@ -114,9 +115,9 @@ func (n *Node) safQueues() []adminapi.SAFQueue {
 // owed to: an acquirer removed from the config while entries were queued
 // for it still shows, so that an operator sees what is stuck.
 func (n *Node) safNames(stats map[string]store.SAFStat) []string {
-	names := append([]string(nil), n.upNames...)
+	names := append([]string(nil), n.acqNames...)
 	for name := range stats {
-		if n.upstreams[name] == nil {
+		if !slices.Contains(n.acqNames, name) {
 			names = append(names, name)
 		}
 	}

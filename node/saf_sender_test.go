@@ -48,8 +48,7 @@ func newSenderRig(t *testing.T) *senderRig {
 	n := &Node{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), store: st, vault: v, relay: &relay{}}
 	n.metrics = newMetrics(&registerer{reg: prometheus.NewRegistry()}, n)
 	r := &senderRig{t: t, n: n}
-	up := &upstream{name: "acq1", poke: make(chan struct{}, 1)}
-	r.s = n.newSAFSender(up, r.send, r.commit)
+	r.s = n.newSAFSender("acq1", make(chan struct{}, 1), r.send, r.commit)
 	return r
 }
 

@@ -190,7 +190,7 @@ func (n *Node) serveFrame(rc *regConn, frame []byte) {
 			_ = rc.c.Close()
 			return
 		}
-		n.send(rc, n.reply(&wire.Message{MTI: mti, STAN: stan}, n.currentView(), wire.RCFormatError))
+		n.send(rc, n.reply(&wire.Message{MTI: mti, STAN: stan}, n.views.Current(), wire.RCFormatError))
 		return
 	}
 	if err := wire.ValidateRequest(req); err != nil {
@@ -201,7 +201,7 @@ func (n *Node) serveFrame(rc *regConn, frame []byte) {
 			rcode = fe.RC()
 		}
 		n.logRequest(slog.LevelWarn, "invalid request", req, keyRemote, rc.remote, keyErr, scrub(err.Error()))
-		n.send(rc, n.reply(req, n.currentView(), rcode))
+		n.send(rc, n.reply(req, n.views.Current(), rcode))
 		return
 	}
 	// Not derived from the node's context: on Close, work in flight runs on

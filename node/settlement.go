@@ -258,7 +258,7 @@ func (n *Node) writeMissingFiles(ctx context.Context, day string) {
 // settlementAcquirers are the acquirers with a file for d: the configured
 // ones and any already recorded.
 func (n *Node) settlementAcquirers(d *store.Day) []string {
-	out := slices.Clone(n.upNames)
+	out := slices.Clone(n.acqNames)
 	for _, f := range d.Files {
 		if !slices.Contains(out, f.Acquirer) {
 			out = append(out, f.Acquirer)

@@ -60,7 +60,7 @@ func settledDay(tb testing.TB, rows int) (*store.Store, *store.Day) {
 func BenchmarkRenderDay(b *testing.B) {
 	const rows = 50000
 	s, d := settledDay(b, rows)
-	n := &Node{store: s, upNames: []string{"acq"}}
+	n := &Node{store: s, acqNames: []string{"acq"}}
 	dir := b.TempDir()
 	b.ReportAllocs()
 	b.ResetTimer()

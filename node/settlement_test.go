@@ -25,7 +25,7 @@ func TestFileNotKeptOnMismatch(t *testing.T) {
 	}
 	dir := t.TempDir()
 	reg := prometheus.NewRegistry()
-	n := &Node{store: s, upNames: []string{"acq"}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	n := &Node{store: s, acqNames: []string{"acq"}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	n.metrics = newMetrics(&registerer{reg: reg}, n)
 	n.cfg.BusinessDay.SettlementDir = dir
 	n.writeMissingFiles(context.Background(), d.Day)

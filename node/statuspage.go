@@ -411,13 +411,13 @@ func (n *Node) statusJSON(w http.ResponseWriter, _ *http.Request) {
 
 func (n *Node) statusDoc() statusDoc {
 	now := time.Now()
-	v := n.currentView()
+	v := n.views.Current()
 	cs := n.raft.Status()
 	doc := statusDoc{
 		GeneratedAt: now.UTC(),
 		Node: statusNode{
-			ID: n.cfg.ID, Role: cs.Role, Active: v.leader, Serving: v.leader && v.serving,
-			Term: cs.Term, LeaderID: cs.LeaderID, ActiveAddr: v.activeAddr,
+			ID: n.cfg.ID, Role: cs.Role, Active: v.Leader, Serving: v.Leader && v.Serving,
+			Term: cs.Term, LeaderID: cs.LeaderID, ActiveAddr: v.ActiveAddr,
 			AppliedIndex: n.store.AppliedIndex(), CommitIndex: cs.CommitIndex,
 			LastIndex: cs.LastIndex, LastSnapshotIndex: cs.LastSnapshotIndex,
 		},
@@ -443,8 +443,8 @@ func (n *Node) statusDoc() statusDoc {
 	if n.regs != nil {
 		doc.Traffic.RegisterConnections = n.regs.count.Load()
 	}
-	if n.link != nil {
-		st := n.link.Stats()
+	if n.acquirers != nil {
+		st := n.acquirers.Default().Link().Stats()
 		doc.Acquirer = statusAcq{
 			Name: n.cfg.Acquirer.Name, Addr: n.cfg.Acquirer.Addr, Healthy: st.Connected > 0,
 			Connected: st.Connected, TimeoutsTotal: st.Timeouts, UnavailableTotal: st.Unavailable,

@@ -146,13 +146,13 @@ func TestOutcomeAfterATermChangeIsARepeat(t *testing.T) {
 	tx := openIntent(t, n, "000020", 0)
 	req := &wire.Message{MTI: "0200", PAN: "4111111111111111", ProcCode: "000000", Amount: tx.Amount, HasAmount: true,
 		TransmissionTime: tx.TransmissionTime, STAN: tx.STAN, TerminalID: tx.TerminalID, Currency: "978"}
-	got := n.resolveFirst(context.Background(), tx, req, n.currentView().term-1)
+	got := n.resolveFirst(context.Background(), tx, req, n.views.Current().Term-1)
 	if got == nil || got.Status != store.StatusApproved || !got.Repeat {
 		t.Fatalf("outcome %+v, want approved and Repeat", got)
 	}
 	tx2 := openIntent(t, n, "000021", 0)
 	req.STAN = tx2.STAN
-	if got := n.resolveFirst(context.Background(), tx2, req, n.currentView().term); got == nil || got.Repeat {
+	if got := n.resolveFirst(context.Background(), tx2, req, n.views.Current().Term); got == nil || got.Repeat {
 		t.Fatalf("outcome in the same term %+v, want no Repeat", got)
 	}
 }

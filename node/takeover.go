@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/cluster"
+	"github.com/tillgate/tillgate/node/inflight"
 	"github.com/tillgate/tillgate/store"
 )
 
@@ -30,9 +31,9 @@ func (n *Node) watchLeadership() {
 			stopped = nil
 			n.fail(fmt.Errorf("node: state machine stopped: %w", n.store.Failure()))
 		case l := <-n.raft.Leadership():
-			n.leaders.note(l, time.Now())
-			old := n.currentView()
-			if l.IsLeader && old.leader && old.term == l.Term {
+			n.leaders.Note(l, time.Now())
+			old := n.views.Current()
+			if l.IsLeader && old.Leader && old.Term == l.Term {
 				continue // the same term seen twice: the takeover already runs
 			}
 			if stopTerm != nil {
@@ -51,44 +52,8 @@ func (n *Node) watchLeadership() {
 }
 
 func (n *Node) setView(l cluster.Leadership) {
-	n.viewMu.Lock()
-	defer n.viewMu.Unlock()
-	old := n.view.Load()
-	v := &view{
-		leader:     l.IsLeader,
-		term:       l.Term,
-		leaderID:   l.LeaderID,
-		activeAddr: n.registerAddrOf(l.LeaderID),
-		servingCh:  make(chan struct{}),
-	}
-	n.view.Store(v)
-	// Wake anyone waiting on the old view so they re-read the new one.
-	closeOnce(old.servingCh)
+	n.views.Set(l, n.registerAddrOf(l.LeaderID))
 	n.log.Info("leadership", "leader", l.IsLeader, keyTerm, l.Term, "leader_id", l.LeaderID)
-}
-
-// markServing lets the pipeline authorize, if term is still ours.
-func (n *Node) markServing(term uint64) bool {
-	n.viewMu.Lock()
-	defer n.viewMu.Unlock()
-	old := n.view.Load()
-	if !old.leader || old.term != term {
-		return false
-	}
-	v := *old
-	v.serving = true
-	v.servingCh = make(chan struct{})
-	n.view.Store(&v)
-	closeOnce(old.servingCh)
-	return true
-}
-
-func closeOnce(ch chan struct{}) {
-	select {
-	case <-ch:
-	default:
-		close(ch)
-	}
 }
 
 // takeover makes a newly elected leader safe to serve: it first catches up
@@ -117,13 +82,13 @@ func (n *Node) takeover(ctx context.Context, term uint64) {
 		n.fail(err)
 		return
 	}
-	claims := make([]*call, len(pending))
+	claims := make([]*inflight.Call, len(pending))
 	for i, t := range pending {
-		if c, owner := n.inflight.join(t.ID); owner {
+		if c, owner := n.inflight.Join(t.ID); owner {
 			claims[i] = c
 		}
 	}
-	if n.markServing(term) {
+	if n.views.MarkServing(term) {
 		n.metrics.takeovers.Inc()
 		n.log.Info("takeover: serving", keyTerm, term, "open_intents", len(pending), "took", time.Since(start))
 		// The advices and reversals owed to acquirers: this term's to send.
@@ -165,12 +130,12 @@ func (n *Node) sweepOnce(ctx context.Context, cutoff time.Time) {
 		return
 	}
 	var stale []*store.Txn
-	var claims []*call
+	var claims []*inflight.Call
 	for _, t := range pending {
 		if t.CreatedAt > cutoff.UnixNano() {
 			continue
 		}
-		if c, owner := n.inflight.join(t.ID); owner {
+		if c, owner := n.inflight.Join(t.ID); owner {
 			stale, claims = append(stale, t), append(claims, c)
 		}
 	}
@@ -186,7 +151,7 @@ func (n *Node) sweepOnce(ctx context.Context, cutoff time.Time) {
 // acquirer, and there may be thousands after a crash under load. claims[i]
 // is the in-flight call takeover holds for pending[i], or nil when another
 // goroutine (a request of an earlier term on this node) still held it.
-func (n *Node) resolveAll(ctx context.Context, pending []*store.Txn, claims []*call) {
+func (n *Node) resolveAll(ctx context.Context, pending []*store.Txn, claims []*inflight.Call) {
 	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
 	for i, t := range pending {
@@ -197,39 +162,24 @@ func (n *Node) resolveAll(ctx context.Context, pending []*store.Txn, claims []*c
 			// waiters wake up (with no answer) instead of hanging.
 			for j := i; j < len(pending); j++ {
 				if claims[j] != nil {
-					n.inflight.finish(pending[j].ID, claims[j], nil)
+					n.inflight.Finish(pending[j].ID, claims[j], nil)
 				}
 			}
 			wg.Wait()
 			return
 		}
 		wg.Add(1)
-		go func(t *store.Txn, c *call) {
+		go func(t *store.Txn, c *inflight.Call) {
 			defer func() { <-sem; wg.Done() }()
 			if c == nil {
-				if c = n.claimAfter(ctx, t.ID); c == nil {
+				if c = n.inflight.ClaimWhenFree(ctx, t.ID); c == nil {
 					return
 				}
 			}
-			n.inflight.finish(t.ID, c, n.resolveOpen(ctx, t.ID))
+			n.inflight.Finish(t.ID, c, n.resolveOpen(ctx, t.ID))
 		}(t, claims[i])
 	}
 	wg.Wait()
-}
-
-// claimAfter waits for whoever holds id and then claims it.
-func (n *Node) claimAfter(ctx context.Context, id string) *call {
-	for ctx.Err() == nil {
-		c, owner := n.inflight.join(id)
-		if owner {
-			return c
-		}
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-		}
-	}
-	return nil
 }
 
 // resolveOpen resolves id if it is still open: a register's repeat may have

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/node/upstream"
 )
 
 func TestAcquirersConfig(t *testing.T) {
@@ -25,7 +26,7 @@ func TestAcquirersConfig(t *testing.T) {
 	if len(list) != 2 || def != "visa" {
 		t.Fatalf("list %d, default %q", len(list), def)
 	}
-	r, _ := newRouter(list, def)
+	r, _ := upstream.NewRouter(list, def)
 	for pan, want := range map[string]string{"4111111111111111": "visa", "5500000000000004": "mc", "6011000000000004": "visa"} {
 		if got := r.Lookup(pan); got != want {
 			t.Errorf("%s routed to %s, want %s", pan, got, want)
@@ -56,22 +57,5 @@ func TestAcquirersConfig(t *testing.T) {
 	old.Acquirer.Addr = "127.0.0.1:9583"
 	if list, def := old.acquirerList(); len(list) != 1 || def != "acquirer" || list[0].Addr != "127.0.0.1:9583" {
 		t.Fatalf("single form: %+v default %q", list, def)
-	}
-}
-
-func TestUpstreamInFlightCap(t *testing.T) {
-	u := &upstream{cfg: AcquirerConfig{MaxInFlight: 2}}
-	if !u.acquire() || !u.acquire() || u.acquire() {
-		t.Fatal("cap of 2 not enforced")
-	}
-	u.release()
-	if !u.acquire() {
-		t.Fatal("a released slot is not reusable")
-	}
-	unlimited := &upstream{}
-	for range 100 {
-		if !unlimited.acquire() {
-			t.Fatal("no cap refused a request")
-		}
 	}
 }
