@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/tillgate/tillgate/acquirer"
 	"github.com/tillgate/tillgate/cluster"
 	"github.com/tillgate/tillgate/node/bins"
+	"github.com/tillgate/tillgate/node/businessday"
+	"github.com/tillgate/tillgate/node/saf"
 	"github.com/tillgate/tillgate/node/standin"
 	"github.com/tillgate/tillgate/node/upstream"
 	"github.com/tillgate/tillgate/wire"
@@ -29,7 +32,17 @@ type (
 	StandInPolicy = standin.Policy
 	// BINLimit is a stand-in floor limit for a card range.
 	BINLimit = standin.BINLimit
+	// SAFConfig tunes the sender of advices and reversals owed to
+	// acquirers.
+	SAFConfig = saf.Config
+	// BusinessDayConfig says when the business day is cut over and where
+	// its settlement files go.
+	BusinessDayConfig = businessday.Config
 )
+
+// DefaultSAFConfig: retry after 1 s, 2 s, ... up to 1 min; skip past an
+// entry after 5 attempts.
+func DefaultSAFConfig() SAFConfig { return saf.DefaultConfig() }
 
 // Peer is one voter of the cluster, as every node's config lists it.
 type Peer struct {
@@ -148,12 +161,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.SAF.Validate(), c.StandIn.Validate())
-	if _, err := c.BusinessDay.schedule(); err != nil {
-		errs = append(errs, err)
-	}
-	if c.BusinessDay.Poll <= 0 {
-		errs = append(errs, fmt.Errorf("business_day.poll %v: want > 0", c.BusinessDay.Poll))
-	}
+	errs = append(errs, c.BusinessDay.Validate())
 	if c.MaxFrame <= 0 || c.MaxFrame > 65535 {
 		errs = append(errs, fmt.Errorf("max_frame %d: want 1..65535", c.MaxFrame))
 	}
@@ -262,4 +270,20 @@ func (c *Config) requestTimeout() time.Duration {
 		slowest = max(slowest, t)
 	}
 	return slowest + 5*time.Second
+}
+
+// adminToken is AdminToken, or the content of AdminTokenFile.
+func (c *Config) adminToken() (string, error) {
+	if c.AdminTokenFile == "" {
+		return c.AdminToken, nil
+	}
+	b, err := os.ReadFile(c.AdminTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("admin_token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("admin_token_file %s is empty: put the token in it, or remove the setting to run without one", c.AdminTokenFile)
+	}
+	return tok, nil
 }

@@ -6,69 +6,53 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tillgate/tillgate/cluster"
-	"github.com/tillgate/tillgate/node/inflight"
+	"github.com/tillgate/tillgate/node/admin"
+	"github.com/tillgate/tillgate/node/businessday"
 	"github.com/tillgate/tillgate/node/leadership"
-	"github.com/tillgate/tillgate/node/standin"
+	"github.com/tillgate/tillgate/node/pipeline"
+	"github.com/tillgate/tillgate/node/relay"
+	"github.com/tillgate/tillgate/node/saf"
+	"github.com/tillgate/tillgate/node/server"
+	"github.com/tillgate/tillgate/node/takeover"
 	"github.com/tillgate/tillgate/node/upstream"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
-)
-
-// Log keys, so that every line names the same things the same way.
-const (
-	keyErr      = "err"
-	keyID       = "txn"
-	keyMTI      = "mti"
-	keySTAN     = "stan"
-	keyTerminal = "terminal"
-	keyPAN      = "pan"
-	keyRemote   = "remote"
-	keyTerm     = "term"
 )
 
 // stateFile is the replicated state inside DataDir; Raft's files live in
 // DataDir/raft.
 const stateFile = "state.db"
 
-// Node is one tillgate daemon.
+// Node is one tillgate daemon: the parts of package node's sub-packages,
+// wired together, started and stopped in order.
 type Node struct {
-	cfg     Config
-	log     *slog.Logger
-	codec   *wire.Codec
-	metrics *metrics
-	reg     *registerer // what this node registered on cfg.Registry
+	cfg    Config
+	log    *slog.Logger
+	codec  *wire.Codec
+	reg    *registerer // what this node registered on cfg.Registry
+	health *health
 
-	store *store.Store
-	raft  *cluster.Cluster
-	vault *store.Vault
-	relay *relay // a standby's link to the active
-
-	regs  *registerServer
-	admin *http.Server
-
-	views    *leadership.Tracker
-	leaders  leadership.History // every (term, leader) seen, for GET /leaders
-	inflight *inflight.Table
-	standIns *standin.Reservations // stand-ins decided, not yet committed
-
+	vault     *store.Vault
+	store     *store.Store
+	raft      *cluster.Cluster
 	acquirers *upstream.Set
-	acqNames  []string                 // sorted
-	safWake   map[string]chan struct{} // by acquirer: wakes its SAF sender
-
-	page statusPage // the operator's status page: recent declines, samples
-
-	sched   schedule      // the business day's cutover schedule
-	dayPoke chan struct{} // wakes the active's business-day loop
-	dayMu   sync.Mutex    // held by the business-day pass that runs
+	views     *leadership.Tracker
+	leaders   *leadership.History // every (term, leader) seen, for GET /leaders
+	relay     *relay.Relay        // a standby's link to the active
+	forwarder *saf.Forwarder
+	days      *businessday.Service
+	page      *admin.StatusPage
+	pipeline  *pipeline.Pipeline
+	watcher   *takeover.Watcher
+	regs      *server.Server
+	admin     *admin.Server
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -91,18 +75,14 @@ func New(cfg Config) (*Node, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	n := &Node{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		codec:    wire.NewCodec(cfg.dialect()),
-		views:    leadership.NewTracker(),
-		inflight: inflight.New(),
-		standIns: standin.NewReservations(),
-		ready:    make(chan struct{}),
-		errc:     make(chan error, 1),
-		dayPoke:  make(chan struct{}, 1),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		codec:   wire.NewCodec(cfg.dialect()),
+		views:   leadership.NewTracker(),
+		leaders: &leadership.History{},
+		ready:   make(chan struct{}),
+		errc:    make(chan error, 1),
 	}
-	n.sched, _ = cfg.BusinessDay.schedule() // Validate checked it
-	n.relay = newRelay(n)
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	return n, nil
 }
@@ -119,7 +99,33 @@ func (n *Node) Start() error {
 	return nil
 }
 
+// open starts the parts bottom up: the state and the log, the links out
+// (acquirers), the parts that work on them, then the doors in (registers,
+// admin).
 func (n *Node) open() error {
+	if err := n.openState(); err != nil {
+		return err
+	}
+	list, def := n.cfg.acquirerList()
+	var err error
+	if n.acquirers, err = upstream.Open(list, def, n.codec.Dialect(), n.log); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.reg = &registerer{reg: n.cfg.Registry}
+	n.build()
+	n.days.RemoveServeLeftovers()
+	n.wg.Go(func() { n.health.watch(n.ctx) })
+	n.wg.Go(func() { n.watcher.Run(n.ctx) })
+	n.wg.Go(func() { n.relay.Run(n.ctx) })
+	if err := n.openDoors(); err != nil {
+		return err
+	}
+	n.log.Info("node started", "registers", n.cfg.RegisterAddr, "raft", n.cfg.RaftAddr, "admin", n.cfg.AdminAddr)
+	return nil
+}
+
+// openState opens the card vault, the replicated state and the Raft log.
+func (n *Node) openState() error {
 	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("node: data dir: %w", err)
 	}
@@ -138,30 +144,31 @@ func (n *Node) open() error {
 	if n.raft, err = cluster.Open(n.cfg.clusterConfig(), n.store); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	list, def := n.cfg.acquirerList()
-	if n.acquirers, err = upstream.Open(list, def, n.codec.Dialect(), n.log); err != nil {
+	n.health = &health{store: n.store, raft: n.raft, errc: n.errc}
+	return nil
+}
+
+// openDoors starts the register listener and the admin API.
+func (n *Node) openDoors() error {
+	var err error
+	if n.regs, err = server.Start(server.Config{
+		Addr: n.cfg.RegisterAddr, Codec: n.codec, MaxConns: n.cfg.MaxConns, IdleTimeout: n.cfg.IdleTimeout,
+		RequestTimeout: n.cfg.requestTimeout(), Handler: n.pipeline, Refuser: n.pipeline, Fail: n.health.Fail,
+		Logger: n.log, Registerer: n.reg,
+	}); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	n.acqNames = n.acquirers.Names()
-	n.safWake = map[string]chan struct{}{}
-	for _, name := range n.acquirers.Names() {
-		n.safWake[name] = make(chan struct{}, 1)
+	if n.cfg.AdminAddr == "" {
+		return nil
 	}
-	n.reg = &registerer{reg: n.cfg.Registry}
-	n.metrics = newMetrics(n.reg, n)
-	n.removeServeLeftovers()
-	n.wg.Add(2)
-	go n.watchLeadership()
-	go n.relay.run(n.ctx)
-	if n.regs, err = startRegisterServer(n); err != nil {
+	token, err := n.cfg.adminToken()
+	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	if n.cfg.AdminAddr != "" {
-		if n.admin, err = n.startAdmin(); err != nil {
-			return fmt.Errorf("node: %w", err)
-		}
+	if n.admin, err = admin.Start(n.adminConfig(token)); err != nil {
+		return fmt.Errorf("node: %w", err)
 	}
-	n.log.Info("node started", "registers", n.cfg.RegisterAddr, "raft", n.cfg.RaftAddr, "admin", n.cfg.AdminAddr)
+	n.wg.Go(func() { n.page.Run(n.ctx) })
 	return nil
 }
 
@@ -182,49 +189,26 @@ func (n *Node) IsLeader() bool { return n.raft != nil && n.raft.IsLeader() }
 
 // Serving reports whether this node is the active and has finished taking
 // over (Barrier, open INTENTs claimed): from then on it authorizes.
-func (n *Node) Serving() bool {
-	return n.views.Current().Active()
-}
-
-// halted reports why this node must not act any more (its state machine
-// or its Raft log failed), or nil. It stays up only until its supervisor
-// (or the test) closes it; meanwhile it must not reach the acquirer, where
-// whatever it did could never be recorded.
-func (n *Node) halted() error {
-	if err := n.store.Failure(); err != nil {
-		return err
-	}
-	if n.raft == nil {
-		return nil
-	}
-	return n.raft.FailErr()
-}
-
-func (n *Node) fail(err error) {
-	select {
-	case n.errc <- err:
-	default:
-	}
-}
+func (n *Node) Serving() bool { return n.views.Current().Active() }
 
 // Close stops the node. Registers go first so no new work starts, then the
 // relay to the active; Raft next, so that nothing more commits: work still
 // in flight then ends with no answer, exactly as after a crash, and the next
-// active resolves its INTENTs. The acquirer link after that, and the state
+// active resolves its INTENTs. The acquirer links after that, and the state
 // last because Raft applies into it until it is shut down.
 func (n *Node) Close() error {
 	var errs []error
 	n.closed.Do(func() {
 		n.cancel()
 		if n.regs != nil {
-			errs = append(errs, n.regs.stop())
+			errs = append(errs, n.regs.Stop())
 		}
 		// Relays still waiting end with no answer: the register repeats.
-		n.relay.close()
+		if n.relay != nil {
+			n.relay.Close()
+		}
 		if n.admin != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			errs = append(errs, n.admin.Shutdown(ctx))
-			cancel()
+			errs = append(errs, n.admin.Shutdown())
 		}
 		if n.raft != nil {
 			errs = append(errs, n.raft.Close())

@@ -1,0 +1,173 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/tillgate/tillgate/node/internal/logkey"
+	"github.com/tillgate/tillgate/wire"
+)
+
+// gnetListener is the gnet listener for cash registers. Its event loops
+// only frame bytes; decoding and the Handler run on goroutines, and answers
+// go back through AsyncWrite, so one slow transaction never stalls a loop.
+type gnetListener struct {
+	gnet.BuiltinEventEngine
+	s       *Server
+	dialect wire.Dialect
+	eng     gnet.Engine
+	booted  chan struct{}
+	done    chan error
+	conns   sync.Map // *gnetConn -> struct{}
+}
+
+// gnetConn is the per-connection state. closed guards against answering on
+// a connection gnet has already closed.
+type gnetConn struct {
+	c      gnet.Conn
+	addr   string
+	last   atomic.Int64 // unix nanos of the last bytes received
+	mu     sync.Mutex
+	closed bool
+}
+
+func startGNet(s *Server) (*gnetListener, error) {
+	l := &gnetListener{
+		s:       s,
+		dialect: s.cfg.Codec.Dialect(),
+		booted:  make(chan struct{}),
+		done:    make(chan error, 1),
+	}
+	go func() {
+		err := gnet.Run(l, "tcp://"+s.cfg.Addr,
+			gnet.WithMulticore(true),
+			// A restarted node must bind while the connections its
+			// predecessor held are still in TIME_WAIT.
+			gnet.WithReuseAddr(true),
+			gnet.WithTicker(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			// No WithTCPKeepAlive: gnet v2.10.0 then replaces a failed
+			// bind's error with "setsockopt: bad file descriptor". Dead
+			// registers are found by the idle timeout instead.
+			gnet.WithLogger(gnetLogger{s.log}),
+		)
+		l.done <- err
+		if err != nil {
+			s.cfg.Fail(fmt.Errorf("register listener: %w", err))
+		}
+	}()
+	select {
+	case <-l.booted:
+		return l, nil
+	case err := <-l.done:
+		return nil, err
+	}
+}
+
+func (l *gnetListener) stop(ctx context.Context) error { return l.eng.Stop(ctx) }
+
+func (l *gnetListener) OnBoot(eng gnet.Engine) gnet.Action {
+	l.eng = eng
+	close(l.booted)
+	return gnet.None
+}
+
+func (l *gnetListener) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if int(l.s.conns.Load()) >= l.s.cfg.MaxConns {
+		l.s.metrics.refusedConns.Inc()
+		return nil, gnet.Close
+	}
+	gc := &gnetConn{c: c, addr: c.RemoteAddr().String()}
+	gc.last.Store(time.Now().UnixNano())
+	c.SetContext(gc)
+	l.conns.Store(gc, struct{}{})
+	l.s.conns.Add(1)
+	return nil, gnet.None
+}
+
+func (l *gnetListener) OnClose(c gnet.Conn, _ error) gnet.Action {
+	gc, ok := c.Context().(*gnetConn)
+	if !ok {
+		return gnet.None
+	}
+	gc.mu.Lock()
+	gc.closed = true
+	gc.mu.Unlock()
+	l.conns.Delete(gc)
+	l.s.conns.Add(-1)
+	return gnet.None
+}
+
+// OnTraffic takes every whole frame out of the buffer: gnet does not call
+// again for bytes that are already buffered.
+func (l *gnetListener) OnTraffic(c gnet.Conn) gnet.Action {
+	gc, ok := c.Context().(*gnetConn)
+	if !ok {
+		return gnet.Close
+	}
+	gc.last.Store(time.Now().UnixNano())
+	for {
+		buf, _ := c.Peek(-1)
+		payload, n, err := l.dialect.Next(buf)
+		if err != nil {
+			l.s.metrics.malformed.WithLabelValues("frame").Inc()
+			l.s.log.Warn("bad frame: closing connection", logkey.Remote, gc.addr, logkey.Err, err)
+			return gnet.Close
+		}
+		if n == 0 {
+			return gnet.None
+		}
+		frame := make([]byte, len(payload)) // payload dies at Discard
+		copy(frame, payload)
+		_, _ = c.Discard(n)
+		go l.s.serve(gc, frame)
+	}
+}
+
+// OnTick closes connections idle for longer than IdleTimeout: gnet has no
+// read deadlines.
+func (l *gnetListener) OnTick() (time.Duration, gnet.Action) {
+	idle := l.s.cfg.IdleTimeout
+	if idle <= 0 {
+		return time.Second, gnet.None
+	}
+	cutoff := time.Now().Add(-idle).UnixNano()
+	l.conns.Range(func(k, _ any) bool {
+		gc := k.(*gnetConn)
+		if gc.last.Load() < cutoff {
+			l.s.metrics.idleClosed.Inc()
+			_ = gc.c.Close()
+		}
+		return true
+	})
+	return time.Second, gnet.None
+}
+
+func (gc *gnetConn) write(b []byte) bool {
+	gc.mu.Lock()
+	closed := gc.closed
+	gc.mu.Unlock()
+	if closed {
+		return false
+	}
+	return gc.c.AsyncWrite(b, nil) == nil
+}
+
+func (gc *gnetConn) close() { _ = gc.c.Close() }
+
+func (gc *gnetConn) remote() string { return gc.addr }
+
+// gnetLogger sends gnet's own logging to slog.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }

@@ -1,0 +1,45 @@
+package server
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	malformed    *prometheus.CounterVec
+	lostAnswers  prometheus.Counter
+	refusedConns prometheus.Counter
+	idleClosed   prometheus.Counter
+	inflight     prometheus.Gauge
+	latency      prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
+	m := &metrics{
+		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tillgate_malformed_requests_total", Help: "Register input refused, by reason (frame, unpack, invalid, panic).",
+		}, []string{"reason"}),
+		lostAnswers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tillgate_lost_answers_total", Help: "Answers that could not be written because the register had gone.",
+		}),
+		refusedConns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tillgate_register_connections_refused_total", Help: "Register connections closed at accept because MaxConns was reached.",
+		}),
+		idleClosed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tillgate_register_connections_idle_closed_total", Help: "Register connections closed for being idle.",
+		}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tillgate_requests_in_flight", Help: "Register requests being processed.",
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tillgate_request_duration_seconds", Help: "Time from a whole frame read to its answer.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5 ms .. 16 s
+		}),
+	}
+	reg.MustRegister(m.malformed, m.lostAnswers, m.refusedConns, m.idleClosed, m.inflight, m.latency,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tillgate_register_connections", Help: "Open register connections.",
+		}, func() float64 { return float64(s.Connections()) }))
+	// Series of the fixed label sets exist from the start, at 0.
+	for _, r := range []string{"frame", "unpack", "invalid", "panic"} {
+		m.malformed.WithLabelValues(r)
+	}
+	return m
+}

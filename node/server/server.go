@@ -1,0 +1,88 @@
+// Package server is the register server: the listeners cash registers
+// connect to (gnet today; a TLS listener, a goroutine per connection,
+// next) and what every listener shares: framing aside, a request is
+// decoded, validated and handed to the Handler off the listener's loop,
+// and its answer written back; a malformed message gets a format-error
+// answer (or its connection closed), and a handler that panics costs only
+// its own connection.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tillgate/tillgate/wire"
+)
+
+// Handler answers a decoded, validated register request: the pipeline. A
+// nil answer means nothing final may be said; the register repeats.
+type Handler interface {
+	Handle(ctx context.Context, req *wire.Message) *wire.Message
+}
+
+// Refuser answers a request the server refuses before the Handler sees it
+// (it could not be decoded or validated) with rc: the pipeline, which adds
+// the node's hints.
+type Refuser interface {
+	Refuse(req *wire.Message, rc string) *wire.Message
+}
+
+// Config is what a Server is built from.
+type Config struct {
+	Addr  string // where registers connect
+	Codec *wire.Codec
+	// MaxConns caps register connections; more are closed at accept.
+	MaxConns int
+	// IdleTimeout closes connections silent for this long.
+	IdleTimeout time.Duration
+	// RequestTimeout bounds one request.
+	RequestTimeout time.Duration
+
+	Handler Handler
+	Refuser Refuser
+	// Fail is told when a listener stops on its own.
+	Fail func(error)
+
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Server runs the listeners.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	conns   atomic.Int64 // open register connections, every listener's
+	gnet    *gnetListener
+}
+
+// Start registers the server's metrics and binds its listeners; it
+// returns once they accept connections.
+func Start(cfg Config) (*Server, error) {
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	s.metrics = newMetrics(cfg.Registerer, s)
+	var err error
+	if s.gnet, err = startGNet(s); err != nil {
+		return nil, fmt.Errorf("register listener %s: %w", cfg.Addr, err)
+	}
+	return s, nil
+}
+
+// Stop closes the listeners and their connections. Requests already handed
+// to the Handler run on; their answers find no connection.
+func (s *Server) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.gnet.stop(ctx); err != nil {
+		return fmt.Errorf("register listener: stop: %w", err)
+	}
+	return nil
+}
+
+// Connections counts the open register connections.
+func (s *Server) Connections() int64 { return s.conns.Load() }

@@ -1,0 +1,57 @@
+package takeover
+
+import (
+	"context"
+	"time"
+
+	"github.com/tillgate/tillgate/node/inflight"
+	"github.com/tillgate/tillgate/node/internal/logkey"
+	"github.com/tillgate/tillgate/store"
+)
+
+// sweep resolves, for as long as the term lasts, every INTENT left open on
+// this active with nobody working on it: a request whose OUTCOME could not
+// be committed (its deadline passed during a slow commit, a failed Apply)
+// while this node stayed the leader. Without the sweep only the next
+// takeover would resolve it: the day could not settle, and a register's
+// repeat would find it pending. An INTENT younger than a request's timeout
+// may still have its request working on it, so it is left alone.
+func (w *Watcher) sweep(ctx context.Context) {
+	every := max(w.cfg.RequestTimeout/4, time.Second)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		w.sweepOnce(ctx, time.Now().Add(-w.cfg.RequestTimeout))
+	}
+}
+
+// sweepOnce resolves the open INTENTs created before cutoff that nothing on
+// this node is working on.
+func (w *Watcher) sweepOnce(ctx context.Context, cutoff time.Time) {
+	pending, err := w.cfg.State.Pending()
+	if err != nil {
+		w.log.Error("sweep: cannot list open intents", logkey.Err, err)
+		return
+	}
+	var stale []*store.Txn
+	var claims []*inflight.Call
+	for _, t := range pending {
+		if t.CreatedAt > cutoff.UnixNano() {
+			continue
+		}
+		if c, owner := w.cfg.Calls.Join(t.ID); owner {
+			stale, claims = append(stale, t), append(claims, c)
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	w.metrics.swept.Add(float64(len(stale)))
+	w.log.Warn("sweep: resolving intents left open on this active", "count", len(stale), "oldest", stale[0].ID)
+	w.resolveAll(ctx, stale, claims)
+}

@@ -1,0 +1,56 @@
+package node
+
+import (
+	"github.com/tillgate/tillgate/node/admin"
+	"github.com/tillgate/tillgate/node/businessday"
+	"github.com/tillgate/tillgate/node/pipeline"
+	"github.com/tillgate/tillgate/node/relay"
+	"github.com/tillgate/tillgate/node/saf"
+	"github.com/tillgate/tillgate/node/takeover"
+)
+
+// build makes the parts that work between the state and the doors, each
+// over the narrow interfaces it declares, and registers their metrics.
+func (n *Node) build() {
+	timeout := n.cfg.requestTimeout()
+	n.relay = relay.New(relay.Config{
+		NodeID: n.cfg.ID, RegisterAddr: n.cfg.RegisterAddr, Timeout: timeout + relay.Margin,
+		Dialect: n.codec.Dialect(), Views: n.views, Logger: n.log,
+	})
+	n.forwarder = saf.New(saf.Options{
+		Config: n.cfg.SAF, LateWindow: timeout, State: n.store, Raft: n.raft, Acquirers: n.acquirers,
+		Vault: n.vault, Health: n.health, Logger: n.log, Registerer: n.reg,
+	})
+	n.days = businessday.New(businessday.Options{
+		Config: n.cfg.BusinessDay, DataDir: n.cfg.DataDir, Acquirers: n.acquirers.Names(),
+		Clock: n.cfg.Clock, Failpoint: n.cfg.Failpoint, State: n.store, Raft: n.raft,
+		Logger: n.log, Registerer: n.reg,
+	})
+	n.page = admin.NewStatusPage(n.cfg.Registry)
+	n.pipeline = pipeline.New(pipeline.Config{
+		NodeID: n.cfg.ID, StandIn: n.cfg.StandIn, RelayTimeout: timeout + relay.Margin, Closing: n.ctx.Done(),
+		Raft: n.raft, State: n.store, Acquirers: n.acquirers, Vault: n.vault, Views: n.views,
+		Relay: n.relay, SAF: n.forwarder, Health: n.health,
+		Observers: []pipeline.Observer{n.page}, Logger: n.log, Registerer: n.reg,
+	})
+	n.watcher = takeover.New(takeover.Config{
+		RequestTimeout: timeout, RegisterAddrOf: n.registerAddrOf,
+		Raft: n.raft, State: n.store, Calls: n.pipeline.Calls(), Resolver: n.pipeline,
+		Views: n.views, History: n.leaders, Duties: []takeover.Duty{n.forwarder, n.days}, Fail: n.health.Fail,
+		Logger: n.log, Registerer: n.reg,
+	})
+	n.acquirers.RegisterMetrics(n.reg)
+	n.relay.RegisterMetrics(n.reg)
+	n.registerMetrics()
+}
+
+func (n *Node) adminConfig(token string) admin.Config {
+	def := n.acquirers.Default()
+	return admin.Config{
+		NodeID: n.cfg.ID, Addr: n.cfg.AdminAddr, Token: token,
+		Raft: n.raft, State: n.store, Days: n.days, Views: n.views, Leaders: n.leaders,
+		Registers: n.regs, Page: n.page, RegisterAddrOf: n.registerAddrOf,
+		AcquirerName: n.cfg.Acquirer.Name, AcquirerAddr: n.cfg.Acquirer.Addr, AcquirerLink: def.Link(),
+		Gatherer: n.cfg.Registry, Fail: n.health.Fail, Logger: n.log,
+	}
+}
