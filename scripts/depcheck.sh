@@ -1,43 +1,33 @@
 #!/usr/bin/env bash
-# Checks the one-way package dependencies of DESIGN.md: each package may
-# import only the tillgate packages listed for it here. cmd/ and systemtest
-# may import anything; nothing may import cmd/.
+# Checks the one-way package dependencies: each package may import only the
+# tillgate packages its row of the table in ARCHITECTURE.md lists (between
+# <!-- depcheck:begin --> and <!-- depcheck:end -->; "—" for none). cmd/
+# and systemtest may import anything; nothing may import cmd/.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 mod=github.com/tillgate/tillgate
-declare -A allow=(
-  [wire]=""
-  [store]=""
-  [settle]=""
-  [cluster]=""
-  [acquirer]="wire"
-  [acquirer/sim]="wire" # not settle: acqsim writes the acquirer's own format
-  [failover]="wire"
-  [node/adminapi]=""
-  [node]="wire store cluster acquirer settle node/adminapi"
-  [history]="wire"
-  [check]="history node/adminapi"
-  [loadtest]="failover wire node/adminapi history"
-  [bench]="loadtest node/adminapi check history"
-  [simulation]="wire store node node/adminapi acquirer/sim failover history check internal/localcluster loadtest"
-  [internal/regsim]="wire history"
-  [internal/localcluster]="node store"
-  [internal/cli]=""
-  [internal/netproxy]=""
-  [internal/faultnet]=""
-)
+declare -A allow=()
+while IFS='|' read -r _ pkg _ imports _; do
+  pkg=$(tr -d '` ' <<<"$pkg")
+  [[ -n $pkg && $pkg != package && $pkg != ---* ]] || continue
+  allow[$pkg]=$(tr -d '`—' <<<"$imports" | tr ',' ' ')
+done < <(sed -n '/<!-- depcheck:begin -->/,/<!-- depcheck:end -->/p' ARCHITECTURE.md | grep '^|')
+if [[ ${#allow[@]} == 0 ]]; then
+  echo "depcheck: no table between the depcheck markers in ARCHITECTURE.md"; exit 1
+fi
 bad=0
 while read -r pkg imports; do
   rel=${pkg#"$mod"}; rel=${rel#/}
   case $rel in cmd/*|systemtest|systemtest/*) continue ;; esac
   if [[ -z ${allow[$rel]+set} ]]; then
-    echo "depcheck: package $rel is not in scripts/depcheck.sh: add it with the imports DESIGN.md allows"; bad=1; continue
+    echo "depcheck: package $rel is not in the table of ARCHITECTURE.md: add its row (job, the imports it may have)"; bad=1; continue
   fi
   for imp in $imports; do
     [[ $imp == "$mod"/* ]] || continue
     dep=${imp#"$mod"/}
     ok=0
     for a in ${allow[$rel]}; do [[ $dep == "$a" ]] && ok=1; done
-    if [[ $ok == 0 ]]; then echo "depcheck: $rel must not import $dep"; bad=1; fi
+    if [[ $ok == 0 ]]; then echo "depcheck: $rel must not import $dep (ARCHITECTURE.md)"; bad=1; fi
   done
 done < <(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./...)
 exit $bad

@@ -157,11 +157,17 @@ func (s *Server) dayFile(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, adminapi.Error{Error: fmt.Sprintf("no acquirer %q on day %s", acq, d.Day), Param: "file"})
 		return
 	}
+	s.sendDayFile(w, d, file, format, f)
+}
+
+// sendDayFile sends the rendered file f of d (file is its name, format
+// csv or json) if its checksum is the one the log records.
+func (s *Server) sendDayFile(w http.ResponseWriter, d *store.Day, file, format string, f *businessday.Rendered) {
 	path, got, ctype := f.CSVPath, f.CSVSHA, "text/csv"
 	if format == "json" {
 		path, got, ctype = f.JSONPath, f.JSONSHA, "application/json"
 	}
-	rec, ok := d.File(acq)
+	rec, ok := d.File(f.Acquirer)
 	if !ok {
 		// Settled, but the active's record of the checksum has not reached
 		// this node yet: it cannot vouch for the bytes.
@@ -174,7 +180,7 @@ func (s *Server) dayFile(w http.ResponseWriter, r *http.Request) {
 		want = rec.JSONSHA256
 	}
 	if got != want {
-		s.cfg.Days.FileMismatch(d.Day, acq, format)
+		s.cfg.Days.FileMismatch(d.Day, f.Acquirer, format)
 		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: fmt.Sprintf("rendered %s differs from the checksum in the log", file),
 			Hint: "this node's state diverged: compare tillctl status hashes and rebuild it from a peer"})
 		return
@@ -192,9 +198,9 @@ func (s *Server) dayFile(w http.ResponseWriter, r *http.Request) {
 }
 
 // reconcileDay reconciles on this node, whichever it is (see
-// businessday.Service.Reconcile), and records the outcome too when it is the active; a
-// standby answers Recorded false, and the client records it at the active
-// (POST /days/{day}/reconciliations).
+// businessday.Service.Reconcile), and records the outcome too when it is
+// the active; a standby answers Recorded false, and the client records it
+// at the active (POST /days/{day}/reconciliations).
 func (s *Server) reconcileDay(w http.ResponseWriter, r *http.Request) {
 	d := s.pathDay(w, r)
 	if d == nil {

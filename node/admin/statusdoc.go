@@ -147,7 +147,7 @@ func (d statusDocs) doc() statusDoc {
 		Day:      d.dayStatus(),
 	}
 	if !cs.LastContact.IsZero() {
-		doc.Node.LeaderContactAgoS = ptr(now.Sub(cs.LastContact).Seconds())
+		doc.Node.LeaderContactAgoS = figure(now.Sub(cs.LastContact).Seconds())
 	}
 	doc.Traffic.RegisterConnections = d.cfg.Registers.Connections()
 	d.figures(&doc, now)
@@ -203,9 +203,9 @@ func (d statusDocs) figures(doc *statusDoc, now time.Time) {
 	}
 	if haveOld {
 		dt := now.Sub(old.at).Seconds()
-		doc.Traffic.WindowS = ptr(dt)
-		doc.Traffic.TxPerSecond = ptr(math.Max(0, cur.tx-old.tx) / dt)
-		doc.Traffic.DeclinesPerSecond = ptr(math.Max(0, cur.declined-old.declined) / dt)
+		doc.Traffic.WindowS = figure(dt)
+		doc.Traffic.TxPerSecond = figure(math.Max(0, cur.tx-old.tx) / dt)
+		doc.Traffic.DeclinesPerSecond = figure(math.Max(0, cur.declined-old.declined) / dt)
 	}
 	quantiles := func(name string) statusQuantiles {
 		h, ok := cur.hist[name]
@@ -226,13 +226,15 @@ func (d statusDocs) figures(doc *statusDoc, now time.Time) {
 	doc.Latency = statusLatency{Request: quantiles(latencyMetric), Acquirer: quantiles(acquirerMetric), RaftCommit: quantiles(commitMetric)}
 }
 
-func ptr(f float64) *float64 { return &f }
+// figure is a figure the node knows, for the JSON; where it knows none the
+// field stays nil (null), never a made-up zero.
+func figure(f float64) *float64 { return &f }
 
 func millis(sec float64) *float64 {
 	if math.IsNaN(sec) {
 		return nil
 	}
-	return ptr(math.Round(sec*1e6) / 1e3)
+	return figure(math.Round(sec*1e6) / 1e3)
 }
 
 // safStatus is the status page's view of the queues.
@@ -251,7 +253,7 @@ func (d statusDocs) safStatus(now time.Time) statusSAF {
 		out.Depth += st.Depth
 	}
 	if out.Depth > 0 {
-		out.OldestAgeS = ptr(max(0, now.Sub(time.Unix(0, oldest)).Seconds()))
+		out.OldestAgeS = figure(max(0, now.Sub(time.Unix(0, oldest)).Seconds()))
 	}
 	return out
 }

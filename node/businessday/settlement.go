@@ -1,14 +1,10 @@
 package businessday
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"hash"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -77,47 +73,13 @@ func (s *Service) Render(ctx context.Context, d *store.Day, dir, only string) (m
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: settlement dir: %w", err)
 	}
-	type out struct {
-		r           *Rendered
-		w           *settle.Writer
-		csvF, jsonF *os.File
-		csvH, jsonH hash.Hash
-		csvB, jsonB *bufio.Writer
-	}
-	outs := map[string]*out{}
-	cleanup := func() {
-		for _, o := range outs {
-			o.csvF.Close()
-			o.jsonF.Close()
-			o.r.Remove()
-		}
-	}
-	open := func(acq string) (*out, error) {
-		if o := outs[acq]; o != nil {
-			return o, nil
-		}
-		o := &out{r: &Rendered{Acquirer: acq}, csvH: sha256.New(), jsonH: sha256.New()}
-		var err error
-		if o.csvF, err = os.CreateTemp(dir, renderPrefix+acq+".csv*"); err != nil {
-			return nil, fmt.Errorf("node: settlement file: %w", err)
-		}
-		o.r.CSVPath = o.csvF.Name()
-		outs[acq] = o
-		if o.jsonF, err = os.CreateTemp(dir, renderPrefix+acq+".json*"); err != nil {
-			return nil, fmt.Errorf("node: settlement file: %w", err)
-		}
-		o.r.JSONPath = o.jsonF.Name()
-		o.csvB = bufio.NewWriterSize(io.MultiWriter(o.csvF, o.csvH), 64<<10)
-		o.jsonB = bufio.NewWriterSize(io.MultiWriter(o.jsonF, o.jsonH), 64<<10)
-		o.w, err = settle.NewWriter(o.csvB, o.jsonB, fileHead(d, acq))
-		return o, err
-	}
+	g := &rendering{day: d, dir: dir, files: map[string]*fileOut{}}
 	for _, name := range s.acquirersOf(d) {
 		if only != "" && name != only {
 			continue
 		}
-		if _, err := open(name); err != nil {
-			cleanup()
+		if _, err := g.open(name); err != nil {
+			g.remove()
 			return nil, err
 		}
 	}
@@ -125,32 +87,17 @@ func (s *Service) Render(ctx context.Context, d *store.Day, dir, only string) (m
 		if only != "" && acq != only {
 			return nil
 		}
-		o, err := open(acq)
+		o, err := g.open(acq)
 		if err != nil {
 			return err
 		}
 		return o.w.Add(r)
 	})
 	if err != nil {
-		cleanup()
+		g.remove()
 		return nil, fmt.Errorf("node: settlement %s: %w", d.Day, err)
 	}
-	res := make(map[string]*Rendered, len(outs))
-	for acq, o := range outs {
-		err := errors.Join(o.w.Close(), o.csvB.Flush(), o.jsonB.Flush(), o.csvF.Sync(), o.jsonF.Sync())
-		if err != nil {
-			cleanup()
-			return nil, fmt.Errorf("node: settlement %s %s: %w", d.Day, acq, err)
-		}
-		o.r.CSVSHA, o.r.JSONSHA = hex.EncodeToString(o.csvH.Sum(nil)), hex.EncodeToString(o.jsonH.Sum(nil))
-		o.r.Trailer = o.w.Trailer()
-		res[acq] = o.r
-	}
-	for _, o := range outs {
-		o.csvF.Close()
-		o.jsonF.Close()
-	}
-	return res, nil
+	return g.finish()
 }
 
 // settlementRow is what the settlement file says of one transaction of the
