@@ -75,8 +75,8 @@ func identityMTI(mti string) bool {
 func (v *regView) isReversal() bool { return v.mti == "0400" || v.mti == "0420" }
 
 // needsAck: reversals and advices are delivered, not declined: 30, 91 and
-// 96 to them say "not taken, send again", never a final answer
-// (CONTRACTS.md section 4).
+// 96 to them say "not taken, send again", never a final answer (the
+// cluster answers 00 and owes them; the failover client keeps them queued).
 func (v *regView) needsAck() bool {
 	return v.isReversal() || v.mti == "0120" || v.mti == "0220"
 }
