@@ -142,7 +142,7 @@ func (p *Pipeline) decide(ctx context.Context, t *store.Txn, req *wire.Message, 
 	case t.Type == store.TypeReversal:
 		// Not taken, or "no such original" (25), which may mean not yet:
 		// the queue sends it again until it is taken, or the original can
-		// no longer arrive (lateWindow).
+		// no longer arrive (the late window: saf.Options.LateWindow).
 		return forward
 	case t.Type == store.TypeCompletion && a.acknowledged():
 		return answered(a.resp, forward.repeat)
@@ -188,7 +188,7 @@ type asked struct {
 
 // acknowledged reports an answer that takes a reversal or advice: a format
 // error, a system error or "inoperative" means the acquirer did nothing with
-// it (see safAcknowledges).
+// it (upstream.Acknowledges).
 func (a asked) acknowledged() bool {
 	return a.resp != nil && upstream.Acknowledges(a.resp.ResponseCode)
 }

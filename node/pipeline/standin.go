@@ -15,13 +15,13 @@ import (
 // and a release func to call once the OUTCOME is committed (or failed).
 func (p *Pipeline) tryStandIn(t *store.Txn, pan, why string) (string, func(), bool) {
 	c := standin.Case{Type: t.Type, Amount: t.Amount, Merchant: t.MerchantID, PAN: pan, PANHash: t.PANHash, Acquirer: t.Acquirer}
-	card, err1 := p.cfg.State.StandInCard(t.Day, t.PANHash)
-	open, err2 := p.cfg.State.StandInOpen(t.Acquirer)
+	cardToday, err1 := p.cfg.State.StandInCard(t.Day, t.PANHash)
+	unacknowledged, err2 := p.cfg.State.StandInOpen(t.Acquirer)
 	if err := errors.Join(err1, err2); err != nil {
 		p.log.Error("stand-in: cannot read the counters, declining", logkey.Txn, t.ID, logkey.Err, err)
 		return "", nil, false
 	}
-	c.Card, c.Open = card, open
+	c.Card, c.Open = cardToday, unacknowledged
 	reason, release := p.standIns.Decide(&p.cfg.StandIn, c, standin.CardKey(t.Day, t.PANHash))
 	if reason != "" {
 		p.metrics.standIn.WithLabelValues(t.Acquirer, why, "declined_"+reason).Inc()
