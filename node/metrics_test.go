@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -315,5 +318,36 @@ func TestDashboardSeriesExist(t *testing.T) {
 	}
 	if !used["tillgate_raft_role"] || !used["tillgate_transactions_total"] {
 		t.Errorf("the dashboard misses the core series; used: %v", used)
+	}
+}
+
+// TestRestartOnTheSameRegistry: every part of a node registers its series
+// on the node's registerer, which takes them back on Close, so a node
+// restarted in the same process on the same registry (the demo, the
+// tests) registers them again without a clash.
+func TestRestartOnTheSameRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	cl := adminCluster(t, 1, func(c *node.Config) { c.Registry = reg })
+	for range 2 {
+		if err := cl.StopNode(0); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.StartNode(0); err != nil {
+			t.Fatalf("restart on the same registry: %v", err)
+		}
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range fams {
+		seen[f.GetName()] = true
+	}
+	for _, name := range []string{"tillgate_acquirer_errors_total", "tillgate_request_duration_seconds", "tillgate_takeovers_total",
+		"tillgate_saf_queue_depth", "tillgate_day_cutovers_total", "tillgate_acquirer_link_up", "tillgate_relay_connections", "tillgate_node_info"} {
+		if !seen[name] {
+			t.Errorf("%s not registered after the restarts", name)
+		}
 	}
 }
