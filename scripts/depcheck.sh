@@ -6,8 +6,8 @@ set -euo pipefail
 mod=github.com/tillgate/tillgate
 declare -A allow=(
   [wire]=""
-  [store]=""
-  [settle]=""
+  [store]="wire"
+  [settle]="wire"
   [cluster]=""
   [acquirer]="wire"
   [acquirer/sim]="wire" # not settle: acqsim writes the acquirer's own format

@@ -29,6 +29,11 @@ type Message struct {
 	NetworkCode      string  // DE70, 3 digits (001 sign-on, 002 sign-off, 301 echo)
 	Totals           *Totals // DE74-77, DE86-89, DE97 (0500/0510)
 	OriginalData     string  // DE90, 42 digits: orig MTI(4) STAN(6) DE7(10) acq inst(11) fwd inst(11)
+
+	// totalsAbsent has bit i set when totalsFields[i] was not in the
+	// unpacked message although others were (MissingTotal); zero for a
+	// message built in code, whose Totals are all there.
+	totalsAbsent uint16
 }
 
 // Key is the identity of a transaction: TerminalID + STAN + TransmissionTime.

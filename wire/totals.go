@@ -15,10 +15,10 @@ package wire
 //
 // Pre-auths, balance inquiries and declines count nowhere.
 //
-// A Totals built in code has all nine fields; one unpacked from a message
-// that carried only some of them remembers which were absent (Missing),
-// so that ValidateRequest can name the first missing one instead of
-// reading zero. The JSON names are those of the admin API and the
+// A message unpacked with only some of the nine remembers which were
+// absent (Message.MissingTotal), so that ValidateRequest can name the first
+// missing one instead of reading zero; Totals itself is the nine values,
+// comparable with ==. The JSON names are those of the admin API and the
 // settlement report.
 type Totals struct {
 	CreditsCount          int64 `json:"credits_count"`           // DE74 n10
@@ -30,39 +30,35 @@ type Totals struct {
 	DebitsAmount          int64 `json:"debits_amount"`           // DE88 n16
 	DebitsReversalAmount  int64 `json:"debits_reversal_amount"`  // DE89 n16
 	NetAmount             int64 `json:"net_amount"`              // DE97 x+n16: sign C/D + 16 digits
-
-	// absent has bit i set when totalsFields[i] was not in the unpacked
-	// message; zero (all present) for every Totals built in code.
-	absent uint16
 }
 
 // totalsFields are the data elements of Totals, in field order.
 var totalsFields = [...]int{74, 75, 76, 77, 86, 87, 88, 89, 97}
 
-// Missing returns the first of DE74-77, DE86-89, DE97 that the unpacked
-// message lacked, or 0 when all nine were there.
-func (t *Totals) Missing() int {
+// MissingTotal returns the first of DE74-77, DE86-89, DE97 that the
+// unpacked message carried no value for while it carried others, or 0
+// (all nine there, or no totals at all).
+func (m *Message) MissingTotal() int {
 	for i, id := range totalsFields {
-		if t.absent&(1<<i) != 0 {
+		if m.totalsAbsent&(1<<i) != 0 {
 			return id
 		}
 	}
 	return 0
 }
 
-// has reports whether field id (one of totalsFields) is present.
-func (t *Totals) has(id int) bool {
+// hasTotal reports whether m has a value for field id (one of
+// totalsFields): every field of Totals built in code does.
+func (m *Message) hasTotal(id int) bool {
 	for i, f := range totalsFields {
 		if f == id {
-			return t.absent&(1<<i) == 0
+			return m.totalsAbsent&(1<<i) == 0
 		}
 	}
 	return false
 }
 
-// Add adds o's nine totals to t, field by field (an absent field of o is
-// zero). t's record of absent fields is left as it is: the sum of totals
-// built in code is complete.
+// Add adds o's nine totals to t, field by field.
 func (t *Totals) Add(o Totals) {
 	t.CreditsCount += o.CreditsCount
 	t.CreditsReversalCount += o.CreditsReversalCount

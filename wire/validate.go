@@ -228,7 +228,7 @@ func (e *missingTotal) Unwrap() error { return e.err }
 func checkTotals(m *Message) error {
 	id := totalsFields[0]
 	if m.Totals != nil {
-		id = m.Totals.Missing()
+		id = m.MissingTotal()
 	}
 	if id == 0 {
 		return nil
