@@ -161,7 +161,7 @@ func TestCloseBatchesUploadExplained(t *testing.T) {
 }
 
 func TestExplain(t *testing.T) {
-	us := []unknownTx{{"A", classDebit, 100}, {"B", classDebit, 250}, {"C", classCredit, 70}, {"D", classDebit, 400}}
+	us := []unknownTx{{"A", wire.BucketDebit, 100}, {"B", wire.BucketDebit, 250}, {"C", wire.BucketCredit, 70}, {"D", wire.BucketDebit, 400}}
 	for _, tc := range []struct {
 		name string
 		diff wire.Totals

@@ -44,7 +44,7 @@ type fakeNode struct {
 
 type fakeTx struct {
 	orig     string // MTI + DE11 + DE7, as DE90 names it
-	class    txClass
+	bucket   wire.Bucket
 	amount   int64
 	reversed bool
 }
@@ -186,22 +186,12 @@ func (f *fakeNode) drop(m *wire.Message) bool {
 // count records an approved m in its terminal's open batch.
 func (f *fakeNode) count(m *wire.Message) {
 	b := f.batch(m.TerminalID)
-	tx := &fakeTx{orig: wire.OriginalMTI(m.MTI) + m.STAN + m.TransmissionTime, amount: m.Amount}
-	mti := wire.OriginalMTI(m.MTI)
-	switch {
-	case mti == "0400" || mti == "0420":
-		tx.class = classDebitReversal
-		if strings.HasPrefix(m.ProcCode, "20") {
-			tx.class = classCreditReversal
-		}
-	case mti == "0220", mti == "0200" && (strings.HasPrefix(m.ProcCode, "00") || strings.HasPrefix(m.ProcCode, "09")):
-		tx.class = classDebit
-	case mti == "0200" && strings.HasPrefix(m.ProcCode, "20"):
-		tx.class = classCredit
-	default:
+	tx := &fakeTx{orig: wire.OriginalMTI(m.MTI) + m.STAN + m.TransmissionTime, amount: m.Amount,
+		bucket: wire.BucketOf(m.Kind(), m.ProcCode)}
+	if tx.bucket == wire.BucketNone {
 		return // pre-auths, balance inquiries: nowhere
 	}
-	if tx.class == classDebitReversal || tx.class == classCreditReversal {
+	if m.Kind().Reversal() {
 		for _, o := range b.txs {
 			if o.orig == m.OriginalData[:20] {
 				o.reversed = true
@@ -255,22 +245,15 @@ func (f *fakeNode) reversedLocked(key string) bool {
 func (b *fakeBatch) totals(forget bool) wire.Totals {
 	var t wire.Totals
 	for _, x := range b.txs {
-		if forget && (x.class == classDebit || x.class == classCredit) && !x.reversed {
+		if x.reversed {
+			continue
+		}
+		if forget && countsInNet(x.bucket) {
 			forget = false
 			continue
 		}
-		switch {
-		case x.class == classDebit && !x.reversed:
-			t.DebitsCount, t.DebitsAmount = t.DebitsCount+1, t.DebitsAmount+x.amount
-		case x.class == classCredit && !x.reversed:
-			t.CreditsCount, t.CreditsAmount = t.CreditsCount+1, t.CreditsAmount+x.amount
-		case x.class == classDebitReversal:
-			t.DebitsReversalCount, t.DebitsReversalAmount = t.DebitsReversalCount+1, t.DebitsReversalAmount+x.amount
-		case x.class == classCreditReversal:
-			t.CreditsReversalCount, t.CreditsReversalAmount = t.CreditsReversalCount+1, t.CreditsReversalAmount+x.amount
-		}
+		t.Count(x.bucket, 1, x.amount)
 	}
-	t.NetAmount = t.DebitsAmount - t.CreditsAmount
 	return t
 }
 
