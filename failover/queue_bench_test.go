@@ -52,7 +52,7 @@ func BenchmarkQueueFleet(b *testing.B) {
 	}{{"fsync", "000000", false}, {"nosync", "000000", true}, {"no-write-ahead", "310000", false}} {
 		b.Run(tc.name, func(b *testing.B) {
 			f := newFake(b, approve)
-			clients := openFleet(b, f.addr, registers, tc.noSync)
+			clients := openFleet(b, f.Addr, registers, tc.noSync)
 			var left atomic.Int64
 			left.Store(int64(b.N))
 			b.ResetTimer()

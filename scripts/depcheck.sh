@@ -21,6 +21,7 @@ declare -A allow=(
   [simulation]="wire store node node/adminapi acquirer/sim failover history check internal/localcluster loadtest"
   [internal/regsim]="wire history"
   [internal/localcluster]="node store"
+  [internal/fakenode]="wire" # test support: imported by tests only
   [internal/cli]=""
   [internal/netproxy]=""
   [internal/faultnet]=""
