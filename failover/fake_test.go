@@ -190,7 +190,7 @@ func deadAddr(t *testing.T) string {
 
 func queued(t *testing.T, c *Client) []*entry {
 	t.Helper()
-	es, err := c.q.all()
+	es, err := c.fwd.q.all()
 	if err != nil {
 		t.Fatal(err)
 	}

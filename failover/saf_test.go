@@ -43,7 +43,7 @@ func refuseOwed(rc string, n int) behaviour {
 func owed(mti string) *wire.Message {
 	o := purchase(100)
 	m := *purchase(100)
-	m.MTI, m.OriginalData = mti, "0200"+o.STAN+o.TransmissionTime+zeros11+zeros11
+	m.MTI, m.OriginalData = mti, wire.OriginalDataFor(wire.MTIFinancial, o.STAN, o.TransmissionTime)
 	if mti == "0400" || mti == "0420" {
 		m.PAN, m.Expiry = "", ""
 	}
@@ -169,7 +169,7 @@ func TestWriteAheadBeforeFirstByte(t *testing.T) {
 	seen := map[string][]*entry{} // by request key: the queue when it arrived
 	f := newFake(t, func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 		if m.MTI != "0800" {
-			es, err := cp.Load().q.all()
+			es, err := cp.Load().fwd.q.all()
 			if err != nil {
 				t.Error(err)
 			}
@@ -215,7 +215,7 @@ func TestApprovalNotContradictedByItsWriteAhead(t *testing.T) {
 	var cp atomic.Pointer[Client]
 	f := newFake(t, func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 		if m.MTI == "0200" {
-			if err := cp.Load().q.db.Close(); err != nil { // the disk is gone
+			if err := cp.Load().fwd.q.db.Close(); err != nil { // the disk is gone
 				t.Error(err)
 			}
 		}
@@ -241,7 +241,7 @@ func TestApprovalNotContradictedByItsWriteAhead(t *testing.T) {
 // register that loses power at this moment.
 func snapshot(t *testing.T, c *Client) string {
 	path := filepath.Join(t.TempDir(), "at-power-loss.db")
-	if err := c.q.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(path, 0o600) }); err != nil {
+	if err := c.fwd.q.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(path, 0o600) }); err != nil {
 		t.Error(err)
 	}
 	return path
@@ -281,9 +281,10 @@ func TestPowerLossMidRequest(t *testing.T) {
 	if revs := b.Received("0400", "0401"); len(revs) != 1 || revs[0].OriginalData[4:10] != req.STAN {
 		t.Fatalf("restarted register sent %d reversals", len(revs))
 	}
-	if rec.count(EventReversalAcked, func(e Event) bool { return e.Key == req.Key() }) != 1 {
-		t.Fatal("no acknowledgement event")
-	}
+	// The event follows the removal from the queue: wait for it too.
+	eventually(t, "acknowledgement event", func() bool {
+		return rec.count(EventReversalAcked, func(e Event) bool { return e.Key == req.Key() }) == 1
+	})
 }
 
 // TestRepeatStoredBeforeRetry: the register crashes while the first copy
@@ -429,13 +430,13 @@ func TestForwarderBacksOffOnPackError(t *testing.T) {
 	cfg.ReversalBackoffMin, cfg.ReversalBackoffMax = time.Hour, time.Hour
 	cfg.OnEvent = rec.add
 	c := open(t, cfg)
-	bad := &entry{Msg: Reversal(purchase(3), "000001", de7(time.Now())), Of: "bad", Created: time.Now().UnixNano(), Held: true}
+	bad := &entry{Msg: Reversal(purchase(3), "000001", wire.TransmissionTime(time.Now())), Of: "bad", Created: time.Now().UnixNano(), Held: true}
 	bad.Msg.TerminalID = "TOOLONG123" // DE41 is 8 long
-	if err := c.q.add(bad); err != nil {
+	if err := c.fwd.q.add(bad); err != nil {
 		t.Fatal(err)
 	}
-	c.q.release(bad.ID, 0, 0)
-	c.nowDue(bad)
+	c.fwd.q.release(bad.ID, 0, 0)
+	c.fwd.nowDue(bad)
 	req := purchase(4)
 	if _, err := c.Do(context.Background(), req); !errors.Is(err, ErrOutcomeUnknown) {
 		t.Fatalf("err %v", err)
@@ -459,15 +460,15 @@ func TestAckedEntryNeverComesBack(t *testing.T) {
 	cfg := testConfig(t, f.Addr)
 	cfg.AttemptTimeout = 100 * time.Millisecond
 	c := open(t, cfg)
-	e := &entry{Msg: Reversal(purchase(5), c.NextSTAN(), de7(time.Now())), Of: "sale", Created: time.Now().UnixNano(), Held: true}
-	if err := c.q.add(e); err != nil {
+	e := &entry{Msg: Reversal(purchase(5), c.NextSTAN(), wire.TransmissionTime(time.Now())), Of: "sale", Created: time.Now().UnixNano(), Held: true}
+	if err := c.fwd.q.add(e); err != nil {
 		t.Fatal(err)
 	}
 	stale := *e // what the forwarder's pass read
-	if found, err := c.q.remove(e); err != nil || !found {
+	if found, err := c.fwd.q.remove(e); err != nil || !found {
 		t.Fatalf("remove: %v %v", found, err)
 	}
-	if d := c.forwardOne(&stale); d != 0 {
+	if d := c.fwd.forwardOne(&stale); d != 0 {
 		t.Fatalf("forwardOne of a removed entry: retry in %v", d)
 	}
 	if n := len(f.Received("0400", "0401")); n != 0 {
