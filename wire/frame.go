@@ -141,7 +141,7 @@ type FrameReader struct {
 	dec  FrameDecoder
 	buf  []byte // the read buffer
 	rest []byte // the part of buf not decoded yet
-	err  error  // the read error, returned once rest is decoded
+	err  error  // the read error, returned (once) when rest is decoded
 }
 
 // NewFrameReader reads d's frames from r with a read buffer of size bytes
@@ -164,9 +164,11 @@ func (fr *FrameReader) Reset(r io.Reader, d Dialect) {
 
 // Next returns the payload of the next frame; it is valid until the next
 // call (copy it to keep it). The error of a read comes only after the
-// frames that read completed: io.EOF at a frame boundary, or the
-// connection's error. A framing error (IsFramingError) means the stream
-// cannot be resynchronised: close the connection.
+// frames that read completed (io.EOF at a frame boundary, or the
+// connection's error), and only once, as with bufio: a Next after a read
+// deadline passed reads again and goes on with a frame begun. A framing
+// error (IsFramingError) means the stream cannot be resynchronised: every
+// later call returns it; close the connection.
 func (fr *FrameReader) Next() ([]byte, error) {
 	for {
 		if len(fr.rest) > 0 {
@@ -179,8 +181,9 @@ func (fr *FrameReader) Next() ([]byte, error) {
 				return payload, nil
 			}
 		}
-		if fr.err != nil {
-			return nil, fr.err
+		if err := fr.err; err != nil {
+			fr.err = nil // as bufio: once, then the next call reads again
+			return nil, err
 		}
 		k, err := fr.r.Read(fr.buf)
 		fr.rest, fr.err = fr.buf[:k], err

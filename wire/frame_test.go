@@ -225,6 +225,16 @@ func TestFrameReaderErrors(t *testing.T) {
 	if _, err := fr.Next(); err != boom || IsFramingError(err) {
 		t.Fatalf("Next after a read error: %v, want boom", err)
 	}
+	// A read error is returned once: after a timeout the frame goes on.
+	timeout := errors.New("timeout")
+	fr.Reset(io.MultiReader(bytes.NewReader([]byte{0, 5, 'a'}), iotest.ErrReader(timeout)), DefaultDialect())
+	if _, err := fr.Next(); err != timeout {
+		t.Fatalf("Next: %v, want the timeout", err)
+	}
+	fr.r = bytes.NewReader([]byte("bcde"))
+	if p, err := fr.Next(); err != nil || string(p) != "abcde" {
+		t.Fatalf("Next after the timeout: %q, %v; want the frame begun before it", p, err)
+	}
 	// Reset starts a clean stream.
 	fr.Reset(bytes.NewReader([]byte{0, 2, 'o', 'k'}), DefaultDialect())
 	if p, err := fr.Next(); err != nil || string(p) != "ok" {
