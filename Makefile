@@ -7,7 +7,8 @@ SEEDS   ?= 20
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-# The whole suite, then bounded fuzz runs of the wire decoder and the
+# The whole suite, then bounded fuzz runs of the wire decoder, the frame
+# decoder (arbitrary bytes in arbitrary chunks) and the
 # state machine's command decoder.
 test:
 	$(GO) test -count=1 -timeout 40m ./...
@@ -15,6 +16,7 @@ test:
 
 fuzz:
 	$(GO) test ./wire -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./wire -run '^$$' -fuzz FuzzFrameDecoder -fuzztime $(FUZZTIME)
 	$(GO) test ./store -run '^$$' -fuzz FuzzDecodeCommand -fuzztime $(FUZZTIME)
 
 verify:
