@@ -286,7 +286,7 @@ func TestWaitQuietSaysWhy(t *testing.T) {
 	}
 }
 
-// ledgerSample is a record as CONTRACTS.md section 3 spells it.
+// ledgerSample is a record as acqsim's GET /ledger spells it.
 const ledgerSample = `{"records":[{"key":"0220T00000010005031203101120","class":"0220","kind":"purchase","amount":2000,
 "rc":"00","auth_code":"S12345","rrn":"000100000042","day":"20261203","original":"0200T00000010005011203101113",
 "reversed":true,"reversed_day":"20261204","tombstone":true,"stand_in":true,"advice":true,"requests":3,"repeats":2,"refused":1}]}`

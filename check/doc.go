@@ -10,19 +10,21 @@
 // every totals check, so each identity is classified and followed on every
 // node and at the acquirer.
 //
-// The rules are those of ../shared/FAULTS.md (I1-I8) and CONTRACTS.md
-// section 5:
+// The rules are those of ../shared/FAULTS.md (I1-I8):
 //
 //   - I1: a 00 the register holds and did not reverse is approved on every
 //     node with the same DE38 and amount, in one day and one batch, and
 //     approved at the acquirer exactly once (or still owed: a violation at
 //     quiescence).
 //   - I2: at most one financial effect per identity; repeats get the first
-//     answer; the acquirer saw an identity twice only for a repeat the node
-//     recorded (Txn.Repeat), and refused nothing as a duplicate.
+//     answer; the acquirer saw an identity twice, or refused one as a
+//     duplicate (94: an old active's original arriving after the new
+//     active's repeat), only for a transaction the nodes mark Repeat
+//     (resolved through the repeat path).
 //   - I3: no phantom on a node or at the acquirer; a decline is approved
 //     nowhere; an unknown outcome nets to zero; a request never sent is
-//     recorded nowhere.
+//     recorded nowhere. A balance inquiry moves no money: only its
+//     answers are checked, never its effect.
 //   - I4: every node's totals = the acquirer's = the model's from the history.
 //   - I5: same hash at the same applied index; every node at the same index.
 //   - I6: at most one leader per term across every node's view.

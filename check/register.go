@@ -72,8 +72,8 @@ func (v *regView) msgKind() wire.Kind { return wire.Classify(v.mti, v.proc, v.or
 func (v *regView) isReversal() bool { return v.msgKind().Reversal() }
 
 // needsAck: reversals and advices are delivered, not declined: 30, 91 and
-// 96 to them say "not taken, send again", never a final answer
-// (CONTRACTS.md section 4).
+// 96 to them say "not taken, send again", never a final answer (the
+// cluster answers 00 and owes them; the failover client keeps them queued).
 func (v *regView) needsAck() bool { return v.msgKind().Owed() }
 
 // final reports whether rc is a final answer for this identity.

@@ -89,8 +89,8 @@ func SumsFrom(m map[string]adminapi.Sum) map[string]Sum {
 	return out
 }
 
-// AcqRecord is one record of the acquirer simulator's ledger (GET /ledger,
-// CONTRACTS.md section 3): one per identity it received.
+// AcqRecord is one record of the acquirer simulator's ledger (acqsim's
+// GET /ledger, the same JSON): one per identity it received.
 type AcqRecord struct {
 	// Key is class(4) + DE41(8) + DE11(6) + DE7(10).
 	Key   string `json:"key"`

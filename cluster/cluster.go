@@ -265,6 +265,13 @@ func (c *Cluster) openTransport(hl *hclogAdapter) (*raft.NetworkTransport, error
 		}
 		advertise = a
 	}
+	if c.cfg.TLS != nil {
+		stream, err := newTLSStream(c.cfg.BindAddr, advertise, c.cfg.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("transport on %s: %w", c.cfg.BindAddr, err)
+		}
+		return raft.NewNetworkTransportWithLogger(stream, transportMaxPool, transportTimeout, hl.Named("transport")), nil
+	}
 	t, err := raft.NewTCPTransportWithLogger(c.cfg.BindAddr, advertise, transportMaxPool, transportTimeout, hl.Named("transport"))
 	if err != nil {
 		return nil, fmt.Errorf("transport on %s (an unspecified bind address needs AdvertiseAddr): %w", c.cfg.BindAddr, err)

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -44,6 +45,14 @@ type Config struct {
 	ApplyTimeout     time.Duration // Apply/Barrier/membership deadline when ctx has none
 
 	Logger *slog.Logger // nil: discard
+
+	// TLS, if set, carries every Raft connection over mutual TLS: it holds
+	// this node's certificate (which must name its Raft address) and the
+	// cluster CA as both ClientCAs and RootCAs. A peer that presents no
+	// certificate of that CA is refused at the handshake, before any RPC:
+	// whoever reaches the Raft port can no longer append entries. nil:
+	// plain TCP.
+	TLS *tls.Config
 
 	// WriteHook, if set, runs before every write to the Raft log; an error
 	// fails the write as a disk error would, and the node's Raft stops

@@ -25,6 +25,7 @@ declare -A allow=(
   [internal/cli]=""
   [internal/netproxy]=""
   [internal/faultnet]=""
+  [internal/pki]=""
 )
 bad=0
 while read -r pkg imports; do
