@@ -16,7 +16,7 @@ test:
 
 fuzz:
 	$(GO) test ./wire -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
-	$(GO) test ./wire -run '^$$' -fuzz FuzzFrameDecoder -fuzztime $(FUZZTIME)
+	$(GO) test ./wire -run '^$$' -fuzz FuzzFrameDecoder -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./store -run '^$$' -fuzz FuzzDecodeCommand -fuzztime $(FUZZTIME)
 
 verify:

@@ -246,7 +246,10 @@ func TestFrameReaderErrors(t *testing.T) {
 // must find exactly the frames, and the error, that Dialect.Next finds in
 // the whole stream at once, and must never panic.
 //
-//	go test ./wire -run '^$' -fuzz FuzzFrameDecoder -fuzztime 60s
+//	go test ./wire -run '^$' -fuzz FuzzFrameDecoder -fuzztime 60s -fuzzminimizetime 2s
+//
+// (Minimizing a new input of a few kilobytes, by default for up to 60 s,
+// would otherwise take most of a short run.)
 func FuzzFrameDecoder(f *testing.F) {
 	for _, td := range testDialects {
 		stream := testStream(f, td.d)
