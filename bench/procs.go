@@ -296,12 +296,12 @@ func (p *procCluster) stopAll() {
 	for _, id := range p.ids {
 		if pr := p.get(id); pr != nil {
 			wg.Add(1)
-			go func() { defer wg.Done(); stop(pr) }()
+			go func() { defer wg.Done(); p.stop(id, pr) }()
 		}
 	}
 	wg.Wait()
 	if pr := p.get("acqsim"); pr != nil {
-		stop(pr)
+		p.stop("acqsim", pr)
 	}
 	p.mu.Lock()
 	p.procs = map[string]*proc{}
@@ -312,12 +312,19 @@ func (p *procCluster) stopAll() {
 	}
 }
 
-func stop(pr *proc) {
+// stopTimeout is how long a process has to stop on SIGTERM.
+const stopTimeout = 20 * time.Second
+
+// stop ends pr with SIGTERM, or SIGKILL after stopTimeout: a process that
+// needs it is logged (a node that does not stop is a finding).
+func (p *procCluster) stop(name string, pr *proc) {
 	pr.cmd.Process.Signal(syscall.SIGCONT)
 	pr.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-pr.done:
-	case <-time.After(20 * time.Second):
+	case <-time.After(stopTimeout):
+		p.log.Warn("did not stop within the timeout of SIGTERM: killed (see its log)", "process", name, "timeout", stopTimeout,
+			"log", filepath.Join(p.dir, name+".log"))
 		pr.cmd.Process.Kill()
 		<-pr.done
 	}

@@ -11,4 +11,9 @@
 // off from its peers for 3 s. The whole suite is behind the build tag
 // chaos: `make chaos`. Both need root and the iptables command; without
 // them every test skips and says why.
+//
+// CHAOS_OUT=dir keeps each run's reports, history and process logs in
+// dir/<scenario> and the figures in dir/table.md; CHAOS_KEEP=1 keeps the
+// nodes' data dirs of passing runs too (a failing run's are always kept);
+// CHAOS_NODE_LOG=info sets the nodes' log level.
 package chaos

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -48,7 +49,7 @@ func run(t *testing.T, s scenario) *bench.Result {
 		t.Skip("chaos: starts tillgate and acqsim processes")
 	}
 	dir := workDir(t)
-	out := outDir(t, s.name)
+	out := outDir(dir, s.name)
 	// Ctrl-C ends the run through bench, which heals every cut and
 	// unmounts every disk on its way out.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -57,16 +58,35 @@ func run(t *testing.T, s scenario) *bench.Result {
 	defer cancel()
 	res, err := bench.RunLocal(ctx, bench.LocalOptions{
 		Load: bench.Options{Registers: s.registers, Think: 100 * time.Millisecond, Mix: chaosMix, OutDir: out,
-			Progress: &lineLogger{t: t}, Seed: uint64(time.Now().UnixNano())},
+			Progress: &lineLogger{t: t}, Seed: uint64(time.Now().UnixNano()),
+			Logger: slog.New(slog.NewTextHandler(&lineLogger{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))},
 		Dir: filepath.Join(dir, "work"), Chaos: s.name, ChaosHold: s.hold, ChaosFlapping: s.flapping, RaftTimeout: raftTimeout,
+		// The test removes the dir itself, once it has the logs.
+		NodeLogLevel: os.Getenv("CHAOS_NODE_LOG"), KeepDir: true,
 	})
 	if err != nil {
 		t.Fatalf("chaos %s: %v (work dir %s)", s.name, err, dir)
 	}
 	t.Logf("%s", figures(s.name, res))
 	appendTable(t, s.name, res)
+	keepLogs(t, filepath.Join(dir, "work"), out)
 	verify(t, res, dir)
 	return res
+}
+
+// keepLogs copies the processes' logs beside the reports: an odd figure in
+// a passing run (the work dir goes) can still be looked into.
+func keepLogs(t *testing.T, work, out string) {
+	logs, _ := filepath.Glob(filepath.Join(work, "*.log"))
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(out, filepath.Base(l)), b, 0o644)
+		}
+		if err != nil {
+			t.Logf("keep %s: %v", l, err)
+		}
+	}
 }
 
 // verify fails the test on a failed check, a violation, no fault, or a
@@ -82,6 +102,10 @@ func verify(t *testing.T, res *bench.Result, dir string) {
 	}
 	if !ok {
 		t.Errorf("chaos run failed (pass %v, %d faults injected, verdict %+v); data and logs kept in %s", res.Pass, len(res.Injected), res.Verdict, dir)
+		return
+	}
+	if os.Getenv("CHAOS_KEEP") != "" {
+		t.Logf("data and logs kept in %s", dir)
 		return
 	}
 	os.RemoveAll(dir)
@@ -101,12 +125,13 @@ func workDir(t *testing.T) string {
 	return dir
 }
 
-// outDir is CHAOS_OUT/name, or a temp dir.
-func outDir(t *testing.T, name string) string {
+// outDir is CHAOS_OUT/name, or a dir beside the work dir: kept with it
+// when the run fails (the history is what to look at).
+func outDir(dir, name string) string {
 	if base := os.Getenv("CHAOS_OUT"); base != "" {
 		return filepath.Join(base, name)
 	}
-	return t.TempDir()
+	return filepath.Join(dir, "report")
 }
 
 // figures is the run's line of the suite's table: faults, registers
@@ -155,13 +180,17 @@ func appendTable(t *testing.T, name string, res *bench.Result) {
 	fmt.Fprintln(f, figures(name, res))
 }
 
-// lineLogger sends bench's progress to the test log, a line at a time.
+// lineLogger sends bench's progress and log to the test log, a line at a
+// time.
 type lineLogger struct {
 	t   *testing.T
+	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
 func (l *lineLogger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.buf.Write(p)
 	for {
 		line, err := l.buf.ReadString('\n')
