@@ -315,16 +315,24 @@ func (p *procCluster) stopAll() {
 // stopTimeout is how long a process has to stop on SIGTERM.
 const stopTimeout = 20 * time.Second
 
-// stop ends pr with SIGTERM, or SIGKILL after stopTimeout: a process that
-// needs it is logged (a node that does not stop is a finding).
+// stop ends pr with SIGTERM, or after stopTimeout with SIGQUIT (a Go
+// process then writes every goroutine's stack to its log: why it did not
+// stop) and SIGKILL; a process that needs them is logged (a node that does
+// not stop is a finding).
 func (p *procCluster) stop(name string, pr *proc) {
 	pr.cmd.Process.Signal(syscall.SIGCONT)
 	pr.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-pr.done:
+		return
 	case <-time.After(stopTimeout):
-		p.log.Warn("did not stop within the timeout of SIGTERM: killed (see its log)", "process", name, "timeout", stopTimeout,
-			"log", filepath.Join(p.dir, name+".log"))
+	}
+	p.log.Warn("did not stop within the timeout of SIGTERM: SIGQUIT (goroutines to its log), then killed", "process", name,
+		"timeout", stopTimeout, "log", filepath.Join(p.dir, name+".log"))
+	pr.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-pr.done:
+	case <-time.After(2 * time.Second):
 		pr.cmd.Process.Kill()
 		<-pr.done
 	}
