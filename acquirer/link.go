@@ -300,7 +300,7 @@ func (l *Link) echoMessage() *wire.Message {
 		stan = "0" + stan
 	}
 	return &wire.Message{
-		MTI:              "0800",
+		MTI:              wire.MTINetwork,
 		TransmissionTime: time.Now().UTC().Format("0102150405"),
 		STAN:             stan,
 		NetworkCode:      wire.NetEcho,

@@ -146,33 +146,19 @@ func (s *session) failAll(cause error) {
 	}
 }
 
-// read decodes frames from a growing buffer and hands each to deliver. It
-// returns the error that ended the connection.
+// read reads frames and hands each to deliver. It returns the error that
+// ended the connection.
 func (s *session) read() error {
-	d := s.l.cfg.Dialect
-	buf := make([]byte, 0, 16<<10)
+	fr := wire.NewFrameReader(s.nc, s.l.cfg.Dialect, 16<<10)
 	for {
-		if len(buf) == cap(buf) {
-			buf = append(make([]byte, 0, 2*cap(buf)), buf...)
+		payload, err := fr.Next()
+		if wire.IsFramingError(err) {
+			return fmt.Errorf("acquirer: bad frame from %s: %w", s.l.cfg.Addr, err)
 		}
-		n, rerr := s.nc.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		off := 0
-		for {
-			payload, k, err := d.Next(buf[off:])
-			if err != nil {
-				return fmt.Errorf("acquirer: bad frame from %s: %w", s.l.cfg.Addr, err)
-			}
-			if payload == nil {
-				break
-			}
-			s.deliver(payload)
-			off += k
+		if err != nil {
+			return err
 		}
-		buf = buf[:copy(buf, buf[off:])]
-		if rerr != nil {
-			return rerr
-		}
+		s.deliver(payload)
 	}
 }
 
@@ -187,7 +173,7 @@ func (s *session) deliver(payload []byte) {
 		s.l.log.Warn("undecodable answer dropped", "conn", s.slot, "err", err)
 		return
 	}
-	if m.MTI == "0800" {
+	if m.MTI == wire.MTINetwork {
 		s.answerHost(m)
 		return
 	}
@@ -206,7 +192,7 @@ func (s *session) deliver(payload []byte) {
 // the writer like a request, with no waiter; if the connection is
 // failing the answer is lost with it.
 func (s *session) answerHost(m *wire.Message) {
-	resp := &wire.Message{MTI: "0810", TransmissionTime: m.TransmissionTime, STAN: m.STAN,
+	resp := &wire.Message{MTI: wire.MTINetworkResponse, TransmissionTime: m.TransmissionTime, STAN: m.STAN,
 		NetworkCode: m.NetworkCode, ResponseCode: wire.RCApproved}
 	frame, err := s.l.codec.PackFrame(nil, resp)
 	if err != nil {

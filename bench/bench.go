@@ -99,6 +99,9 @@ type Result struct {
 	Leaders []LeaderChange `json:"leaders,omitempty"`
 	// Injected are the faults the harness injected, with their times.
 	Injected []check.Fault `json:"faults_injected,omitempty"`
+	// Resume is, per fault injected, how the registers came back (from
+	// their history) and the elections it took (resume.go).
+	Resume []Resume `json:"resume,omitempty"`
 	// Verdict is the per-identity checker's judgement (package check).
 	Verdict *Verdict `json:"verdict,omitempty"`
 	// Acqsim are acqsim's strict counters at the end.
@@ -129,7 +132,11 @@ type hooks struct {
 	// faults runs during the load phase and returns when ctx ends, with
 	// every node it took down back up; it records what it injected.
 	faults func(ctx context.Context, fleet *loadtest.Fleet, log *faultLog)
-	local  *LocalJSON
+	// endWithFaults, if set, ends the load this long after faults
+	// returns (a scenario that runs its course), before Duration if need
+	// be.
+	endWithFaults time.Duration
+	local         *LocalJSON
 	// atRest are the cluster's files to scan for card data (I8): only a
 	// cluster of our own.
 	atRest []string
@@ -169,9 +176,16 @@ func (o *Options) run(ctx context.Context, h hooks) (*Result, error) {
 	res := &Result{Options: o.json(), Started: time.Now()}
 	res.Options.Local = h.local
 	faults := &faultLog{}
-	o.load(ctx, res, fleet, chk, h, faults)
+	span := o.load(ctx, res, fleet, chk, h, faults)
 	res.Checks = append(res.Checks, o.settleRegisters(ctx, res, fleet, hist)...)
 	res.Injected = faults.list()
+	if err := faults.err(); err != nil {
+		res.Checks = append(res.Checks, Check{Name: "faults injected and undone as planned", Detail: err.Error()})
+	}
+	if len(res.Injected) > 0 {
+		res.Resume = resumes(resumeInput{start: span[0], end: span[1], events: hist.Events(), faults: res.Injected,
+			rules: faults.resumeRules(), leaders: readLeaders(ctx, chk.nodes)})
+	}
 	res.Checks = append(res.Checks, batchCheck(res.Batches, len(res.Injected) > 0))
 	res.Verdict = chk.verify(ctx, verifyInput{History: hist.Events(), Faults: res.Injected,
 		RegisterQueues: res.Client.QueueDepth, AtRest: h.atRest, Secrets: loadtest.Cards()})
@@ -193,15 +207,30 @@ func (o *Options) run(ctx context.Context, h hooks) (*Result, error) {
 }
 
 // load runs the fleet with the faults beside it, sampling resources and
-// leaders.
-func (o *Options) load(ctx context.Context, res *Result, fleet *loadtest.Fleet, chk *checker, h hooks, faults *faultLog) {
+// leaders, and returns when the load started and ended.
+func (o *Options) load(ctx context.Context, res *Result, fleet *loadtest.Fleet, chk *checker, h hooks, faults *faultLog) [2]time.Time {
 	smp := startSampling(ctx, h.resources)
 	lw := watchLeaders(ctx, chk.nodes, 500*time.Millisecond)
-	stopFaults := startFaults(ctx, h.faults, fleet, faults)
-	res.Summary = runWithProgress(ctx, fleet, o)
+	loadCtx, endLoad := context.WithCancel(ctx)
+	defer endLoad()
+	stopFaults, faultsDone := startFaults(ctx, h.faults, fleet, faults)
+	if h.endWithFaults > 0 {
+		go func() {
+			select {
+			case <-faultsDone:
+				sleepCtx(loadCtx, h.endWithFaults)
+				endLoad()
+			case <-loadCtx.Done():
+			}
+		}()
+	}
+	start := time.Now()
+	res.Summary = runWithProgress(loadCtx, fleet, o)
+	end := time.Now()
 	stopFaults()
 	res.Leaders = lw.stop()
 	res.Resources = smp.stop(res.Summary.Completed)
+	return [2]time.Time{start, end}
 }
 
 // settleRegisters ends the registers' day once the load has stopped: their
@@ -255,15 +284,16 @@ func (o *Options) openHistory() (*history.Log, error) {
 }
 
 // startFaults runs fn beside the load; the returned func stops it and
-// waits until it has put every node back.
-func startFaults(ctx context.Context, fn func(context.Context, *loadtest.Fleet, *faultLog), fleet *loadtest.Fleet, log *faultLog) func() {
+// waits until it has put every node back; done is closed when fn returns.
+func startFaults(ctx context.Context, fn func(context.Context, *loadtest.Fleet, *faultLog), fleet *loadtest.Fleet, log *faultLog) (stop func(), done <-chan struct{}) {
+	ch := make(chan struct{})
 	if fn == nil {
-		return func() {}
+		close(ch)
+		return func() {}, ch
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); fn(ctx, fleet, log) }()
-	return func() { cancel(); <-done }
+	go func() { defer close(ch); fn(ctx, fleet, log) }()
+	return func() { cancel(); <-ch }, ch
 }
 
 func (o *Options) defaults() error {

@@ -204,8 +204,9 @@ type AcqsimStats struct {
 
 // strictCheck reads acqsim's counters: a connection it closed because the
 // node left its echo unanswered fails the run (a real host would have
-// dropped the link), unless a node was paused (SIGSTOP): a stopped process
-// answers nothing, and the host rightly closes its links. 94s are the
+// dropped the link), unless a node was paused (SIGSTOP: a stopped process
+// answers nothing) or cut off from the acquirer on the network: then the
+// host rightly closes its links. 94s are the
 // checker's (I2); 25s are counted.
 func (c *checker) strictCheck(ctx context.Context, faults []check.Fault) (*AcqsimStats, Check) {
 	ch := Check{Name: "acqsim (strict): every host echo answered"}
@@ -218,12 +219,12 @@ func (c *checker) strictCheck(ctx context.Context, faults []check.Fault) (*Acqsi
 		ch.Detail = err.Error()
 		return nil, ch
 	}
-	paused := slices.ContainsFunc(faults, func(f check.Fault) bool { return f.Kind == "pause" })
+	paused := slices.ContainsFunc(faults, func(f check.Fault) bool { return silencesAcquirer(f.Kind) })
 	ch.Pass = st.HostEchoTimeouts == 0 || paused
 	ch.Detail = fmt.Sprintf("host echoes %d, connections closed for an unanswered echo %d; refused (94) %d (STAN reuse %d); 25 (unknown original) %d; repeats answered from the ledger %d",
 		st.HostEchoes, st.HostEchoTimeouts, st.Refused, st.STANReuse, st.UnknownOriginal, st.Duplicates)
 	if st.HostEchoTimeouts > 0 && paused {
-		ch.Detail += " (a node was paused: its links could not answer)"
+		ch.Detail += " (a node was paused or cut off from the acquirer: its links could not answer)"
 	}
 	if st.HostEchoes == 0 {
 		ch.Detail += " (no host echo sent: is acqsim running --strict, with an --echo-every shorter than the run?)"

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
 	"io"
@@ -52,7 +53,7 @@ func faultMarkers(r *Result) []marker {
 		out = append(out, marker{x: l.At.Seconds(), label: fmt.Sprintf("term %d %s", l.Term, l.Leader), color: "#70c"})
 	}
 	for _, f := range s.Faults {
-		color := map[string]string{"kill": "#c00", "pause": "#e80"}[f.Kind]
+		color := cmp.Or(map[string]string{"kill": "#c00", "pause": "#e80"}[f.Kind], "#a0a")
 		out = append(out, marker{x: f.At.Seconds(), label: f.Kind + " " + f.Node, color: color})
 		if f.Back > 0 {
 			out = append(out, marker{x: f.Back.Seconds(), label: "back", color: "#080"})
@@ -159,6 +160,11 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 <p>From the fault to each register's first answer from another node (or from the faulted node once it is back); percentiles over the registers that resumed. "first" is the gap until the fleet's first such answer.</p>
 <table><tr><th>fault</th><th>node</th><th>at</th><th>back</th><th>resumed</th><th>first</th><th>p50</th><th>p99</th><th>max</th></tr>
 {{range .S.Faults}}<tr><td>{{.Kind}}</td><td>{{.Node}}</td><td>{{d .At}}</td><td>{{d .Back}}</td><td>{{.Resumed}}/{{.Registers}}</td><td>{{d .First}}</td><td>{{d .P50}}</td><td>{{d .P99}}</td><td>{{d .Max}}</td></tr>
+{{end}}</table>{{end}}
+{{with .R.Resume}}<h2>Time to resume, from the fault and from the election</h2>
+<p>From the registers' history: per register, its first answer to a financial request after the fault from a node that serves (not the one the fault silenced, until the fault ends); "from election" is over the registers that resumed after the first leader elected after the fault.</p>
+<table><tr><th>fault</th><th>target</th><th>at</th><th>length</th><th>resumed</th><th>from fault p50</th><th>p99</th><th>max</th><th>elections</th><th>elected after</th><th>from election p50</th><th>p99</th><th>max</th><th>n</th></tr>
+{{range .}}<tr><td>{{.Kind}}</td><td>{{.Target}}</td><td>{{d .At}}</td><td>{{d .Length}}</td><td>{{.Resumed}}/{{.Registers}}</td><td>{{d .FromFault.P50}}</td><td>{{d .FromFault.P99}}</td><td>{{d .FromFault.Max}}</td><td>{{.Elections}}</td><td>{{if .Elections}}{{d .Elected}} ({{.Leader}}){{else}}-{{end}}</td><td>{{d .FromElection.P50}}</td><td>{{d .FromElection.P99}}</td><td>{{d .FromElection.Max}}</td><td>{{.FromElection.N}}</td></tr>
 {{end}}</table>{{end}}
 {{if .R.Resources}}<h2>Resources per process (load phase)</h2>
 <table><tr><th>node</th><th>CPU s</th><th>CPU s / 1,000 tx</th><th>max RSS</th><th>max anon</th><th>source</th></tr>

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tillgate/tillgate/internal/faultnet"
 	"github.com/tillgate/tillgate/loadtest"
 )
 
@@ -46,12 +48,41 @@ type LocalOptions struct {
 	// PauseActive, if set, SIGSTOPs the active once, mid-run, for that
 	// long, then SIGCONTs it.
 	PauseActive time.Duration
+	// PartitionActive, if set, cuts the active's Raft traffic both ways
+	// once, mid-run, for that long (its register port stays reachable:
+	// registers reach every node), then heals. It needs faultnet (root and
+	// iptables: faultnet.Available says why not), and the nodes then run
+	// as users of their own.
+	PartitionActive time.Duration
+	// Chaos names a scenario of the fault suite (ChaosScenarios) to run
+	// beside the load instead of the faults above; the load then lasts
+	// until the scenario is over and 2 s more (Load.Duration, default 10
+	// minutes, bounds it). ChaosHold and ChaosFlapping override its
+	// timings (DefaultChaosHold, DefaultChaosFlapping).
+	Chaos                    string
+	ChaosHold, ChaosFlapping time.Duration
 	// RaftTimeout, if set, is the nodes' Raft heartbeat and election
 	// timeout (the node default is 500 ms; a starved 2-core machine can
 	// look like a dead leader at that).
 	RaftTimeout time.Duration
 	// ReadyTimeout bounds the start of the cluster (default 60 s).
 	ReadyTimeout time.Duration
+	// NodeLogLevel is the nodes' --log-level (default warn).
+	NodeLogLevel string
+
+	// scenario is Chaos's; netFaults says that a fault needs faultnet;
+	// asUsers that the nodes run as users of their own (whenever faultnet
+	// is available); needs what the nodes' directories must offer.
+	scenario  *ChaosScenario
+	netFaults bool
+	asUsers   bool
+	needs     nodeNeeds
+}
+
+// nodeNeeds is what a scenario needs of the nodes' directories.
+type nodeNeeds struct {
+	disk       string // a tmpfs of this size as each data dir
+	failpoints bool   // a failpoint dir per node
 }
 
 // LocalJSON is what the report records of a local run.
@@ -61,8 +92,12 @@ type LocalJSON struct {
 	KillActiveEvery time.Duration `json:"kill_active_every_ns,omitempty"`
 	RestartAfter    time.Duration `json:"restart_after_ns,omitempty"`
 	PauseActive     time.Duration `json:"pause_active_ns,omitempty"`
+	PartitionActive time.Duration `json:"partition_active_ns,omitempty"`
+	Chaos           string        `json:"chaos,omitempty"`
 	RaftTimeout     time.Duration `json:"raft_timeout_ns,omitempty"`
-	Dir             string        `json:"dir"`
+	// AsUsers: each node ran as a user of its own (faultnet).
+	AsUsers bool   `json:"as_users,omitempty"`
+	Dir     string `json:"dir"`
 }
 
 // noFaultTail: no fault starts in the last part of the load phase (this,
@@ -76,6 +111,16 @@ const noFaultTail = 5 * time.Second
 func RunLocal(ctx context.Context, lo LocalOptions) (*Result, error) {
 	if err := lo.defaults(); err != nil {
 		return nil, err
+	}
+	var fe *faultEnv
+	if lo.netFaults {
+		var err error
+		if fe, err = openFaults(ctx); err != nil {
+			return nil, err
+		}
+		// After stopAll below (deferred calls run last): every rule goes,
+		// whichever way the run ends.
+		defer fe.Close()
 	}
 	if err := lo.prepare(ctx); err != nil {
 		return nil, err
@@ -92,8 +137,11 @@ func RunLocal(ctx context.Context, lo LocalOptions) (*Result, error) {
 	lo.progressf("cluster of %d node(s) and acqsim up in %s: registers %v", lo.Nodes, lo.Dir, p.reg)
 	// The harness itself too: its registers share the machine's CPUs.
 	pids := func() map[string]int { m := p.pids(); m["tillbench"] = os.Getpid(); return m }
-	res, err := lo.Load.run(ctx, hooks{resources: procSource{pids: pids}, faults: lo.faults(p),
-		local: lo.json(), atRest: p.atRest()})
+	h := hooks{resources: procSource{pids: pids}, faults: lo.faults(p, fe), local: lo.json(), atRest: p.atRest()}
+	if lo.scenario != nil {
+		h.endWithFaults = chaosTail
+	}
+	res, err := lo.Load.run(ctx, h)
 	p.stopAll()
 	lo.cleanup(res, err)
 	return res, err
@@ -121,6 +169,49 @@ func (lo *LocalOptions) defaults() error {
 	if lo.Load.Logger == nil {
 		lo.Load.Logger = slog.New(slog.DiscardHandler)
 	}
+	if err := lo.chaosDefaults(); err != nil {
+		return err
+	}
+	return lo.userDefaults()
+}
+
+// chaosDefaults looks the scenario up and sets its load's defaults: 200
+// registers, closed loop with 100 ms of think time (busy registers, so that
+// the time to resume is the cluster's, not a register's idleness), bounded
+// by 10 minutes.
+func (lo *LocalOptions) chaosDefaults() error {
+	if lo.Chaos == "" {
+		return nil
+	}
+	s, err := chaosScenario(lo.Chaos)
+	if err != nil {
+		return err
+	}
+	lo.scenario, lo.needs = &s, nodeNeeds{disk: s.disk, failpoints: s.failpoints}
+	if lo.Load.Duration == 0 && lo.Load.Transactions == 0 {
+		lo.Load.Duration = 10 * time.Minute
+	}
+	if lo.Load.Registers == 0 {
+		lo.Load.Registers = 200
+	}
+	if lo.Load.Rate == 0 && lo.Load.Think == 0 {
+		lo.Load.Think = 100 * time.Millisecond
+	}
+	return nil
+}
+
+// userDefaults: the nodes run as users of their own whenever faultnet is
+// available; a fault on the network cannot do without.
+func (lo *LocalOptions) userDefaults() error {
+	lo.netFaults = lo.PartitionActive > 0 || lo.scenario != nil
+	if lo.netFaults && lo.Nodes < 3 {
+		return errors.New("bench: network faults need 3 nodes")
+	}
+	err := faultnet.Available()
+	if err != nil && lo.netFaults {
+		return fmt.Errorf("bench: the faults asked for cannot be injected here: %w", err)
+	}
+	lo.asUsers = err == nil
 	return nil
 }
 
@@ -198,7 +289,8 @@ func pick(set, dflt string) string {
 
 func (lo *LocalOptions) json() *LocalJSON {
 	j := &LocalJSON{Nodes: lo.Nodes, AcqsimLatency: lo.AcqsimLatency, KillActiveEvery: lo.KillActiveEvery,
-		PauseActive: lo.PauseActive, RaftTimeout: lo.RaftTimeout, Dir: lo.Dir}
+		PauseActive: lo.PauseActive, PartitionActive: lo.PartitionActive, Chaos: lo.Chaos, RaftTimeout: lo.RaftTimeout,
+		AsUsers: lo.asUsers, Dir: lo.Dir}
 	if lo.KillActiveEvery > 0 {
 		j.RestartAfter = lo.RestartAfter
 	}
@@ -222,8 +314,11 @@ func (lo *LocalOptions) progressf(format string, args ...any) {
 }
 
 // faults returns the fault injector of the options, nil for none.
-func (lo *LocalOptions) faults(p *procCluster) func(context.Context, *loadtest.Fleet, *faultLog) {
-	if lo.KillActiveEvery <= 0 && lo.PauseActive <= 0 {
+func (lo *LocalOptions) faults(p *procCluster, fe *faultEnv) func(context.Context, *loadtest.Fleet, *faultLog) {
+	if lo.scenario != nil {
+		return lo.chaosFaults(p, fe)
+	}
+	if lo.KillActiveEvery <= 0 && lo.PauseActive <= 0 && lo.PartitionActive <= 0 {
 		return nil
 	}
 	return func(ctx context.Context, fleet *loadtest.Fleet, log *faultLog) {
@@ -254,8 +349,55 @@ func (lo *LocalOptions) faults(p *procCluster) func(context.Context, *loadtest.F
 				}
 			})
 		}
+		if lo.PartitionActive > 0 {
+			wg.Go(func() {
+				if sleepCtx(ctx, lo.Load.Duration/2) && time.Now().Before(last) {
+					one.Lock()
+					lo.partitionActive(ctx, lo.newChaos(p, fe, fleet, log))
+					one.Unlock()
+				}
+			})
+		}
 		wg.Wait()
 	}
+}
+
+// newChaos is the fault handle of a run.
+func (lo *LocalOptions) newChaos(p *procCluster, fe *faultEnv, fleet *loadtest.Fleet, log *faultLog) *chaos {
+	return &chaos{lo: lo, p: p, net: fe.net, fleet: fleet, log: log, rnd: rand.New(rand.NewPCG(lo.Load.Seed, 0xc4a05))}
+}
+
+// chaosFaults runs the scenario; what stops it is a failed check.
+func (lo *LocalOptions) chaosFaults(p *procCluster, fe *faultEnv) func(context.Context, *loadtest.Fleet, *faultLog) {
+	return func(ctx context.Context, fleet *loadtest.Fleet, log *faultLog) {
+		lo.progressf("chaos: %s: %s", lo.scenario.Name, lo.scenario.Doc)
+		if err := lo.scenario.run(ctx, lo.newChaos(p, fe, fleet, log)); err != nil {
+			log.fail(fmt.Errorf("chaos %s: %w", lo.scenario.Name, err))
+			lo.progressf("chaos: %v", err)
+		}
+	}
+}
+
+// partitionActive cuts the active's Raft traffic both ways for
+// PartitionActive, then heals (always, even if ctx ends first).
+func (lo *LocalOptions) partitionActive(ctx context.Context, c *chaos) {
+	a, err := lo.findActive(ctx, c.p)
+	if err != nil {
+		return
+	}
+	f, err := c.cut(faultPartition, a, resumeRule{Silent: a}, append(c.p.raftOut(a), c.p.raftIn(a)...))
+	if err != nil {
+		lo.progressf("fault: %v", err)
+		c.log.fail(err)
+		return
+	}
+	sleepCtx(ctx, lo.PartitionActive)
+	if err := f.over(); err != nil {
+		lo.progressf("fault: heal: %v", err)
+		c.log.fail(err)
+		return
+	}
+	lo.progressf("fault: healed")
 }
 
 // killActive SIGKILLs the active and restarts it RestartAfter later (at

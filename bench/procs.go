@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tillgate/tillgate/internal/faultnet"
 	"github.com/tillgate/tillgate/node/adminapi"
 )
 
@@ -30,6 +32,17 @@ type procCluster struct {
 	ids             []string
 	reg, raft, adm  []string
 	acqAddr, acqAdm string
+
+	// users are the users the nodes run as, by node id (users.go); nil:
+	// this process's user.
+	users map[string]faultnet.User
+	// disk is the size of a tmpfs mounted as each node's data dir ("":
+	// none; disk.go); failpoints gives each node a failpoint directory
+	// of its own (TILLGATE_FAILPOINT_DIR).
+	disk       string
+	failpoints bool
+	mounts     []string
+	nodeLog    string // the nodes' --log-level
 
 	mu    sync.Mutex
 	procs map[string]*proc // by node id, and "acqsim"
@@ -47,17 +60,27 @@ func startProcCluster(ctx context.Context, o *LocalOptions) (*procCluster, error
 	if err != nil {
 		return nil, err
 	}
-	p := &procCluster{dir: o.Dir, tillgate: o.TillgateBin, acqsim: o.AcqsimBin, raftTimeout: o.RaftTimeout, log: o.Load.Logger, procs: map[string]*proc{}}
+	p := &procCluster{dir: o.Dir, tillgate: o.TillgateBin, acqsim: o.AcqsimBin, raftTimeout: o.RaftTimeout, log: o.Load.Logger,
+		disk: o.needs.disk, failpoints: o.needs.failpoints, nodeLog: cmp.Or(o.NodeLogLevel, "warn"), procs: map[string]*proc{}}
 	for i := range o.Nodes {
 		p.ids = append(p.ids, fmt.Sprintf("node%d", i+1))
 	}
 	n := o.Nodes
 	p.reg, p.raft, p.adm = addrs[0:n], addrs[n:2*n], addrs[2*n:3*n]
 	p.acqAddr, p.acqAdm = addrs[3*n], addrs[3*n+1]
+	if o.asUsers {
+		if err := p.runAsUsers(); err != nil && o.netFaults {
+			return nil, err
+		} else if err != nil {
+			// Nothing needs the users: run as this user, and say why.
+			o.progressf("nodes run as this process's user: %v", err)
+			p.users, o.asUsers = nil, false
+		}
+	}
 	if err := p.startAcqsim(o.AcqsimLatency); err != nil {
 		return nil, err
 	}
-	if err := p.writeConfigs(ctx); err != nil {
+	if err := p.prepareNodes(ctx); err != nil {
 		p.stopAll()
 		return nil, err
 	}
@@ -102,8 +125,44 @@ func (p *procCluster) atRest() []string {
 	return out
 }
 
+// prepareNodes makes each node's data dir (a tmpfs of its own with
+// disk), failpoint dir and config.
+func (p *procCluster) prepareNodes(ctx context.Context) error {
+	for _, id := range p.ids {
+		if err := p.makeDataDir(id); err != nil {
+			return err
+		}
+		if p.failpoints {
+			if err := os.MkdirAll(p.failpointDir(id), 0o755); err != nil {
+				return fmt.Errorf("bench: failpoints of %s: %w", id, err)
+			}
+		}
+	}
+	return p.writeConfigs(ctx)
+}
+
+// makeDataDir creates node id's data dir, owned by its user: on a tmpfs
+// of its own with disk (disk.go), so that a test can fill it up.
+func (p *procCluster) makeDataDir(id string) error {
+	dir := filepath.Join(p.dir, id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("bench: data dir of %s: %w", id, err)
+	}
+	if p.disk != "" {
+		if err := p.mountTmpfs(dir); err != nil {
+			return err
+		}
+	}
+	return p.own(id, dir)
+}
+
+// failpointDir is node id's TILLGATE_FAILPOINT_DIR.
+func (p *procCluster) failpointDir(id string) string {
+	return filepath.Join(p.dir, id+".failpoints")
+}
+
 // writeConfigs creates the card key (tillgate keygen) and one JSON config
-// per node.
+// per node; each node reads its own copy of the key, which its user owns.
 func (p *procCluster) writeConfigs(ctx context.Context) error {
 	key := filepath.Join(p.dir, "card.key")
 	if out, err := exec.CommandContext(ctx, p.tillgate, "keygen", key).CombinedOutput(); err != nil {
@@ -114,9 +173,16 @@ func (p *procCluster) writeConfigs(ctx context.Context) error {
 		peers = append(peers, map[string]string{"id": id, "raft_addr": p.raft[i], "register_addr": p.reg[i]})
 	}
 	for i, id := range p.ids {
+		nodeKey := filepath.Join(p.dir, id+".key")
+		if err := copyFile(key, nodeKey, 0o600); err != nil {
+			return fmt.Errorf("bench: card key of %s: %w", id, err)
+		}
+		if err := p.own(id, nodeKey); err != nil {
+			return err
+		}
 		cfg := map[string]any{
 			"id": id, "data_dir": filepath.Join(p.dir, id), "register_addr": p.reg[i], "raft_addr": p.raft[i],
-			"admin_addr": p.adm[i], "bootstrap": true, "peers": peers, "card_key_file": key,
+			"admin_addr": p.adm[i], "bootstrap": true, "peers": peers, "card_key_file": nodeKey,
 			"acquirer": map[string]any{"addr": p.acqAddr},
 		}
 		if d := p.raftTimeout; d > 0 {
@@ -127,28 +193,44 @@ func (p *procCluster) writeConfigs(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("bench: config of %s: %w", id, err)
 		}
-		if err := os.WriteFile(filepath.Join(p.dir, id+".json"), b, 0o600); err != nil {
+		cfgPath := filepath.Join(p.dir, id+".json")
+		if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
 			return fmt.Errorf("bench: config of %s: %w", id, err)
+		}
+		if err := p.own(id, cfgPath); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// start runs node id from its config (a restart keeps its data).
+// start runs node id from its config (a restart keeps its data), as its
+// user if it has one.
 func (p *procCluster) start(id string) error {
-	return p.spawn(id, p.tillgate, "serve", "--config", filepath.Join(p.dir, id+".json"), "--log-level", "warn")
+	var env []string
+	if p.failpoints {
+		env = append(os.Environ(), "TILLGATE_FAILPOINT_DIR="+p.failpointDir(id))
+	}
+	return p.spawnAs(id, p.credential(id), env, p.tillgate, "serve", "--config", filepath.Join(p.dir, id+".json"), "--log-level", p.nodeLog)
 }
 
-// spawn starts a process whose output goes to DIR/name.log.
+// spawn starts a process as this process's user.
 func (p *procCluster) spawn(name, bin string, args ...string) error {
+	return p.spawnAs(name, nil, nil, bin, args...)
+}
+
+// spawnAs starts a process whose output goes to DIR/name.log, as cred (nil:
+// this process's user), with env (nil: this process's).
+func (p *procCluster) spawnAs(name string, cred *syscall.Credential, env []string, bin string, args ...string) error {
 	logf, err := os.OpenFile(filepath.Join(p.dir, name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("bench: start %s: %w", name, err)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Should tillbench die without stopping them, they die too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stdout, cmd.Stderr, cmd.Env = logf, logf, env
+	// Should tillbench die without stopping them, they die too (the
+	// signal is set after the switch of user, which would clear it).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: cred}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("bench: start %s: %w", name, err)
@@ -214,24 +296,43 @@ func (p *procCluster) stopAll() {
 	for _, id := range p.ids {
 		if pr := p.get(id); pr != nil {
 			wg.Add(1)
-			go func() { defer wg.Done(); stop(pr) }()
+			go func() { defer wg.Done(); p.stop(id, pr) }()
 		}
 	}
 	wg.Wait()
 	if pr := p.get("acqsim"); pr != nil {
-		stop(pr)
+		p.stop("acqsim", pr)
 	}
 	p.mu.Lock()
 	p.procs = map[string]*proc{}
 	p.mu.Unlock()
+	// Only now: a node still running would keep its mount busy.
+	if err := p.unmountAll(); err != nil {
+		p.log.Error("unmount", "err", err)
+	}
 }
 
-func stop(pr *proc) {
+// stopTimeout is how long a process has to stop on SIGTERM.
+const stopTimeout = 20 * time.Second
+
+// stop ends pr with SIGTERM, or after stopTimeout with SIGQUIT (a Go
+// process then writes every goroutine's stack to its log: why it did not
+// stop) and SIGKILL; a process that needs them is logged (a node that does
+// not stop is a finding).
+func (p *procCluster) stop(name string, pr *proc) {
 	pr.cmd.Process.Signal(syscall.SIGCONT)
 	pr.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-pr.done:
-	case <-time.After(20 * time.Second):
+		return
+	case <-time.After(stopTimeout):
+	}
+	p.log.Warn("did not stop within the timeout of SIGTERM: SIGQUIT (goroutines to its log), then killed", "process", name,
+		"timeout", stopTimeout, "log", filepath.Join(p.dir, name+".log"))
+	pr.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-pr.done:
+	case <-time.After(2 * time.Second):
 		pr.cmd.Process.Kill()
 		<-pr.done
 	}

@@ -32,6 +32,7 @@ func WriteSummary(w io.Writer, r *Result) {
 	writeLatency(w, s)
 	writeHistogram(w, s.Histogram, s.Completed)
 	writeFaults(w, s.Faults)
+	writeResume(w, r.Resume)
 	writeResources(w, r.Resources)
 	writeCounts(w, r)
 	writeBatches(w, r.Batches)
@@ -179,4 +180,38 @@ func anonMiB(b int64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
+// writeResume prints, per fault, the time to resume from the fault and from
+// the election after it (from the registers' history), and the elections.
+func writeResume(w io.Writer, rs []Resume) {
+	if len(rs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nTime to resume, per register, to its first answer to a financial request from a serving node (history):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  fault\ttarget\tat\tlength\tresumed\tfrom fault p50\tp99\tmax\telections\telected after\tfrom election p50\tp99\tmax (n)")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Kind, r.Target, roundMS(r.At), roundMS(r.Length),
+			r.Resumed, r.Registers, roundMS(r.FromFault.P50), roundMS(r.FromFault.P99), roundMS(r.FromFault.Max), r.Elections,
+			electedText(r), fromElectionText(r))
+	}
+	tw.Flush()
+}
+
+func roundMS(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+
+func electedText(r Resume) string {
+	if r.Elections == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%s (%s)", roundMS(r.Elected), r.Leader)
+}
+
+func fromElectionText(r Resume) string {
+	e := r.FromElection
+	if r.Elections == 0 || e.N == 0 {
+		return "-\t-\t-"
+	}
+	return fmt.Sprintf("%s\t%s\t%s (%d)", roundMS(e.P50), roundMS(e.P99), roundMS(e.Max), e.N)
 }

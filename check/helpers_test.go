@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/history"
+	"github.com/tillgate/tillgate/wire"
 )
 
 const (
@@ -181,7 +182,7 @@ func typeOf(mti, proc string) string {
 	case "0220":
 		return "completion"
 	}
-	return procKind(proc)
+	return wire.ProcKind(proc).String()
 }
 
 // input assembles the run: three nodes with copies of the transactions,

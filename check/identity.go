@@ -3,6 +3,8 @@ package check
 import (
 	"fmt"
 	"strings"
+
+	"github.com/tillgate/tillgate/wire"
 )
 
 // checkIdentity applies the per-identity rules to what the registers hold
@@ -169,7 +171,7 @@ func (c *checker) approvedOnce(v *regView, fs *findings) {
 // inquiry, which moves no money (the acquirer may have answered one the
 // register never heard of: nothing to undo).
 func (c *checker) acquirerHolds(v *regView) bool {
-	return !c.in.SkipAcquirer && v.kind() != "balance"
+	return !c.in.SkipAcquirer && v.kind() != wire.KindBalance.String()
 }
 
 // owed explains a missing acquirer approval when a node still owes
@@ -197,7 +199,7 @@ func recordKeys(rs []*AcqRecord) string {
 // and an approval the register reversed, net to zero on every node and at
 // the acquirer.
 func (c *checker) zeroEverywhere(v *regView, fs *findings) {
-	if v.kind() == "balance" {
+	if v.kind() == wire.KindBalance.String() {
 		return // moves no money: there is nothing to net
 	}
 	why := c.zeroWhy(v)

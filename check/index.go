@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/tillgate/tillgate/wire"
 )
 
 // nodeIndex is one node's transactions by identity.
@@ -69,8 +71,8 @@ func acqClass(mti string) string {
 	if len(mti) == 4 && mti[3] == '1' {
 		mti = mti[:3] + "0"
 	}
-	if mti == "0420" {
-		return "0400"
+	if mti == wire.MTIReversalAdvice {
+		return wire.MTIReversal
 	}
 	return mti
 }
@@ -148,7 +150,7 @@ func (ai *acqIndex) clash(id, other string) {
 // (for the node's own reversal 0420 and stand-in advice 0220, which have
 // identities of their own) the transaction its DE90 names.
 func (ai *acqIndex) file(r *AcqRecord) {
-	if r.Class == "0800" {
+	if r.Class == wire.MTINetwork {
 		return // network management is no transaction
 	}
 	if id, ok := ai.owner[r.Key]; ok {

@@ -4,9 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/tillgate/tillgate/history"
+	"github.com/tillgate/tillgate/wire"
 )
 
 // regState is what the registers hold for an identity.
@@ -63,23 +63,18 @@ type regView struct {
 
 // identityMTI reports the MTIs that are financial identities; echoes and
 // batch closes are not transactions.
-func identityMTI(mti string) bool {
-	switch mti {
-	case "0100", "0120", "0200", "0220", "0400", "0420":
-		return true
-	}
-	return false
-}
+func identityMTI(mti string) bool { return wire.Classify(mti, "", "").Financial() }
+
+// msgKind is the wire kind of the identity's message.
+func (v *regView) msgKind() wire.Kind { return wire.Classify(v.mti, v.proc, v.origMTI) }
 
 // isReversal: a reversal's effect is on the original it names.
-func (v *regView) isReversal() bool { return v.mti == "0400" || v.mti == "0420" }
+func (v *regView) isReversal() bool { return v.msgKind().Reversal() }
 
 // needsAck: reversals and advices are delivered, not declined: 30, 91 and
 // 96 to them say "not taken, send again", never a final answer (the
 // cluster answers 00 and owes them; the failover client keeps them queued).
-func (v *regView) needsAck() bool {
-	return v.isReversal() || v.mti == "0120" || v.mti == "0220"
-}
+func (v *regView) needsAck() bool { return v.msgKind().Owed() }
 
 // final reports whether rc is a final answer for this identity.
 func (v *regView) final(rc string) bool {
@@ -87,42 +82,20 @@ func (v *regView) final(rc string) bool {
 }
 
 // notAck: the answers that acknowledge no reversal or advice.
-func notAck(rc string) bool { return rc == "30" || rc == "91" || rc == "96" }
+func notAck(rc string) bool {
+	return rc == wire.RCFormatError || rc == wire.RCIssuerInoperative || rc == wire.RCSystemError
+}
 
 // acknowledged: a reversal or advice got a final answer.
 func (v *regView) acknowledged() bool {
 	return v.state == regApproved || v.state == regDeclined
 }
 
-// kind is the totals kind of the identity, as the acquirer books it: an
-// 0120 advice is a pre-auth; an 0220 naming a pre-auth a completion, any
-// other 0220 (a stand-in advice) the kind of its DE3.
-func (v *regView) kind() string {
-	switch v.mti {
-	case "0100", "0120":
-		return "preauth"
-	case "0220":
-		if v.origMTI == "0100" {
-			return "completion"
-		}
-	case "0400", "0420":
-		return kindReversal
-	}
-	return procKind(v.proc)
-}
-
-// procKind names a financial request by its processing code.
-func procKind(proc string) string {
-	switch {
-	case strings.HasPrefix(proc, "20"):
-		return "refund"
-	case strings.HasPrefix(proc, "09"):
-		return "cashback"
-	case strings.HasPrefix(proc, "31"):
-		return "balance"
-	}
-	return "purchase"
-}
+// kind is the totals kind of the identity, as the acquirer books it
+// (wire.Kind.Booked): an 0120 advice is a pre-auth; an 0220 naming a
+// financial request (a stand-in advice) the kind of its DE3, any other
+// 0220 a completion.
+func (v *regView) kind() string { return v.msgKind().Booked(v.proc).String() }
 
 // registerViews builds one view per identity, ordered by first event.
 func registerViews(events []history.Event) (map[string]*regView, []*regView) {

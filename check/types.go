@@ -6,6 +6,7 @@ import (
 
 	"github.com/tillgate/tillgate/history"
 	"github.com/tillgate/tillgate/node/adminapi"
+	"github.com/tillgate/tillgate/wire"
 )
 
 // Invariants, as FAULTS.md names them.
@@ -129,7 +130,7 @@ func (r *AcqRecord) effect() bool {
 
 // approved reports an approval, reversed later or not.
 func (r *AcqRecord) approved() bool {
-	return r.RC == "00" && !r.Tombstone && r.Kind != "" && r.Kind != kindReversal
+	return r.RC == wire.RCApproved && !r.Tombstone && r.Kind != "" && r.Kind != kindReversal
 }
 
 // Fault is one fault a harness injected, for the report: the violations of
@@ -199,10 +200,12 @@ func (r Report) ByInvariant() map[string]int {
 
 // netKinds count in totals (balance inquiries and reversals never do).
 var netKinds = map[string]bool{
-	"purchase": true, "refund": true, "cashback": true, "preauth": true, "completion": true,
+	wire.KindPurchase.String(): true, wire.KindRefund.String(): true, wire.KindCashback.String(): true,
+	wire.KindPreAuth.String(): true, wire.KindCompletion.String(): true,
 }
 
-const kindReversal = "reversal"
+// kindReversal is the kind of a reversal, as the node and the acquirer name it.
+var kindReversal = wire.KindReversal.String()
 
 // cloneSums copies m without balance inquiries (they never count) and
 // without zero sums, so that totals of different sources compare directly.

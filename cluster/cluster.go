@@ -265,14 +265,27 @@ func (c *Cluster) openTransport(hl *hclogAdapter) (*raft.NetworkTransport, error
 		}
 		advertise = a
 	}
+	tc := &raft.NetworkTransportConfig{
+		Logger: hl.Named("transport"), MaxPool: transportMaxPool, Timeout: transportTimeout,
+		// No pipelined replication: hashicorp/raft v1.7's pipeline can
+		// deadlock when a follower answers Success=false (its decoder
+		// parks on doneCh, the next send on inprogressCh). Replication to
+		// that follower then stops while heartbeats go on, and Shutdown
+		// hangs: the fault suite caught a cut-off active that would not
+		// stop after the heal (grafana/pyroscope#5518 is the same). One
+		// AppendEntries in flight per follower, each up to
+		// MaxAppendEntries entries, keeps group commit.
+		MaxRPCsInFlight: 1,
+	}
 	if c.cfg.TLS != nil {
 		stream, err := newTLSStream(c.cfg.BindAddr, advertise, c.cfg.TLS)
 		if err != nil {
 			return nil, fmt.Errorf("transport on %s: %w", c.cfg.BindAddr, err)
 		}
-		return raft.NewNetworkTransportWithLogger(stream, transportMaxPool, transportTimeout, hl.Named("transport")), nil
+		tc.Stream = stream
+		return raft.NewNetworkTransportWithConfig(tc), nil
 	}
-	t, err := raft.NewTCPTransportWithLogger(c.cfg.BindAddr, advertise, transportMaxPool, transportTimeout, hl.Named("transport"))
+	t, err := raft.NewTCPTransportWithConfig(c.cfg.BindAddr, advertise, tc)
 	if err != nil {
 		return nil, fmt.Errorf("transport on %s (an unspecified bind address needs AdvertiseAddr): %w", c.cfg.BindAddr, err)
 	}

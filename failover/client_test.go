@@ -14,7 +14,7 @@ import (
 
 func TestApproved(t *testing.T) {
 	f := newFake(t, approve)
-	c := open(t, testConfig(t, f.addr))
+	c := open(t, testConfig(t, f.Addr))
 	req := purchase(1000)
 	resp, err := c.Do(context.Background(), req)
 	if err != nil {
@@ -23,7 +23,7 @@ func TestApproved(t *testing.T) {
 	if resp.MTI != "0210" || resp.ResponseCode != "00" || resp.STAN != req.STAN {
 		t.Fatalf("answer %s rc %s stan %s", resp.MTI, resp.ResponseCode, resp.STAN)
 	}
-	if got := f.received("0800"); len(got) != 1 || got[0].NetworkCode != wire.NetSignOn {
+	if got := f.Received("0800"); len(got) != 1 || got[0].NetworkCode != wire.NetSignOn {
 		t.Fatalf("want one sign-on before the request, got %d", len(got))
 	}
 	if s := c.Stats(); s.State != StateOnline || s.Approved != 1 || s.Requests != 1 {
@@ -35,9 +35,9 @@ func TestConcurrentRequestsShareOneConnection(t *testing.T) {
 	// Answers come back out of order: the later request answered first.
 	f := newFake(t, func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 		d := time.Duration(100-int(m.Amount)%100) * time.Millisecond / 2
-		return f.reply(m, wire.RCApproved), false, d
+		return f.Reply(m, wire.RCApproved), false, d
 	})
-	c := open(t, testConfig(t, f.addr))
+	c := open(t, testConfig(t, f.Addr))
 	var wg sync.WaitGroup
 	reqs := make([]*wire.Message, 50)
 	for i := range reqs {
@@ -70,47 +70,41 @@ func TestConcurrentRequestsShareOneConnection(t *testing.T) {
 func TestFollowsActiveHint(t *testing.T) {
 	b := newFake(t, approve)
 	a := newFake(t, approve)
-	c := open(t, testConfig(t, a.addr, b.addr))
+	c := open(t, testConfig(t, a.Addr, b.Addr))
 	if _, err := c.Do(context.Background(), purchase(100)); err != nil {
 		t.Fatal(err)
 	}
 	// From now on a says the active is b, in a newer term.
-	a.mu.Lock()
-	a.hintAN, a.term = b.addr, 2
-	a.mu.Unlock()
+	a.SetHint(b.Addr, 2)
 	if _, err := c.Do(context.Background(), purchase(200)); err != nil {
 		t.Fatal(err)
 	}
-	if c.Active() != b.addr {
-		t.Fatalf("active %s, want %s", c.Active(), b.addr)
+	if c.Active() != b.Addr {
+		t.Fatalf("active %s, want %s", c.Active(), b.Addr)
 	}
 	req := purchase(300)
 	if _, err := c.Do(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	got := b.received("0200")
+	got := b.Received("0200")
 	if len(got) != 1 || got[0].STAN != req.STAN {
 		t.Fatalf("b got %d requests, want the third", len(got))
 	}
 	// An older term's hint is ignored.
-	a.mu.Lock()
-	a.hintAN, a.term = a.addr, 1
-	a.mu.Unlock()
-	b.mu.Lock()
-	b.hintAN, b.term = a.addr, 1
-	b.mu.Unlock()
+	a.SetHint(a.Addr, 1)
+	b.SetHint(a.Addr, 1)
 	if _, err := c.Do(context.Background(), purchase(400)); err != nil {
 		t.Fatal(err)
 	}
-	if c.Active() != b.addr {
+	if c.Active() != b.Addr {
 		t.Fatalf("followed a stale hint to %s", c.Active())
 	}
 }
 
 func TestNotProcessedResentUnchangedToActive(t *testing.T) {
 	b := newFake(t, approve)
-	a := newFake(t, notProcessedTo(b.addr))
-	c := open(t, testConfig(t, a.addr, b.addr))
+	a := newFake(t, notProcessedTo(b.Addr))
+	c := open(t, testConfig(t, a.Addr, b.Addr))
 	req := purchase(1234)
 	resp, err := c.Do(context.Background(), req)
 	if err != nil {
@@ -119,14 +113,14 @@ func TestNotProcessedResentUnchangedToActive(t *testing.T) {
 	if resp.ResponseCode != "00" {
 		t.Fatalf("rc %s", resp.ResponseCode)
 	}
-	if got := a.received("0200"); len(got) != 1 {
+	if got := a.Received("0200"); len(got) != 1 {
 		t.Fatalf("a got %d", len(got))
 	}
-	got := b.received("0200", "0201")
+	got := b.Received("0200", "0201")
 	if len(got) != 1 || got[0].MTI != "0200" || got[0].Key() != req.Key() {
 		t.Fatalf("b got %v, want the unchanged 0200", got)
 	}
-	if c.Active() != b.addr {
+	if c.Active() != b.Addr {
 		t.Fatalf("active %s", c.Active())
 	}
 }
@@ -135,7 +129,7 @@ func TestRepeatAfterConnectionDiesAfterWrite(t *testing.T) {
 	b := newFake(t, approve)
 	a := newFake(t, closeOn)
 	rec := &recorder{}
-	cfg := testConfig(t, a.addr, b.addr)
+	cfg := testConfig(t, a.Addr, b.Addr)
 	cfg.OnEvent = rec.add
 	c := open(t, cfg)
 	req := purchase(500)
@@ -146,7 +140,7 @@ func TestRepeatAfterConnectionDiesAfterWrite(t *testing.T) {
 	if resp.ResponseCode != "00" {
 		t.Fatalf("rc %s", resp.ResponseCode)
 	}
-	got := b.received("0200", "0201")
+	got := b.Received("0200", "0201")
 	if len(got) != 1 || got[0].MTI != "0201" {
 		t.Fatalf("b got %v, want one 0201", got)
 	}
@@ -167,20 +161,20 @@ func TestTimeoutRepeatsOnSameLiveLink(t *testing.T) {
 	var mu sync.Mutex
 	f := newFake(t, func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 		if m.MTI == "0800" {
-			return f.reply(m, "00"), false, 0
+			return f.Reply(m, "00"), false, 0
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		if n++; n == 1 {
 			return nil, false, 0
 		}
-		return f.reply(m, "00"), false, 0
+		return f.Reply(m, "00"), false, 0
 	})
-	c := open(t, testConfig(t, f.addr))
+	c := open(t, testConfig(t, f.Addr))
 	if _, err := c.Do(context.Background(), purchase(100)); err != nil {
 		t.Fatal(err)
 	}
-	got := f.received("0200", "0201")
+	got := f.Received("0200", "0201")
 	if len(got) != 2 || got[0].MTI != "0200" || got[1].MTI != "0201" {
 		t.Fatalf("got %d requests", len(got))
 	}
@@ -192,7 +186,7 @@ func TestTimeoutRepeatsOnSameLiveLink(t *testing.T) {
 func TestUnknownQueuesReversalThenDeliversOnce(t *testing.T) {
 	a := newFake(t, echoOnly)
 	rec := &recorder{}
-	cfg := testConfig(t, a.addr)
+	cfg := testConfig(t, a.Addr)
 	cfg.OnEvent = rec.add
 	c := open(t, cfg)
 	req := purchase(4321)
@@ -225,25 +219,25 @@ func TestUnknownQueuesReversalThenDeliversOnce(t *testing.T) {
 	if err != nil || back.OriginalData != wantDE90 || back.MTI != "0400" {
 		t.Fatalf("packed reversal: %v %+v", err, back)
 	}
-	if reps := a.received("0201"); len(reps) == 0 {
+	if reps := a.Received("0201"); len(reps) == 0 {
 		t.Fatal("no repeat was sent before giving up")
 	}
-	if n := len(a.received("0200")); n != 1 {
+	if n := len(a.Received("0200")); n != 1 {
 		t.Fatalf("original sent %d times", n)
 	}
 	// The node goes away, comes back, answers: the reversal is delivered
 	// and acknowledged, and not sent again.
-	addr := a.addr
-	a.stop()
+	addr := a.Addr
+	a.Stop()
 	time.Sleep(100 * time.Millisecond)
 	a2 := startFake(t, addr, approve)
 	eventually(t, "reversal acknowledged", func() bool { return len(queued(t, c)) == 0 })
-	revs := a2.received("0400", "0401")
+	revs := a2.Received("0400", "0401")
 	if len(revs) == 0 || revs[len(revs)-1].OriginalData != wantDE90 || revs[0].STAN != m.STAN {
 		t.Fatalf("reversals received: %d", len(revs))
 	}
 	time.Sleep(4 * cfg.ReversalBackoffMax)
-	if again := a2.received("0400", "0401"); len(again) != len(revs) {
+	if again := a2.Received("0400", "0401"); len(again) != len(revs) {
 		t.Fatalf("reversal re-sent after acknowledgement: %d then %d", len(revs), len(again))
 	}
 	if rec.count(EventReversalQueued, nil) != 1 || rec.count(EventReversalAcked, nil) != 1 || rec.count(EventUnknown, nil) != 1 {
@@ -265,7 +259,7 @@ func TestUnknownQueuesReversalThenDeliversOnce(t *testing.T) {
 
 func TestQueueSurvivesCloseAndOpen(t *testing.T) {
 	a := newFake(t, echoOnly)
-	cfg := testConfig(t, a.addr)
+	cfg := testConfig(t, a.Addr)
 	cfg.ReversalBackoffMin, cfg.ReversalBackoffMax = time.Hour, time.Hour // never resent by the first client
 	c, err := Open(cfg)
 	if err != nil {
@@ -280,11 +274,11 @@ func TestQueueSurvivesCloseAndOpen(t *testing.T) {
 	}
 	// A restarted register with a node that answers.
 	b := newFake(t, approve)
-	cfg2 := testConfig(t, b.addr)
+	cfg2 := testConfig(t, b.Addr)
 	cfg2.ReversalQueue = cfg.ReversalQueue
 	c2 := open(t, cfg2)
 	eventually(t, "queue drained after restart", func() bool { return len(queued(t, c2)) == 0 })
-	revs := b.received("0400", "0401")
+	revs := b.Received("0400", "0401")
 	if len(revs) == 0 || revs[0].OriginalData[4:10] != req.STAN {
 		t.Fatalf("restarted client sent %d reversals", len(revs))
 	}
@@ -293,7 +287,7 @@ func TestQueueSurvivesCloseAndOpen(t *testing.T) {
 func TestLateApprovalIsReversed(t *testing.T) {
 	cfg := testConfig(t)
 	a := newFake(t, lateBy(cfg.Deadline+200*time.Millisecond))
-	cfg.Nodes = []string{a.addr}
+	cfg.Nodes = []string{a.Addr}
 	cfg.ReversalBackoffMin, cfg.ReversalBackoffMax = time.Hour, time.Hour // keep the entry to look at it
 	rec := &recorder{}
 	cfg.OnEvent = rec.add
@@ -351,8 +345,8 @@ func TestBreakerOpensAndOfflineFailsFast(t *testing.T) {
 
 func TestBreakerClosesAfterEchoProbe(t *testing.T) {
 	a := newFake(t, approve)
-	addr := a.addr
-	a.stop()
+	addr := a.Addr
+	a.Stop()
 	rec := &recorder{}
 	cfg := testConfig(t, addr)
 	cfg.OnEvent = rec.add
@@ -368,7 +362,7 @@ func TestBreakerClosesAfterEchoProbe(t *testing.T) {
 	if rec.count(EventBreaker, func(e Event) bool { return !e.Open }) != 1 {
 		t.Fatal("no breaker close event")
 	}
-	if e := a2.received("0800"); len(e) == 0 || e[0].NetworkCode != wire.NetEcho {
+	if e := a2.Received("0800"); len(e) == 0 || e[0].NetworkCode != wire.NetEcho {
 		t.Fatal("an open breaker must be probed with an echo")
 	}
 }
@@ -376,7 +370,7 @@ func TestBreakerClosesAfterEchoProbe(t *testing.T) {
 func TestEchoKeepsLinkAndDetectsDeadOne(t *testing.T) {
 	b := newFake(t, approve)
 	a := newFake(t, approve)
-	cfg := testConfig(t, a.addr, b.addr)
+	cfg := testConfig(t, a.Addr, b.Addr)
 	cfg.EchoIdle, cfg.DeadAfter = 50*time.Millisecond, 200*time.Millisecond
 	c := open(t, cfg)
 	if _, err := c.Do(context.Background(), purchase(1)); err != nil {
@@ -384,7 +378,7 @@ func TestEchoKeepsLinkAndDetectsDeadOne(t *testing.T) {
 	}
 	eventually(t, "echoes", func() bool {
 		n := 0
-		for _, m := range a.received("0800") {
+		for _, m := range a.Received("0800") {
 			if m.NetworkCode == wire.NetEcho {
 				n++
 			}
@@ -395,8 +389,8 @@ func TestEchoKeepsLinkAndDetectsDeadOne(t *testing.T) {
 		t.Fatal("an echoed link was dropped")
 	}
 	// a goes silent (half-open): the link is declared dead, b takes over.
-	a.set(func(*fakeNode, *wire.Message) (*wire.Message, bool, time.Duration) { return nil, false, 0 })
-	eventually(t, "dead link dropped", func() bool { return c.Active() == b.addr })
+	a.SetHandler(func(*fakeNode, *wire.Message) (*wire.Message, bool, time.Duration) { return nil, false, 0 })
+	eventually(t, "dead link dropped", func() bool { return c.Active() == b.Addr })
 	if _, err := c.Do(context.Background(), purchase(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -430,10 +424,10 @@ func TestSilentNodeProbedThenLeft(t *testing.T) {
 			paused.Store(true)
 			return nil, false, 0
 		}
-		return f.reply(m, "00"), false, 0
+		return f.Reply(m, "00"), false, 0
 	})
 	b := newFake(t, approve)
-	cfg := testConfig(t, a.addr, b.addr)
+	cfg := testConfig(t, a.Addr, b.Addr)
 	cfg.AttemptTimeout, cfg.Deadline = time.Hour, 2*time.Hour // only the probe can end the wait
 	cfg.SilenceProbe = 50 * time.Millisecond
 	c := open(t, cfg)
@@ -441,12 +435,12 @@ func TestSilentNodeProbedThenLeft(t *testing.T) {
 	if err != nil || resp.ResponseCode != wire.RCApproved {
 		t.Fatalf("Do: %v %+v", err, resp)
 	}
-	if got := b.received("0201"); len(got) != 1 {
+	if got := b.Received("0201"); len(got) != 1 {
 		t.Fatalf("next node got %d repeats, want 1", len(got))
 	}
 	var echoes int
 	sawRequest := false
-	for _, m := range a.received() {
+	for _, m := range a.Received() {
 		sawRequest = sawRequest || m.MTI == "0200"
 		if sawRequest && m.MTI == "0800" {
 			echoes++

@@ -11,178 +11,38 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tillgate/tillgate/internal/fakenode"
 	"github.com/tillgate/tillgate/wire"
 )
 
+// fakeNode is the shared fake node (internal/fakenode): a TCP listener
+// speaking wire with scripted behaviour.
+type fakeNode = fakenode.Node
+
 // behaviour decides what a fake node does with one request: answer it
 // (resp non-nil, after delay), close the connection, or say nothing.
-type behaviour func(f *fakeNode, m *wire.Message) (resp *wire.Message, closeConn bool, delay time.Duration)
-
-// fakeNode is a TCP listener speaking wire with scripted behaviour.
-type fakeNode struct {
-	t     testing.TB
-	addr  string
-	codec *wire.Codec
-
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]bool
-	got    []*wire.Message // every request received, in order
-	act    behaviour
-	hintAN string // AN in every answer when set
-	term   int
-}
+type behaviour = fakenode.Handler
 
 func newFake(t testing.TB, act behaviour) *fakeNode {
 	t.Helper()
-	return startFake(t, "127.0.0.1:0", act)
+	return fakenode.Start(t, "127.0.0.1:0", act)
 }
 
 func startFake(t testing.TB, addr string, act behaviour) *fakeNode {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeNode{t: t, addr: ln.Addr().String(), codec: wire.NewCodec(wire.DefaultDialect()),
-		ln: ln, conns: map[net.Conn]bool{}, act: act, term: 1}
-	go f.accept(ln)
-	t.Cleanup(f.stop)
-	return f
-}
-
-// stop closes the listener and every connection: the node is down.
-func (f *fakeNode) stop() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_ = f.ln.Close()
-	for c := range f.conns {
-		_ = c.Close()
-	}
-}
-
-func (f *fakeNode) set(act behaviour) {
-	f.mu.Lock()
-	f.act = act
-	f.mu.Unlock()
-}
-
-func (f *fakeNode) accept(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		f.mu.Lock()
-		f.conns[c] = true
-		f.mu.Unlock()
-		go f.serve(c)
-	}
-}
-
-func (f *fakeNode) serve(c net.Conn) {
-	defer c.Close()
-	var wmu sync.Mutex
-	d := wire.DefaultDialect()
-	buf := make([]byte, 0, 8192)
-	for {
-		payload, n, err := d.Next(buf)
-		if err != nil {
-			return
-		}
-		if n == 0 {
-			k, err := c.Read(buf[len(buf):cap(buf)])
-			if err != nil {
-				return
-			}
-			buf = buf[:len(buf)+k]
-			continue
-		}
-		m, err := f.codec.Unpack(payload)
-		buf = buf[:copy(buf, buf[n:])]
-		if err != nil {
-			f.t.Errorf("fake %s: unpack: %v", f.addr, err)
-			return
-		}
-		f.mu.Lock()
-		f.got = append(f.got, m)
-		act := f.act
-		f.mu.Unlock()
-		resp, closeConn, delay := act(f, m)
-		if closeConn {
-			return
-		}
-		if resp == nil {
-			continue
-		}
-		go func() {
-			time.Sleep(delay)
-			b, err := f.codec.PackFrame(nil, resp)
-			if err != nil {
-				f.t.Errorf("fake: pack: %v", err)
-				return
-			}
-			wmu.Lock()
-			_, _ = c.Write(b)
-			wmu.Unlock()
-		}()
-	}
-}
-
-// received returns the requests received with MTI in mtis (all if none).
-func (f *fakeNode) received(mtis ...string) []*wire.Message {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []*wire.Message
-	for _, m := range f.got {
-		if len(mtis) == 0 || contains(mtis, m.MTI) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// reply is a node's answer to m with rc and the fake's hints.
-func (f *fakeNode) reply(m *wire.Message, rc string) *wire.Message {
-	r := &wire.Message{
-		MTI: wire.ResponseMTI(m.MTI), ProcCode: m.ProcCode, Amount: m.Amount, HasAmount: m.HasAmount,
-		TransmissionTime: m.TransmissionTime, STAN: m.STAN, TerminalID: m.TerminalID,
-		MerchantID: m.MerchantID, Currency: m.Currency, ResponseCode: rc, NetworkCode: m.NetworkCode,
-		OriginalData: m.OriginalData,
-	}
-	f.mu.Lock()
-	an, term := f.hintAN, f.term
-	f.mu.Unlock()
-	if an != "" {
-		r.Private.Set(wire.TagActiveAddr, an)
-		r.Private.Set(wire.TagTerm, fmt.Sprint(term))
-	}
-	r.Private.Set(wire.TagNodeID, f.addr)
-	if rc == wire.RCApproved && m.MTI != "0800" {
-		r.AuthCode = "A12345"
-	}
-	return r
+	return fakenode.Start(t, addr, act)
 }
 
 // Behaviours.
 
 func approve(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
-	return f.reply(m, wire.RCApproved), false, 0
+	return f.Reply(m, wire.RCApproved), false, 0
 }
 
 // echoOnly answers network messages and nothing else.
 func echoOnly(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 	if m.MTI == "0800" {
-		return f.reply(m, wire.RCApproved), false, 0
+		return f.Reply(m, wire.RCApproved), false, 0
 	}
 	return nil, false, 0
 }
@@ -191,9 +51,9 @@ func echoOnly(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration)
 func notProcessedTo(an string) behaviour {
 	return func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 		if m.MTI == "0800" {
-			return f.reply(m, wire.RCApproved), false, 0
+			return f.Reply(m, wire.RCApproved), false, 0
 		}
-		r := f.reply(m, wire.RCIssuerInoperative)
+		r := f.Reply(m, wire.RCIssuerInoperative)
 		r.Private.Set(wire.TagActiveAddr, an)
 		r.Private.Set(wire.TagTerm, "1")
 		r.Private.Set("NP", "1")
@@ -204,7 +64,7 @@ func notProcessedTo(an string) behaviour {
 // closeOn closes the connection after reading a financial request.
 func closeOn(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 	if m.MTI == "0800" {
-		return f.reply(m, wire.RCApproved), false, 0
+		return f.Reply(m, wire.RCApproved), false, 0
 	}
 	return nil, true, 0
 }
@@ -213,12 +73,12 @@ func closeOn(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) 
 func lateBy(d time.Duration) behaviour {
 	return func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 		if m.MTI == "0800" {
-			return f.reply(m, wire.RCApproved), false, 0
+			return f.Reply(m, wire.RCApproved), false, 0
 		}
 		if wire.OriginalMTI(m.MTI) == "0400" {
 			return nil, false, 0 // keep the reversal queued
 		}
-		return f.reply(m, wire.RCApproved), false, d
+		return f.Reply(m, wire.RCApproved), false, d
 	}
 }
 
@@ -330,7 +190,7 @@ func deadAddr(t *testing.T) string {
 
 func queued(t *testing.T, c *Client) []*entry {
 	t.Helper()
-	es, err := c.q.all()
+	es, err := c.fwd.q.all()
 	if err != nil {
 		t.Fatal(err)
 	}

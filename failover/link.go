@@ -16,7 +16,7 @@ import (
 // link is one connection to a node, shared by every request in flight:
 // answers are matched to waiters on DE41 + DE11 + DE7.
 type link struct {
-	c    *Client
+	r    *router
 	addr string
 	nc   net.Conn
 
@@ -27,17 +27,17 @@ type link struct {
 	waiters  map[string]chan *wire.Message
 	draining bool // no new requests; closed once waiters is empty
 
-	lastRead  atomic.Int64 // monotonic nanos since c.epoch
+	lastRead  atomic.Int64 // monotonic nanos since core.epoch
 	lastWrite atomic.Int64
 	done      chan struct{}
 	once      sync.Once
 	err       error
 }
 
-func newLink(c *Client, addr string, nc net.Conn) *link {
-	l := &link{c: c, addr: addr, nc: nc, wsem: make(chan struct{}, 1),
+func newLink(r *router, addr string, nc net.Conn) *link {
+	l := &link{r: r, addr: addr, nc: nc, wsem: make(chan struct{}, 1),
 		waiters: make(map[string]chan *wire.Message), done: make(chan struct{})}
-	now := c.now()
+	now := r.now()
 	l.lastRead.Store(now)
 	l.lastWrite.Store(now)
 	go l.readLoop()
@@ -65,7 +65,7 @@ func (l *link) fail(err error) {
 		l.mu.Unlock()
 		_ = l.nc.Close()
 		close(l.done)
-		l.c.linkDown(l, err)
+		l.r.linkDown(l, err)
 	})
 }
 
@@ -132,12 +132,12 @@ func (l *link) write(m *wire.Message, until time.Time) (wrote bool, err error) {
 		return false, err
 	}
 	defer func() { <-l.wsem }()
-	b, err := l.c.codec.PackFrame(l.wbuf[:0], m)
+	b, err := l.r.codec.PackFrame(l.wbuf[:0], m)
 	if err != nil {
 		return false, fmt.Errorf("%w: %s: %w", errPack, m.MTI, err)
 	}
 	l.wbuf = b
-	_ = l.nc.SetWriteDeadline(minTime(time.Now().Add(l.c.cfg.AttemptTimeout), until))
+	_ = l.nc.SetWriteDeadline(minTime(time.Now().Add(l.r.cfg.AttemptTimeout), until))
 	n, err := l.nc.Write(b)
 	if err != nil {
 		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
@@ -149,7 +149,7 @@ func (l *link) write(m *wire.Message, until time.Time) (wrote bool, err error) {
 		l.fail(fmt.Errorf("write: %w", err))
 		return n > 0, fmt.Errorf("write to %s: %w", l.addr, err)
 	}
-	l.lastWrite.Store(l.c.now())
+	l.lastWrite.Store(l.r.now())
 	return true, nil
 }
 
@@ -173,7 +173,7 @@ func (l *link) lockWrite(until time.Time) error {
 }
 
 // echoUntil bounds the write of an echo.
-func (l *link) echoUntil() time.Time { return time.Now().Add(l.c.cfg.AttemptTimeout) }
+func (l *link) echoUntil() time.Time { return time.Now().Add(l.r.cfg.AttemptTimeout) }
 
 // roundTrip sends m and waits for its answer until until. wrote reports
 // whether bytes may have left: false means m provably never reached the node.
@@ -221,7 +221,7 @@ type silenceWatch struct {
 
 func newSilenceWatch(l *link) *silenceWatch {
 	w := &silenceWatch{l: l, heard: l.lastRead.Load()}
-	if d := l.c.cfg.SilenceProbe; d > 0 {
+	if d := l.r.cfg.SilenceProbe; d > 0 {
 		w.t = time.NewTimer(d)
 	}
 	return w
@@ -249,74 +249,73 @@ func (w *silenceWatch) check() {
 	case heard != w.heard:
 		w.heard, w.probedAt = heard, 0
 	case w.probedAt == 0:
-		w.probedAt = w.l.c.now()
-		_, _ = w.l.write(w.l.c.netMessage(wire.NetEcho), w.l.echoUntil())
+		w.probedAt = w.l.r.now()
+		_, _ = w.l.write(w.l.r.netMessage(wire.NetEcho), w.l.echoUntil())
 	default:
-		w.l.fail(fmt.Errorf("%w: no answer, not even to an echo, for %v", errLinkDown, time.Duration(w.l.c.now()-w.probedAt)+w.l.c.cfg.SilenceProbe))
+		w.l.fail(fmt.Errorf("%w: no answer, not even to an echo, for %v", errLinkDown, time.Duration(w.l.r.now()-w.probedAt)+w.l.r.cfg.SilenceProbe))
 		return
 	}
-	w.t.Reset(w.l.c.cfg.SilenceProbe)
+	w.t.Reset(w.l.r.cfg.SilenceProbe)
 }
 
 // readLoop frames and decodes answers and hands them to their waiters.
 func (l *link) readLoop() {
-	d := l.c.cfg.Dialect
-	buf := make([]byte, 0, 4096)
+	fr := wire.NewFrameReader(readTimer{l}, l.r.cfg.Dialect, 0)
 	for {
-		payload, n, err := d.Next(buf)
-		if err != nil {
+		payload, err := fr.Next()
+		if wire.IsFramingError(err) {
 			l.fail(fmt.Errorf("framing: %w", err))
 			return
-		}
-		if n > 0 {
-			l.deliver(payload)
-			buf = buf[:copy(buf, buf[n:])]
-			continue
-		}
-		if cap(buf)-len(buf) < 512 {
-			buf = append(make([]byte, 0, 2*cap(buf)), buf...)
-		}
-		k, err := l.nc.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+k]
-		if k > 0 {
-			l.lastRead.Store(l.c.now())
 		}
 		if err != nil {
 			l.fail(fmt.Errorf("read: %w", err))
 			return
 		}
+		l.deliver(payload)
 	}
 }
 
+// readTimer reads l's connection and notes when bytes came (lastRead): a
+// link that delivers part of a frame is alive.
+type readTimer struct{ l *link }
+
+func (t readTimer) Read(p []byte) (int, error) {
+	n, err := t.l.nc.Read(p)
+	if n > 0 {
+		t.l.lastRead.Store(t.l.r.now())
+	}
+	return n, err
+}
+
 func (l *link) deliver(payload []byte) {
-	m, err := l.c.codec.Unpack(payload)
+	m, err := l.r.codec.Unpack(payload)
 	if err != nil {
-		l.c.log.Warn("failover: undecodable answer skipped", "node", l.addr, "err", err)
+		l.r.log.Warn("failover: undecodable answer skipped", "node", l.addr, "err", err)
 		return
 	}
-	l.c.hint(l, m)
+	l.r.hint(l, m)
 	if noActive(m) {
-		l.c.sawNoActive(l.addr)
+		l.r.sawNoActive(l.addr)
 	}
 	if ch := l.take(m.Key()); ch != nil {
 		ch <- m // buffered, one answer per registration
 		return
 	}
-	if noActive(m) && wire.OriginalMTI(m.MTI) == "0810" && l.busy() {
+	if noActive(m) && wire.OriginalMTI(m.MTI) == wire.MTINetworkResponse && l.busy() {
 		// The silence probe's echo says the node knows no active: what
 		// waits here will not be answered soon (a cut-off active waits
 		// for a successor it cannot see). The waiters repeat on another
 		// node.
-		l.c.noActive(l)
+		l.r.noActive(l)
 		l.fail(fmt.Errorf("%s: %w", l.addr, errNoActive))
 		return
 	}
-	l.c.lateAnswer(l, m)
+	l.r.onLate(l, m)
 }
 
 // keepAlive echoes an idle link and fails a silent one.
 func (l *link) keepAlive() {
-	cfg := &l.c.cfg
+	cfg := &l.r.cfg
 	tick := max(min(cfg.EchoIdle, cfg.DeadAfter-cfg.EchoIdle)/2, 5*time.Millisecond)
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -326,14 +325,14 @@ func (l *link) keepAlive() {
 			return
 		case <-t.C:
 		}
-		now := l.c.now()
+		now := l.r.now()
 		read := now - l.lastRead.Load()
 		if read >= int64(cfg.DeadAfter) {
 			l.fail(fmt.Errorf("%w: silent for %v", errLinkDown, time.Duration(read)))
 			return
 		}
 		if read >= int64(cfg.EchoIdle) {
-			_, _ = l.write(l.c.netMessage(wire.NetEcho), l.echoUntil())
+			_, _ = l.write(l.r.netMessage(wire.NetEcho), l.echoUntil())
 		}
 	}
 }

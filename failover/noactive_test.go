@@ -12,11 +12,11 @@ import (
 // sign-ons, but relays nothing (NP) and says it knows no active (NA).
 func knowsNoActive(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 	if m.MTI == "0800" {
-		r := f.reply(m, wire.RCApproved)
+		r := f.Reply(m, wire.RCApproved)
 		r.Private.Set(wire.TagNoActive, "1")
 		return r, false, 0
 	}
-	r := f.reply(m, wire.RCIssuerInoperative)
+	r := f.Reply(m, wire.RCIssuerInoperative)
 	r.Private.Set("NP", "1")
 	r.Private.Set(wire.TagNoActive, "1")
 	return r, false, 0
@@ -28,20 +28,20 @@ func knowsNoActive(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Dura
 // until the partition heals (the fleet reported 0 failovers).
 func TestNodeWithoutActiveIsLeft(t *testing.T) {
 	active := newFake(t, approve)
-	active.hintAN, active.term = active.addr, 5
+	active.SetHint(active.Addr, 5)
 	cutOff := newFake(t, knowsNoActive)
-	c := open(t, testConfig(t, cutOff.addr, active.addr))
+	c := open(t, testConfig(t, cutOff.Addr, active.Addr))
 	for range 3 {
 		resp, err := c.Do(context.Background(), purchase(100))
 		if err != nil || resp.ResponseCode != wire.RCApproved {
 			t.Fatalf("Do: %v %v", resp, err)
 		}
 	}
-	if got := cutOff.received("0200"); len(got) > 1 {
+	if got := cutOff.Received("0200"); len(got) > 1 {
 		t.Fatalf("the cut-off node got %d purchases, want at most the first (answered NP NA)", len(got))
 	}
-	if c.Active() != active.addr {
-		t.Fatalf("active %s, want %s", c.Active(), active.addr)
+	if c.Active() != active.Addr {
+		t.Fatalf("active %s, want %s", c.Active(), active.Addr)
 	}
 }
 
@@ -52,18 +52,18 @@ func TestNodeWithoutActiveIsLeft(t *testing.T) {
 // attempt timeout.
 func TestSilentNodeWithoutActiveReleasesItsRequest(t *testing.T) {
 	active := newFake(t, approve)
-	active.hintAN, active.term = active.addr, 5
+	active.SetHint(active.Addr, 5)
 	var cutOff *fakeNode
 	cutOff = newFake(t, func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
-		if m.MTI == "0800" && len(f.received("0200")) > 0 {
+		if m.MTI == "0800" && len(f.Received("0200")) > 0 {
 			return knowsNoActive(f, m) // cut off since the purchase came
 		}
 		if m.MTI == "0800" {
-			return f.reply(m, wire.RCApproved), false, 0
+			return f.Reply(m, wire.RCApproved), false, 0
 		}
 		return nil, false, 0 // the purchase waits for a successor
 	})
-	cfg := testConfig(t, cutOff.addr, active.addr)
+	cfg := testConfig(t, cutOff.Addr, active.Addr)
 	cfg.AttemptTimeout, cfg.Deadline, cfg.SilenceProbe = 5*time.Second, 10*time.Second, 50*time.Millisecond
 	c := open(t, cfg)
 	start := time.Now()
@@ -71,7 +71,7 @@ func TestSilentNodeWithoutActiveReleasesItsRequest(t *testing.T) {
 	if err != nil || resp.ResponseCode != wire.RCApproved {
 		t.Fatalf("Do: %v %v", resp, err)
 	}
-	if reps := active.received("0201"); len(reps) != 1 {
+	if reps := active.Received("0201"); len(reps) != 1 {
 		t.Fatalf("the active got %d repeats, want 1", len(reps))
 	}
 	t.Logf("answered after %v (attempt timeout %v)", time.Since(start), cfg.AttemptTimeout)

@@ -52,7 +52,7 @@ func BenchmarkQueueFleet(b *testing.B) {
 	}{{"fsync", "000000", false}, {"nosync", "000000", true}, {"no-write-ahead", "310000", false}} {
 		b.Run(tc.name, func(b *testing.B) {
 			f := newFake(b, approve)
-			clients := openFleet(b, f.addr, registers, tc.noSync)
+			clients := openFleet(b, f.Addr, registers, tc.noSync)
 			var left atomic.Int64
 			left.Store(int64(b.N))
 			b.ResetTimer()
@@ -97,7 +97,7 @@ func openFleet(b *testing.B, addr string, n int, noSync bool) []*Client {
 func fleetRequest(c *Client, reg int, proc string) *wire.Message {
 	return &wire.Message{
 		MTI: "0200", PAN: "4111111111111111", ProcCode: proc, Amount: 100, HasAmount: true,
-		TransmissionTime: de7(time.Now()), STAN: c.NextSTAN(), LocalTime: "120000", LocalDate: "1203",
+		TransmissionTime: wire.TransmissionTime(time.Now()), STAN: c.NextSTAN(), LocalTime: "120000", LocalDate: "1203",
 		Expiry: "3012", POSEntryMode: "051", POSCondition: "00",
 		TerminalID: fmt.Sprintf("T%07d", reg), MerchantID: "MERCHANT0000001", Currency: "978",
 	}

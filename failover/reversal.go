@@ -1,35 +1,32 @@
 package failover
 
 import (
-	"strings"
 	"time"
 
 	"github.com/tillgate/tillgate/wire"
 )
 
-// zeros11 fills DE90's acquiring and forwarding institution codes.
-const zeros11 = "00000000000"
-
 // settlementFor returns the entry written ahead of orig, what is owed if
-// its outcome turns out unknown: for an authorization or purchase, its 0400
-// reversal; for a reversal or an advice, the message itself (as a repeat:
-// it is written just before its bytes leave); nil when there is nothing to
-// undo (network, reconciliation, balance inquiry).
+// its outcome turns out unknown: for an authorization or a financial
+// request that moves money, its 0400 reversal; for a reversal or an advice,
+// the message itself (as a repeat: it is written just before its bytes
+// leave); nil when there is nothing to undo (network, reconciliation,
+// balance inquiry).
 func settlementFor(orig *wire.Message, newSTAN func() string, now time.Time) *entry {
 	e := &entry{Of: orig.Key(), Created: now.UnixNano()}
-	switch wire.OriginalMTI(orig.MTI) {
-	case "0100", "0200":
-		if strings.HasPrefix(orig.ProcCode, "31") {
-			return nil
-		}
-		e.Msg = Reversal(orig, newSTAN(), de7(now))
-	case "0120", "0220", "0400", "0420":
+	switch k := orig.Kind(); {
+	case k.Owed():
 		e.Msg = withoutCardData(orig)
-		if o := wire.OriginalMTI(orig.MTI); o == "0120" || o == "0220" {
+		if k.Advice() && !k.Reversal() {
 			e.Msg.PAN = orig.PAN // an advice must name its card (DE2)
 		}
-		e.Msg.MTI = wire.OriginalMTI(orig.MTI)[:3] + "1"
+		e.Msg.MTI = wire.RepeatMTI(wire.OriginalMTI(orig.MTI))
 		e.Sent = true
+	case k == wire.KindPreAuth || k == wire.KindPurchase || k == wire.KindRefund || k == wire.KindCashback:
+		if wire.ProcKind(orig.ProcCode) == wire.KindBalance {
+			return nil // a balance inquiry moves no money
+		}
+		e.Msg = Reversal(orig, newSTAN(), wire.TransmissionTime(now))
 	default:
 		return nil
 	}
@@ -41,7 +38,7 @@ func settlementFor(orig *wire.Message, newSTAN func() string, now time.Time) *en
 // original MTI, STAN and DE7 followed by 22 zeros (reason: timeout).
 func Reversal(orig *wire.Message, stan, transmissionTime string) wire.Message {
 	return wire.Message{
-		MTI:              "0400",
+		MTI:              wire.MTIReversal,
 		ProcCode:         orig.ProcCode,
 		Amount:           orig.Amount,
 		HasAmount:        true,
@@ -50,7 +47,7 @@ func Reversal(orig *wire.Message, stan, transmissionTime string) wire.Message {
 		TerminalID:       orig.TerminalID,
 		MerchantID:       orig.MerchantID,
 		Currency:         orig.Currency,
-		OriginalData:     wire.OriginalMTI(orig.MTI) + orig.STAN + orig.TransmissionTime + zeros11 + zeros11,
+		OriginalData:     wire.OriginalDataFor(orig.MTI, orig.STAN, orig.TransmissionTime),
 	}
 }
 
@@ -65,13 +62,7 @@ func withoutCardData(m *wire.Message) wire.Message {
 
 // mustDeliver reports a reversal or advice: a message the register owes
 // the cluster until a node acknowledges it, whoever sends it.
-func mustDeliver(mti string) bool {
-	switch wire.OriginalMTI(mti) {
-	case "0120", "0220", "0400", "0420":
-		return true
-	}
-	return false
-}
+func mustDeliver(mti string) bool { return wire.Classify(mti, "", "").Owed() }
 
 // acknowledges reports whether resp, the answer to a reversal or advice,
 // settles it. 30, 91 and 96 do not: the node could not take it (format,

@@ -26,15 +26,15 @@ func refuseOwed(rc string, n int) behaviour {
 		case wire.OriginalMTI(m.MTI) == "0200":
 			return nil, false, 0
 		case !mustDeliver(m.MTI):
-			return f.reply(m, wire.RCApproved), false, 0
+			return f.Reply(m, wire.RCApproved), false, 0
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		if n > 0 {
 			n--
-			return f.reply(m, rc), false, 0
+			return f.Reply(m, rc), false, 0
 		}
-		return f.reply(m, wire.RCApproved), false, 0
+		return f.Reply(m, wire.RCApproved), false, 0
 	}
 }
 
@@ -43,7 +43,7 @@ func refuseOwed(rc string, n int) behaviour {
 func owed(mti string) *wire.Message {
 	o := purchase(100)
 	m := *purchase(100)
-	m.MTI, m.OriginalData = mti, "0200"+o.STAN+o.TransmissionTime+zeros11+zeros11
+	m.MTI, m.OriginalData = mti, wire.OriginalDataFor(wire.MTIFinancial, o.STAN, o.TransmissionTime)
 	if mti == "0400" || mti == "0420" {
 		m.PAN, m.Expiry = "", ""
 	}
@@ -62,7 +62,7 @@ func TestRefusedReversalOrAdviceStaysQueued(t *testing.T) {
 		t.Run(tc.mti+"_"+tc.rc, func(t *testing.T) {
 			f := newFake(t, refuseOwed(tc.rc, 3)) // Do's answer, then two forwarder tries
 			rec := &recorder{}
-			cfg := testConfig(t, f.addr)
+			cfg := testConfig(t, f.Addr)
 			cfg.OnEvent = rec.add
 			c := open(t, cfg)
 			req := owed(tc.mti)
@@ -81,7 +81,7 @@ func TestRefusedReversalOrAdviceStaysQueued(t *testing.T) {
 				t.Fatal("acknowledged by something other than the 00")
 			}
 			checkRetries(t, rec, cfg, tc.rc, 2)
-			if got := f.received(tc.mti, wire.RepeatMTI(tc.mti)); len(got) != 4 || got[1].MTI != wire.RepeatMTI(tc.mti) {
+			if got := f.Received(tc.mti, wire.RepeatMTI(tc.mti)); len(got) != 4 || got[1].MTI != wire.RepeatMTI(tc.mti) {
 				t.Fatalf("node got %d copies, want the request and three repeats", len(got))
 			}
 			if tc.mti == "0220" && queuedPAN(rec) != req.PAN {
@@ -101,12 +101,12 @@ func TestQueuedReversalNotAckedByRefusal(t *testing.T) {
 		case "0200":
 			return nil, false, 0
 		case "0400":
-			return f.reply(m, []string{"91", "96", "00", "00"}[min(n.Add(1)-1, 3)]), false, 0
+			return f.Reply(m, []string{"91", "96", "00", "00"}[min(n.Add(1)-1, 3)]), false, 0
 		}
-		return f.reply(m, wire.RCApproved), false, 0
+		return f.Reply(m, wire.RCApproved), false, 0
 	})
 	rec := &recorder{}
-	cfg := testConfig(t, f.addr)
+	cfg := testConfig(t, f.Addr)
 	cfg.Deadline, cfg.AttemptTimeout = 400*time.Millisecond, 150*time.Millisecond
 	cfg.OnEvent = rec.add
 	c := open(t, cfg)
@@ -169,7 +169,7 @@ func TestWriteAheadBeforeFirstByte(t *testing.T) {
 	seen := map[string][]*entry{} // by request key: the queue when it arrived
 	f := newFake(t, func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 		if m.MTI != "0800" {
-			es, err := cp.Load().q.all()
+			es, err := cp.Load().fwd.q.all()
 			if err != nil {
 				t.Error(err)
 			}
@@ -177,10 +177,10 @@ func TestWriteAheadBeforeFirstByte(t *testing.T) {
 			seen[m.Key()] = es
 			mu.Unlock()
 		}
-		return f.reply(m, wire.RCApproved), false, 0
+		return f.Reply(m, wire.RCApproved), false, 0
 	})
 	rec := &recorder{}
-	cfg := testConfig(t, f.addr)
+	cfg := testConfig(t, f.Addr)
 	cfg.OnEvent = rec.add
 	c := open(t, cfg)
 	cp.Store(c)
@@ -215,14 +215,14 @@ func TestApprovalNotContradictedByItsWriteAhead(t *testing.T) {
 	var cp atomic.Pointer[Client]
 	f := newFake(t, func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 		if m.MTI == "0200" {
-			if err := cp.Load().q.db.Close(); err != nil { // the disk is gone
+			if err := cp.Load().fwd.q.db.Close(); err != nil { // the disk is gone
 				t.Error(err)
 			}
 		}
-		return f.reply(m, wire.RCApproved), false, 0
+		return f.Reply(m, wire.RCApproved), false, 0
 	})
 	rec := &recorder{}
-	cfg := testConfig(t, f.addr)
+	cfg := testConfig(t, f.Addr)
 	cfg.OnEvent = rec.add
 	cfg.Logger = nil // errors expected
 	c := open(t, cfg)
@@ -241,7 +241,7 @@ func TestApprovalNotContradictedByItsWriteAhead(t *testing.T) {
 // register that loses power at this moment.
 func snapshot(t *testing.T, c *Client) string {
 	path := filepath.Join(t.TempDir(), "at-power-loss.db")
-	if err := c.q.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(path, 0o600) }); err != nil {
+	if err := c.fwd.q.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(path, 0o600) }); err != nil {
 		t.Error(err)
 	}
 	return path
@@ -258,9 +258,9 @@ func TestPowerLossMidRequest(t *testing.T) {
 			disk.Store(snapshot(t, cp.Load()))
 			return nil, true, 0 // and the register is gone
 		}
-		return f.reply(m, wire.RCApproved), false, 0
+		return f.Reply(m, wire.RCApproved), false, 0
 	})
-	cfg := testConfig(t, a.addr)
+	cfg := testConfig(t, a.Addr)
 	cfg.Deadline = 300 * time.Millisecond
 	c := open(t, cfg)
 	cp.Store(c)
@@ -268,7 +268,7 @@ func TestPowerLossMidRequest(t *testing.T) {
 	_, _ = c.Do(context.Background(), req)
 	b := newFake(t, approve)
 	rec := &recorder{}
-	cfg2 := testConfig(t, b.addr)
+	cfg2 := testConfig(t, b.Addr)
 	cfg2.ReversalQueue = disk.Load().(string)
 	cfg2.OnEvent = rec.add
 	c2 := open(t, cfg2)
@@ -278,12 +278,13 @@ func TestPowerLossMidRequest(t *testing.T) {
 		t.Fatal("Open did not report the written-ahead reversal due")
 	}
 	eventually(t, "reversal delivered", func() bool { return len(queued(t, c2)) == 0 })
-	if revs := b.received("0400", "0401"); len(revs) != 1 || revs[0].OriginalData[4:10] != req.STAN {
+	if revs := b.Received("0400", "0401"); len(revs) != 1 || revs[0].OriginalData[4:10] != req.STAN {
 		t.Fatalf("restarted register sent %d reversals", len(revs))
 	}
-	if rec.count(EventReversalAcked, func(e Event) bool { return e.Key == req.Key() }) != 1 {
-		t.Fatal("no acknowledgement event")
-	}
+	// The event follows the removal from the queue: wait for it too.
+	eventually(t, "acknowledgement event", func() bool {
+		return rec.count(EventReversalAcked, func(e Event) bool { return e.Key == req.Key() }) == 1
+	})
 }
 
 // TestRepeatStoredBeforeRetry: the register crashes while the first copy
@@ -295,7 +296,7 @@ func TestRepeatStoredBeforeRetry(t *testing.T) {
 	a := newFake(t, func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 		switch m.MTI {
 		case "0800":
-			return f.reply(m, wire.RCApproved), false, 0
+			return f.Reply(m, wire.RCApproved), false, 0
 		case "0400":
 			if disk.Load() == nil {
 				disk.Store(snapshot(t, cp.Load()))
@@ -303,7 +304,7 @@ func TestRepeatStoredBeforeRetry(t *testing.T) {
 		}
 		return nil, false, 0
 	})
-	cfg := testConfig(t, a.addr)
+	cfg := testConfig(t, a.Addr)
 	cfg.Deadline, cfg.AttemptTimeout = 300*time.Millisecond, 100*time.Millisecond
 	c := open(t, cfg)
 	cp.Store(c)
@@ -312,11 +313,11 @@ func TestRepeatStoredBeforeRetry(t *testing.T) {
 	}
 	eventually(t, "the reversal on the wire", func() bool { return disk.Load() != nil })
 	b := newFake(t, approve)
-	cfg2 := testConfig(t, b.addr)
+	cfg2 := testConfig(t, b.Addr)
 	cfg2.ReversalQueue = disk.Load().(string)
 	c2 := open(t, cfg2)
 	eventually(t, "reversal delivered", func() bool { return len(queued(t, c2)) == 0 })
-	if revs := b.received("0400", "0401"); len(revs) != 1 || revs[0].MTI != "0401" {
+	if revs := b.Received("0400", "0401"); len(revs) != 1 || revs[0].MTI != "0401" {
 		t.Fatalf("after the restart: %d reversals, first %v; want one 0401", len(revs), revs)
 	}
 }
@@ -327,7 +328,7 @@ func TestRepeatStoredBeforeRetry(t *testing.T) {
 // concurrent callers waiting for the connect pass included.
 func TestDoBoundedByDeadline(t *testing.T) {
 	f := newFake(t, func(*fakeNode, *wire.Message) (*wire.Message, bool, time.Duration) { return nil, false, 0 })
-	cfg := testConfig(t, f.addr)
+	cfg := testConfig(t, f.Addr)
 	cfg.DialTimeout, cfg.AttemptTimeout, cfg.Hold = time.Hour, time.Hour, time.Hour
 	cfg.Deadline = 200 * time.Millisecond
 	cfg.SilenceProbe = 0
@@ -364,7 +365,7 @@ func silentSales(act func(f *fakeNode, m *wire.Message) *wire.Message) behaviour
 	return func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 		switch {
 		case m.MTI == "0800":
-			return f.reply(m, wire.RCApproved), false, 0
+			return f.Reply(m, wire.RCApproved), false, 0
 		case wire.OriginalMTI(m.MTI) == "0400" && act != nil:
 			return act(f, m), false, 0
 		}
@@ -375,7 +376,7 @@ func silentSales(act func(f *fakeNode, m *wire.Message) *wire.Message) behaviour
 // reversalsOf counts the reversals f received naming req.
 func reversalsOf(f *fakeNode, req *wire.Message) int {
 	n := 0
-	for _, m := range f.received("0400", "0401") {
+	for _, m := range f.Received("0400", "0401") {
 		if m.OriginalData[4:10] == req.STAN {
 			n++
 		}
@@ -389,12 +390,12 @@ func reversalsOf(f *fakeNode, req *wire.Message) int {
 // first reversal is not sent again.
 func TestForwarderBacksOffOnNotProcessed(t *testing.T) {
 	f := newFake(t, silentSales(func(f *fakeNode, m *wire.Message) *wire.Message {
-		r := f.reply(m, wire.RCIssuerInoperative)
+		r := f.Reply(m, wire.RCIssuerInoperative)
 		r.Private.Set("NP", "1")
 		return r
 	}))
 	rec := &recorder{}
-	cfg := testConfig(t, f.addr)
+	cfg := testConfig(t, f.Addr)
 	cfg.Deadline, cfg.AttemptTimeout = 300*time.Millisecond, 100*time.Millisecond
 	cfg.RecheckMin, cfg.RecheckMax = time.Millisecond, time.Millisecond
 	cfg.ReversalBackoffMin, cfg.ReversalBackoffMax = time.Hour, time.Hour
@@ -421,21 +422,21 @@ func TestForwarderBacksOffOnNotProcessed(t *testing.T) {
 // TestForwarderBacksOffOnPackError: an entry that cannot be packed is
 // tried once per backoff, not in a loop, and does not hold up the others.
 func TestForwarderBacksOffOnPackError(t *testing.T) {
-	f := newFake(t, silentSales(func(f *fakeNode, m *wire.Message) *wire.Message { return f.reply(m, wire.RCApproved) }))
+	f := newFake(t, silentSales(func(f *fakeNode, m *wire.Message) *wire.Message { return f.Reply(m, wire.RCApproved) }))
 	rec := &recorder{}
-	cfg := testConfig(t, f.addr)
+	cfg := testConfig(t, f.Addr)
 	cfg.Deadline, cfg.AttemptTimeout = 300*time.Millisecond, 100*time.Millisecond
 	cfg.RecheckMin, cfg.RecheckMax = time.Millisecond, time.Millisecond
 	cfg.ReversalBackoffMin, cfg.ReversalBackoffMax = time.Hour, time.Hour
 	cfg.OnEvent = rec.add
 	c := open(t, cfg)
-	bad := &entry{Msg: Reversal(purchase(3), "000001", de7(time.Now())), Of: "bad", Created: time.Now().UnixNano(), Held: true}
+	bad := &entry{Msg: Reversal(purchase(3), "000001", wire.TransmissionTime(time.Now())), Of: "bad", Created: time.Now().UnixNano(), Held: true}
 	bad.Msg.TerminalID = "TOOLONG123" // DE41 is 8 long
-	if err := c.q.add(bad); err != nil {
+	if err := c.fwd.q.add(bad); err != nil {
 		t.Fatal(err)
 	}
-	c.q.release(bad.ID, 0, 0)
-	c.nowDue(bad)
+	c.fwd.q.release(bad.ID, 0, 0)
+	c.fwd.nowDue(bad)
 	req := purchase(4)
 	if _, err := c.Do(context.Background(), req); !errors.Is(err, ErrOutcomeUnknown) {
 		t.Fatalf("err %v", err)
@@ -456,21 +457,21 @@ func TestForwarderBacksOffOnPackError(t *testing.T) {
 // comes: it neither sends the entry nor writes it back.
 func TestAckedEntryNeverComesBack(t *testing.T) {
 	f := newFake(t, echoOnly)
-	cfg := testConfig(t, f.addr)
+	cfg := testConfig(t, f.Addr)
 	cfg.AttemptTimeout = 100 * time.Millisecond
 	c := open(t, cfg)
-	e := &entry{Msg: Reversal(purchase(5), c.NextSTAN(), de7(time.Now())), Of: "sale", Created: time.Now().UnixNano(), Held: true}
-	if err := c.q.add(e); err != nil {
+	e := &entry{Msg: Reversal(purchase(5), c.NextSTAN(), wire.TransmissionTime(time.Now())), Of: "sale", Created: time.Now().UnixNano(), Held: true}
+	if err := c.fwd.q.add(e); err != nil {
 		t.Fatal(err)
 	}
 	stale := *e // what the forwarder's pass read
-	if found, err := c.q.remove(e); err != nil || !found {
+	if found, err := c.fwd.q.remove(e); err != nil || !found {
 		t.Fatalf("remove: %v %v", found, err)
 	}
-	if d := c.forwardOne(&stale); d != 0 {
+	if d := c.fwd.forwardOne(&stale); d != 0 {
 		t.Fatalf("forwardOne of a removed entry: retry in %v", d)
 	}
-	if n := len(f.received("0400", "0401")); n != 0 {
+	if n := len(f.Received("0400", "0401")); n != 0 {
 		t.Fatalf("an acknowledged entry was sent again (%d)", n)
 	}
 	if n := len(queued(t, c)); n != 0 {
@@ -490,11 +491,11 @@ func TestLateAckRemovesOnce(t *testing.T) {
 		case "0200":
 			return nil, false, 0
 		case "0400":
-			return f.reply(m, wire.RCApproved), false, cfg.AttemptTimeout + 20*time.Millisecond
+			return f.Reply(m, wire.RCApproved), false, cfg.AttemptTimeout + 20*time.Millisecond
 		}
-		return f.reply(m, wire.RCApproved), false, 0
+		return f.Reply(m, wire.RCApproved), false, 0
 	})
-	cfg.Nodes = []string{f.addr}
+	cfg.Nodes = []string{f.Addr}
 	cfg.SilenceProbe = 0
 	rec := &recorder{}
 	cfg.OnEvent = rec.add
@@ -582,7 +583,7 @@ func writeOldFormat(t *testing.T, path string, n int) {
 // is not reported again by the next Open (only a crash's leftovers are).
 func TestRestartReportsNothingTwice(t *testing.T) {
 	f := newFake(t, echoOnly)
-	cfg := testConfig(t, f.addr)
+	cfg := testConfig(t, f.Addr)
 	cfg.ReversalBackoffMin, cfg.ReversalBackoffMax = time.Hour, time.Hour
 	c, err := Open(cfg)
 	if err != nil {
@@ -608,7 +609,7 @@ func TestRestartReportsNothingTwice(t *testing.T) {
 // none twice, and a restarted client goes on after them.
 func TestNextSTANOneSequence(t *testing.T) {
 	f := newFake(t, silentSales(nil))
-	cfg := testConfig(t, f.addr)
+	cfg := testConfig(t, f.Addr)
 	cfg.Deadline, cfg.AttemptTimeout = 300*time.Millisecond, 100*time.Millisecond
 	cfg.ReversalBackoffMin, cfg.ReversalBackoffMax = time.Hour, time.Hour
 	c, err := Open(cfg)
@@ -626,7 +627,7 @@ func TestNextSTANOneSequence(t *testing.T) {
 		t.Fatal(err)
 	}
 	used := map[string]bool{last: true}
-	for _, m := range f.received() {
+	for _, m := range f.Received() {
 		used[m.STAN] = true
 	}
 	from := uint32(atoi(t, req.STAN))

@@ -1,50 +1,18 @@
 package loadtest
 
 import (
-	"strings"
 	"sync"
 
 	"github.com/tillgate/tillgate/wire"
 )
 
-// txClass is where a transaction counts in the batch totals.
-type txClass uint8
+// batchBucket says where req counts once approved, as the cluster counts it
+// (wire.BucketOf): by the MTI and DE3 of the request itself (a reversal by
+// its own DE3).
+func batchBucket(req *wire.Message) wire.Bucket { return wire.BucketOf(req.Kind(), req.ProcCode) }
 
-const (
-	classNone           txClass = iota // pre-auths, balance inquiries, network: nowhere
-	classDebit                         // purchases, purchases with cashback, completions
-	classCredit                        // refunds
-	classDebitReversal                 // 0400/0420 of anything but a refund
-	classCreditReversal                // 0400/0420 with DE3 20xxxx
-)
-
-// classify says where req counts once approved, as the cluster counts it:
-// by MTI and DE3 of the request itself (a reversal by its own DE3).
-func classify(req *wire.Message) txClass {
-	proc2 := ""
-	if len(req.ProcCode) >= 2 {
-		proc2 = req.ProcCode[:2]
-	}
-	switch wire.OriginalMTI(req.MTI) {
-	case "0200":
-		switch proc2 {
-		case "00", "09":
-			return classDebit
-		case "20":
-			return classCredit
-		}
-	case "0220":
-		if strings.HasPrefix(req.OriginalData, "0100") {
-			return classDebit // the completion of a pre-auth
-		}
-	case "0400", "0420":
-		if proc2 == "20" {
-			return classCreditReversal
-		}
-		return classDebitReversal
-	}
-	return classNone
-}
+// countsInNet reports a debit or credit: what a reversal takes back.
+func countsInNet(b wire.Bucket) bool { return b == wire.BucketDebit || b == wire.BucketCredit }
 
 // batchTx is one transaction of a register's open batch: what a 0320
 // upload repeats of it.
@@ -53,7 +21,7 @@ type batchTx struct {
 	amount               int64
 	merchant, currency   string
 	authCode, rc         string // as the register recorded them
-	class                txClass
+	bucket               wire.Bucket
 	reversed             bool // a reversal of it was answered 00 in this batch
 }
 
@@ -87,14 +55,14 @@ func newBatch() *batch {
 // record counts req if rc approved it. A second answer for the same
 // identity (a repeat) is the same transaction and counts once.
 func (b *batch) record(req *wire.Message, rc, authCode string) {
-	class := classify(req)
-	if rc != wire.RCApproved || class == classNone {
+	bucket := batchBucket(req)
+	if rc != wire.RCApproved || bucket == wire.BucketNone {
 		return
 	}
 	t := &batchTx{
 		mti: wire.OriginalMTI(req.MTI), stan: req.STAN, de7: req.TransmissionTime, proc: req.ProcCode,
 		amount: req.Amount, merchant: req.MerchantID, currency: req.Currency,
-		authCode: authCode, rc: rc, class: class,
+		authCode: authCode, rc: rc, bucket: bucket,
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -103,9 +71,9 @@ func (b *batch) record(req *wire.Message, rc, authCode string) {
 	}
 	b.byID[t.origKey()] = t
 	b.txs = append(b.txs, t)
-	if class == classDebitReversal || class == classCreditReversal {
+	if req.Kind().Reversal() {
 		if len(req.OriginalData) >= 20 {
-			if o := b.byID[req.OriginalData[:20]]; o != nil && (o.class == classDebit || o.class == classCredit) {
+			if o := b.byID[req.OriginalData[:20]]; o != nil && countsInNet(o.bucket) {
 				o.reversed = true
 			}
 		}
@@ -117,12 +85,12 @@ func (b *batch) record(req *wire.Message, rc, authCode string) {
 // or advice left unknown is itself queued, and its acknowledgement is its
 // outcome.
 func (b *batch) unknown(req *wire.Message) {
-	class := classify(req)
-	if wire.OriginalMTI(req.MTI) != "0200" || (class != classDebit && class != classCredit) {
+	bucket := batchBucket(req)
+	if wire.OriginalMTI(req.MTI) != wire.MTIFinancial || !countsInNet(bucket) {
 		return
 	}
 	b.mu.Lock()
-	b.unknowns = append(b.unknowns, unknownTx{key: req.Key(), class: class, amount: req.Amount})
+	b.unknowns = append(b.unknowns, unknownTx{key: req.Key(), bucket: bucket, amount: req.Amount})
 	b.mu.Unlock()
 }
 
@@ -172,22 +140,10 @@ func (b *batch) totals() wire.Totals {
 	defer b.mu.Unlock()
 	var t wire.Totals
 	for _, x := range b.txs {
-		switch {
-		case x.class == classDebit && !x.reversed:
-			t.DebitsCount++
-			t.DebitsAmount += x.amount
-		case x.class == classCredit && !x.reversed:
-			t.CreditsCount++
-			t.CreditsAmount += x.amount
-		case x.class == classDebitReversal:
-			t.DebitsReversalCount++
-			t.DebitsReversalAmount += x.amount
-		case x.class == classCreditReversal:
-			t.CreditsReversalCount++
-			t.CreditsReversalAmount += x.amount
+		if !x.reversed { // a reversed debit or credit counts nowhere; its reversal does
+			t.Count(x.bucket, 1, x.amount)
 		}
 	}
-	t.NetAmount = t.DebitsAmount - t.CreditsAmount
 	return t
 }
 
@@ -214,9 +170,9 @@ func (b *batch) reset() {
 // naming the original, DE3, DE4, DE38 and DE39 as recorded.
 func (t *batchTx) upload(tid, stan, de7 string) *wire.Message {
 	m := &wire.Message{
-		MTI: "0320", ProcCode: t.proc, Amount: t.amount, HasAmount: true, TransmissionTime: de7, STAN: stan,
+		MTI: wire.MTIBatchUpload, ProcCode: t.proc, Amount: t.amount, HasAmount: true, TransmissionTime: de7, STAN: stan,
 		ResponseCode: t.rc, TerminalID: tid, MerchantID: t.merchant, Currency: t.currency,
-		OriginalData: t.origKey() + "00000000000" + "00000000000",
+		OriginalData: wire.OriginalDataFor(t.mti, t.stan, t.de7),
 	}
 	if len(t.authCode) == 6 {
 		m.AuthCode = t.authCode

@@ -18,7 +18,10 @@ const closeParallel = 64
 // maxBatchErrors bounds the failure details a BatchSummary keeps.
 const maxBatchErrors = 10
 
-// BatchTotals are the nine totals of a 0500/0510 (DE74-77, DE86-89, DE97).
+// BatchTotals are wire.Totals as BatchSummary reports them to bench: the
+// same nine totals, with the net amount named Net ("net" in JSON). Only a
+// report shape: loadtest counts and sums in wire.Totals. It goes once bench
+// reads wire.Totals.
 type BatchTotals struct {
 	DebitsCount           int64 `json:"debits_count"`
 	DebitsAmount          int64 `json:"debits_amount"`
@@ -31,7 +34,7 @@ type BatchTotals struct {
 	Net                   int64 `json:"net"` // DebitsAmount - CreditsAmount
 }
 
-func batchTotals(t *wire.Totals) BatchTotals {
+func reportTotals(t wire.Totals) BatchTotals {
 	return BatchTotals{
 		DebitsCount: t.DebitsCount, DebitsAmount: t.DebitsAmount,
 		CreditsCount: t.CreditsCount, CreditsAmount: t.CreditsAmount,
@@ -39,18 +42,6 @@ func batchTotals(t *wire.Totals) BatchTotals {
 		CreditsReversalCount: t.CreditsReversalCount, CreditsReversalAmount: t.CreditsReversalAmount,
 		Net: t.NetAmount,
 	}
-}
-
-func (t *BatchTotals) add(o BatchTotals) {
-	t.DebitsCount += o.DebitsCount
-	t.DebitsAmount += o.DebitsAmount
-	t.CreditsCount += o.CreditsCount
-	t.CreditsAmount += o.CreditsAmount
-	t.DebitsReversalCount += o.DebitsReversalCount
-	t.DebitsReversalAmount += o.DebitsReversalAmount
-	t.CreditsReversalCount += o.CreditsReversalCount
-	t.CreditsReversalAmount += o.CreditsReversalAmount
-	t.Net += o.Net
 }
 
 // BatchSummary is how the fleet's batches closed (CloseBatches).
@@ -92,8 +83,8 @@ func (s BatchSummary) Equal() bool { return s.Register == s.Cluster }
 type batchOutcome struct {
 	balanced, afterUpload bool
 	uploaded              int
-	register              BatchTotals
-	cluster               *BatchTotals // the last 0510's totals, if any
+	register              wire.Totals
+	cluster               *wire.Totals // the last 0510's totals, if any
 	explained             string       // after an upload: what explains the difference
 	reason                string       // failed: a short class
 	err                   error        // failed: the detail
@@ -125,10 +116,11 @@ func (f *Fleet) CloseBatches(ctx context.Context) BatchSummary {
 
 func summarizeBatches(outs []batchOutcome) BatchSummary {
 	s := BatchSummary{Registers: len(outs), Failures: map[string]int64{}}
+	var register, cluster wire.Totals
 	for _, o := range outs {
-		s.Register.add(o.register)
+		register.Add(o.register)
 		if o.cluster != nil {
-			s.Cluster.add(*o.cluster)
+			cluster.Add(*o.cluster)
 		}
 		s.Uploaded += o.uploaded
 		switch {
@@ -147,6 +139,7 @@ func summarizeBatches(outs []batchOutcome) BatchSummary {
 			}
 		}
 	}
+	s.Register, s.Cluster = reportTotals(register), reportTotals(cluster)
 	if len(s.Failures) == 0 {
 		s.Failures = nil
 	}
@@ -166,7 +159,7 @@ func (r *register) closeBatch(ctx context.Context) batchOutcome {
 		return fail("drain", err)
 	}
 	tot := r.batch.totals()
-	o.register = batchTotals(&tot)
+	o.register = tot
 	resp, err := r.settle(ctx, wire.ProcSettle, tot)
 	if err != nil {
 		return fail("0500: "+errClass(err), err)
@@ -239,7 +232,7 @@ func (r *register) drain(ctx context.Context) error {
 // settle sends one 0500 with the register's totals.
 func (r *register) settle(ctx context.Context, proc string, tot wire.Totals) (*wire.Message, error) {
 	m := &wire.Message{
-		MTI: "0500", ProcCode: proc, TransmissionTime: de7Now(), STAN: r.nextSTAN(),
+		MTI: wire.MTIReconcile, ProcCode: proc, TransmissionTime: de7Now(), STAN: r.nextSTAN(),
 		TerminalID: r.tid, MerchantID: merchantID, Currency: currency, Totals: &tot,
 	}
 	resp, err := r.do(ctx, m)
@@ -278,12 +271,12 @@ func uploadReason(err error) string {
 }
 
 // clusterTotals reads a 0510's totals; nil when it carries none.
-func clusterTotals(resp *wire.Message) *BatchTotals {
+func clusterTotals(resp *wire.Message) *wire.Totals {
 	if resp.Totals == nil {
 		return nil
 	}
-	t := batchTotals(resp.Totals)
+	t := *resp.Totals
 	return &t
 }
 
-func de7Now() string { return time.Now().UTC().Format("0102150405") }
+func de7Now() string { return wire.TransmissionTime(time.Now()) }

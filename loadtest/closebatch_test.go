@@ -17,7 +17,7 @@ import (
 func openTestFleet(t *testing.T, f *fakeNode, registers int) *Fleet {
 	t.Helper()
 	fl, err := Open(Config{
-		Nodes: []string{f.addr}, Registers: registers, Dir: t.TempDir(), TerminalBase: 1,
+		Nodes: []string{f.Addr}, Registers: registers, Dir: t.TempDir(), TerminalBase: 1,
 		Duration: 10 * time.Second, Transactions: 30 * int64(registers), Seed: 3,
 		Mix:              Mix{Purchase: 6, Refund: 2, PreAuth: 2, Completion: 2, Reversal: 2, Echo: 1},
 		RegisterDeadline: 600 * time.Millisecond,
@@ -58,7 +58,7 @@ func TestCloseBatchesBalanced(t *testing.T) {
 	if s.Register.DebitsCount == 0 || s.Register.CreditsCount == 0 || s.Register.Net != s.Register.DebitsAmount-s.Register.CreditsAmount {
 		t.Fatalf("register totals %+v", s.Register)
 	}
-	for _, m := range f.received("0500") {
+	for _, m := range f.Received("0500") {
 		if m.ProcCode != wire.ProcSettle {
 			t.Fatalf("0500 DE3 %q", m.ProcCode)
 		}
@@ -102,7 +102,7 @@ func TestCloseBatchesUpload(t *testing.T) {
 	if s.Equal() {
 		t.Fatalf("cluster totals equal the registers' though the node missed one: %+v", s)
 	}
-	uploads := f.received("0320")
+	uploads := f.Received("0320")
 	if len(uploads) != want {
 		t.Fatalf("%d 0320s, want %d", len(uploads), want)
 	}
@@ -113,7 +113,7 @@ func TestCloseBatchesUpload(t *testing.T) {
 	}
 	// Its messages: 0500 920000, the uploads, then 0500 960000.
 	var seq []string
-	for _, m := range f.received("0500", "0320") {
+	for _, m := range f.Received("0500", "0320") {
 		if m.TerminalID == reg.tid {
 			seq = append(seq, m.MTI+"/"+m.ProcCode)
 		}
@@ -161,7 +161,7 @@ func TestCloseBatchesUploadExplained(t *testing.T) {
 }
 
 func TestExplain(t *testing.T) {
-	us := []unknownTx{{"A", classDebit, 100}, {"B", classDebit, 250}, {"C", classCredit, 70}, {"D", classDebit, 400}}
+	us := []unknownTx{{"A", wire.BucketDebit, 100}, {"B", wire.BucketDebit, 250}, {"C", wire.BucketCredit, 70}, {"D", wire.BucketDebit, 400}}
 	for _, tc := range []struct {
 		name string
 		diff wire.Totals
@@ -207,7 +207,7 @@ func TestHistory(t *testing.T) {
 	f.dropNth = 2
 	log := history.New()
 	fl, err := Open(Config{
-		Nodes: []string{f.addr}, Registers: 2, Dir: t.TempDir(), TerminalBase: 7, Duration: 10 * time.Second,
+		Nodes: []string{f.Addr}, Registers: 2, Dir: t.TempDir(), TerminalBase: 7, Duration: 10 * time.Second,
 		Transactions: 20, Seed: 5, Mix: Mix{Purchase: 1}, RegisterDeadline: 600 * time.Millisecond, History: log,
 		Tune: func(c *failover.Config) { c.SilenceProbe = 0 },
 	})

@@ -19,8 +19,8 @@ var errUnexplained = errors.New("95 not explained by the requests whose outcome 
 
 // unknownTx is a debit or credit whose outcome the register never learnt.
 type unknownTx struct {
-	key    string // DE41 + DE11 + DE7
-	class  txClass
+	key    string      // DE41 + DE11 + DE7
+	bucket wire.Bucket // debit or credit
 	amount int64
 }
 
@@ -36,11 +36,11 @@ func explain(diff wire.Totals, unknowns []unknownTx) ([]unknownTx, error) {
 	}
 	var out []unknownTx
 	for _, side := range []struct {
-		class  txClass
+		bucket wire.Bucket
 		count  int64
 		amount int64
-	}{{classDebit, diff.DebitsCount, diff.DebitsAmount}, {classCredit, diff.CreditsCount, diff.CreditsAmount}} {
-		got, err := pickExactly(ofClass(unknowns, side.class), side.count, side.amount)
+	}{{wire.BucketDebit, diff.DebitsCount, diff.DebitsAmount}, {wire.BucketCredit, diff.CreditsCount, diff.CreditsAmount}} {
+		got, err := pickExactly(inBucket(unknowns, side.bucket), side.count, side.amount)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w (difference %s, unknown outcomes %s)", errUnexplained, err, fmtTotals(diff), fmtUnknowns(unknowns))
 		}
@@ -49,10 +49,10 @@ func explain(diff wire.Totals, unknowns []unknownTx) ([]unknownTx, error) {
 	return out, nil
 }
 
-func ofClass(us []unknownTx, c txClass) []unknownTx {
+func inBucket(us []unknownTx, b wire.Bucket) []unknownTx {
 	var out []unknownTx
 	for _, u := range us {
-		if u.class == c {
+		if u.bucket == b {
 			out = append(out, u)
 		}
 	}
@@ -89,17 +89,6 @@ func pick(c []unknownTx, k int, amount int64, budget *int) ([]unknownTx, bool) {
 		return append(got, c[0]), true
 	}
 	return pick(c[1:], k, amount, budget)
-}
-
-// minus is a - b, field by field.
-func minus(a, b wire.Totals) wire.Totals {
-	return wire.Totals{
-		DebitsCount: a.DebitsCount - b.DebitsCount, DebitsAmount: a.DebitsAmount - b.DebitsAmount,
-		CreditsCount: a.CreditsCount - b.CreditsCount, CreditsAmount: a.CreditsAmount - b.CreditsAmount,
-		DebitsReversalCount: a.DebitsReversalCount - b.DebitsReversalCount, DebitsReversalAmount: a.DebitsReversalAmount - b.DebitsReversalAmount,
-		CreditsReversalCount: a.CreditsReversalCount - b.CreditsReversalCount, CreditsReversalAmount: a.CreditsReversalAmount - b.CreditsReversalAmount,
-		NetAmount: a.NetAmount - b.NetAmount,
-	}
 }
 
 // fmtTotals names the non-zero fields of t.
@@ -141,7 +130,8 @@ func (b *batch) explainDiff(cluster *wire.Totals, register wire.Totals) (string,
 	b.mu.Lock()
 	unknowns := append([]unknownTx(nil), b.unknowns...)
 	b.mu.Unlock()
-	diff := minus(*cluster, register)
+	diff := *cluster
+	diff.Sub(register)
 	got, err := explain(diff, unknowns)
 	if err != nil {
 		return "", err

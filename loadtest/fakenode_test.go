@@ -1,29 +1,28 @@
 package loadtest
 
 import (
-	"net"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/tillgate/tillgate/internal/fakenode"
 	"github.com/tillgate/tillgate/wire"
 )
 
-// fakeNode is a one-node "cluster" for the batch tests: a TCP listener
-// speaking the wire codec that approves everything (51 for amounts ending
-// in 51), answers repeats as their original, and keeps each terminal's
-// open batch by the contract of DESIGN.md (State and settlement), counted
-// here independently of the register's model.
+// fakeNode is a one-node "cluster" for the batch tests: the shared fake
+// node (internal/fakenode) with a handler that approves everything (51 for
+// amounts ending in 51), answers repeats as their original, and keeps each
+// terminal's open batch by the contract of DESIGN.md (State and
+// settlement), counted here independently of the register's model.
 type fakeNode struct {
-	t     *testing.T
-	addr  string
-	codec *wire.Codec
+	*fakenode.Node
+	t *testing.T
 
 	mu      sync.Mutex
 	answers map[string]*wire.Message // by identity: repeats get the same answer
 	batches map[string]*fakeBatch    // by terminal: the open batch
 	counts  map[string]int           // by terminal: purchases seen
-	got     []*wire.Message
 	// dropNth: the nth purchase of each terminal (and its repeats) is
 	// recorded approved but never answered, so the register's client
 	// ends it unknown and reverses it.
@@ -44,7 +43,7 @@ type fakeNode struct {
 
 type fakeTx struct {
 	orig     string // MTI + DE11 + DE7, as DE90 names it
-	class    txClass
+	bucket   wire.Bucket
 	amount   int64
 	reversed bool
 }
@@ -53,76 +52,12 @@ type fakeBatch struct{ txs []*fakeTx }
 
 func newFakeNode(t *testing.T) *fakeNode {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeNode{t: t, addr: ln.Addr().String(), codec: wire.NewCodec(wire.DefaultDialect()),
-		answers: map[string]*wire.Message{}, batches: map[string]*fakeBatch{}, counts: map[string]int{},
+	f := &fakeNode{t: t, answers: map[string]*wire.Message{}, batches: map[string]*fakeBatch{}, counts: map[string]int{},
 		dropped: map[string]bool{}, forget: map[string]bool{}}
-	var wg sync.WaitGroup
-	conns := map[net.Conn]bool{}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			f.mu.Lock()
-			conns[c] = true
-			f.mu.Unlock()
-			wg.Add(1)
-			go func() { defer wg.Done(); f.serve(c) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		f.mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		f.mu.Unlock()
-		wg.Wait()
+	f.Node = fakenode.Start(t, "127.0.0.1:0", func(_ *fakenode.Node, m *wire.Message) (*wire.Message, bool, time.Duration) {
+		return f.handle(m), false, 0
 	})
 	return f
-}
-
-func (f *fakeNode) serve(c net.Conn) {
-	defer c.Close()
-	d := wire.DefaultDialect()
-	buf := make([]byte, 0, 8192)
-	for {
-		payload, n, err := d.Next(buf)
-		if err != nil {
-			return
-		}
-		if n == 0 {
-			k, err := c.Read(buf[len(buf):cap(buf)])
-			if err != nil {
-				return
-			}
-			buf = buf[:len(buf)+k]
-			continue
-		}
-		m, err := f.codec.Unpack(payload)
-		buf = buf[:copy(buf, buf[n:])]
-		if err != nil {
-			f.t.Errorf("fake node: unpack: %v", err)
-			return
-		}
-		resp := f.handle(m)
-		if resp == nil {
-			continue
-		}
-		out, err := f.codec.PackFrame(nil, resp)
-		if err != nil {
-			f.t.Errorf("fake node: pack %s: %v", resp.MTI, err)
-			return
-		}
-		if _, err := c.Write(out); err != nil {
-			return
-		}
-	}
 }
 
 // handle answers one request; nil says nothing.
@@ -133,7 +68,6 @@ func (f *fakeNode) handle(m *wire.Message) *wire.Message {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.got = append(f.got, m)
 	key := m.Key()
 	if f.dropped[key] {
 		return nil
@@ -186,22 +120,12 @@ func (f *fakeNode) drop(m *wire.Message) bool {
 // count records an approved m in its terminal's open batch.
 func (f *fakeNode) count(m *wire.Message) {
 	b := f.batch(m.TerminalID)
-	tx := &fakeTx{orig: wire.OriginalMTI(m.MTI) + m.STAN + m.TransmissionTime, amount: m.Amount}
-	mti := wire.OriginalMTI(m.MTI)
-	switch {
-	case mti == "0400" || mti == "0420":
-		tx.class = classDebitReversal
-		if strings.HasPrefix(m.ProcCode, "20") {
-			tx.class = classCreditReversal
-		}
-	case mti == "0220", mti == "0200" && (strings.HasPrefix(m.ProcCode, "00") || strings.HasPrefix(m.ProcCode, "09")):
-		tx.class = classDebit
-	case mti == "0200" && strings.HasPrefix(m.ProcCode, "20"):
-		tx.class = classCredit
-	default:
+	tx := &fakeTx{orig: wire.OriginalMTI(m.MTI) + m.STAN + m.TransmissionTime, amount: m.Amount,
+		bucket: wire.BucketOf(m.Kind(), m.ProcCode)}
+	if tx.bucket == wire.BucketNone {
 		return // pre-auths, balance inquiries: nowhere
 	}
-	if tx.class == classDebitReversal || tx.class == classCreditReversal {
+	if m.Kind().Reversal() {
 		for _, o := range b.txs {
 			if o.orig == m.OriginalData[:20] {
 				o.reversed = true
@@ -242,8 +166,8 @@ func (f *fakeNode) settle(m *wire.Message, resp *wire.Message) {
 // reversedLocked reports whether a reversal named the request of key.
 func (f *fakeNode) reversedLocked(key string) bool {
 	stanDE7 := key[8:]
-	for _, g := range f.got {
-		if wire.OriginalMTI(g.MTI) == "0400" && strings.HasSuffix(g.OriginalData[:20], stanDE7) {
+	for _, g := range f.Received() {
+		if wire.OriginalMTI(g.MTI) == wire.MTIReversal && strings.HasSuffix(g.OriginalData[:20], stanDE7) {
 			return true
 		}
 	}
@@ -255,36 +179,14 @@ func (f *fakeNode) reversedLocked(key string) bool {
 func (b *fakeBatch) totals(forget bool) wire.Totals {
 	var t wire.Totals
 	for _, x := range b.txs {
-		if forget && (x.class == classDebit || x.class == classCredit) && !x.reversed {
+		if x.reversed {
+			continue
+		}
+		if forget && countsInNet(x.bucket) {
 			forget = false
 			continue
 		}
-		switch {
-		case x.class == classDebit && !x.reversed:
-			t.DebitsCount, t.DebitsAmount = t.DebitsCount+1, t.DebitsAmount+x.amount
-		case x.class == classCredit && !x.reversed:
-			t.CreditsCount, t.CreditsAmount = t.CreditsCount+1, t.CreditsAmount+x.amount
-		case x.class == classDebitReversal:
-			t.DebitsReversalCount, t.DebitsReversalAmount = t.DebitsReversalCount+1, t.DebitsReversalAmount+x.amount
-		case x.class == classCreditReversal:
-			t.CreditsReversalCount, t.CreditsReversalAmount = t.CreditsReversalCount+1, t.CreditsReversalAmount+x.amount
-		}
+		t.Count(x.bucket, 1, x.amount)
 	}
-	t.NetAmount = t.DebitsAmount - t.CreditsAmount
 	return t
-}
-
-// received returns the requests of the given MTIs, in order.
-func (f *fakeNode) received(mtis ...string) []*wire.Message {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []*wire.Message
-	for _, m := range f.got {
-		for _, mti := range mtis {
-			if m.MTI == mti {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
 }

@@ -48,7 +48,7 @@ type original struct {
 	amount              int64
 }
 
-func (o original) de90() string { return o.mti + o.stan + o.de7 + "00000000000" + "00000000000" }
+func (o original) de90() string { return wire.OriginalDataFor(o.mti, o.stan, o.de7) }
 
 func newRegister(idx, number int, seed uint64, hist *history.Log) *register {
 	return &register{idx: idx, tid: fmt.Sprintf("L%07d", number), rnd: rand.New(rand.NewPCG(seed, uint64(number))),
@@ -166,28 +166,28 @@ func nodeOf(m *wire.Message) string {
 // there is nothing to complete or reverse) and says which kind it is.
 func (r *register) next(kind string, now time.Time) (*wire.Message, string) {
 	m := &wire.Message{
-		MTI: "0200", ProcCode: "000000", TransmissionTime: now.Format("0102150405"), STAN: r.nextSTAN(),
-		LocalTime: now.Format("150405"), LocalDate: now.Format("0102"), TerminalID: r.tid,
+		MTI: wire.MTIFinancial, ProcCode: "000000", TransmissionTime: now.Format(wire.LayoutTransmissionTime), STAN: r.nextSTAN(),
+		LocalTime: now.Format(wire.LayoutLocalTime), LocalDate: now.Format(wire.LayoutLocalDate), TerminalID: r.tid,
 		MerchantID: merchantID, Currency: currency,
 	}
 	switch {
 	case kind == KindEcho:
-		m.MTI, m.ProcCode, m.NetworkCode = "0800", "", wire.NetEcho
+		m.MTI, m.ProcCode, m.NetworkCode = wire.MTINetwork, "", wire.NetEcho
 		m.LocalTime, m.LocalDate, m.MerchantID, m.Currency = "", "", "", ""
 		return m, kind
 	case kind == KindCompletion && len(r.preauths) > 0:
 		o := r.preauths[0]
 		r.preauths = r.preauths[1:]
-		m.MTI, m.OriginalData = "0220", o.de90()
+		m.MTI, m.OriginalData = wire.MTIFinancialAdvice, o.de90()
 		r.card(m, o.pan, o.amount)
 		return m, kind
 	case kind == KindReversal && len(r.purchases) > 0:
 		o := r.purchases[len(r.purchases)-1]
 		r.purchases = r.purchases[:len(r.purchases)-1]
-		m.MTI, m.OriginalData, m.Amount, m.HasAmount = "0400", o.de90(), o.amount, true
+		m.MTI, m.OriginalData, m.Amount, m.HasAmount = wire.MTIReversal, o.de90(), o.amount, true
 		return m, kind
 	case kind == KindCompletion || kind == KindPreAuth:
-		m.MTI, kind = "0100", KindPreAuth
+		m.MTI, kind = wire.MTIAuth, KindPreAuth
 	case kind == KindRefund:
 		m.ProcCode = "200000"
 	default:

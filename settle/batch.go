@@ -3,10 +3,12 @@ package settle
 import (
 	"fmt"
 	"strings"
+
+	"github.com/tillgate/tillgate/wire"
 )
 
 // fields are the nine totals, named as in the JSON, in DE order.
-func (t *BatchTotals) fields() []trailerField {
+func totalsFields(t *wire.Totals) []trailerField {
 	return []trailerField{
 		{"credits_count", &t.CreditsCount}, {"credits_reversal_count", &t.CreditsReversalCount},
 		{"debits_count", &t.DebitsCount}, {"debits_reversal_count", &t.DebitsReversalCount},
@@ -17,9 +19,9 @@ func (t *BatchTotals) fields() []trailerField {
 }
 
 // differences names each total where the register's differs from ours.
-func differences(register, ours BatchTotals) []string {
+func differences(register, ours wire.Totals) []string {
 	var out []string
-	rf, of := register.fields(), ours.fields()
+	rf, of := totalsFields(&register), totalsFields(&ours)
 	for i := range rf {
 		if *rf[i].v != *of[i].v {
 			out = append(out, fmt.Sprintf("%s register %d ours %d", rf[i].name, *rf[i].v, *of[i].v))

@@ -1,5 +1,6 @@
 // Package settle is tillgate's settlement file and its reconciliation with
-// the acquirer's, as pure functions that import nothing of tillgate's.
+// the acquirer's, as pure functions that import nothing of tillgate's but
+// wire's batch totals (wire.Totals).
 //
 // A File is the settlement of one business day and one acquirer: the
 // node builds it from the log (every row carries the Raft index of its

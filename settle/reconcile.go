@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/tillgate/tillgate/wire"
 )
 
 // Discrepancy kinds. The first five make a day unreconciled; the others
@@ -59,25 +61,17 @@ const (
 	BatchClosedByOperator  = "closed_by_operator"
 )
 
-// BatchTotals mirrors the nine 0500/0510 totals (DE74-77, DE86-89, DE97).
-type BatchTotals struct {
-	CreditsCount          int64 `json:"credits_count"`
-	CreditsReversalCount  int64 `json:"credits_reversal_count"`
-	DebitsCount           int64 `json:"debits_count"`
-	DebitsReversalCount   int64 `json:"debits_reversal_count"`
-	CreditsAmount         int64 `json:"credits_amount"`
-	CreditsReversalAmount int64 `json:"credits_reversal_amount"`
-	DebitsAmount          int64 `json:"debits_amount"`
-	DebitsReversalAmount  int64 `json:"debits_reversal_amount"`
-	NetAmount             int64 `json:"net_amount"`
-}
+// BatchTotals is wire.Totals, under the name node/ still uses.
+//
+// Deprecated: use wire.Totals; the alias goes once node/ has switched.
+type BatchTotals = wire.Totals
 
 // Batch is one register batch that holds transactions of the day.
 type Batch struct {
 	Terminal       string
 	Number         uint64
 	Status         string // open | closed | out_of_balance | closed_after_upload | closed_by_operator
-	Register, Ours BatchTotals
+	Register, Ours wire.Totals
 	HasRegister    bool // a 0500 was received
 }
 
@@ -141,8 +135,8 @@ type BatchResult struct {
 	Number      uint64      `json:"number"`
 	Status      string      `json:"status"`
 	HasRegister bool        `json:"has_register"`
-	Register    BatchTotals `json:"register"`
-	Ours        BatchTotals `json:"ours"`
+	Register    wire.Totals `json:"register"`
+	Ours        wire.Totals `json:"ours"`
 	Balanced    bool        `json:"balanced"` // the 0500 totals equal ours (false without a 0500)
 	Differences []string    `json:"differences,omitempty"`
 }

@@ -1,57 +1,25 @@
 package simulation
 
 import (
-	"strings"
 	"sync"
 
 	"github.com/tillgate/tillgate/wire"
 )
 
-// txClass is where a transaction counts in a register's batch totals.
-type txClass uint8
+// batchBucket says where req counts once approved, as the cluster counts
+// it (wire.BucketOf, store/batch.go): by the MTI and DE3 of the request
+// itself.
+func batchBucket(req *wire.Message) wire.Bucket { return wire.BucketOf(req.Kind(), req.ProcCode) }
 
-const (
-	classNone           txClass = iota // pre-auths, advices, balance inquiries, network
-	classDebit                         // purchases, cashback, completions
-	classCredit                        // refunds
-	classDebitReversal                 // 0400/0420 of anything but a refund
-	classCreditReversal                // 0400/0420 with DE3 20xxxx
-)
-
-// classify says where req counts once approved, as the cluster counts it
-// (store/batch.go): by the MTI and DE3 of the request itself.
-func classify(req *wire.Message) txClass {
-	proc2 := ""
-	if len(req.ProcCode) >= 2 {
-		proc2 = req.ProcCode[:2]
-	}
-	switch wire.OriginalMTI(req.MTI) {
-	case "0200":
-		switch proc2 {
-		case "00", "09":
-			return classDebit
-		case "20":
-			return classCredit
-		}
-	case "0220":
-		if strings.HasPrefix(req.OriginalData, "0100") {
-			return classDebit
-		}
-	case "0400", "0420":
-		if proc2 == "20" {
-			return classCreditReversal
-		}
-		return classDebitReversal
-	}
-	return classNone
-}
+// countsInNet reports a debit or credit: what a reversal takes back.
+func countsInNet(b wire.Bucket) bool { return b == wire.BucketDebit || b == wire.BucketCredit }
 
 // batchTx is one approved transaction of a register's open batch.
 type batchTx struct {
 	mti, stan, de7, proc string
 	amount               int64
 	authCode             string
-	class                txClass
+	bucket               wire.Bucket
 	reversed             bool // a reversal of it was approved in this batch
 }
 
@@ -76,13 +44,13 @@ func newBatch() *batch {
 
 // record counts req if rc approved it; a repeat's answer counts once.
 func (b *batch) record(req *wire.Message, rc, authCode string) {
-	class := classify(req)
-	if rc != wire.RCApproved || class == classNone {
+	bucket := batchBucket(req)
+	if rc != wire.RCApproved || bucket == wire.BucketNone {
 		return
 	}
 	t := &batchTx{
 		mti: wire.OriginalMTI(req.MTI), stan: req.STAN, de7: req.TransmissionTime, proc: req.ProcCode,
-		amount: req.Amount, authCode: authCode, class: class,
+		amount: req.Amount, authCode: authCode, bucket: bucket,
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -91,8 +59,8 @@ func (b *batch) record(req *wire.Message, rc, authCode string) {
 	}
 	b.byID[t.origKey()] = t
 	b.txs = append(b.txs, t)
-	if (class == classDebitReversal || class == classCreditReversal) && len(req.OriginalData) >= 20 {
-		if o := b.byID[req.OriginalData[:20]]; o != nil && (o.class == classDebit || o.class == classCredit) {
+	if req.Kind().Reversal() && len(req.OriginalData) >= 20 {
+		if o := b.byID[req.OriginalData[:20]]; o != nil && countsInNet(o.bucket) {
 			o.reversed = true
 		}
 	}
@@ -138,22 +106,10 @@ func (b *batch) totals() wire.Totals {
 	defer b.mu.Unlock()
 	var t wire.Totals
 	for _, x := range b.txs {
-		switch {
-		case x.class == classDebit && !x.reversed:
-			t.DebitsCount++
-			t.DebitsAmount += x.amount
-		case x.class == classCredit && !x.reversed:
-			t.CreditsCount++
-			t.CreditsAmount += x.amount
-		case x.class == classDebitReversal:
-			t.DebitsReversalCount++
-			t.DebitsReversalAmount += x.amount
-		case x.class == classCreditReversal:
-			t.CreditsReversalCount++
-			t.CreditsReversalAmount += x.amount
+		if !x.reversed { // a reversed debit or credit counts nowhere; its reversal does
+			t.Count(x.bucket, 1, x.amount)
 		}
 	}
-	t.NetAmount = t.DebitsAmount - t.CreditsAmount
 	return t
 }
 
@@ -164,9 +120,9 @@ func (b *batch) uploads(tid string, stan func() string, de7 string) []*wire.Mess
 	out := make([]*wire.Message, 0, len(b.txs))
 	for _, t := range b.txs {
 		m := &wire.Message{
-			MTI: "0320", ProcCode: t.proc, Amount: t.amount, HasAmount: true, TransmissionTime: de7, STAN: stan(),
+			MTI: wire.MTIBatchUpload, ProcCode: t.proc, Amount: t.amount, HasAmount: true, TransmissionTime: de7, STAN: stan(),
 			ResponseCode: wire.RCApproved, TerminalID: tid, MerchantID: merchantID, Currency: currency,
-			OriginalData: t.origKey() + zeros22,
+			OriginalData: wire.OriginalDataFor(t.mti, t.stan, t.de7),
 		}
 		if len(t.authCode) == 6 {
 			m.AuthCode = t.authCode

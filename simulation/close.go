@@ -103,7 +103,7 @@ func (r *register) drain(ctx context.Context) error {
 
 func (r *register) settleMsg(proc string, tot wire.Totals) *wire.Message {
 	return &wire.Message{
-		MTI: "0500", ProcCode: proc, TransmissionTime: de7(time.Now()), STAN: r.nextSTAN(),
+		MTI: wire.MTIReconcile, ProcCode: proc, TransmissionTime: de7(time.Now()), STAN: r.nextSTAN(),
 		TerminalID: r.tid, MerchantID: merchantID, Currency: currency, Totals: &tot,
 	}
 }
@@ -116,4 +116,4 @@ func rcOf(m *wire.Message) string {
 }
 
 // de7 is a transmission date and time, MMDDhhmmss UTC.
-func de7(t time.Time) string { return t.UTC().Format("0102150405") }
+func de7(t time.Time) string { return wire.TransmissionTime(t) }

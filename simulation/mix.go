@@ -3,7 +3,6 @@ package simulation
 import (
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/tillgate/tillgate/wire"
@@ -69,7 +68,6 @@ var (
 const (
 	merchantID = "M00000000000009"
 	currency   = "978"
-	zeros22    = "0000000000000000000000" // DE90's acquiring and forwarding institution codes
 )
 
 // step is one thing a register does: a request and how to send it.
@@ -89,7 +87,7 @@ type original struct {
 	amount                    int64
 }
 
-func (o original) de90() string { return o.mti + o.stan + o.de7 + zeros22 }
+func (o original) de90() string { return wire.OriginalDataFor(o.mti, o.stan, o.de7) }
 
 // builder makes one register's requests. It is not safe for concurrent
 // use: only its register's goroutine calls it. Given the same seed, clock
@@ -133,10 +131,10 @@ func (b *builder) next(now time.Time) step {
 // build makes a request of kind, or of its stand-in when there is nothing
 // to complete or reverse (a pre-auth, a purchase).
 func (b *builder) build(kind Kind, now time.Time) step {
-	m := b.base("0200", now)
+	m := b.base(wire.MTIFinancial, now)
 	switch {
 	case kind == KindEcho:
-		m.MTI, m.NetworkCode = "0800", wire.NetEcho
+		m.MTI, m.NetworkCode = wire.MTINetwork, wire.NetEcho
 		m.ProcCode, m.LocalTime, m.LocalDate, m.MerchantID, m.Currency = "", "", "", "", ""
 		return step{Kind: kind, Req: m}
 	case kind == KindCompletion && len(b.preauths) > 0:
@@ -148,10 +146,10 @@ func (b *builder) build(kind Kind, now time.Time) step {
 	case kind == KindVoidUnknown:
 		return step{Kind: kind, Req: b.voidUnknown(m, now)}
 	case kind == KindAdvice:
-		m.MTI, m.ProcCode = "0120", "000000"
+		m.MTI, m.ProcCode = wire.MTIAuthAdvice, "000000"
 		m.AuthCode = fmt.Sprintf("R%05d", b.rnd.IntN(100000))
 	case kind == KindPreAuth || kind == KindCompletion:
-		m.MTI, kind = "0100", KindPreAuth
+		m.MTI, kind = wire.MTIAuth, KindPreAuth
 	case kind == KindRefund:
 		m.ProcCode = "200000"
 	case kind == KindCashback:
@@ -171,8 +169,8 @@ func (b *builder) build(kind Kind, now time.Time) step {
 // base is a request of the register with a fresh identity.
 func (b *builder) base(mti string, now time.Time) *wire.Message {
 	return &wire.Message{
-		MTI: mti, ProcCode: "000000", TransmissionTime: now.Format("0102150405"), STAN: b.stan(),
-		LocalTime: now.Format("150405"), LocalDate: now.Format("0102"), TerminalID: b.tid,
+		MTI: mti, ProcCode: "000000", TransmissionTime: now.Format(wire.LayoutTransmissionTime), STAN: b.stan(),
+		LocalTime: now.Format(wire.LayoutLocalTime), LocalDate: now.Format(wire.LayoutLocalDate), TerminalID: b.tid,
 		MerchantID: merchantID, Currency: currency,
 	}
 }
@@ -192,7 +190,7 @@ func (b *builder) card(m *wire.Message) {
 func (b *builder) completion(m *wire.Message) *wire.Message {
 	o := b.preauths[0]
 	b.preauths = b.preauths[1:]
-	m.MTI, m.OriginalData = "0220", o.de90()
+	m.MTI, m.OriginalData = wire.MTIFinancialAdvice, o.de90()
 	m.PAN, m.Expiry, m.POSEntryMode, m.POSCondition = o.pan, "3012", "051", "00"
 	m.Amount, m.HasAmount = o.amount-b.rnd.Int64N(o.amount/4+1), true
 	return m
@@ -200,7 +198,7 @@ func (b *builder) completion(m *wire.Message) *wire.Message {
 
 // reversalOf makes m the 0400 of o: same DE3 and amount, DE90 naming it.
 func reversalOf(m *wire.Message, o original) *wire.Message {
-	m.MTI, m.ProcCode, m.OriginalData = "0400", o.proc, o.de90()
+	m.MTI, m.ProcCode, m.OriginalData = wire.MTIReversal, o.proc, o.de90()
 	m.Amount, m.HasAmount = o.amount, true
 	return m
 }
@@ -213,7 +211,7 @@ func (b *builder) voidUnknown(m *wire.Message, now time.Time) *wire.Message {
 		b.unknowns = b.unknowns[:n-1]
 		return reversalOf(m, o)
 	}
-	late := b.base("0200", now)
+	late := b.base(wire.MTIFinancial, now)
 	b.card(late)
 	b.late = late
 	return reversalOf(m, originalOf(late))
@@ -227,12 +225,12 @@ func originalOf(m *wire.Message) original {
 // pre-auth, an approved or unknown purchase (with or without cashback).
 func (b *builder) learn(s step, rc string, unknown bool) {
 	o := originalOf(s.Req)
-	debit := o.mti == "0200" && (strings.HasPrefix(o.proc, "00") || strings.HasPrefix(o.proc, "09"))
+	debit := o.mti == wire.MTIFinancial && wire.BucketOf(wire.ProcKind(o.proc), o.proc) == wire.BucketDebit
 	switch {
 	case unknown && debit:
 		b.unknowns = appendBounded(b.unknowns, o)
 	case rc != wire.RCApproved:
-	case o.mti == "0100":
+	case o.mti == wire.MTIAuth:
 		b.preauths = appendBounded(b.preauths, o)
 	case debit:
 		b.purchases = appendBounded(b.purchases, o)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tillgate/tillgate/acquirer/sim"
 	"github.com/tillgate/tillgate/history"
+	"github.com/tillgate/tillgate/wire"
 )
 
 // SeedResult is what one seed's run found.
@@ -207,10 +208,4 @@ func countTransactions(events []history.Event) int {
 
 // financial reports the MTIs of money requests (an authorization, a
 // financial request, an advice, a completion, a reversal).
-func financial(mti string) bool {
-	switch mti {
-	case "0100", "0120", "0200", "0220", "0400", "0420":
-		return true
-	}
-	return false
-}
+func financial(mti string) bool { return wire.Classify(mti, "", "").Financial() }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/tillgate/tillgate/wire"
 )
 
 // Register batches. Each terminal has one open batch, numbered from 1;
@@ -18,45 +20,19 @@ import (
 // reconciliation report. Every request is answered once: a repeat gets the
 // first answer (bucketBatchReqs).
 
-// BatchTotals are the nine totals of a 0500/0510 (DE74-77, DE86-89, DE97):
+// BatchTotals is wire.Totals, under the name node/ still uses.
 //
-//   - Debits: purchases, purchases with cashback and completions approved
-//     and not reversed.
-//   - Credits: refunds approved and not reversed.
-//   - Debits/credits reversal: approved reversals, classed by their own
-//     processing code (20xxxx: a credit's), with their own amount.
-//   - Net = DebitsAmount - CreditsAmount.
-//
-// Pre-auths, balance inquiries and declines count nowhere.
-type BatchTotals struct {
-	CreditsCount, CreditsReversalCount, DebitsCount, DebitsReversalCount     int64
-	CreditsAmount, CreditsReversalAmount, DebitsAmount, DebitsReversalAmount int64
-	NetAmount                                                                int64
-}
+// Deprecated: use wire.Totals; the alias goes once node/ has switched.
+type BatchTotals = wire.Totals
 
-// add counts t as if its status were st, sign times, into the counts and
-// amounts (plus derives the net).
-func (bt *BatchTotals) add(t *Txn, st Status, sign int64) {
+// countTxn counts t into bt, sign times (1 to count, -1 to take it out), as
+// if its status were st: only an approved transaction counts, where
+// wire.BucketOf puts its type (a reversal by its own DE3).
+func countTxn(bt *wire.Totals, t *Txn, st Status, sign int64) {
 	if st != StatusApproved {
 		return
 	}
-	n, amt := sign, sign*t.Amount
-	switch t.Type {
-	case TypePurchase, TypeCashback, TypeCompletion:
-		bt.DebitsCount += n
-		bt.DebitsAmount += amt
-	case TypeRefund:
-		bt.CreditsCount += n
-		bt.CreditsAmount += amt
-	case TypeReversal:
-		if strings.HasPrefix(t.ProcCode, "20") {
-			bt.CreditsReversalCount += n
-			bt.CreditsReversalAmount += amt
-		} else {
-			bt.DebitsReversalCount += n
-			bt.DebitsReversalAmount += amt
-		}
-	}
+	bt.Count(wire.BucketOf(t.Type.Kind(), t.ProcCode), sign, t.Amount)
 }
 
 // BatchStatus is where a register batch stands.
@@ -97,9 +73,9 @@ type Batch struct {
 	Status   BatchStatus
 	// Ours: the cluster's totals; for an open batch the running ones, for
 	// a closed one those at its close.
-	Ours BatchTotals
+	Ours wire.Totals
 	// Register: the totals of the register's last 0500, if HasRegister.
-	Register    BatchTotals
+	Register    wire.Totals
 	HasRegister bool
 	Uploads     int64 // 0320s received
 	ClosedAt    int64
@@ -125,7 +101,7 @@ type BatchReq struct {
 	Terminal string
 	Mode     BatchMode // OpBatchClose
 	Number   uint64    // BatchByOperator: the batch to close, which must be the open one
-	Register BatchTotals
+	Register wire.Totals
 	Upload   Upload // OpBatchUpload
 	At       int64
 }
@@ -143,7 +119,7 @@ type BatchAnswer struct {
 	Terminal string
 	Number   uint64
 	RC       string // 00, or 95 for a 0500 out of balance
-	Ours     BatchTotals
+	Ours     wire.Totals
 }
 
 // RCs of batch answers, as wire spells them (store imports no wire).
@@ -154,7 +130,7 @@ const (
 
 // BatchCloseCmd encodes a 0500 (mode BatchSettle or BatchAfterUpload) or
 // an operator's close of batch number (mode BatchByOperator).
-func BatchCloseCmd(id, terminal string, mode BatchMode, number uint64, register BatchTotals, at int64) []byte {
+func BatchCloseCmd(id, terminal string, mode BatchMode, number uint64, register wire.Totals, at int64) []byte {
 	w := newCmd(OpBatchClose, 160)
 	w.str(id)
 	w.str(terminal)
@@ -322,10 +298,10 @@ func (a *applier) countInBatch(t *Txn, prev Status) error {
 	if t.Batch == 0 || t.Status == prev {
 		return nil
 	}
-	var d BatchTotals
-	d.add(t, prev, -1)
-	d.add(t, t.Status, 1)
-	if d == (BatchTotals{}) {
+	var d wire.Totals
+	countTxn(&d, t, prev, -1)
+	countTxn(&d, t, t.Status, 1)
+	if d == (wire.Totals{}) {
 		return nil
 	}
 	b := a.tx.Bucket(bucketBatchTotals)
@@ -334,25 +310,13 @@ func (a *applier) countInBatch(t *Txn, prev Status) error {
 	if err != nil {
 		return fmt.Errorf("batch totals %s/%d: %w", t.TerminalID, t.Batch, err)
 	}
-	tot.plus(d)
-	if tot == (BatchTotals{}) {
+	tot.Add(d)
+	if tot == (wire.Totals{}) {
 		return b.Delete(key)
 	}
 	w := writer{}
 	appendBatchTotals(&w, tot)
 	return b.Put(key, w.b)
-}
-
-func (bt *BatchTotals) plus(d BatchTotals) {
-	bt.CreditsCount += d.CreditsCount
-	bt.CreditsReversalCount += d.CreditsReversalCount
-	bt.DebitsCount += d.DebitsCount
-	bt.DebitsReversalCount += d.DebitsReversalCount
-	bt.CreditsAmount += d.CreditsAmount
-	bt.CreditsReversalAmount += d.CreditsReversalAmount
-	bt.DebitsAmount += d.DebitsAmount
-	bt.DebitsReversalAmount += d.DebitsReversalAmount
-	bt.NetAmount = bt.DebitsAmount - bt.CreditsAmount
 }
 
 func (a *applier) answered(id string) (*BatchAnswer, error) {
@@ -387,24 +351,24 @@ func batchKey(terminal string, n uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte(terminal), indexSep), n)
 }
 
-func appendBatchTotals(w *writer, t BatchTotals) {
+func appendBatchTotals(w *writer, t wire.Totals) {
 	for _, v := range [...]int64{t.CreditsCount, t.CreditsReversalCount, t.DebitsCount, t.DebitsReversalCount,
 		t.CreditsAmount, t.CreditsReversalAmount, t.DebitsAmount, t.DebitsReversalAmount, t.NetAmount} {
 		w.int(v)
 	}
 }
 
-func readBatchTotals(r *reader) BatchTotals {
-	return BatchTotals{
+func readBatchTotals(r *reader) wire.Totals {
+	return wire.Totals{
 		CreditsCount: r.int(), CreditsReversalCount: r.int(), DebitsCount: r.int(), DebitsReversalCount: r.int(),
 		CreditsAmount: r.int(), CreditsReversalAmount: r.int(), DebitsAmount: r.int(), DebitsReversalAmount: r.int(),
 		NetAmount: r.int(),
 	}
 }
 
-func decodeBatchTotals(v []byte) (BatchTotals, error) {
+func decodeBatchTotals(v []byte) (wire.Totals, error) {
 	if v == nil {
-		return BatchTotals{}, nil
+		return wire.Totals{}, nil
 	}
 	r := reader{b: v}
 	t := readBatchTotals(&r)

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tillgate/tillgate/wire"
 )
 
 // The store-and-forward (SAF) queue: advices and reversals owed to an
@@ -200,7 +202,7 @@ func owes(k SAFKind, o *Outcome, t *Txn) error {
 	case SAFAdvice, SAFCancel:
 		ok = o.Status == StatusApproved && o.StandIn
 	case SAFForward:
-		ok = o.Status == StatusApproved && (t.Type == TypeReversal || t.Type == TypeCompletion || t.MTI == "0120")
+		ok = o.Status == StatusApproved && (t.Type == TypeReversal || t.Type == TypeCompletion || t.Kind() == wire.KindPreAuthAdvice)
 	}
 	if !ok {
 		return fmt.Errorf("%w: %v owed for %s (%v) whose outcome is %v (stand-in %v)", ErrInvalid, k, o.ID, t.Type, o.Status, o.StandIn)

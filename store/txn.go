@@ -1,43 +1,71 @@
 package store
 
-import "strconv"
+import (
+	"strconv"
 
-// TxnType is the kind of a transaction. Zero is not a type, so a Txn built
-// without one is caught by Apply.
+	"github.com/tillgate/tillgate/wire"
+)
+
+// TxnType is the type a transaction is stored as: the kind it books as
+// (wire.Kind.Booked), numbered for the encoding. Zero is not a type, so a
+// Txn built without one is caught by Apply. TypeOf maps a wire.Kind to it.
 type TxnType uint8
 
-// Transaction types.
+// Transaction types. The numbers are stored: never renumber them.
 const (
 	TypePurchase   TxnType = iota + 1 // 0200, DE3 00xxxx
 	TypeRefund                        // 0200, DE3 20xxxx
 	TypeCashback                      // 0200, DE3 09xxxx
 	TypeBalance                       // 0200, DE3 31xxxx: no money moves
-	TypePreAuth                       // 0100
-	TypeCompletion                    // 0220 completing a pre-auth
+	TypePreAuth                       // 0100, and its advice 0120
+	TypeCompletion                    // 0220
 	TypeReversal                      // 0400/0420
 	TypeEcho                          // 0800: never stored (Apply refuses it)
 )
 
-// String is the type's name; for the types that count in Totals it is the
+// typeKinds maps each type to the kind it books as.
+var typeKinds = [...]wire.Kind{
+	TypePurchase: wire.KindPurchase, TypeRefund: wire.KindRefund, TypeCashback: wire.KindCashback,
+	TypeBalance: wire.KindBalance, TypePreAuth: wire.KindPreAuth, TypeCompletion: wire.KindCompletion,
+	TypeReversal: wire.KindReversal, TypeEcho: wire.KindNetwork,
+}
+
+// TypeOf is the type a transaction of kind k is stored as: an 0120 as a
+// pre-auth, an 0420 as a reversal, and every 0220 as a completion: the
+// cluster takes a register's 0220 as the completion of the approved
+// transaction its DE90 names, whatever that was (a stand-in advice is a
+// message the cluster sends its acquirers, not one it stores). 0 for a
+// kind that is no transaction.
+func TypeOf(k wire.Kind) TxnType {
+	if k == wire.KindStandInAdvice {
+		return TypeCompletion
+	}
+	k = k.Booked("")
+	for t, tk := range typeKinds {
+		if t > 0 && tk == k {
+			return TxnType(t)
+		}
+	}
+	return 0
+}
+
+// Kind is the wire kind the type books as (wire.KindNone for no type).
+func (t TxnType) Kind() wire.Kind {
+	if int(t) < len(typeKinds) {
+		return typeKinds[t]
+	}
+	return wire.KindNone
+}
+
+// String is the type's name: its kind's ("purchase", "refund", ...), and
+// "echo" for TypeEcho. For the types that count in Totals it is the
 // Totals kind.
 func (t TxnType) String() string {
-	switch t {
-	case TypePurchase:
-		return "purchase"
-	case TypeRefund:
-		return "refund"
-	case TypeCashback:
-		return "cashback"
-	case TypeBalance:
-		return "balance"
-	case TypePreAuth:
-		return "preauth"
-	case TypeCompletion:
-		return "completion"
-	case TypeReversal:
-		return "reversal"
-	case TypeEcho:
+	switch k := t.Kind(); {
+	case t == TypeEcho:
 		return "echo"
+	case k != wire.KindNone:
+		return k.String()
 	}
 	return "type(" + strconv.Itoa(int(t)) + ")"
 }
@@ -115,6 +143,10 @@ type Txn struct {
 	// transaction (Outcome.Repeat).
 	Repeat bool
 }
+
+// Kind is the wire kind of t's own message (its MTI and DE3). A stored
+// 0220 is a completion (see TypeOf).
+func (t *Txn) Kind() wire.Kind { return wire.Classify(t.MTI, t.ProcCode, "") }
 
 // txnVersion leads every encoded Txn.
 const txnVersion = 3 // 2: Batch; 3: Repeat

@@ -84,8 +84,8 @@ func TestPartialTotals(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Unpack: %v", err)
 	}
-	if m.Totals == nil || m.Totals.CreditsCount != 3 || m.Totals.DebitsCount != 4 || m.Totals.Missing() != 75 {
-		t.Fatalf("totals %+v missing %d", m.Totals, m.Totals.Missing())
+	if m.Totals == nil || m.Totals.CreditsCount != 3 || m.Totals.DebitsCount != 4 || m.MissingTotal() != 75 {
+		t.Fatalf("totals %+v missing %d", m.Totals, m.MissingTotal())
 	}
 	if back := mustPack(t, c, m); !bytes.Equal(back, p) {
 		t.Fatalf("repacked\n%swant\n%s", formatHex(back), formatHex(p))
@@ -111,8 +111,8 @@ func TestValidateBatchMessages(t *testing.T) {
 		{"settle DE3 purchase", "0500_settle", func(m *Message) { m.ProcCode = "000000" }, 3, ErrInvalidField},
 		{"settle DE3 letters", "0500_settle", func(m *Message) { m.ProcCode = "92000A" }, 3, ErrInvalidField},
 		{"settle without totals", "0500_settle", func(m *Message) { m.Totals = nil }, 74, ErrMissingField},
-		{"settle without DE97", "0500_settle", func(m *Message) { m.Totals.absent = 1 << 8 }, 97, ErrMissingField},
-		{"settle without DE86 and DE97", "0500_settle", func(m *Message) { m.Totals.absent = 1<<4 | 1<<8 }, 86, ErrMissingField},
+		{"settle without DE97", "0500_settle", func(m *Message) { m.totalsAbsent = 1 << 8 }, 97, ErrMissingField},
+		{"settle without DE86 and DE97", "0500_settle", func(m *Message) { m.totalsAbsent = 1<<4 | 1<<8 }, 86, ErrMissingField},
 		{"upload", "0320_upload", func(m *Message) {}, 0, nil},
 		{"upload repeat", "0320_upload", func(m *Message) { m.MTI = "0321" }, 0, nil},
 		{"upload without DE38/39", "0320_upload", func(m *Message) { m.AuthCode, m.ResponseCode = "", "" }, 0, nil},

@@ -296,12 +296,13 @@ func assign(m *Message, id int, v string, raw []byte) error {
 
 func assignTotal(m *Message, id int, raw []byte) error {
 	if m.Totals == nil {
-		m.Totals = &Totals{absent: 1<<len(totalsFields) - 1}
+		m.Totals = &Totals{}
+		m.totalsAbsent = 1<<len(totalsFields) - 1
 	}
 	t := m.Totals
 	for i, f := range totalsFields {
 		if f == id {
-			t.absent &^= 1 << i
+			m.totalsAbsent &^= 1 << i
 		}
 	}
 	switch id {
@@ -508,13 +509,13 @@ func collect(l *packList, m *Message) {
 			{74, t.CreditsCount}, {75, t.CreditsReversalCount}, {76, t.DebitsCount}, {77, t.DebitsReversalCount},
 			{86, t.CreditsAmount}, {87, t.CreditsReversalAmount}, {88, t.DebitsAmount}, {89, t.DebitsReversalAmount},
 		} {
-			if t.has(f.id) {
+			if m.hasTotal(f.id) {
 				l.num(f.id, f.n)
 			}
 		}
 	}
 	l.text(90, m.OriginalData)
-	if t := m.Totals; t != nil && t.has(97) {
+	if t := m.Totals; t != nil && m.hasTotal(97) {
 		l.add(packItem{id: 97, kind: itemNet, n: t.NetAmount})
 	}
 }

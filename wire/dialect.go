@@ -99,36 +99,57 @@ func (d Dialect) Validate() error {
 // yet hold a whole frame; otherwise the payload (aliasing buf: the caller
 // copies it before reusing buf) and n, the header plus payload bytes to
 // consume. An error means the stream is unusable: close the connection.
+// A reading loop uses a FrameReader (or a FrameDecoder), which keeps the
+// state of a frame split over reads instead of looking again from its start.
 func (d Dialect) Next(buf []byte) (payload []byte, n int, err error) {
 	hl := d.headerLen()
-	if d.Header == HeaderASCII4 {
-		// Reject a bad header as soon as its first bytes arrive so that a
-		// peer speaking another dialect is dropped without waiting.
-		for i := 0; i < hl && i < len(buf); i++ {
-			if buf[i] < '0' || buf[i] > '9' {
-				return nil, 0, fmt.Errorf("%w: non-digit byte at %d", ErrBadHeader, i)
-			}
-		}
+	if err := d.checkHeader(buf[:min(hl, len(buf))], 0); err != nil {
+		return nil, 0, err
 	}
 	if len(buf) < hl {
 		return nil, 0, nil
 	}
-	var size int
-	if d.Header == HeaderASCII4 {
-		size = int(buf[0]-'0')*1000 + int(buf[1]-'0')*100 + int(buf[2]-'0')*10 + int(buf[3]-'0')
-	} else {
-		size = int(binary.BigEndian.Uint16(buf))
-	}
-	if size == 0 {
-		return nil, 0, ErrEmptyFrame
-	}
-	if max := d.maxFrame(); size > max {
-		return nil, 0, fmt.Errorf("%w: %d bytes, max %d", ErrFrameTooLarge, size, max)
+	size, err := d.payloadSize(buf[:hl])
+	if err != nil {
+		return nil, 0, err
 	}
 	if len(buf)-hl < size {
 		return nil, 0, nil
 	}
 	return buf[hl : hl+size : hl+size], hl + size, nil
+}
+
+// checkHeader checks header bytes h, the first at offset at of the header,
+// as soon as they arrive: an ASCII header is digits, and a peer speaking
+// another dialect is dropped without waiting for the rest.
+func (d Dialect) checkHeader(h []byte, at int) error {
+	if d.Header != HeaderASCII4 {
+		return nil
+	}
+	for i, c := range h {
+		if c < '0' || c > '9' {
+			return fmt.Errorf("%w: non-digit byte at %d", ErrBadHeader, at+i)
+		}
+	}
+	return nil
+}
+
+// payloadSize reads a whole (checked) header: the payload size, which must
+// be 1..the dialect's maximum.
+func (d Dialect) payloadSize(h []byte) (int, error) {
+	var size int
+	if d.Header == HeaderASCII4 {
+		size = int(h[0]-'0')*1000 + int(h[1]-'0')*100 + int(h[2]-'0')*10 + int(h[3]-'0')
+	} else {
+		size = int(binary.BigEndian.Uint16(h))
+	}
+	if size == 0 {
+		return 0, ErrEmptyFrame
+	}
+	if max := d.maxFrame(); size > max {
+		return 0, fmt.Errorf("%w: %d bytes, max %d", ErrFrameTooLarge, size, max)
+	}
+	return size, nil
 }
 
 // AppendFrame appends the length header and payload to dst.

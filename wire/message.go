@@ -29,44 +29,11 @@ type Message struct {
 	NetworkCode      string  // DE70, 3 digits (001 sign-on, 002 sign-off, 301 echo)
 	Totals           *Totals // DE74-77, DE86-89, DE97 (0500/0510)
 	OriginalData     string  // DE90, 42 digits: orig MTI(4) STAN(6) DE7(10) acq inst(11) fwd inst(11)
-}
 
-// Totals are the reconciliation totals of a 0500/0510. A Totals built in
-// code has all nine fields; one unpacked from a message that carried only
-// some of them remembers which were absent (see Missing), so that
-// ValidateRequest can name the first missing one instead of reading zero.
-type Totals struct {
-	CreditsCount, CreditsReversalCount, DebitsCount, DebitsReversalCount     int64 // DE74-77 n10
-	CreditsAmount, CreditsReversalAmount, DebitsAmount, DebitsReversalAmount int64 // DE86-89 n16
-	NetAmount                                                                int64 // DE97 x+n16: sign C/D + 16 digits
-
-	// absent has bit i set when totalsFields[i] was not in the unpacked
-	// message; zero (all present) for every Totals built in code.
-	absent uint16
-}
-
-// totalsFields are the data elements of Totals, in field order.
-var totalsFields = [...]int{74, 75, 76, 77, 86, 87, 88, 89, 97}
-
-// Missing returns the first of DE74-77, DE86-89, DE97 that the unpacked
-// message lacked, or 0 when all nine were there.
-func (t *Totals) Missing() int {
-	for i, id := range totalsFields {
-		if t.absent&(1<<i) != 0 {
-			return id
-		}
-	}
-	return 0
-}
-
-// has reports whether field id (one of totalsFields) is present.
-func (t *Totals) has(id int) bool {
-	for i, f := range totalsFields {
-		if f == id {
-			return t.absent&(1<<i) == 0
-		}
-	}
-	return false
+	// totalsAbsent has bit i set when totalsFields[i] was not in the
+	// unpacked message although others were (MissingTotal); zero for a
+	// message built in code, whose Totals are all there.
+	totalsAbsent uint16
 }
 
 // Key is the identity of a transaction: TerminalID + STAN + TransmissionTime.

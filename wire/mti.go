@@ -1,5 +1,30 @@
 package wire
 
+// Message type indicators (ISO 8583:1987) that tillgate sends or serves.
+// A repeat is the original's MTI with the last digit 1 (RepeatMTI): 0101,
+// 0201, 0221, 0401, 0421. Requests and advices are handled as their
+// original (OriginalMTI); Classify says what one means.
+const (
+	MTIAuth                    = "0100" // authorization request (a pre-auth)
+	MTIAuthResponse            = "0110"
+	MTIAuthAdvice              = "0120" // a pre-auth the register approved itself, told afterwards
+	MTIAuthAdviceResponse      = "0130"
+	MTIFinancial               = "0200" // financial request: purchase, refund, cashback, balance inquiry
+	MTIFinancialResponse       = "0210"
+	MTIFinancialAdvice         = "0220" // completion of a pre-auth, or a stand-in advice
+	MTIFinancialAdviceResponse = "0230"
+	MTIBatchUpload             = "0320" // one transaction of a register's batch upload
+	MTIBatchUploadResponse     = "0330"
+	MTIReversal                = "0400"
+	MTIReversalResponse        = "0410"
+	MTIReversalAdvice          = "0420"
+	MTIReversalAdviceResponse  = "0430"
+	MTIReconcile               = "0500" // batch reconciliation: the nine totals (Totals)
+	MTIReconcileResponse       = "0510"
+	MTINetwork                 = "0800" // network management: sign-on, sign-off, echo (DE70)
+	MTINetworkResponse         = "0810"
+)
+
 // validMTI reports four ASCII digits.
 func validMTI(mti string) bool {
 	return len(mti) == 4 && isDigits(mti)

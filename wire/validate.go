@@ -35,17 +35,17 @@ func ValidateRequest(m *Message) error {
 	}
 	var checks []check
 	switch OriginalMTI(m.MTI) {
-	case "0100", "0120", "0200":
+	case MTIAuth, MTIAuthAdvice, MTIFinancial:
 		checks = financialChecks
-	case "0220":
+	case MTIFinancialAdvice:
 		checks = adviceChecks
-	case "0320":
+	case MTIBatchUpload:
 		checks = uploadChecks
-	case "0400", "0420":
+	case MTIReversal, MTIReversalAdvice:
 		checks = reversalChecks
-	case "0500":
+	case MTIReconcile:
 		checks = reconcileChecks
-	case "0800":
+	case MTINetwork:
 		checks = networkChecks
 	default:
 		return fe(0, fmt.Errorf("%w: MTI %s is not a supported request", ErrInvalidField, m.MTI))
@@ -135,7 +135,9 @@ func checkProcCode(m *Message) error {
 }
 
 // isBalanceInquiry: DE3 31xxxx carries no amount.
-func isBalanceInquiry(m *Message) bool { return len(m.ProcCode) == 6 && m.ProcCode[:2] == "31" }
+func isBalanceInquiry(m *Message) bool {
+	return len(m.ProcCode) == 6 && ProcKind(m.ProcCode) == KindBalance
+}
 
 func checkAmount(m *Message) error {
 	if !m.HasAmount {
@@ -226,7 +228,7 @@ func (e *missingTotal) Unwrap() error { return e.err }
 func checkTotals(m *Message) error {
 	id := totalsFields[0]
 	if m.Totals != nil {
-		id = m.Totals.Missing()
+		id = m.MissingTotal()
 	}
 	if id == 0 {
 		return nil

@@ -33,37 +33,23 @@ func (s *Sim) serve(nc net.Conn) {
 // connection (the stream cannot be resynchronised). Answers to the host's
 // own echoes (strict mode: echo is not nil) go to echo.
 func (s *Sim) read(nc net.Conn, w *connWriter, echo *hostEcho) error {
-	d := s.cfg.Dialect
-	buf := make([]byte, 0, 16<<10)
+	fr := wire.NewFrameReader(nc, s.cfg.Dialect, 16<<10)
 	for {
-		if len(buf) == cap(buf) {
-			buf = append(make([]byte, 0, 2*cap(buf)), buf...)
+		payload, err := fr.Next()
+		if wire.IsFramingError(err) {
+			s.st.malformed.Add(1)
+			s.log.Warn("bad frame, closing the connection", "remote", nc.RemoteAddr().String(), "err", err)
+			return err
 		}
-		n, rerr := nc.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		off := 0
-		for {
-			payload, k, err := d.Next(buf[off:])
-			if err != nil {
-				s.st.malformed.Add(1)
-				s.log.Warn("bad frame, closing the connection", "remote", nc.RemoteAddr().String(), "err", err)
-				return err
-			}
-			if payload == nil {
-				break
-			}
-			s.st.requests.Add(1)
-			off += k
-			if echo.take(s.codec, payload) {
-				continue
-			}
-			s.wg.Add(1)
-			go s.handle(nc, w, append([]byte(nil), payload...))
+		if err != nil {
+			return err
 		}
-		buf = buf[:copy(buf, buf[off:])]
-		if rerr != nil {
-			return rerr
+		s.st.requests.Add(1)
+		if echo.take(s.codec, payload) {
+			continue
 		}
+		s.wg.Add(1)
+		go s.handle(nc, w, append([]byte(nil), payload...))
 	}
 }
 
@@ -143,7 +129,7 @@ func (s *Sim) respond(payload []byte) (*wire.Message, error) {
 		}
 		return s.formatError(m, err), nil
 	}
-	if class == "0800" {
+	if class == wire.MTINetwork {
 		s.st.echoes.Add(1)
 		return reply(m, wire.RCApproved, "", m.RRN), nil
 	}
@@ -159,7 +145,7 @@ func validateRequest(m *wire.Message, class string) (string, error) {
 	if err == nil || !errors.As(err, &fe) {
 		return "", err
 	}
-	if fe.Field == 4 && fe.RC() == wire.RCInvalidAmount && m.Amount == 0 && class != "0400" {
+	if fe.Field == 4 && fe.RC() == wire.RCInvalidAmount && m.Amount == 0 && class != wire.MTIReversal {
 		probe := *m
 		probe.Amount = 1
 		perr := wire.ValidateRequest(&probe)

@@ -26,7 +26,7 @@ func (s *Sim) financial(m *wire.Message, class string) *wire.Message {
 // a reversal or completion the original a strict host must know.
 func (s *Sim) entryOf(m *wire.Message, class string, now time.Time) entry {
 	e := entry{key: class + m.Key(), repeat: wire.IsRepeat(m.MTI)}
-	e.rec = record{Class: class, Kind: kindOf(class, m.ProcCode), Amount: m.Amount, Day: now.Format("20060102"),
+	e.rec = record{Class: class, Kind: kindOf(m), Amount: m.Amount, Day: now.Format("20060102"),
 		RRN: m.RRN, At: now.UnixNano()}
 	if e.rec.RRN == "" {
 		e.rec.RRN = assignRRN(e.key)
@@ -35,10 +35,9 @@ func (s *Sim) entryOf(m *wire.Message, class string, now time.Time) entry {
 		e.strict = &strictRules{window: s.strict.DupWindow, now: now.UnixNano(), day: e.rec.Day}
 	}
 	switch {
-	case isStandInAdvice(m, class):
-		e.rec.Kind = kindOf("0200", m.ProcCode)
+	case m.Kind() == wire.KindStandInAdvice:
 		advice(m, &e.rec, true)
-	case class == "0120":
+	case class == wire.MTIAuthAdvice:
 		_, si := m.Private.Get(wire.TagStandIn)
 		advice(m, &e.rec, si)
 	case e.rec.Kind == KindReversal:
@@ -125,15 +124,8 @@ func reply(m *wire.Message, rc, auth, rrn string) *wire.Message {
 		Currency:         m.Currency,
 		OriginalData:     m.OriginalData,
 	}
-	if classOf(m.MTI) == "0800" {
+	if m.Kind() == wire.KindNetwork {
 		r.NetworkCode = m.NetworkCode
 	}
 	return r
-}
-
-// isStandInAdvice tells a stand-in advice (an 0220 whose DE90 names an
-// 0200: "I approved this one on your behalf") from a completion (DE90
-// names an 0100).
-func isStandInAdvice(m *wire.Message, class string) bool {
-	return class == "0220" && len(m.OriginalData) >= 4 && classOf(m.OriginalData[:4]) == "0200"
 }

@@ -194,3 +194,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestKindNames: the ledger's kinds are the names of the wire kinds a
+// transaction books as.
+func TestKindNames(t *testing.T) {
+	for name, k := range map[string]wire.Kind{
+		KindPurchase: wire.KindPurchase, KindRefund: wire.KindRefund, KindCashback: wire.KindCashback,
+		KindBalance: wire.KindBalance, KindPreAuth: wire.KindPreAuth, KindCompletion: wire.KindCompletion,
+		KindReversal: wire.KindReversal,
+	} {
+		if k.String() != name {
+			t.Errorf("%s is %q in wire", name, k)
+		}
+	}
+}

@@ -16,7 +16,8 @@ const (
 	PANExpired     = "4000000000000069" // always 54
 )
 
-// Kinds of transactions, as in the shared Totals definition.
+// Kinds of transactions, as in the shared Totals definition: the names of
+// the wire kinds a transaction is booked as (wire.Kind.Booked).
 const (
 	KindPurchase   = "purchase"
 	KindRefund     = "refund"
@@ -37,33 +38,18 @@ var netKinds = map[string]bool{
 // "" for the MTIs the simulator does not serve.
 func classOf(mti string) string {
 	switch c := wire.OriginalMTI(mti); c {
-	case "0100", "0120", "0200", "0220", "0400", "0800":
+	case wire.MTIAuth, wire.MTIAuthAdvice, wire.MTIFinancial, wire.MTIFinancialAdvice, wire.MTIReversal, wire.MTINetwork:
 		return c
-	case "0420":
-		return "0400"
+	case wire.MTIReversalAdvice:
+		return wire.MTIReversal
 	}
 	return ""
 }
 
-// kindOf names a request of class class with processing code proc.
-func kindOf(class, proc string) string {
-	switch class {
-	case "0100", "0120":
-		return KindPreAuth
-	case "0220":
-		return KindCompletion
-	case "0400":
-		return KindReversal
-	}
-	switch {
-	case strings.HasPrefix(proc, "20"):
-		return KindRefund
-	case strings.HasPrefix(proc, "09"):
-		return KindCashback
-	case strings.HasPrefix(proc, "31"):
-		return KindBalance
-	}
-	return KindPurchase
+// kindOf names what a request books as (wire's classification): an 0120 a
+// pre-auth, a stand-in advice the financial request it approved.
+func kindOf(m *wire.Message) string {
+	return m.Kind().Booked(m.ProcCode).String()
 }
 
 // decide applies the card rules (see doc.go) to a financial request.

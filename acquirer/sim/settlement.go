@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tillgate/tillgate/wire"
 )
 
 // SettlementColumns is the header row of the acquirer's settlement file.
@@ -55,7 +57,7 @@ func (l *Ledger) Settlement(from, to time.Time) ([]SettlementRow, error) {
 	lo, hi := from.UnixNano(), to.UnixNano()
 	var rows []keyedRow
 	err := l.each(func(key string, r *record) {
-		if (r.Class != "0200" && r.Class != "0220") || !r.approved() || !settledKinds[r.Kind] || r.At < lo || r.At >= hi {
+		if (r.Class != wire.MTIFinancial && r.Class != wire.MTIFinancialAdvice) || !r.approved() || !settledKinds[r.Kind] || r.At < lo || r.At >= hi {
 			return
 		}
 		rows = append(rows, keyedRow{key, r.Original, r.Advice, settlementRow(key, r, hi)})

@@ -60,7 +60,7 @@ func (r *strictRules) refuse(b *bolt.Bucket, e entry) (outcome, error) {
 }
 
 // keyClasses are the classes a key starts with.
-var keyClasses = [...]string{"0100", "0120", "0200", "0220", "0400"}
+var keyClasses = [...]string{wire.MTIAuth, wire.MTIAuthAdvice, wire.MTIFinancial, wire.MTIFinancialAdvice, wire.MTIReversal}
 
 // stanReused reports another identity of key's DE41+DE11, in any class,
 // received on day with another DE7. Keys are class + DE41 + DE11 + DE7,
@@ -101,7 +101,7 @@ func newHostEcho() *hostEcho { return &hostEcho{answered: make(chan struct{}, 1)
 // take reports whether payload is an 0810, which the host never answers:
 // it is consumed here, and wakes the echo loop if it answers its echo.
 func (h *hostEcho) take(codec *wire.Codec, payload []byte) bool {
-	if h == nil || len(payload) < 4 || string(payload[:4]) != "0810" {
+	if h == nil || len(payload) < 4 || string(payload[:4]) != wire.MTINetworkResponse {
 		return false
 	}
 	_, stan, ok := codec.Peek(payload)
@@ -161,7 +161,7 @@ func (s *Sim) echoMessage() *wire.Message {
 	stan := strconv.FormatUint(uint64(n), 10)
 	stan = "000000"[len(stan):] + stan
 	return &wire.Message{
-		MTI: "0800", TransmissionTime: s.now().UTC().Format("0102150405"), STAN: stan, NetworkCode: wire.NetEcho,
+		MTI: wire.MTINetwork, TransmissionTime: wire.TransmissionTime(s.now()), STAN: stan, NetworkCode: wire.NetEcho,
 	}
 }
 

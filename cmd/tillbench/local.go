@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tillgate/tillgate/bench"
@@ -23,7 +24,9 @@ Starts acqsim (--strict: as strict as a real host, with host echoes
 every few seconds) and --nodes tillgate processes (3: a Raft cluster; 1:
 a single node without replication) in a temp dir on free loopback ports,
 waits for an active, runs the scenario against them, optionally killing
-(--kill-active-every) or pausing (--pause-active) the active under load,
+(--kill-active-every), pausing (--pause-active) or cutting off
+(--partition-active) the active under load, or running one scenario of
+the fault suite (--chaos NAME, see below),
 closes the registers' batches and runs the per-identity checker over the
 registers' history, every node and acqsim's ledger (see 'tillbench run
 -h'), scans the nodes' files and logs for clear card data (I8), closes
@@ -34,6 +37,21 @@ directory.
 
 The standard day:
   tillbench local --scenario day --out day-report
+
+--partition-active D drops the active's Raft traffic both ways (its
+register port stays reachable: registers still reach every node) once,
+at half of --duration, for D, then heals. It needs root and iptables
+(package internal/faultnet): whenever they are there, every node runs as
+a user of its own (tgnode1..N, created if missing) so that iptables can
+tell the nodes' traffic apart; without them the flag is refused.
+
+--chaos NAME runs one scenario of the fault suite (make chaos runs them
+all) beside a closed-loop load (200 registers, 100 ms think time unless
+given) that lasts until the scenario is over: ` + strings.Join(bench.ChaosScenarioNames(), ", ") + `.
+--chaos-hold sets how long a cut lasts (or a failed disk stays down),
+--chaos-flapping how long the flapping goes on. The report gives, per
+fault, the time from the fault and from the next election to each
+register's first answer, and the elections.
 
 `
 }
@@ -51,6 +69,11 @@ func (c *localCommand) Run(ctx context.Context, args []string) error {
 	restart := fs.Duration("restart-after", 2*time.Second, "delay before a killed node is restarted")
 	kills := fs.Int("kills", 0, "stop killing after this many kills (0: no limit)")
 	pause := fs.Duration("pause-active", 0, "SIGSTOP the active for this long once, mid-run, then SIGCONT")
+	partition := fs.Duration("partition-active", 0, "cut the active's Raft traffic both ways once, mid-run, for this long, then heal (root and iptables)")
+	chaos := fs.String("chaos", "", "run this scenario of the fault suite: "+strings.Join(bench.ChaosScenarioNames(), ", "))
+	hold := fs.Duration("chaos-hold", bench.DefaultChaosHold, "--chaos: how long a cut lasts, or a failed disk stays down")
+	flapping := fs.Duration("chaos-flapping", bench.DefaultChaosFlapping, "--chaos flapping: how long to cut and heal")
+	nodeLog := fs.String("node-log-level", "warn", "the nodes' --log-level (their logs are in the work dir): debug, info, warn or error")
 	raftTimeout := fs.Duration("raft-timeout", 0, "the nodes' Raft heartbeat and election timeout (default: the node's, 500ms)")
 	lf := addLoadFlags(fs, bench.ScenarioClosed)
 	if err := fs.Parse(args); err != nil {
@@ -65,6 +88,7 @@ func (c *localCommand) Run(ctx context.Context, args []string) error {
 	}
 	return verdict(bench.RunLocal(ctx, bench.LocalOptions{
 		Load: o, Nodes: *nodes, TillgateBin: *tillgate, AcqsimBin: *acqsim, Dir: *dir, KeepDir: *keep,
-		AcqsimLatency: *latency, KillActiveEvery: *kill, RestartAfter: *restart, MaxKills: *kills, PauseActive: *pause, RaftTimeout: *raftTimeout,
+		AcqsimLatency: *latency, KillActiveEvery: *kill, RestartAfter: *restart, MaxKills: *kills, PauseActive: *pause,
+		PartitionActive: *partition, Chaos: *chaos, ChaosHold: *hold, ChaosFlapping: *flapping, RaftTimeout: *raftTimeout, NodeLogLevel: *nodeLog,
 	}))
 }

@@ -39,7 +39,8 @@ Usage:
   tillbench run --registers-addrs A,B,C --admin-addrs X,Y,Z [--acqsim-admin H:P]
                 [--scenario S] [--registers N] [--duration D] [--rate R | --think D] [--out DIR]
   tillbench local [--nodes 3|1] [--scenario closed|open|latency|day] [--transactions N]
-                [--kill-active-every D] [--pause-active D] [--out DIR]
+                [--kill-active-every D] [--pause-active D] [--partition-active D] [--out DIR]
+  tillbench local --chaos NAME [--chaos-hold D] [--out DIR]
 
 Run 'tillbench COMMAND -h' for a command's flags.
 `

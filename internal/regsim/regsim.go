@@ -140,7 +140,7 @@ type register struct {
 	tid  string
 	addr string
 	conn net.Conn
-	rbuf []byte
+	fr   *wire.FrameReader // reads conn; kept across reconnects
 	rnd  *rand.Rand
 	stan int
 }
@@ -190,15 +190,15 @@ func (r *register) next() *wire.Message {
 		pan = declineCard
 	}
 	return &wire.Message{
-		MTI:              "0200",
+		MTI:              wire.MTIFinancial,
 		PAN:              pan,
 		ProcCode:         proc,
 		Amount:           amount,
 		HasAmount:        true,
-		TransmissionTime: now.Format("0102150405"),
+		TransmissionTime: now.Format(wire.LayoutTransmissionTime),
 		STAN:             fmt.Sprintf("%06d", r.stan),
-		LocalTime:        now.Format("150405"),
-		LocalDate:        now.Format("0102"),
+		LocalTime:        now.Format(wire.LayoutLocalTime),
+		LocalDate:        now.Format(wire.LayoutLocalDate),
 		Expiry:           "3012",
 		POSEntryMode:     "051",
 		POSCondition:     "00",
@@ -285,7 +285,12 @@ func (r *register) roundTrip(m *wire.Message) (*wire.Message, bool, error) {
 			return nil, false, err
 		}
 		r.f.Stats.Reconnects.Add(1)
-		r.conn, r.rbuf = c, r.rbuf[:0]
+		r.conn = c
+		if r.fr == nil {
+			r.fr = wire.NewFrameReader(c, r.f.cfg.Dialect, 0)
+		} else {
+			r.fr.Reset(c, r.f.cfg.Dialect)
+		}
 	}
 	b, err := r.f.codec.PackFrame(nil, m)
 	if err != nil {
@@ -309,26 +314,11 @@ func (r *register) roundTrip(m *wire.Message) (*wire.Message, bool, error) {
 }
 
 func (r *register) readFrame() (*wire.Message, error) {
-	d := r.f.cfg.Dialect
-	for {
-		payload, n, err := d.Next(r.rbuf)
-		if err != nil {
-			return nil, err
-		}
-		if n > 0 {
-			m, err := r.f.codec.Unpack(payload)
-			r.rbuf = append(r.rbuf[:0], r.rbuf[n:]...)
-			return m, err
-		}
-		if cap(r.rbuf)-len(r.rbuf) < 1024 {
-			r.rbuf = append(make([]byte, 0, 2*cap(r.rbuf)+4096), r.rbuf...)
-		}
-		k, err := r.conn.Read(r.rbuf[len(r.rbuf):cap(r.rbuf)])
-		r.rbuf = r.rbuf[:len(r.rbuf)+k]
-		if err != nil {
-			return nil, err
-		}
+	payload, err := r.fr.Next()
+	if err != nil {
+		return nil, err
 	}
+	return r.f.codec.Unpack(payload)
 }
 
 func (r *register) close() {
