@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,4 +79,44 @@ func TestSilentNodeWithoutActiveReleasesItsRequest(t *testing.T) {
 	if c.Stats().Timeouts != 0 {
 		t.Fatalf("%d attempt timeouts: the request waited out the dead end", c.Stats().Timeouts)
 	}
+}
+
+// TestLostActiveTriedLast: the register loses its link to the active (it
+// went silent: cut off from the registers only), and the standby that now
+// relays names that same active in every answer. The register keeps
+// using the standby instead of dialling the lost active first for every
+// request (each dial waiting out the dial timeout), and goes back to the
+// active once it answers again.
+func TestLostActiveTriedLast(t *testing.T) {
+	var silent atomic.Bool
+	active := newFake(t, func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
+		if silent.Load() {
+			return nil, false, 0
+		}
+		return approve(f, m)
+	})
+	standby := newFake(t, approve)
+	active.SetHint(active.Addr, 1)
+	standby.SetHint(active.Addr, 1) // a standby's relayed answers carry the active's hints
+	cfg := testConfig(t, active.Addr, standby.Addr)
+	cfg.SilenceProbe, cfg.DialTimeout = 50*time.Millisecond, time.Second
+	c := open(t, cfg)
+	if _, err := c.Do(context.Background(), purchase(100)); err != nil {
+		t.Fatal(err)
+	}
+	silent.Store(true)
+	signOns := len(active.Received("0800"))
+	for range 5 {
+		if resp, err := c.Do(context.Background(), purchase(100)); err != nil || resp.ResponseCode != wire.RCApproved {
+			t.Fatalf("Do while the active is silent: %v %v", resp, err)
+		}
+	}
+	if n := len(active.Received("0800")) - signOns; n > 1 {
+		t.Fatalf("the lost active got %d more sign-ons/echoes while the standby served: dialled first again and again", n)
+	}
+	silent.Store(false)
+	eventually(t, "the register back on the active", func() bool {
+		_, _ = c.Do(context.Background(), purchase(100))
+		return len(active.Received("0200")) > 1+5
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tillgate/tillgate/wire"
@@ -31,8 +32,9 @@ type router struct {
 	term         uint64 // newest Raft term seen in a hint
 	cur          *link
 	links        map[*link]struct{}
-	offlineUntil int64 // monotonic nanos
-	lostAt       int64 // monotonic nanos when the active link was lost; 0 when not
+	offlineUntil int64       // monotonic nanos
+	lostAt       int64       // monotonic nanos when the active link was lost; 0 when not
+	probing      atomic.Bool // a background dial to the active is running (probeActive)
 }
 
 func newRouter(k *core) *router {
@@ -104,6 +106,20 @@ type nodeState struct {
 	// cut off from its peers, or between two leaders. Until RecheckMax
 	// later, another node is tried first.
 	noActiveAt int64
+	// lostAt is when a link to the node was last lost, or a dial to it
+	// failed: for suspectFor after that, every other node is tried first
+	// (a standby's hint may name it again while it is still out of reach:
+	// dialling it first would cost a request the whole dial timeout).
+	lostAt int64
+}
+
+// suspectFor is how long a node whose link was lost is tried last.
+func (r *router) suspectFor() time.Duration { return 2 * r.cfg.DialTimeout }
+
+// lostRecently reports a node lost within suspectFor. Called with r.mu
+// held.
+func (r *router) lostRecently(n *nodeState, now int64) bool {
+	return n.lostAt != 0 && now-n.lostAt < int64(r.suspectFor())
 }
 
 // nodeFor returns addr's state, adding a node learned from a hint.
@@ -206,8 +222,8 @@ func (r *router) connect(ctx context.Context) (*link, error) {
 	var lastErr error
 	for {
 		addr, probe, active := r.pick(tried)
-		if addr == "" || (best != nil && !active && !r.saidNoActive(best.addr)) {
-			break
+		if addr == "" || (best != nil && (!active || r.suspect(addr)) && !r.saidNoActive(best.addr)) {
+			break // a good link already; the lost active is probed in the background (hint)
 		}
 		tried[addr] = true
 		r.setState(StateConnecting)
@@ -258,17 +274,37 @@ func (r *router) pick(tried map[string]bool) (addr string, probe, isActive bool)
 			start = i
 		}
 	}
-	// Two rounds: nodes that lately said they know no active go last.
-	for _, lost := range []bool{false, true} {
+	// Three rounds: nodes that lately said they know no active, then
+	// nodes lately lost, go last.
+	for round := range 3 {
 		for k := range r.nodes {
 			n := r.nodes[(start+k)%len(r.nodes)]
-			if tried[n.addr] || (n.open && now < n.retryAt) || r.knowsNoActive(n, now) != lost {
+			if tried[n.addr] || (n.open && now < n.retryAt) || r.rank(n, now) != round {
 				continue
 			}
 			return n.addr, n.open, n.addr == r.active
 		}
 	}
 	return "", false, false
+}
+
+// rank orders nodes for connecting: 0 fine, 1 said lately it knows no
+// active, 2 lately lost. Called with r.mu held.
+func (r *router) rank(n *nodeState, now int64) int {
+	switch {
+	case r.lostRecently(n, now):
+		return 2
+	case r.knowsNoActive(n, now):
+		return 1
+	}
+	return 0
+}
+
+// suspect reports whether addr was lately lost.
+func (r *router) suspect(addr string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lostRecently(r.nodeFor(addr), r.now())
 }
 
 // sawNoActive notes that addr said it knows no active.
@@ -308,6 +344,9 @@ func (r *router) noActive(l *link) (everyNode bool) {
 	leave := !everyNode && r.cur == l
 	if leave {
 		r.cur = nil
+		if r.lostAt == 0 {
+			r.lostAt = now // a failover: counted when an answer comes
+		}
 		if r.active == l.addr {
 			r.active = r.nextAfter(l.addr)
 		}
@@ -392,14 +431,20 @@ func (r *router) hint(l *link, m *wire.Message) {
 		if term > r.term {
 			r.term = term
 		}
+		back := an == r.active && r.cur != nil && r.cur.addr != an && !r.lostRecently(r.nodeFor(an), r.now())
 		r.mu.Unlock()
+		if back {
+			r.probeActive(an)
+		}
 		return
 	}
 	r.term = term
 	r.active = an
-	r.nodeFor(an)
+	n := r.nodeFor(an) // a node learned from a hint joins the list
 	var old *link
-	if r.cur != nil && r.cur.addr != an {
+	// A node just lost stays out of the way while the link in use works:
+	// probeActive brings the client back once it answers.
+	if r.cur != nil && r.cur.addr != an && !r.lostRecently(n, r.now()) {
 		old = r.cur
 		r.cur = nil
 	}
@@ -409,6 +454,32 @@ func (r *router) hint(l *link, m *wire.Message) {
 	if old != nil {
 		old.drain()
 	}
+}
+
+// probeActive dials the active in the background while requests go
+// through another node (a standby relays them), and moves there once it
+// answers; a failed dial marks it lost again. One probe at a time.
+func (r *router) probeActive(addr string) {
+	if !r.probing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer r.probing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.DialTimeout)
+		defer cancel()
+		l, err := r.dial(ctx, addr, false)
+		if err != nil {
+			r.nodeFailed(addr, err)
+			return
+		}
+		r.nodeOK(addr)
+		if r.activeAddr() != addr || r.saidNoActive(addr) {
+			l.drain()
+			return
+		}
+		r.log.Info("failover: the active answers again: back to it", "active", addr)
+		r.install(l)
+	}()
 }
 
 // linkDown is called once per link when it closes.
@@ -452,6 +523,7 @@ func (r *router) nodeFailed(addr string, err error) {
 	r.mu.Lock()
 	n := r.nodeFor(addr)
 	n.failures++
+	n.lostAt = r.now()
 	opened := false
 	allOpen := false
 	if n.failures >= r.cfg.BreakerFailures {
@@ -478,7 +550,7 @@ func (r *router) nodeOK(addr string) {
 	r.mu.Lock()
 	n := r.nodeFor(addr)
 	closed := n.open
-	n.failures, n.open, n.retryAt = 0, false, 0
+	n.failures, n.open, n.retryAt, n.lostAt = 0, false, 0, 0
 	r.mu.Unlock()
 	if closed {
 		r.st.breakersOpen.Add(-1)
