@@ -25,14 +25,14 @@ const (
 
 func runActiveCut(ctx context.Context, c *chaos) error {
 	return c.runCut(ctx, faultPartition, func(a string) (string, resumeRule, []faultnet.Rule) {
-		return a, resumeRule{Silent: a}, append(c.p.raftOut(a), c.p.raftIn(a)...)
+		return a, resumeRule{Silent: a}, append(c.p.cuts().raftOut(a), c.p.cuts().raftIn(a)...)
 	})
 }
 
 func runFollowerCut(ctx context.Context, c *chaos) error {
 	return c.runCut(ctx, faultPartition, func(a string) (string, resumeRule, []faultnet.Rule) {
 		f := c.p.peersOf(a)[0]
-		return f, resumeRule{Silent: f}, append(c.p.raftOut(f), c.p.raftIn(f)...)
+		return f, resumeRule{Silent: f}, append(c.p.cuts().raftOut(f), c.p.cuts().raftIn(f)...)
 	})
 }
 
@@ -41,19 +41,19 @@ func runFollowerCut(ctx context.Context, c *chaos) error {
 func runPeerCut(ctx context.Context, c *chaos) error {
 	return c.runCut(ctx, faultPeerCut, func(a string) (string, resumeRule, []faultnet.Rule) {
 		f := c.p.peersOf(a)[0]
-		return a + "/" + f, resumeRule{Silent: f}, c.p.raftPair(a, f)
+		return a + "/" + f, resumeRule{Silent: f}, c.p.cuts().raftPair(a, f)
 	})
 }
 
 func runNoReceive(ctx context.Context, c *chaos) error {
 	return c.runCut(ctx, faultNoReceive, func(a string) (string, resumeRule, []faultnet.Rule) {
-		return a, resumeRule{}, c.p.raftIn(a)
+		return a, resumeRule{}, c.p.cuts().raftIn(a)
 	})
 }
 
 func runNoSend(ctx context.Context, c *chaos) error {
 	return c.runCut(ctx, faultNoSend, func(a string) (string, resumeRule, []faultnet.Rule) {
-		return a, resumeRule{Silent: a}, c.p.raftOut(a)
+		return a, resumeRule{Silent: a}, c.p.cuts().raftOut(a)
 	})
 }
 
@@ -63,7 +63,7 @@ func runNoSend(ctx context.Context, c *chaos) error {
 // still come through, and do not count.
 func runRegistersCut(ctx context.Context, c *chaos) error {
 	return c.runCut(ctx, faultRegCut, func(a string) (string, resumeRule, []faultnet.Rule) {
-		return a, resumeRule{Fresh: true}, c.p.registersTo(a)
+		return a, resumeRule{Fresh: true}, c.p.cuts().registersTo(a)
 	})
 }
 
@@ -75,7 +75,7 @@ func runAcquirerOneNode(ctx context.Context, c *chaos) error {
 		cut := []string{a, c.p.peersOf(a)[0]}
 		var rules []faultnet.Rule
 		for _, id := range cut {
-			rules = append(rules, c.p.acquirerFrom(id)...)
+			rules = append(rules, c.p.cuts().acquirerFrom(id)...)
 		}
 		return strings.Join(cut, ","), resumeRule{}, rules
 	})
@@ -102,7 +102,7 @@ func runFlapping(ctx context.Context, c *chaos) error {
 			sleepCtx(ctx, 100*time.Millisecond)
 			continue
 		}
-		f, err := c.cut(faultPartition, target, resumeRule{Silent: target}, append(c.p.raftOut(target), c.p.raftIn(target)...))
+		f, err := c.cut(faultPartition, target, resumeRule{Silent: target}, append(c.p.cuts().raftOut(target), c.p.cuts().raftIn(target)...))
 		if err != nil {
 			return err
 		}

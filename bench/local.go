@@ -385,7 +385,7 @@ func (lo *LocalOptions) partitionActive(ctx context.Context, c *chaos) {
 	if err != nil {
 		return
 	}
-	f, err := c.cut(faultPartition, a, resumeRule{Silent: a}, append(c.p.raftOut(a), c.p.raftIn(a)...))
+	f, err := c.cut(faultPartition, a, resumeRule{Silent: a}, append(c.p.cuts().raftOut(a), c.p.cuts().raftIn(a)...))
 	if err != nil {
 		lo.progressf("fault: %v", err)
 		c.log.fail(err)

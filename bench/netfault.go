@@ -123,37 +123,41 @@ func (p *procCluster) peersOf(id string) []string {
 	return out
 }
 
-// Rules of the faults. Raft runs over connections each node opens to its
-// peers' Raft ports (its own RPCs: appends, votes) and receives answers on;
-// a rule drops what a user sends to a port, so "a cannot reach b's Raft
-// port" kills the connections a opens to b, in both directions of each.
+// cuts builds the faultnet rules of the cluster's network faults. Raft
+// runs over connections each node opens to its peers' Raft ports (its own
+// RPCs: appends, votes) and receives answers on; a rule drops what a user
+// sends to a port, so "a cannot reach b's Raft port" kills the connections
+// a opens to b, in both directions of each.
+type cuts struct{ p *procCluster }
+
+func (p *procCluster) cuts() cuts { return cuts{p} }
 
 // raftOut: id's own connections to its peers' Raft ports.
-func (p *procCluster) raftOut(id string) []faultnet.Rule {
+func (c cuts) raftOut(id string) []faultnet.Rule {
 	var rules []faultnet.Rule
-	for _, peer := range p.peersOf(id) {
-		rules = append(rules, faultnet.Rule{UID: p.uid(id), Port: port(p.raft[p.index(peer)])})
+	for _, peer := range c.p.peersOf(id) {
+		rules = append(rules, faultnet.Rule{UID: c.p.uid(id), Port: port(c.p.raft[c.p.index(peer)])})
 	}
 	return rules
 }
 
 // raftIn: every connection anyone else opens to id's Raft port.
-func (p *procCluster) raftIn(id string) []faultnet.Rule {
-	return []faultnet.Rule{{UID: p.uid(id), NotUID: true, Port: port(p.raft[p.index(id)])}}
+func (c cuts) raftIn(id string) []faultnet.Rule {
+	return []faultnet.Rule{{UID: c.p.uid(id), NotUID: true, Port: port(c.p.raft[c.p.index(id)])}}
 }
 
 // raftPair: the connections between a and b, both ways.
-func (p *procCluster) raftPair(a, b string) []faultnet.Rule {
-	return []faultnet.Rule{{UID: p.uid(a), Port: port(p.raft[p.index(b)])}, {UID: p.uid(b), Port: port(p.raft[p.index(a)])}}
+func (c cuts) raftPair(a, b string) []faultnet.Rule {
+	return []faultnet.Rule{{UID: c.p.uid(a), Port: port(c.p.raft[c.p.index(b)])}, {UID: c.p.uid(b), Port: port(c.p.raft[c.p.index(a)])}}
 }
 
 // registersTo: this process's registers to id's register port. The
 // standbys' relays (other users) still reach it.
-func (p *procCluster) registersTo(id string) []faultnet.Rule {
-	return []faultnet.Rule{{UID: uint32(os.Getuid()), Port: port(p.reg[p.index(id)])}}
+func (c cuts) registersTo(id string) []faultnet.Rule {
+	return []faultnet.Rule{{UID: uint32(os.Getuid()), Port: port(c.p.reg[c.p.index(id)])}}
 }
 
 // acquirerFrom: node id to the acquirer's port.
-func (p *procCluster) acquirerFrom(id string) []faultnet.Rule {
-	return []faultnet.Rule{{UID: p.uid(id), Port: port(p.acqAddr)}}
+func (c cuts) acquirerFrom(id string) []faultnet.Rule {
+	return []faultnet.Rule{{UID: c.p.uid(id), Port: port(c.p.acqAddr)}}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/tillgate/tillgate/check"
 	"github.com/tillgate/tillgate/history"
 	"github.com/tillgate/tillgate/node/adminapi"
+	"github.com/tillgate/tillgate/wire"
 )
 
 // Resume is how the registers came back after one fault injected, read
@@ -121,22 +122,20 @@ type resumeRule struct {
 	Fresh bool
 }
 
-// answer is one financial request a register got an answer to.
+// answer is one financial request a register got an answer to: echoes
+// (any node answers them) and batch totals (after the load) do not show
+// that a node serves.
 type answer struct {
 	register, node string
 	sent, at       time.Time
 }
-
-// financial are the MTIs whose answer shows that a node serves: echoes
-// (any node answers them) and batch totals (after the load) do not.
-var financial = []string{"0100", "0120", "0200", "0220", "0400", "0420"}
 
 // answers are the history's answered financial requests of the load
 // (returned by end), by return time.
 func answers(events []history.Event, end time.Time) []answer {
 	var out []answer
 	for _, e := range events {
-		if e.Kind != history.Request || e.Outcome != history.Answered || !slices.Contains(financial, e.MTI) {
+		if e.Kind != history.Request || e.Outcome != history.Answered || !wire.Classify(e.MTI, e.ProcCode, "").Financial() {
 			continue
 		}
 		if at := time.Unix(0, e.Return); !at.After(end) {

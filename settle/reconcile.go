@@ -61,11 +61,6 @@ const (
 	BatchClosedByOperator  = "closed_by_operator"
 )
 
-// BatchTotals is wire.Totals, under the name node/ still uses.
-//
-// Deprecated: use wire.Totals; the alias goes once node/ has switched.
-type BatchTotals = wire.Totals
-
 // Batch is one register batch that holds transactions of the day.
 type Batch struct {
 	Terminal       string

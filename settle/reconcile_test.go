@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/tillgate/tillgate/wire"
 )
 
 // theirsOf is the acquirer's view of our non-reversal rows: approved and
@@ -22,7 +24,7 @@ func theirsOf(f *File) *AcquirerFile {
 }
 
 func balanced() Batch {
-	t := BatchTotals{DebitsCount: 4, DebitsAmount: 7750, CreditsCount: 1, CreditsAmount: 300, NetAmount: 7450}
+	t := wire.Totals{DebitsCount: 4, DebitsAmount: 7750, CreditsCount: 1, CreditsAmount: 300, NetAmount: 7450}
 	return Batch{Terminal: "TERM0001", Number: 3, Status: BatchClosed, Register: t, Ours: t, HasRegister: true}
 }
 
@@ -71,10 +73,10 @@ func TestReconcile(t *testing.T) {
 		}, "batch_out_of_balance: " + info, false},
 		{"closed after upload, balanced", func(in *Input) { in.Batches[0].Status = BatchClosedAfterUpload }, info, true},
 		{"closed by operator without a 0500", func(in *Input) {
-			in.Batches[0].Status, in.Batches[0].HasRegister, in.Batches[0].Register = BatchClosedByOperator, false, BatchTotals{}
+			in.Batches[0].Status, in.Batches[0].HasRegister, in.Batches[0].Register = BatchClosedByOperator, false, wire.Totals{}
 		}, info, true},
 		{"batch open", func(in *Input) {
-			in.Batches[0].Status, in.Batches[0].HasRegister, in.Batches[0].Register = BatchOpen, false, BatchTotals{}
+			in.Batches[0].Status, in.Batches[0].HasRegister, in.Batches[0].Register = BatchOpen, false, wire.Totals{}
 		}, "batch_open: " + info, true},
 		{"order: kind, then RRN", func(in *Input) {
 			in.Theirs.Rows[2].Amount, in.Theirs.Rows[0].Amount = 1, 2

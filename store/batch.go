@@ -20,11 +20,6 @@ import (
 // reconciliation report. Every request is answered once: a repeat gets the
 // first answer (bucketBatchReqs).
 
-// BatchTotals is wire.Totals, under the name node/ still uses.
-//
-// Deprecated: use wire.Totals; the alias goes once node/ has switched.
-type BatchTotals = wire.Totals
-
 // countTxn counts t into bt, sign times (1 to count, -1 to take it out), as
 // if its status were st: only an approved transaction counts, where
 // wire.BucketOf puts its type (a reversal by its own DE3).

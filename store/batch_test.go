@@ -2,10 +2,12 @@ package store
 
 import (
 	"testing"
+
+	"github.com/tillgate/tillgate/wire"
 )
 
 // The cluster's running batch totals follow every status change, by the
-// rules of BatchTotals.
+// rules of wire.Totals.
 func TestBatchTotals(t *testing.T) {
 	v := mustVault(t)
 	s := mustOpen(t, true)
@@ -19,7 +21,7 @@ func TestBatchTotals(t *testing.T) {
 	l.txn(newTxn(t, v, 7, TypePurchase, 400), StatusApproved)
 	l.txn(linkedTxn(t, v, 8, TypeReversal, 400, 7), StatusApproved) // a void
 	l.txn(newTxn(t, v, 9, TypeBalance, 0), StatusApproved)
-	want := BatchTotals{
+	want := wire.Totals{
 		DebitsCount: 3, DebitsAmount: 1000 + 500 + 700,
 		CreditsCount: 1, CreditsAmount: 300,
 		DebitsReversalCount: 1, DebitsReversalAmount: 400,
@@ -39,7 +41,7 @@ func TestBatchClose(t *testing.T) {
 	s := mustOpen(t, true)
 	l := newLog(t, s)
 	l.txn(newTxn(t, v, 1, TypePurchase, 1000), StatusApproved)
-	ours := BatchTotals{DebitsCount: 1, DebitsAmount: 1000, NetAmount: 1000}
+	ours := wire.Totals{DebitsCount: 1, DebitsAmount: 1000, NetAmount: 1000}
 	wrong := ours
 	wrong.DebitsAmount, wrong.NetAmount = 999, 999
 
@@ -69,12 +71,12 @@ func TestBatchClose(t *testing.T) {
 	}
 
 	// Batch 2: out of balance, upload, close after upload.
-	l.apply(BatchCloseCmd("req-3", testTerminal, BatchSettle, 0, BatchTotals{}, testEpoch+2))
+	l.apply(BatchCloseCmd("req-3", testTerminal, BatchSettle, 0, wire.Totals{}, testEpoch+2))
 	up := Upload{OriginalID: idOf(2), ProcCode: "000000", Amount: 50, RC: "00", AuthCode: "AUTH01"}
 	if r = l.apply(BatchUploadCmd("req-4", testTerminal, up, testEpoch+3)); r.Err != nil || r.Batch.RC != "00" {
 		t.Fatalf("upload: %+v", r)
 	}
-	if r = l.apply(BatchCloseCmd("req-5", testTerminal, BatchAfterUpload, 0, BatchTotals{}, testEpoch+4)); r.Batch.RC != "00" {
+	if r = l.apply(BatchCloseCmd("req-5", testTerminal, BatchAfterUpload, 0, wire.Totals{}, testEpoch+4)); r.Batch.RC != "00" {
 		t.Fatalf("after upload: %+v", r.Batch)
 	}
 	b2, _, _ := s.Batch(testTerminal, 2)
@@ -86,10 +88,10 @@ func TestBatchClose(t *testing.T) {
 	}
 	// An operator closes the (empty) batch 3 by number; naming another
 	// batch is refused.
-	if r = l.apply(BatchCloseCmd("op-1", testTerminal, BatchByOperator, 2, BatchTotals{}, testEpoch+5)); r.Err == nil {
+	if r = l.apply(BatchCloseCmd("op-1", testTerminal, BatchByOperator, 2, wire.Totals{}, testEpoch+5)); r.Err == nil {
 		t.Fatalf("operator close of a closed batch: %+v", r)
 	}
-	if r = l.apply(BatchCloseCmd("op-2", testTerminal, BatchByOperator, 3, BatchTotals{}, testEpoch+5)); r.Err != nil || r.Batch.RC != "00" {
+	if r = l.apply(BatchCloseCmd("op-2", testTerminal, BatchByOperator, 3, wire.Totals{}, testEpoch+5)); r.Err != nil || r.Batch.RC != "00" {
 		t.Fatalf("operator close: %+v", r)
 	}
 	all, err := s.Batches(testTerminal)

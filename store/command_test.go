@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tillgate/tillgate/wire"
 )
 
 func TestCommandRoundTrip(t *testing.T) {
@@ -100,7 +102,7 @@ func FuzzDecodeCommand(f *testing.F) {
 		SettleCmd(testDay, testEpoch),
 		DayFileCmd(testDay, DayFile{Acquirer: "acq", CSVSHA256: strings.Repeat("a", 64), JSONSHA256: strings.Repeat("b", 64), Rows: 3, At: testEpoch}),
 		DayReconciledCmd(testDay, Reconciliation{Acquirer: "acq", Reconciled: true, At: testEpoch}),
-		BatchCloseCmd(idOf(1), "T0000001", BatchSettle, 0, BatchTotals{DebitsCount: 1, DebitsAmount: 100, NetAmount: 100}, testEpoch),
+		BatchCloseCmd(idOf(1), "T0000001", BatchSettle, 0, wire.Totals{DebitsCount: 1, DebitsAmount: 100, NetAmount: 100}, testEpoch),
 		BatchUploadCmd(idOf(2), "T0000001", Upload{OriginalID: idOf(1), ProcCode: "000000", Amount: 100, RC: "00", AuthCode: "A1"}, testEpoch),
 		OutcomeSAFCmd(Outcome{ID: idOf(1), Status: StatusApproved, RC: "00", StandIn: true, At: testEpoch},
 			SAFEntry{Acquirer: "acq", Kind: SAFCancel}, SAFEntry{Acquirer: "acq", Kind: SAFAdvice, STAN: "000001", AcqTime: "1203101112"}),

@@ -19,6 +19,7 @@ import (
 	"github.com/tillgate/tillgate/node/internal/commit"
 	"github.com/tillgate/tillgate/node/internal/logkey"
 	"github.com/tillgate/tillgate/store"
+	"github.com/tillgate/tillgate/wire"
 )
 
 // maxAcquirerFile bounds an uploaded acquirer settlement file: a million
@@ -305,7 +306,7 @@ func (s *Server) closeBatch(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	at := s.cfg.Days.Now().UnixNano()
 	id := "operator:" + strconv.FormatInt(at, 10)
-	res, err := s.cfg.Raft.Apply(ctx, store.BatchCloseCmd(id, term, store.BatchByOperator, num, store.BatchTotals{}, at))
+	res, err := s.cfg.Raft.Apply(ctx, store.BatchCloseCmd(id, term, store.BatchByOperator, num, wire.Totals{}, at))
 	if err != nil {
 		s.writeRaftError(w, err)
 		return

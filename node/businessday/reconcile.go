@@ -149,14 +149,10 @@ func (s *Service) batchesOf(keys []batchKey) ([]settle.Batch, error) {
 		}
 		if ok {
 			out = append(out, settle.Batch{Terminal: b.Terminal, Number: b.Number, Status: b.Status.String(),
-				Register: settleTotals(b.Register), Ours: settleTotals(b.Ours), HasRegister: b.HasRegister})
+				Register: b.Register, Ours: b.Ours, HasRegister: b.HasRegister})
 		}
 	}
 	return out, nil
-}
-
-func settleTotals(t store.BatchTotals) settle.BatchTotals {
-	return settle.BatchTotals(t)
 }
 
 // dayOfRRN is the business day of the transaction with that RRN, if any.

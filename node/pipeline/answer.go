@@ -66,7 +66,7 @@ func (p *Pipeline) answer(req *wire.Message, t *store.Txn, source string, acqTim
 
 func kindOf(t *store.Txn, req *wire.Message) string {
 	if t.ID == "" {
-		return txnType(wire.OriginalMTI(req.MTI), req.ProcCode).String()
+		return store.TypeOf(req.Kind()).String()
 	}
 	return t.Type.String()
 }

@@ -50,8 +50,9 @@ func (p *Pipeline) batchRequest(ctx context.Context, req *wire.Message) *wire.Me
 		return p.reply(req, v, wire.RCSystemError)
 	}
 	resp := p.reply(req, v, r.Batch.RC)
-	if wire.OriginalMTI(req.MTI) == "0500" {
-		resp.Totals = wireTotals(r.Batch.Ours)
+	if req.Kind() == wire.KindReconcile {
+		ours := r.Batch.Ours
+		resp.Totals = &ours
 	}
 	p.metrics.batches.WithLabelValues(wire.OriginalMTI(req.MTI), r.Batch.RC).Inc()
 	if r.Batch.RC != wire.RCApproved {
@@ -63,7 +64,7 @@ func (p *Pipeline) batchRequest(ctx context.Context, req *wire.Message) *wire.Me
 // batchCmd is the command for a 0500 or 0320; a non-empty rc refuses the
 // request as it stands.
 func batchCmd(req *wire.Message, at int64) ([]byte, string) {
-	if wire.OriginalMTI(req.MTI) == "0320" {
+	if req.Kind() == wire.KindBatchUpload {
 		if len(req.OriginalData) < 20 {
 			return nil, wire.RCFormatError
 		}
@@ -81,25 +82,5 @@ func batchCmd(req *wire.Message, at int64) ([]byte, string) {
 	if req.Totals == nil {
 		return nil, wire.RCFormatError
 	}
-	return store.BatchCloseCmd(req.Key(), req.TerminalID, mode, 0, storeTotals(*req.Totals), at), ""
-}
-
-func storeTotals(t wire.Totals) store.BatchTotals {
-	return store.BatchTotals{
-		CreditsCount: t.CreditsCount, CreditsReversalCount: t.CreditsReversalCount,
-		DebitsCount: t.DebitsCount, DebitsReversalCount: t.DebitsReversalCount,
-		CreditsAmount: t.CreditsAmount, CreditsReversalAmount: t.CreditsReversalAmount,
-		DebitsAmount: t.DebitsAmount, DebitsReversalAmount: t.DebitsReversalAmount,
-		NetAmount: t.NetAmount,
-	}
-}
-
-func wireTotals(t store.BatchTotals) *wire.Totals {
-	return &wire.Totals{
-		CreditsCount: t.CreditsCount, CreditsReversalCount: t.CreditsReversalCount,
-		DebitsCount: t.DebitsCount, DebitsReversalCount: t.DebitsReversalCount,
-		CreditsAmount: t.CreditsAmount, CreditsReversalAmount: t.CreditsReversalAmount,
-		DebitsAmount: t.DebitsAmount, DebitsReversalAmount: t.DebitsReversalAmount,
-		NetAmount: t.NetAmount,
-	}
+	return store.BatchCloseCmd(req.Key(), req.TerminalID, mode, 0, *req.Totals, at), ""
 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/tillgate/tillgate/node/internal/card"
@@ -31,8 +30,8 @@ func (p *Pipeline) newTxn(ctx context.Context, req *wire.Message, wait *acquirer
 		LocalDate:        req.LocalDate,
 		CreatedAt:        time.Now().UnixNano(),
 	}
-	t.Type = txnType(t.MTI, req.ProcCode)
-	if t.MTI == "0120" {
+	t.Type = store.TypeOf(req.Kind())
+	if t.Kind() == wire.KindPreAuthAdvice {
 		// An advice of what the register approved offline: its approval
 		// code is the answer, and stays with the INTENT so that a new
 		// active answers the same.
@@ -147,24 +146,4 @@ func (p *Pipeline) settled(ctx context.Context, id string, wait *acquirerWait) (
 // STAN and DE7.
 func originalKey(req *wire.Message) string {
 	return req.TerminalID + req.OriginalData[4:10] + req.OriginalData[10:20]
-}
-
-func txnType(mti, proc string) store.TxnType {
-	switch mti {
-	case "0100", "0120":
-		return store.TypePreAuth
-	case "0220":
-		return store.TypeCompletion
-	case "0400", "0420":
-		return store.TypeReversal
-	}
-	switch {
-	case strings.HasPrefix(proc, "20"):
-		return store.TypeRefund
-	case strings.HasPrefix(proc, "09"):
-		return store.TypeCashback
-	case strings.HasPrefix(proc, "31"):
-		return store.TypeBalance
-	}
-	return store.TypePurchase
 }

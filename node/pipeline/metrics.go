@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tillgate/tillgate/wire"
 )
 
 // metrics are the pipeline's Prometheus series. Labels never carry a PAN,
@@ -74,7 +76,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range []string{relayAnswered, relayNoActive, relayNotSent, relayInFlight, relayUnknown} {
 		m.relayed.WithLabelValues(r)
 	}
-	for _, l := range [][2]string{{"0500", "00"}, {"0500", "95"}, {"0320", "00"}} {
+	for _, l := range [][2]string{{wire.MTIReconcile, wire.RCApproved}, {wire.MTIReconcile, wire.RCReconcileError}, {wire.MTIBatchUpload, wire.RCApproved}} {
 		m.batches.WithLabelValues(l[0], l[1])
 	}
 	return m

@@ -138,12 +138,12 @@ func (p *Pipeline) Calls() *inflight.Table { return p.calls }
 // Handle answers one decoded, validated request. A nil answer means nothing
 // final may be said (the outcome is unknown): the register repeats.
 func (p *Pipeline) Handle(ctx context.Context, req *wire.Message) *wire.Message {
-	switch wire.OriginalMTI(req.MTI) {
-	case "0800":
+	switch k := req.Kind(); {
+	case k == wire.KindNetwork:
 		return p.network(req)
-	case "0100", "0120", "0200", "0220", "0400", "0420":
+	case k.Financial():
 		return p.transact(ctx, req, false)
-	case "0500", "0320":
+	case k == wire.KindReconcile || k == wire.KindBatchUpload:
 		return p.batchRequest(ctx, req)
 	default:
 		return p.reply(req, p.cfg.Views.Current(), wire.RCFormatError)

@@ -116,7 +116,7 @@ func standInDecision(d decision, auth string) decision {
 // because the acquirer is out.
 func (p *Pipeline) decide(ctx context.Context, t *store.Txn, req *wire.Message, repeat bool, wait *acquirerWait) decision {
 	forward := decision{st: store.StatusApproved, rc: wire.RCApproved, auth: t.AuthCode, owed: []store.SAFKind{store.SAFForward}}
-	if t.MTI == "0120" {
+	if t.Kind() == wire.KindPreAuthAdvice {
 		return forward
 	}
 	if t.Type == store.TypeReversal && t.OriginalID != "" {

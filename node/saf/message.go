@@ -24,20 +24,20 @@ func (f *Forwarder) message(e store.SAFEntry, t *store.Txn, repeat bool) (*wire.
 	m.OriginalData = upstream.OriginalData(t)
 	switch e.Kind {
 	case store.SAFReversal, store.SAFCancel:
-		m.MTI = "0420"
+		m.MTI = wire.MTIReversalAdvice
 	case store.SAFAdvice:
 		pan, err := f.cfg.Vault.Open(t.PANEnc)
 		if err != nil {
 			return nil, fmt.Errorf("card of %s: %w", t.ID, err)
 		}
-		m.MTI, m.PAN, m.AuthCode, m.ResponseCode = "0220", pan, t.AuthCode, wire.RCApproved
+		m.MTI, m.PAN, m.AuthCode, m.ResponseCode = wire.MTIFinancialAdvice, pan, t.AuthCode, wire.RCApproved
 		m.Private.Set(wire.TagStandIn, "1")
 	case store.SAFForward:
 		if err := f.forwardMessage(m, t); err != nil {
 			return nil, err
 		}
 		// A reversal or completion was tried once on the request's path.
-		repeat = repeat || t.MTI != "0120"
+		repeat = repeat || t.Kind() != wire.KindPreAuthAdvice
 	default:
 		return nil, fmt.Errorf("saf kind %v", e.Kind)
 	}
@@ -65,7 +65,7 @@ func (f *Forwarder) forwardMessage(m *wire.Message, t *store.Txn) error {
 		return fmt.Errorf("card of %s: %w", t.ID, err)
 	}
 	m.PAN = pan
-	if t.MTI == "0120" {
+	if t.Kind() == wire.KindPreAuthAdvice {
 		m.AuthCode = t.AuthCode
 	}
 	return nil

@@ -90,11 +90,7 @@ func (s *Server) send(c conn, resp *wire.Message) {
 }
 
 func knownRequest(mti string) bool {
-	switch wire.OriginalMTI(mti) {
-	case "0100", "0200", "0220", "0320", "0400", "0420", "0500", "0800":
-		return true
-	}
-	return false
+	return wire.Classify(mti, "", "") != wire.KindNone
 }
 
 var digitRun = regexp.MustCompile(`[0-9]{12,19}`)

@@ -37,7 +37,7 @@ func Message(t *store.Txn, mti, stan, de7 string) *wire.Message {
 
 // OriginalData is DE90 naming t as the acquirer saw it.
 func OriginalData(t *store.Txn) string {
-	return t.MTI + t.AcqSTAN + t.AcqTime + "00000000000" + "00000000000"
+	return wire.OriginalDataFor(t.MTI, t.AcqSTAN, t.AcqTime)
 }
 
 // OriginalDataOf is DE90 of a reversal or completion of orig: what the
@@ -45,7 +45,7 @@ func OriginalData(t *store.Txn) string {
 // transaction's own identity as an 0220), else the original itself.
 func OriginalDataOf(orig *store.Txn) string {
 	if orig.StandIn {
-		return "0220" + orig.AcqSTAN + orig.AcqTime + "00000000000" + "00000000000"
+		return wire.OriginalDataFor(wire.MTIFinancialAdvice, orig.AcqSTAN, orig.AcqTime)
 	}
 	return OriginalData(orig)
 }

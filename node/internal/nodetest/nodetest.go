@@ -123,7 +123,7 @@ func (r *Rig) Intent(t testing.TB, stan string, age time.Duration) *store.Txn {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	tx := &store.Txn{ID: "TSWEEP01" + stan + now.UTC().Format("0102150405"), Type: store.TypePurchase, MTI: "0200",
+	tx := &store.Txn{ID: "TSWEEP01" + stan + now.UTC().Format("0102150405"), Type: store.TypePurchase, MTI: wire.MTIFinancial,
 		ProcCode: "000000", Amount: 999, Currency: "978", TerminalID: "TSWEEP01", STAN: stan,
 		TransmissionTime: now.UTC().Format("0102150405"), PANEnc: enc, BIN: bin, Last4: last4, PANHash: hash,
 		Acquirer: r.Acquirers.Route(pan), AcqTime: now.UTC().Format("0102150405"), CreatedAt: now.Add(-age).UnixNano()}
