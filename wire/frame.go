@@ -162,6 +162,10 @@ func (fr *FrameReader) Reset(r io.Reader, d Dialect) {
 	fr.dec.reset(d)
 }
 
+// Started reports whether bytes of a frame not returned yet have been
+// read: a server bounds the time a frame, once begun, may take to arrive.
+func (fr *FrameReader) Started() bool { return len(fr.rest) > 0 || fr.dec.nh > 0 }
+
 // Next returns the payload of the next frame; it is valid until the next
 // call (copy it to keep it). The error of a read comes only after the
 // frames that read completed (io.EOF at a frame boundary, or the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/node/internal/logkey"
+	"github.com/tillgate/tillgate/node/internal/peer"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -17,6 +18,8 @@ type conn interface {
 	write(frame []byte) bool
 	close()
 	remote() string
+	// identity is who is on the other end, as far as the listener knows.
+	identity() peer.Identity
 }
 
 // serve decodes one request frame, runs it and writes the answer. A frame
@@ -39,6 +42,7 @@ func (s *Server) serve(c conn, frame []byte) {
 	// until Raft refuses its OUTCOME, as after a crash.
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
+	ctx = peer.With(ctx, c.identity())
 	s.metrics.inflight.Inc()
 	resp := s.cfg.Handler.Handle(ctx, req)
 	s.metrics.inflight.Dec()

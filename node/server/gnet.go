@@ -11,6 +11,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/tillgate/tillgate/node/internal/logkey"
+	"github.com/tillgate/tillgate/node/internal/peer"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -162,6 +163,8 @@ func (gc *gnetConn) write(b []byte) bool {
 func (gc *gnetConn) close() { _ = gc.c.Close() }
 
 func (gc *gnetConn) remote() string { return gc.addr }
+
+func (gc *gnetConn) identity() peer.Identity { return peer.Identity{Addr: gc.addr} }
 
 // gnetLogger sends gnet's own logging to slog.
 type gnetLogger struct{ l *slog.Logger }

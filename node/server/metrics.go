@@ -7,8 +7,11 @@ type metrics struct {
 	lostAnswers  prometheus.Counter
 	refusedConns prometheus.Counter
 	idleClosed   prometheus.Counter
-	inflight     prometheus.Gauge
-	latency      prometheus.Histogram
+	// TLS listener only.
+	handshakeFailures *prometheus.CounterVec
+	deadlineClosed    *prometheus.CounterVec
+	inflight          prometheus.Gauge
+	latency           prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
@@ -25,6 +28,14 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		idleClosed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tillgate_register_connections_idle_closed_total", Help: "Register connections closed for being idle.",
 		}),
+		handshakeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tillgate_register_tls_handshake_failures_total",
+			Help: "Register TLS handshakes that failed, by reason (timeout, not_tls, no_client_cert, bad_client_cert, client_alert, version, cipher, closed, other).",
+		}, []string{"reason"}),
+		deadlineClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tillgate_register_connections_deadline_closed_total",
+			Help: "TLS register connections closed for a frame too slow: the first after the handshake (first_frame), or one begun and not finished (frame).",
+		}, []string{"phase"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tillgate_requests_in_flight", Help: "Register requests being processed.",
 		}),
@@ -33,13 +44,21 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5 ms .. 16 s
 		}),
 	}
-	reg.MustRegister(m.malformed, m.lostAnswers, m.refusedConns, m.idleClosed, m.inflight, m.latency,
+	reg.MustRegister(m.malformed, m.lostAnswers, m.refusedConns, m.idleClosed, m.handshakeFailures, m.deadlineClosed, m.inflight, m.latency,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tillgate_register_connections", Help: "Open register connections.",
 		}, func() float64 { return float64(s.Connections()) }))
 	// Series of the fixed label sets exist from the start, at 0.
 	for _, r := range []string{"frame", "unpack", "invalid", "panic"} {
 		m.malformed.WithLabelValues(r)
+	}
+	if s.cfg.TLS != nil {
+		for _, r := range HandshakeReasons {
+			m.handshakeFailures.WithLabelValues(r)
+		}
+		for _, p := range []string{"first_frame", "frame"} {
+			m.deadlineClosed.WithLabelValues(p)
+		}
 	}
 	return m
 }

@@ -1,14 +1,16 @@
 // Package server is the register server: the listeners cash registers
-// connect to (gnet today; a TLS listener, a goroutine per connection,
-// next) and what every listener shares: framing aside, a request is
-// decoded, validated and handed to the Handler off the listener's loop,
-// and its answer written back; a malformed message gets a format-error
-// answer (or its connection closed), and a handler that panics costs only
-// its own connection.
+// connect to (gnet for plain TCP; for TLS, which gnet lacks, a goroutine
+// per connection) and what every listener shares: framing aside, a
+// request is decoded, validated and handed to the Handler off the
+// listener's loop with who sent it (package peer) in its context, and its
+// answer written back; a malformed message gets a format-error answer (or
+// its connection closed), and a handler that panics costs only its own
+// connection.
 package server
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -43,6 +45,17 @@ type Config struct {
 	// RequestTimeout bounds one request.
 	RequestTimeout time.Duration
 
+	// TLS, if set, makes the listener speak TLS only (TLSFiles.Load builds
+	// it); nil: plain TCP (gnet).
+	TLS *tls.Config
+	// HandshakeTimeout bounds a TLS connection's handshake and its first
+	// whole frame together (default 10 s): a connection that does not get
+	// that far is closed and counted.
+	HandshakeTimeout time.Duration
+	// FrameTimeout bounds a frame on a TLS connection from its first byte
+	// to its last (default 10 s): a half-sent frame is closed and counted.
+	FrameTimeout time.Duration
+
 	Handler Handler
 	Refuser Refuser
 	// Fail is told when a listener stops on its own.
@@ -59,15 +72,30 @@ type Server struct {
 	metrics *metrics
 	conns   atomic.Int64 // open register connections, every listener's
 	gnet    *gnetListener
+	tls     *tlsListener
 }
+
+// DefaultDeadline is the default HandshakeTimeout and FrameTimeout.
+const DefaultDeadline = 10 * time.Second
 
 // Start registers the server's metrics and binds its listeners; it
 // returns once they accept connections.
 func Start(cfg Config) (*Server, error) {
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultDeadline
+	}
+	if cfg.FrameTimeout <= 0 {
+		cfg.FrameTimeout = DefaultDeadline
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.metrics = newMetrics(cfg.Registerer, s)
 	var err error
-	if s.gnet, err = startGNet(s); err != nil {
+	if cfg.TLS != nil {
+		s.tls, err = startTLS(s)
+	} else {
+		s.gnet, err = startGNet(s)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("register listener %s: %w", cfg.Addr, err)
 	}
 	return s, nil
@@ -78,7 +106,13 @@ func Start(cfg Config) (*Server, error) {
 func (s *Server) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.gnet.stop(ctx); err != nil {
+	var err error
+	if s.tls != nil {
+		err = s.tls.stop(ctx)
+	} else {
+		err = s.gnet.stop(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("register listener: stop: %w", err)
 	}
 	return nil
@@ -86,3 +120,11 @@ func (s *Server) Stop() error {
 
 // Connections counts the open register connections.
 func (s *Server) Connections() int64 { return s.conns.Load() }
+
+// Addr is the address the listener is bound to.
+func (s *Server) Addr() string {
+	if s.tls != nil {
+		return s.tls.ln.Addr().String()
+	}
+	return s.cfg.Addr
+}
