@@ -1,6 +1,7 @@
 package acquirer
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +19,11 @@ type Config struct {
 	DialTimeout  time.Duration // default 3s
 	EchoInterval time.Duration // echo a connection that received nothing this long (default 30s)
 	Dialect      wire.Dialect
-	Logger       *slog.Logger // nil: discard
+	// TLS, if set, carries every connection over TLS (its ServerName, if
+	// empty, is Addr's host). A node's relay to the active's TLS register
+	// port sets it.
+	TLS    *tls.Config
+	Logger *slog.Logger // nil: discard
 }
 
 // Defaults.

@@ -2,6 +2,7 @@ package acquirer
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -268,6 +269,13 @@ func (l *Link) runSlot(i int) {
 
 func (l *Link) dial() (net.Conn, error) {
 	d := net.Dialer{Timeout: l.cfg.DialTimeout, KeepAlive: 30 * time.Second}
+	if l.cfg.TLS != nil {
+		// The handshake within the dial timeout too.
+		td := tls.Dialer{NetDialer: &d, Config: l.cfg.TLS}
+		ctx, cancel := context.WithTimeout(l.ctx, l.cfg.DialTimeout)
+		defer cancel()
+		return td.DialContext(ctx, "tcp", l.cfg.Addr)
+	}
 	return d.DialContext(l.ctx, "tcp", l.cfg.Addr)
 }
 

@@ -58,6 +58,12 @@ type Config struct {
 
 	// RegisterAddr is where cash registers connect (ISO 8583 over TCP).
 	RegisterAddr string
+	// RegisterTLS, with a certificate, makes the register port speak TLS
+	// only (plain TCP fails the handshake). A standby then relays to the
+	// active over TLS, presenting its own register certificate and
+	// verifying the active's against ClientCAFile: the nodes' register
+	// certificates must chain to it.
+	RegisterTLS RegisterTLSConfig
 	// RaftAddr is this node's Raft transport address.
 	RaftAddr string
 	// AdminAddr serves the admin API, /metrics, /livez and /readyz; empty disables it.
@@ -115,6 +121,9 @@ type Config struct {
 	// Raft timings and log settings; ID, Dir, addresses and peers are
 	// filled in from the fields above.
 	Raft cluster.Config
+	// RaftTLS, with its files, carries Raft over mutual TLS (it sets
+	// Raft.TLS).
+	RaftTLS RaftTLSConfig
 
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
@@ -160,6 +169,7 @@ func (c *Config) Validate() error {
 	} else if err := c.validateAcquirers(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.RegisterTLS.Validate(), c.RaftTLS.Validate())
 	errs = append(errs, c.SAF.Validate(), c.StandIn.Validate())
 	errs = append(errs, c.BusinessDay.Validate())
 	if c.MaxFrame <= 0 || c.MaxFrame > 65535 {

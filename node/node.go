@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,7 @@ type Node struct {
 	log    *slog.Logger
 	codec  *wire.Codec
 	reg    *registerer // what this node registered on cfg.Registry
+	regTLS *tls.Config // the register listener's TLS; nil: plain TCP
 	health *health
 
 	vault     *store.Vault
@@ -108,11 +110,20 @@ func (n *Node) open() error {
 	}
 	list, def := n.cfg.acquirerList()
 	var err error
+	if n.cfg.RegisterTLS.Enabled() {
+		if n.regTLS, err = n.cfg.RegisterTLS.Load(); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+	}
+	relayTLS, err := relayTLS(n.regTLS, n.cfg.RegisterTLS)
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
 	if n.acquirers, err = upstream.Open(list, def, n.codec.Dialect(), n.log); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.reg = &registerer{reg: n.cfg.Registry}
-	n.build()
+	n.build(relayTLS)
 	n.days.RemoveServeLeftovers()
 	n.wg.Go(func() { n.health.watch(n.ctx) })
 	n.wg.Go(func() { n.watcher.Run(n.ctx) })
@@ -120,7 +131,8 @@ func (n *Node) open() error {
 	if err := n.openDoors(); err != nil {
 		return err
 	}
-	n.log.Info("node started", "registers", n.cfg.RegisterAddr, "raft", n.cfg.RaftAddr, "admin", n.cfg.AdminAddr)
+	n.log.Info("node started", "registers", n.cfg.RegisterAddr, "registers_tls", n.regTLS != nil,
+		"raft", n.cfg.RaftAddr, "raft_tls", n.cfg.RaftTLS.Enabled(), "admin", n.cfg.AdminAddr)
 	return nil
 }
 
@@ -141,7 +153,13 @@ func (n *Node) openState() error {
 	if n.store, err = store.Open(filepath.Join(n.cfg.DataDir, stateFile), store.Options{Logger: n.log, NoSync: true, CommitHook: n.cfg.StateCommitHook}); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	if n.raft, err = cluster.Open(n.cfg.clusterConfig(), n.store); err != nil {
+	rc := n.cfg.clusterConfig()
+	if n.cfg.RaftTLS.Enabled() {
+		if rc.TLS, err = n.cfg.RaftTLS.load(); err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+	}
+	if n.raft, err = cluster.Open(rc, n.store); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.health = &health{store: n.store, raft: n.raft, errc: n.errc}
@@ -152,7 +170,7 @@ func (n *Node) openState() error {
 func (n *Node) openDoors() error {
 	var err error
 	if n.regs, err = server.Start(server.Config{
-		Addr: n.cfg.RegisterAddr, Codec: n.codec, MaxConns: n.cfg.MaxConns, IdleTimeout: n.cfg.IdleTimeout,
+		Addr: n.cfg.RegisterAddr, Codec: n.codec, TLS: n.regTLS, MaxConns: n.cfg.MaxConns, IdleTimeout: n.cfg.IdleTimeout,
 		RequestTimeout: n.cfg.requestTimeout(), Handler: n.pipeline, Refuser: n.pipeline, Fail: n.health.Fail,
 		Logger: n.log, Registerer: n.reg,
 	}); err != nil {

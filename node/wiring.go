@@ -1,6 +1,8 @@
 package node
 
 import (
+	"crypto/tls"
+
 	"github.com/tillgate/tillgate/node/admin"
 	"github.com/tillgate/tillgate/node/businessday"
 	"github.com/tillgate/tillgate/node/pipeline"
@@ -11,11 +13,11 @@ import (
 
 // build makes the parts that work between the state and the doors, each
 // over the narrow interfaces it declares, and registers their metrics.
-func (n *Node) build() {
+func (n *Node) build(relayTLS *tls.Config) {
 	timeout := n.cfg.requestTimeout()
 	n.relay = relay.New(relay.Config{
 		NodeID: n.cfg.ID, RegisterAddr: n.cfg.RegisterAddr, Timeout: timeout + relay.Margin,
-		Dialect: n.codec.Dialect(), Views: n.views, Logger: n.log,
+		Dialect: n.codec.Dialect(), TLS: relayTLS, Views: n.views, Logger: n.log,
 	})
 	n.forwarder = saf.New(saf.Options{
 		Config: n.cfg.SAF, LateWindow: timeout, State: n.store, Raft: n.raft, Acquirers: n.acquirers,

@@ -18,6 +18,14 @@ type fileConfig struct {
 	RegisterAddr string  `json:"register_addr"`
 	RaftAddr     string  `json:"raft_addr"`
 	AdminAddr    *string `json:"admin_addr"`
+	// RegisterTLS, with cert_file and key_file, makes the register port
+	// speak TLS only.
+	RegisterTLS struct {
+		CertFile          string `json:"cert_file"`
+		KeyFile           string `json:"key_file"`
+		ClientCAFile      string `json:"client_ca_file"`
+		RequireClientCert bool   `json:"require_client_cert"`
+	} `json:"register_tls"`
 	// AdminTokenFile holds the admin API's bearer token.
 	AdminTokenFile string     `json:"admin_token_file"`
 	Peers          []filePeer `json:"peers"`
@@ -51,6 +59,12 @@ type fileConfig struct {
 		LeaderLeaseTimeout duration `json:"leader_lease_timeout"`
 		SnapshotThreshold  uint64   `json:"snapshot_threshold"`
 		TrailingLogs       uint64   `json:"trailing_logs"`
+		// TLS, with its three files, carries Raft over mutual TLS.
+		TLS struct {
+			CAFile   string `json:"ca_file"`
+			CertFile string `json:"cert_file"`
+			KeyFile  string `json:"key_file"`
+		} `json:"tls"`
 	} `json:"raft"`
 }
 
@@ -95,6 +109,13 @@ func loadConfig(path string, cfg *node.Config) error {
 		cfg.AdminAddr = *f.AdminAddr
 	}
 	setStr(&cfg.AdminTokenFile, f.AdminTokenFile)
+	setStr(&cfg.RegisterTLS.CertFile, f.RegisterTLS.CertFile)
+	setStr(&cfg.RegisterTLS.KeyFile, f.RegisterTLS.KeyFile)
+	setStr(&cfg.RegisterTLS.ClientCAFile, f.RegisterTLS.ClientCAFile)
+	cfg.RegisterTLS.RequireClientCert = cfg.RegisterTLS.RequireClientCert || f.RegisterTLS.RequireClientCert
+	setStr(&cfg.RaftTLS.CAFile, f.Raft.TLS.CAFile)
+	setStr(&cfg.RaftTLS.CertFile, f.Raft.TLS.CertFile)
+	setStr(&cfg.RaftTLS.KeyFile, f.Raft.TLS.KeyFile)
 	if f.Peers != nil {
 		cfg.Peers = nil
 		for _, p := range f.Peers {

@@ -91,3 +91,42 @@ func TestPanhash(t *testing.T) {
 		t.Fatal("a malformed line was hashed")
 	}
 }
+
+// TestDeployConfigs: the shipped example configs load and validate, with
+// registers and Raft over TLS.
+func TestDeployConfigs(t *testing.T) {
+	for _, id := range []string{"node1", "node2", "node3"} {
+		cfg := node.DefaultConfig()
+		if err := loadConfig(filepath.Join("..", "..", "deploy", "config", id+".json"), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		want := node.RegisterTLSConfig{CertFile: "/etc/tillgate/tls/" + id + ".pem", KeyFile: "/etc/tillgate/tls/" + id + "-key.pem",
+			ClientCAFile: "/etc/tillgate/tls/ca.pem", RequireClientCert: true}
+		if cfg.ID != id || cfg.RegisterTLS != want || cfg.RaftTLS != (node.RaftTLSConfig{CAFile: want.ClientCAFile, CertFile: want.CertFile, KeyFile: want.KeyFile}) {
+			t.Fatalf("%s: register TLS %+v, Raft TLS %+v", id, cfg.RegisterTLS, cfg.RaftTLS)
+		}
+	}
+}
+
+// TestTLSConfigRefusals: half a TLS setting is refused, naming what to fix.
+func TestTLSConfigRefusals(t *testing.T) {
+	for body, want := range map[string]string{
+		`"register_tls":{"cert_file":"/c"}`:                                            "cert_file and key_file go together",
+		`"register_tls":{"cert_file":"/c","key_file":"/k","require_client_cert":true}`: "require_client_cert needs client_ca_file",
+		`"register_tls":{"client_ca_file":"/ca"}`:                                      "need cert_file and key_file",
+		`"raft":{"tls":{"ca_file":"/ca","cert_file":"/c"}}`:                            "ca_file, cert_file and key_file go together",
+	} {
+		path := filepath.Join(t.TempDir(), "n.json")
+		os.WriteFile(path, []byte(`{"id":"n1","data_dir":"/d","card_key_file":"/k","acquirer":{"addr":"a:1"},`+body+`}`), 0o600)
+		cfg := node.DefaultConfig()
+		if err := loadConfig(path, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", body, err, want)
+		}
+	}
+}

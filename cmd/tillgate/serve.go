@@ -37,6 +37,13 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		bootstrap  = fs.Bool("bootstrap", false, "form the cluster from --peers if this node has no state")
 		acq        = fs.String("acquirer", "", "acquirer host address")
 		cardKey    = fs.String("card-key", "", "card-data key file (tillgate keygen)")
+		regCert    = fs.String("register-cert", "", "register listener certificate (PEM): the register port then speaks TLS only")
+		regKey     = fs.String("register-key", "", "register listener key (PEM)")
+		regCA      = fs.String("register-client-ca", "", "CA (PEM) register client certificates chain to")
+		regRequire = fs.Bool("register-require-client-cert", false, "refuse registers without a certificate of --register-client-ca")
+		raftCA     = fs.String("raft-ca", "", "Raft over mutual TLS: the cluster CA (PEM)")
+		raftCert   = fs.String("raft-cert", "", "Raft over mutual TLS: this node's certificate (PEM), naming its Raft address")
+		raftKey    = fs.String("raft-key", "", "Raft over mutual TLS: this node's key (PEM)")
 	)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, c.Usage()); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -69,6 +76,20 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 			cfg.CardKeyFile = *cardKey
 		case "peers":
 			cfg.Peers, flagErr = parsePeers(*peers)
+		case "register-cert":
+			cfg.RegisterTLS.CertFile = *regCert
+		case "register-key":
+			cfg.RegisterTLS.KeyFile = *regKey
+		case "register-client-ca":
+			cfg.RegisterTLS.ClientCAFile = *regCA
+		case "register-require-client-cert":
+			cfg.RegisterTLS.RequireClientCert = *regRequire
+		case "raft-ca":
+			cfg.RaftTLS.CAFile = *raftCA
+		case "raft-cert":
+			cfg.RaftTLS.CertFile = *raftCert
+		case "raft-key":
+			cfg.RaftTLS.KeyFile = *raftKey
 		}
 	})
 	if flagErr != nil {

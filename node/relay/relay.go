@@ -6,6 +6,7 @@ package relay
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"sync"
 	"time"
@@ -39,8 +40,11 @@ type Config struct {
 	// plus Margin.
 	Timeout time.Duration
 	Dialect wire.Dialect
-	Views   Views
-	Logger  *slog.Logger
+	// TLS, if set, is how to dial the active's register port when the
+	// nodes' register listeners speak TLS.
+	TLS    *tls.Config
+	Views  Views
+	Logger *slog.Logger
 }
 
 // Relay is the link. It is an acquirer.Link because that is exactly what
@@ -136,6 +140,7 @@ func (r *Relay) linkConfig(target string) acquirer.Config {
 	cfg.Timeout = r.cfg.Timeout
 	cfg.DialTimeout = time.Second
 	cfg.Dialect = r.cfg.Dialect
+	cfg.TLS = r.cfg.TLS
 	cfg.Logger = r.cfg.Logger
 	return cfg
 }
