@@ -1,8 +1,11 @@
 package failover
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/tillgate/tillgate/wire"
@@ -15,6 +18,12 @@ type Config struct {
 	// One address is enough: answers name the active.
 	Nodes   []string
 	Dialect wire.Dialect
+	// TLS, if set, carries every connection over TLS (TLSFiles.Load builds
+	// one): the node's certificate is verified against its RootCAs (nil:
+	// the system's), for its ServerName or, if that is empty, the host of
+	// the node's address; Certificates, if any, is the register's client
+	// certificate. nil: plain TCP.
+	TLS *tls.Config
 
 	DialTimeout time.Duration // dial plus sign-on of a new connection
 	// Deadline bounds one Do: past it with bytes sent and no answer, the
@@ -126,4 +135,44 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return nil
+}
+
+// TLSFiles is a register's TLS, as PEM files.
+type TLSFiles struct {
+	// CAFile holds the CA(s) node certificates chain to; "" trusts the
+	// system's roots.
+	CAFile string
+	// CertFile and KeyFile are the register's own certificate, for nodes
+	// that require one; "" sends none.
+	CertFile, KeyFile string
+	// ServerName is the name node certificates must carry; "" is the host
+	// of each node's address.
+	ServerName string
+}
+
+// Load reads the files into a Config.TLS: TLS 1.2 at least, and a session
+// cache so that a reconnect resumes instead of a full handshake.
+func (f TLSFiles) Load() (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: f.ServerName, MinVersion: tls.VersionTLS12, ClientSessionCache: tls.NewLRUClientSessionCache(0)}
+	if f.CAFile != "" {
+		b, err := os.ReadFile(f.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: TLS CA: %w", ErrConfig, err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("%w: TLS CA %s holds no PEM certificate", ErrConfig, f.CAFile)
+		}
+	}
+	if (f.CertFile == "") != (f.KeyFile == "") {
+		return nil, fmt.Errorf("%w: TLS CertFile and KeyFile go together", ErrConfig)
+	}
+	if f.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: TLS certificate %s, key %s: %w", ErrConfig, f.CertFile, f.KeyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
 }

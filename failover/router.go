@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -363,8 +364,16 @@ func (r *router) noActive(l *link) (everyNode bool) {
 // breaker); the answer's hint may name another active.
 func (r *router) dial(ctx context.Context, addr string, probe bool) (*link, error) {
 	r.st.dials.Add(1)
-	d := net.Dialer{Timeout: r.cfg.DialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	d := &net.Dialer{Timeout: r.cfg.DialTimeout}
+	var nc net.Conn
+	var err error
+	if r.cfg.TLS != nil {
+		// The handshake within DialTimeout too; ServerName, if empty, is
+		// addr's host.
+		nc, err = (&tls.Dialer{NetDialer: d, Config: r.cfg.TLS}).DialContext(ctx, "tcp", addr)
+	} else {
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		r.st.dialFailures.Add(1)
 		return nil, fmt.Errorf("dial %s: %w", addr, err)

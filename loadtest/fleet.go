@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -47,6 +48,9 @@ type Config struct {
 	// register (AttemptTimeout a third of it, reversal resends from a
 	// tenth of it), so that short runs settle quickly.
 	RegisterDeadline time.Duration
+	// TLS, if set, is every register's failover Config.TLS (one config
+	// shared by the fleet: one client certificate for all).
+	TLS *tls.Config
 	// Tune adjusts each register's failover config after the above.
 	Tune func(*failover.Config)
 	// Clock drives the open-loop scheduler; nil is the real clock.
@@ -126,6 +130,7 @@ func (f *Fleet) openRegister(i int) (*register, error) {
 	r := newRegister(i, n, f.cfg.Seed, f.cfg.History)
 	fc := failover.DefaultConfig()
 	fc.Nodes = f.cfg.Nodes
+	fc.TLS = f.cfg.TLS
 	fc.ReversalQueue = filepath.Join(f.cfg.Dir, fmt.Sprintf("reg%07d.db", n))
 	fc.NewSTAN = r.nextSTAN // one DE11 sequence per terminal
 	// A simulated register only ever crashes as a process (a restart is

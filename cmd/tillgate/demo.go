@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,9 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/acquirer/sim"
+	"github.com/tillgate/tillgate/failover"
 	"github.com/tillgate/tillgate/internal/localcluster"
+	"github.com/tillgate/tillgate/internal/pki"
 	"github.com/tillgate/tillgate/internal/regsim"
 	"github.com/tillgate/tillgate/wire"
 )
@@ -28,6 +31,15 @@ the cluster. With --cutover-every D the business day is cut over every D:
 each closed day's settlement file is written and reconciled with the
 simulator's export, and a line says how it went.
 
+With --tls it writes a demo CA and certificates to DATA/tls/ (ca.pem;
+register.pem and register-key.pem, the registers' certificate, its
+CommonName the demo's store "demo-store"; nodeN.pem and nodeN-key.pem,
+each node's certificate for its register port, Raft and admin), all for
+localhost and 127.0.0.1: the register ports then speak TLS only and
+require the register certificate (plain TCP is refused), Raft runs over
+mutual TLS, and the simulated registers connect with the register
+certificate.
+
 `
 }
 
@@ -40,6 +52,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		latency   = fs.String("acq-latency", "1-5ms", "acquirer simulator latency: fixed (2ms) or a range (1-5ms)")
 		logLevel  = fs.String("log-level", "error", "debug, info, warn or error")
 		cutEvery  = fs.Duration("cutover-every", 0, "cut the business day over this often, settle and reconcile it (0: never)")
+		useTLS    = fs.Bool("tls", false, "registers over TLS with a client certificate required, Raft over mutual TLS (certificates in DATA/tls)")
 	)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, c.Usage()); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -71,9 +84,15 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer acq.Close()
+	var certs *pki.Files
+	if *useTLS {
+		if certs, err = pki.WriteCluster(filepath.Join(dir, "tls"), demoStore, localcluster.NodeIDs(3)); err != nil {
+			return err
+		}
+	}
 	cl, err := localcluster.Start(localcluster.Options{
 		Dir: dir, RegisterBase: 8583, RaftBase: 7001, AdminBase: 9101,
-		AcquirerAddr: acq.Addr(), Logger: log,
+		AcquirerAddr: acq.Addr(), Logger: log, TLS: certs,
 	})
 	if err != nil {
 		return err
@@ -87,6 +106,9 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		fmt.Printf("%-11s registers %s  raft %s  status page http://%s/\n", cfg.ID, cfg.RegisterAddr, cfg.RaftAddr, cfg.AdminAddr)
 	}
 	fmt.Printf("tillctl     bin/tillctl --endpoints %s,%s,%s status\n", cl.Configs[0].AdminAddr, cl.Configs[1].AdminAddr, cl.Configs[2].AdminAddr)
+	if certs != nil {
+		printTLS(certs, cl.Configs[0].RegisterAddr)
+	}
 	fmt.Printf("registers   %d simulated; Ctrl-C stops\n\n", *registers)
 
 	var fleet *regsim.Fleet
@@ -96,6 +118,11 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if *registers > 0 {
 		rc := regsim.DefaultConfig()
 		rc.Addrs, rc.Registers, rc.ThinkTime = cl.RegisterAddrs(), *registers, *think
+		if certs != nil {
+			if rc.TLS, err = registerTLS(certs); err != nil {
+				return err
+			}
+		}
 		fleet = regsim.New(rc)
 		go func() { fleet.Run(runCtx); close(done) }()
 	} else {
@@ -111,6 +138,23 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	<-done
 	fmt.Println()
 	return nil
+}
+
+// demoStore is the store the demo's register certificate names.
+const demoStore = "demo-store"
+
+// registerTLS is a register's TLS in the demo: the demo CA, and the
+// register certificate.
+func registerTLS(f *pki.Files) (*tls.Config, error) {
+	return failover.TLSFiles{CAFile: f.CA, CertFile: f.Register.Cert, KeyFile: f.Register.Key}.Load()
+}
+
+// printTLS says where the certificates are and how to connect.
+func printTLS(f *pki.Files, addr string) {
+	fmt.Printf("tls         registers over TLS only, certificate required; Raft over mutual TLS; files in %s\n", f.Dir)
+	fmt.Printf("            CA %s; register certificate %s, key %s (CN %s)\n", f.CA, f.Register.Cert, f.Register.Key, demoStore)
+	fmt.Printf("            try: openssl s_client -connect %s -CAfile %s -cert %s -key %s\n", addr, f.CA, f.Register.Cert, f.Register.Key)
+	fmt.Printf("            in Go: failover.TLSFiles{CAFile: %q, CertFile: %q, KeyFile: %q}.Load()\n", f.CA, f.Register.Cert, f.Register.Key)
 }
 
 // live prints one status line a second until ctx ends.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tillgate/tillgate/internal/pki"
 	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/store"
 )
@@ -26,8 +27,21 @@ type Options struct {
 	AdminBase    int
 	AcquirerAddr string
 	Logger       *slog.Logger
+	// TLS, if set, runs the registers' port over TLS only, a register
+	// certificate required, and Raft over mutual TLS, with the files
+	// pki.WriteCluster wrote for the nodes' ids (node1, node2, ...).
+	TLS *pki.Files
 	// Tune adjusts each node's config before it starts (timings, limits).
 	Tune func(*node.Config)
+}
+
+// NodeIDs are the ids of a cluster of n nodes.
+func NodeIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = nodeID(i)
+	}
+	return ids
 }
 
 // Cluster is a set of running nodes.
@@ -70,6 +84,11 @@ func Start(o Options) (*Cluster, error) {
 		cfg.CardKeyFile = keyFile
 		cfg.Acquirer.Addr = o.AcquirerAddr
 		cfg.Logger = o.Logger
+		if f := o.TLS; f != nil {
+			nf := f.Nodes[cfg.ID]
+			cfg.RegisterTLS = node.RegisterTLSConfig{CertFile: nf.Cert, KeyFile: nf.Key, ClientCAFile: f.CA, RequireClientCert: true}
+			cfg.RaftTLS = node.RaftTLSConfig{CAFile: f.CA, CertFile: nf.Cert, KeyFile: nf.Key}
+		}
 		if o.Tune != nil {
 			o.Tune(&cfg)
 		}

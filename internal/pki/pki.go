@@ -129,3 +129,64 @@ func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	return n
 }
+
+// Files are where WriteCluster put a local cluster's TLS files.
+type Files struct {
+	Dir string
+	CA  string // ca.pem: the CA every certificate below chains to
+	// Register is the registers' certificate (register.pem,
+	// register-key.pem), its CommonName the store they are in.
+	Register Pair
+	// Nodes are the nodes' certificates (NODE.pem, NODE-key.pem), by node
+	// id: each node's register listener, Raft and admin API.
+	Nodes map[string]Pair
+}
+
+// Pair is a certificate file and its key file.
+type Pair struct{ Cert, Key string }
+
+// LocalHosts are the names of a cluster on loopback.
+var LocalHosts = []string{"localhost", "127.0.0.1"}
+
+// WriteCluster makes a CA and writes, into dir, its certificate, a
+// register certificate naming store and one certificate per node, all
+// for LocalHosts. The CA's key is not written: nothing more can be
+// issued, and nothing that could is left on disk.
+func WriteCluster(dir, store string, nodes []string) (*Files, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	ca, err := NewCA("tillgate local CA")
+	if err != nil {
+		return nil, err
+	}
+	f := &Files{Dir: dir, CA: filepath.Join(dir, "ca.pem"), Nodes: map[string]Pair{}}
+	if err := os.WriteFile(f.CA, ca.CertPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	write := func(cn, name string) (Pair, error) {
+		leaf, err := ca.Issue(cn, LocalHosts...)
+		if err != nil {
+			return Pair{}, err
+		}
+		return leaf.WritePEM(dir, name)
+	}
+	if f.Register, err = write(store, "register"); err != nil {
+		return nil, err
+	}
+	for _, id := range nodes {
+		if f.Nodes[id], err = write(id, id); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// WritePEM writes dir/name.pem and dir/name-key.pem (0600).
+func (l Leaf) WritePEM(dir, name string) (Pair, error) {
+	p := Pair{Cert: filepath.Join(dir, name+".pem"), Key: filepath.Join(dir, name+"-key.pem")}
+	if err := errors.Join(os.WriteFile(p.Cert, l.CertPEM, 0o644), os.WriteFile(p.Key, l.KeyPEM, 0o600)); err != nil {
+		return Pair{}, fmt.Errorf("pki: write %s: %w", name, err)
+	}
+	return p, nil
+}

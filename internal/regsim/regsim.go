@@ -2,6 +2,7 @@ package regsim
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -29,6 +30,9 @@ type Config struct {
 	AttemptTimeout time.Duration
 	Deadline       time.Duration
 	Dialect        wire.Dialect
+	// TLS, if set, carries every register's connection over TLS (its
+	// ServerName, if empty, is the node address's host).
+	TLS *tls.Config
 	// TerminalBase numbers the terminals, so that fleets do not collide.
 	TerminalBase int
 	Seed         uint64
@@ -280,7 +284,7 @@ func (r *register) attempt(req *wire.Message, start time.Time) (res Result, answ
 // have reached the node.
 func (r *register) roundTrip(m *wire.Message) (*wire.Message, bool, error) {
 	if r.conn == nil {
-		c, err := net.DialTimeout("tcp", r.addr, 3*time.Second)
+		c, err := r.f.dial(r.addr)
 		if err != nil {
 			return nil, false, err
 		}
@@ -326,4 +330,14 @@ func (r *register) close() {
 		_ = r.conn.Close()
 		r.conn = nil
 	}
+}
+
+// dial connects to a node: over TLS, handshake included, if the fleet
+// has a TLS config.
+func (f *Fleet) dial(addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 3 * time.Second}
+	if f.cfg.TLS != nil {
+		return tls.DialWithDialer(d, "tcp", addr, f.cfg.TLS)
+	}
+	return d.Dial("tcp", addr)
 }
