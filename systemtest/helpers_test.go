@@ -14,6 +14,7 @@ import (
 	"github.com/tillgate/tillgate/check"
 	"github.com/tillgate/tillgate/history"
 	"github.com/tillgate/tillgate/internal/localcluster"
+	"github.com/tillgate/tillgate/internal/pki"
 	"github.com/tillgate/tillgate/internal/regsim"
 	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/node/adminapi"
@@ -30,6 +31,8 @@ type env struct {
 	hist *history.Log
 	// faults are those the test injected, for the checker's report.
 	faults []check.Fault
+	// certs are the TLS files of a cluster of mustStartTLS; nil: plain.
+	certs *pki.Files
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -56,7 +59,24 @@ func mustStart(t testing.TB) *env {
 // after the test timings.
 func mustStartTuned(t testing.TB, tune func(*node.Config)) *env {
 	t.Helper()
+	return startEnv(t, t.TempDir(), nil, tune)
+}
+
+// mustStartTLS is mustStart with registers over TLS (the register
+// certificate, CN demo-store, required) and Raft over mutual TLS: the
+// demo's --tls. The files are in e.certs.
+func mustStartTLS(t testing.TB) *env {
+	t.Helper()
 	dir := t.TempDir()
+	certs, err := pki.WriteCluster(filepath.Join(dir, "tls"), "demo-store", localcluster.NodeIDs(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startEnv(t, dir, certs, nil)
+}
+
+func startEnv(t testing.TB, dir string, certs *pki.Files, tune func(*node.Config)) *env {
+	t.Helper()
 	s, err := sim.Open(sim.Config{
 		Addr:    "127.0.0.1:0",
 		DataDir: filepath.Join(dir, "acqsim"),
@@ -76,6 +96,7 @@ func mustStartTuned(t testing.TB, tune func(*node.Config)) *env {
 		Dir:          dir,
 		AcquirerAddr: s.Addr(),
 		Logger:       testLogger(t),
+		TLS:          certs,
 		Tune: func(c *node.Config) {
 			// A loaded 2-core CI box looks like a paused leader at LAN
 			// timings; keep Raft's own defaults here.
@@ -94,7 +115,7 @@ func mustStartTuned(t testing.TB, tune func(*node.Config)) *env {
 	if _, err := cl.WaitLeader(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, dir: dir, sim: s, cl: cl, hist: history.New()}
+	return &env{t: t, dir: dir, sim: s, cl: cl, hist: history.New(), certs: certs}
 }
 
 // fleetConfig is a register fleet against e's nodes, 10% of transactions

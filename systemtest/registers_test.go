@@ -40,6 +40,13 @@ type failoverFleet struct {
 // newFailoverFleet opens n clients; nodes(i) gives register i's node list.
 func newFailoverFleet(t *testing.T, dir string, n, terminalBase int, nodes func(i int) []string) *failoverFleet {
 	t.Helper()
+	return newFailoverFleetTuned(t, dir, n, terminalBase, nodes, nil)
+}
+
+// newFailoverFleetTuned is newFailoverFleet with tune applied to each
+// client's config.
+func newFailoverFleetTuned(t *testing.T, dir string, n, terminalBase int, nodes func(i int) []string, tune func(*failover.Config)) *failoverFleet {
+	t.Helper()
 	f := &failoverFleet{hist: history.New()}
 	for i := range n {
 		cfg := failover.DefaultConfig()
@@ -51,6 +58,9 @@ func newFailoverFleet(t *testing.T, dir string, n, terminalBase int, nodes func(
 		cfg.ReversalBackoffMin = 200 * time.Millisecond
 		cfg.ReversalQueue = filepath.Join(dir, fmt.Sprintf("reg%05d.db", terminalBase+i))
 		cfg.OnEvent = f.onEvent
+		if tune != nil {
+			tune(&cfg)
+		}
 		c, err := failover.Open(cfg)
 		if err != nil {
 			t.Fatal(err)
