@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +45,9 @@ type Options struct {
 	// RegisterDeadline overrides the registers' failover Deadline when
 	// set (see loadtest.Config).
 	RegisterDeadline time.Duration
+	// TLS, if set, is the registers' TLS (failover Config.TLS): for nodes
+	// whose register ports speak TLS. nil: plain TCP.
+	TLS *tls.Config
 
 	// OutDir receives summary.txt, report.json, report.html and
 	// history.jsonl (every request and queued entry of every register:
@@ -122,6 +126,8 @@ type OptionsJSON struct {
 	Profile      string        `json:"profile,omitempty"`
 	Mix          string        `json:"mix"`
 	Nodes        []string      `json:"register_addrs"`
+	// TLS: the registers spoke TLS to the nodes.
+	TLS bool `json:"tls,omitempty"`
 	// Local runs only.
 	Local *LocalJSON `json:"local,omitempty"`
 }
@@ -333,13 +339,14 @@ func (o *Options) fleetConfig(qdir string, hist *history.Log) loadtest.Config {
 	return loadtest.Config{
 		Nodes: o.RegisterAddrs, Registers: o.Registers, Dir: qdir, TerminalBase: o.TerminalBase,
 		Rate: o.Rate, Think: o.Think, Profile: o.Profile, Duration: o.Duration, Transactions: o.Transactions,
-		Mix: o.Mix, Seed: o.Seed, RegisterDeadline: o.RegisterDeadline, History: hist,
+		Mix: o.Mix, Seed: o.Seed, RegisterDeadline: o.RegisterDeadline, TLS: o.TLS, History: hist,
 	}
 }
 
 func (o *Options) json() OptionsJSON {
 	return OptionsJSON{Scenario: o.Scenario, Registers: o.Registers, Duration: o.Duration, Rate: o.Rate,
-		Think: o.Think, Transactions: o.Transactions, Profile: o.Profile.Name, Mix: o.Mix.String(), Nodes: o.RegisterAddrs}
+		Think: o.Think, Transactions: o.Transactions, Profile: o.Profile.Name, Mix: o.Mix.String(), Nodes: o.RegisterAddrs,
+		TLS: o.TLS != nil}
 }
 
 // runWithProgress runs the fleet, printing a progress line every second.

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tillgate/tillgate/failover"
 	"github.com/tillgate/tillgate/internal/faultnet"
 	"github.com/tillgate/tillgate/loadtest"
 )
@@ -69,6 +70,10 @@ type LocalOptions struct {
 	ReadyTimeout time.Duration
 	// NodeLogLevel is the nodes' --log-level (default warn).
 	NodeLogLevel string
+	// TLS runs the registers over TLS (a register certificate required)
+	// and Raft over mutual TLS, with a CA and certificates made for the
+	// run in Dir/tls.
+	TLS bool
 
 	// scenario is Chaos's; netFaults says that a fault needs faultnet;
 	// asUsers that the nodes run as users of their own (whenever faultnet
@@ -96,8 +101,10 @@ type LocalJSON struct {
 	Chaos           string        `json:"chaos,omitempty"`
 	RaftTimeout     time.Duration `json:"raft_timeout_ns,omitempty"`
 	// AsUsers: each node ran as a user of its own (faultnet).
-	AsUsers bool   `json:"as_users,omitempty"`
-	Dir     string `json:"dir"`
+	AsUsers bool `json:"as_users,omitempty"`
+	// TLS: registers over TLS and Raft over mutual TLS.
+	TLS bool   `json:"tls,omitempty"`
+	Dir string `json:"dir"`
 }
 
 // noFaultTail: no fault starts in the last part of the load phase (this,
@@ -130,11 +137,18 @@ func RunLocal(ctx context.Context, lo LocalOptions) (*Result, error) {
 		return nil, fmt.Errorf("bench: start the local cluster: %w", err)
 	}
 	lo.Load.RegisterAddrs, lo.Load.AdminAddrs, lo.Load.AcqsimAdmin = p.reg, p.adm, p.acqAdm
+	if p.certs != nil {
+		f := p.certs
+		if lo.Load.TLS, err = (failover.TLSFiles{CAFile: f.CA, CertFile: f.Register.Cert, KeyFile: f.Register.Key}).Load(); err != nil {
+			p.stopAll()
+			return nil, fmt.Errorf("bench: the registers' TLS: %w", err)
+		}
+	}
 	if err := lo.Load.defaults(); err != nil {
 		p.stopAll()
 		return nil, err
 	}
-	lo.progressf("cluster of %d node(s) and acqsim up in %s: registers %v", lo.Nodes, lo.Dir, p.reg)
+	lo.progressf("cluster of %d node(s) and acqsim up in %s: registers %v%s", lo.Nodes, lo.Dir, p.reg, map[bool]string{true: " over TLS, Raft over mutual TLS"}[lo.TLS])
 	// The harness itself too: its registers share the machine's CPUs.
 	pids := func() map[string]int { m := p.pids(); m["tillbench"] = os.Getpid(); return m }
 	h := hooks{resources: procSource{pids: pids}, faults: lo.faults(p, fe), local: lo.json(), atRest: p.atRest()}
@@ -290,7 +304,7 @@ func pick(set, dflt string) string {
 func (lo *LocalOptions) json() *LocalJSON {
 	j := &LocalJSON{Nodes: lo.Nodes, AcqsimLatency: lo.AcqsimLatency, KillActiveEvery: lo.KillActiveEvery,
 		PauseActive: lo.PauseActive, PartitionActive: lo.PartitionActive, Chaos: lo.Chaos, RaftTimeout: lo.RaftTimeout,
-		AsUsers: lo.asUsers, Dir: lo.Dir}
+		AsUsers: lo.asUsers, TLS: lo.TLS, Dir: lo.Dir}
 	if lo.KillActiveEvery > 0 {
 		j.RestartAfter = lo.RestartAfter
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/internal/faultnet"
+	"github.com/tillgate/tillgate/internal/pki"
 	"github.com/tillgate/tillgate/node/adminapi"
 )
 
@@ -43,6 +44,8 @@ type procCluster struct {
 	failpoints bool
 	mounts     []string
 	nodeLog    string // the nodes' --log-level
+	// certs are the TLS files of a run with LocalOptions.TLS; nil: plain.
+	certs *pki.Files
 
 	mu    sync.Mutex
 	procs map[string]*proc // by node id, and "acqsim"
@@ -75,6 +78,11 @@ func startProcCluster(ctx context.Context, o *LocalOptions) (*procCluster, error
 			// Nothing needs the users: run as this user, and say why.
 			o.progressf("nodes run as this process's user: %v", err)
 			p.users, o.asUsers = nil, false
+		}
+	}
+	if o.TLS {
+		if p.certs, err = pki.WriteCluster(filepath.Join(p.dir, "tls"), "bench-store", p.ids); err != nil {
+			return nil, fmt.Errorf("bench: certificates: %w", err)
 		}
 	}
 	if err := p.startAcqsim(o.AcqsimLatency); err != nil {
@@ -185,9 +193,16 @@ func (p *procCluster) writeConfigs(ctx context.Context) error {
 			"admin_addr": p.adm[i], "bootstrap": true, "peers": peers, "card_key_file": nodeKey,
 			"acquirer": map[string]any{"addr": p.acqAddr},
 		}
+		raft := map[string]any{}
 		if d := p.raftTimeout; d > 0 {
-			cfg["raft"] = map[string]string{"heartbeat_timeout": d.String(), "election_timeout": d.String(),
+			raft = map[string]any{"heartbeat_timeout": d.String(), "election_timeout": d.String(),
 				"leader_lease_timeout": min(d, 500*time.Millisecond).String()}
+		}
+		if err := p.tlsConfig(id, cfg, raft); err != nil {
+			return err
+		}
+		if len(raft) > 0 {
+			cfg["raft"] = raft
 		}
 		b, err := json.MarshalIndent(cfg, "", "  ")
 		if err != nil {
@@ -201,6 +216,23 @@ func (p *procCluster) writeConfigs(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// tlsConfig adds node id's register and Raft TLS to its config, its key
+// and certificate owned by its user.
+func (p *procCluster) tlsConfig(id string, cfg, raft map[string]any) error {
+	if p.certs == nil {
+		return nil
+	}
+	nf := p.certs.Nodes[id]
+	for _, f := range []string{nf.Cert, nf.Key} {
+		if err := p.own(id, f); err != nil {
+			return err
+		}
+	}
+	cfg["register_tls"] = map[string]any{"cert_file": nf.Cert, "key_file": nf.Key, "client_ca_file": p.certs.CA, "require_client_cert": true}
+	raft["tls"] = map[string]string{"ca_file": p.certs.CA, "cert_file": nf.Cert, "key_file": nf.Key}
 	return nil
 }
 

@@ -153,7 +153,9 @@ var LocalHosts = []string{"localhost", "127.0.0.1"}
 // for LocalHosts. The CA's key is not written: nothing more can be
 // issued, and nothing that could is left on disk.
 func WriteCluster(dir, store string, nodes []string) (*Files, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// Others may read the directory: the keys are 0600, and the nodes may
+	// run as users of their own (tillbench), each owning its key.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("pki: %w", err)
 	}
 	ca, err := NewCA("tillgate local CA")
