@@ -34,7 +34,7 @@ simulator's export, and a line says how it went.
 With --tls it writes a demo CA and certificates to DATA/tls/ (ca.pem;
 register.pem and register-key.pem, the registers' certificate, its
 CommonName the demo's store "demo-store"; nodeN.pem and nodeN-key.pem,
-each node's certificate for its register port, Raft and admin), all for
+each node's certificate for its register port and Raft), all for
 localhost and 127.0.0.1: the register ports then speak TLS only and
 require the register certificate (plain TCP is refused), Raft runs over
 mutual TLS, and the simulated registers connect with the register

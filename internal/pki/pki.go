@@ -138,7 +138,7 @@ type Files struct {
 	// register-key.pem), its CommonName the store they are in.
 	Register Pair
 	// Nodes are the nodes' certificates (NODE.pem, NODE-key.pem), by node
-	// id: each node's register listener, Raft and admin API.
+	// id: each node's register listener and Raft (and admin API).
 	Nodes map[string]Pair
 }
 
