@@ -285,3 +285,39 @@ func BenchmarkFrameReader(b *testing.B) {
 		}
 	}
 }
+
+// TestFrameReaderStarted: Started tells a frame begun (bytes of it read,
+// in the buffer or in the decoder) from a clean boundary.
+func TestFrameReaderStarted(t *testing.T) {
+	d := DefaultDialect()
+	stream := testStream(t, d)
+	want, _ := wholeFrames(d, stream)
+	first := len(want[0]) + 2 // the 2-byte length header
+	for _, tc := range []struct {
+		name  string
+		bytes int
+		begun bool
+	}{
+		{"one whole frame", first, false},
+		{"and one byte of the next", first + 1, true},
+		{"and the next's header and a byte", first + 3, true},
+	} {
+		pr, pw := io.Pipe()
+		go func() { _, _ = pw.Write(stream[:tc.bytes]); pw.Close() }()
+		fr := NewFrameReader(pr, d, 0)
+		if fr.Started() {
+			t.Fatalf("%s: started before reading", tc.name)
+		}
+		if _, err := fr.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if got := fr.Started(); got != tc.begun {
+			t.Errorf("%s: Started %v, want %v", tc.name, got, tc.begun)
+		}
+		if tc.begun {
+			if _, err := fr.Next(); err == nil || fr.Started() != true {
+				t.Errorf("%s: a half frame then EOF: %v, started %v", tc.name, err, fr.Started())
+			}
+		}
+	}
+}
