@@ -142,6 +142,11 @@ func TestRegistersOverTLS(t *testing.T) {
 	}
 	e.waitQuiet(time.Minute)
 	judge(t, e.admins(), judged{history: f.hist, ledger: ledgerOf(e.sim)})
+	// The standbys' relay links, dialled ahead of any request, echo before
+	// the active's first-frame deadline closes them.
+	if n := metricValue(t, e.cl.Configs[leader].AdminAddr, `tillgate_register_connections_deadline_closed_total{phase="first_frame"}`); n != 0 {
+		t.Errorf("the active closed %v connections for no first frame", n)
+	}
 }
 
 // metricValue scrapes a node's /metrics for one series ("name{labels}" as

@@ -22,6 +22,10 @@ import (
 // registers that know a standby's address alone.
 const conns = 2
 
+// tlsEcho is how long a relay connection over TLS stays silent before an
+// echo: well within the register listener's handshake deadline.
+const tlsEcho = 4 * time.Second
+
 // Margin is how much longer a standby waits for the active than the active
 // gives itself (its request timeout), so that the active's own "no answer"
 // deadline passes first and a late but final answer is not dropped here.
@@ -141,6 +145,12 @@ func (r *Relay) linkConfig(target string) acquirer.Config {
 	cfg.DialTimeout = time.Second
 	cfg.Dialect = r.cfg.Dialect
 	cfg.TLS = r.cfg.TLS
+	if cfg.TLS != nil {
+		// The link dials ahead of the first request; the active's TLS
+		// listener closes a connection whose first frame has not come
+		// within its handshake deadline (10 s): an echo goes out sooner.
+		cfg.EchoInterval = tlsEcho
+	}
 	cfg.Logger = r.cfg.Logger
 	return cfg
 }
