@@ -46,7 +46,7 @@ type certs struct {
 	nodeLeaf, regLeaf pki.Leaf
 }
 
-func newCerts(t *testing.T) certs {
+func newCerts(t testing.TB) certs {
 	t.Helper()
 	ca, err := pki.NewCA("test CA")
 	if err != nil {
@@ -65,7 +65,7 @@ func newCerts(t *testing.T) certs {
 }
 
 // serverTLS is the listener's config as TLSFiles.Load makes it.
-func (c certs) serverTLS(t *testing.T, require bool) *tls.Config {
+func (c certs) serverTLS(t testing.TB, require bool) *tls.Config {
 	t.Helper()
 	dir := t.TempDir()
 	cf, kf, err := c.nodeLeaf.WriteFiles(dir, "node1")
@@ -97,7 +97,7 @@ type testServer struct {
 	pipe *fakePipeline
 }
 
-func startServer(t *testing.T, tune func(*Config)) *testServer {
+func startServer(t testing.TB, tune func(*Config)) *testServer {
 	t.Helper()
 	ts := &testServer{reg: prometheus.NewRegistry(), pipe: &fakePipeline{seen: make(chan peer.Identity, 16)}}
 	cfg := Config{
@@ -120,7 +120,7 @@ func startServer(t *testing.T, tune func(*Config)) *testServer {
 	return ts
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -132,7 +132,7 @@ func freeAddr(t *testing.T) string {
 
 var signOn = &wire.Message{MTI: wire.MTINetwork, TransmissionTime: "1203123456", STAN: "000042", TerminalID: "T0000001", NetworkCode: wire.NetSignOn}
 
-func frameOf(t *testing.T, m *wire.Message) []byte {
+func frameOf(t testing.TB, m *wire.Message) []byte {
 	t.Helper()
 	b, err := wire.NewCodec(wire.DefaultDialect()).PackFrame(nil, m)
 	if err != nil {
@@ -142,7 +142,7 @@ func frameOf(t *testing.T, m *wire.Message) []byte {
 }
 
 // roundTrip writes frame and returns the bytes of the answer's frame.
-func roundTrip(t *testing.T, c net.Conn, frame []byte) []byte {
+func roundTrip(t testing.TB, c net.Conn, frame []byte) []byte {
 	t.Helper()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Write(frame); err != nil {
@@ -408,4 +408,31 @@ func value(c prometheus.Metric) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
+}
+
+// BenchmarkTLSConnect: a register's connect over TLS (client certificate
+// required) and its sign-on, client and server in this process: what a
+// fleet reconnecting at once costs. resumed: with a session cache, as
+// failover.TLSFiles makes it.
+func BenchmarkTLSConnect(b *testing.B) {
+	c := newCerts(b)
+	frame := frameOf(b, signOn)
+	for _, resumed := range []bool{false, true} {
+		b.Run(map[bool]string{false: "full", true: "resumed"}[resumed], func(b *testing.B) {
+			s := startServer(b, func(cfg *Config) { cfg.TLS = c.serverTLS(b, true) })
+			cfg := c.client(true)
+			if resumed {
+				cfg.ClientSessionCache = tls.NewLRUClientSessionCache(0)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				tc, err := tls.Dial("tcp", s.Addr(), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				roundTrip(b, tc, frame)
+				tc.Close()
+			}
+		})
+	}
 }
