@@ -81,7 +81,8 @@ func (w *acquirerWait) add(d time.Duration) {
 const nextActivePoll = 20 * time.Millisecond
 
 // repeatAtNextActive is the carry-on: it handles a request that got no
-// answer while this node led in the term of lost. If the node has lost that
+// answer while this node led in the term of lost, or that it relayed in that
+// term to an active that did not answer. If the node has lost that
 // leadership since (a new term or a follower now), the request's outcome is
 // unknown here: instead of leaving the register to wait for its attempt
 // timeout and repeat, it waits for the next active and hands the request on
