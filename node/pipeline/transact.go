@@ -129,7 +129,15 @@ func (p *Pipeline) transactOwned(ctx context.Context, req *wire.Message, key str
 		if t.Status != store.StatusPending {
 			return t, SourceDuplicate
 		}
-		// An INTENT of an earlier term the takeover has not reached yet.
+		// An INTENT of an earlier term the takeover has not reached yet,
+		// or one whose OUTCOME this node has not applied.
+		if t, err = p.current(ctx, key); err != nil || t == nil {
+			p.log.Warn("repeat of an open intent not resolved", logkey.Txn, key, logkey.Err, err)
+			return nil, ""
+		}
+		if t.Status != store.StatusPending {
+			return t, SourceDuplicate
+		}
 		return p.resolve(ctx, t, nil, true, wait), SourceAcquirer
 	}
 	return p.transactNew(ctx, req, key, wait)
