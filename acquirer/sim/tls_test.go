@@ -117,8 +117,10 @@ func TestTLSSilentClientClosed(t *testing.T) {
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("read on a silent connection: %v, want EOF (closed by the host)", err)
 	}
-	if st := s.Stats(); st.TLSRefused != 1 {
-		t.Fatalf("refused %d, want 1", st.TLSRefused)
-	}
-	waitUntil(t, "the connection untracked", func() bool { return s.Stats().Conns == 0 })
+	// The handshake's timeout closes the connection before the host's
+	// handshake call returns and counts it.
+	waitUntil(t, "the refusal counted, the connection untracked", func() bool {
+		st := s.Stats()
+		return st.TLSRefused == 1 && st.Conns == 0
+	})
 }
