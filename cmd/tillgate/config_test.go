@@ -125,3 +125,24 @@ func TestLoadConfigTLS(t *testing.T) {
 		t.Fatalf("a certificate without a key: %v", err)
 	}
 }
+
+// The shipped example configs load and validate (files are read at start,
+// not here).
+func TestDeployConfigs(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "config", "*.json"))
+	if len(paths) == 0 {
+		t.Fatal("no deploy/config/*.json")
+	}
+	for _, p := range paths {
+		cfg := node.DefaultConfig()
+		if err := loadConfig(p, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if cfg.AdminCertFile == "" || cfg.Acquirer.TLS == nil {
+			t.Fatalf("%s: the example runs the admin API or the acquirer link in clear", p)
+		}
+	}
+}
