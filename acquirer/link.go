@@ -65,6 +65,10 @@ type Link struct {
 	firstLeft atomic.Int32
 	firstOnce sync.Once
 
+	// lastTLS is the last TLS failure while no connection has come up
+	// since: Send's ErrUnavailable carries it.
+	lastTLS atomic.Pointer[handshakeError]
+
 	rr       atomic.Uint32
 	echoSTAN atomic.Uint32
 	st       counters
@@ -175,6 +179,10 @@ func (l *Link) submit(ctx context.Context, key string, frame []byte) (*session, 
 	case errors.Is(err, ErrInFlight):
 		return nil, nil, fmt.Errorf("acquirer %s: %s: %w: %w", l.cfg.Name, key, ErrInFlight, ErrUnavailable)
 	default:
+		if he := l.lastTLS.Load(); he != nil && errors.Is(err, errNoConn) {
+			// Why there is no connection is what the operator must fix.
+			return nil, nil, fmt.Errorf("%w: %w (last: %w)", ErrUnavailable, err, he)
+		}
 		return nil, nil, fmt.Errorf("acquirer %s: %w: %w", l.cfg.Name, ErrUnavailable, err)
 	}
 }
@@ -263,14 +271,18 @@ func (l *Link) runSlot(i int) {
 			// backoff growing, like one refusing in it.
 			if err = l.serve(i, nc); err == nil {
 				delay, lastTLS = minBackoff, ""
+				l.lastTLS.Store(nil)
 			}
 		} else if attempt == 0 {
 			l.firstDialDone(false)
 		}
 		var he *handshakeError
+		if errors.As(err, &he) {
+			l.lastTLS.Store(he)
+		}
 		switch {
 		case l.ctx.Err() != nil:
-		case errors.As(err, &he) && he.reason != lastTLS:
+		case he != nil && he.reason != lastTLS:
 			l.log.Warn("TLS failed", "conn", i, "reason", he.reason, "err", err)
 			lastTLS = he.reason
 		case err != nil && nc == nil:
