@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -18,7 +19,13 @@ type Config struct {
 	DialTimeout  time.Duration // default 3s
 	EchoInterval time.Duration // echo a connection that received nothing this long (default 30s)
 	Dialect      wire.Dialect
-	Logger       *slog.Logger // nil: discard
+	// TLS, if set, carries every connection over TLS: the acquirer's
+	// certificate is verified against TLS.CAFile for TLS.ServerName (or
+	// the host of Addr), and TLS.CertFile/KeyFile are presented to a host
+	// that requires a client certificate. The handshake is bounded by
+	// DialTimeout.
+	TLS    *tlsconf.Client
+	Logger *slog.Logger // nil: discard
 }
 
 // Defaults.

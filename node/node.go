@@ -165,7 +165,11 @@ func (n *Node) openDoors() error {
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	if n.admin, err = admin.Start(n.adminConfig(token)); err != nil {
+	tc, err := n.cfg.adminTLS()
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	if n.admin, err = admin.Start(n.adminConfig(token, tc)); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.wg.Go(func() { n.page.Run(n.ctx) })

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"crypto/tls"
+
 	"github.com/tillgate/tillgate/node/admin"
 	"github.com/tillgate/tillgate/node/businessday"
 	"github.com/tillgate/tillgate/node/pipeline"
@@ -44,10 +46,10 @@ func (n *Node) build() {
 	n.registerMetrics()
 }
 
-func (n *Node) adminConfig(token string) admin.Config {
+func (n *Node) adminConfig(token string, tc *tls.Config) admin.Config {
 	def := n.acquirers.Default()
 	return admin.Config{
-		NodeID: n.cfg.ID, Addr: n.cfg.AdminAddr, Token: token,
+		NodeID: n.cfg.ID, Addr: n.cfg.AdminAddr, Token: token, TLS: tc,
 		Raft: n.raft, State: n.store, Days: n.days, Views: n.views, Leaders: n.leaders,
 		Registers: n.regs, Page: n.page, RegisterAddrOf: n.registerAddrOf,
 		AcquirerName: n.cfg.Acquirer.Name, AcquirerAddr: n.cfg.Acquirer.Addr, AcquirerLink: def.Link(),

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/store"
 )
@@ -89,5 +90,59 @@ func TestPanhash(t *testing.T) {
 	bad := &panhashCommand{in: strings.NewReader("4111-1111\n"), out: &out}
 	if err := bad.Run(context.Background(), []string{key}); err == nil {
 		t.Fatal("a malformed line was hashed")
+	}
+}
+
+func TestLoadConfigTLS(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "n.json")
+	os.WriteFile(path, []byte(`{"id":"n1","data_dir":"/d","card_key_file":"/k",
+		"admin_cert_file":"/tls/admin.crt","admin_key_file":"/tls/admin.key",
+		"acquirer":{"addr":"a:1","tls":{"ca_file":"/tls/acq-ca.pem"}},
+		"acquirers":[{"name":"visa","addr":"v:1","tls":{"ca_file":"/tls/visa-ca.pem","cert_file":"/tls/n1.crt","key_file":"/tls/n1.key","server_name":"host.visa.example"}},
+		             {"name":"mc","addr":"m:1"}]}`), 0o600)
+	cfg := node.DefaultConfig()
+	if err := loadConfig(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AdminCertFile != "/tls/admin.crt" || cfg.AdminKeyFile != "/tls/admin.key" {
+		t.Fatalf("admin TLS %q %q", cfg.AdminCertFile, cfg.AdminKeyFile)
+	}
+	if cfg.Acquirer.TLS == nil || cfg.Acquirer.TLS.CAFile != "/tls/acq-ca.pem" {
+		t.Fatalf("acquirer.tls %+v", cfg.Acquirer.TLS)
+	}
+	visa := cfg.Acquirers[0].TLS
+	if visa == nil || *visa != (tlsconf.Client{CAFile: "/tls/visa-ca.pem", CertFile: "/tls/n1.crt", KeyFile: "/tls/n1.key", ServerName: "host.visa.example"}) {
+		t.Fatalf("acquirers[0].tls %+v", visa)
+	}
+	if cfg.Acquirers[1].TLS != nil {
+		t.Fatalf("acquirers[1] without tls got %+v", cfg.Acquirers[1].TLS)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.AdminKeyFile = ""
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "admin_key_file") {
+		t.Fatalf("a certificate without a key: %v", err)
+	}
+}
+
+// The shipped example configs load and validate (files are read at start,
+// not here).
+func TestDeployConfigs(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "config", "*.json"))
+	if len(paths) == 0 {
+		t.Fatal("no deploy/config/*.json")
+	}
+	for _, p := range paths {
+		cfg := node.DefaultConfig()
+		if err := loadConfig(p, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if cfg.AdminCertFile == "" || cfg.Acquirer.TLS == nil {
+			t.Fatalf("%s: the example runs the admin API or the acquirer link in clear", p)
+		}
 	}
 }

@@ -10,6 +10,7 @@ package admin
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,6 +103,8 @@ type Config struct {
 	// Token is the bearer token the API requires (all of it but the probes,
 	// /metrics and the status page); empty leaves it open.
 	Token string
+	// TLS, if set, serves HTTPS only (its certificate is the node's).
+	TLS *tls.Config
 
 	Raft      Raft
 	State     State
@@ -130,6 +133,14 @@ type Server struct {
 	srv *http.Server
 }
 
+// Timeouts of the admin HTTP server. A request's body (a settlement
+// file to reconcile) must arrive within readTimeout.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = time.Minute
+	idleTimeout       = 2 * time.Minute
+)
+
 // adminOpTimeout bounds the membership changes and snapshots an admin
 // request starts.
 const adminOpTimeout = 30 * time.Second
@@ -144,9 +155,24 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
-	s.srv = &http.Server{Handler: requireToken(cfg.Token, s.routes()), ReadHeaderTimeout: 5 * time.Second}
+	s.srv = &http.Server{
+		Handler: requireToken(cfg.Token, s.routes()),
+		// A client that trickles its request (or, over TLS, its
+		// handshake) or idles on a kept-alive connection holds no more
+		// than these. No write timeout: a backup streams as long as the
+		// state is big.
+		ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, IdleTimeout: idleTimeout,
+		TLSConfig: cfg.TLS,
+		// TLS handshake errors (a plain HTTP client, an untrusted
+		// certificate) are the http package's own log lines.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return s.srv.Serve(ln) }
+		if cfg.TLS != nil {
+			serve = func() error { return s.srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cfg.Fail(fmt.Errorf("admin listener: %w", err))
 		}
 	}()
