@@ -36,6 +36,9 @@ type State interface {
 	Get(id string) (*store.Txn, bool, error)
 	StandInCard(day string, panHash []byte) (store.Sum, error)
 	StandInOpen(acquirer string) (store.Sum, error)
+	// Terminal is the registry's record of a terminal (ok false: not
+	// registered).
+	Terminal(id string) (t store.Terminal, ok bool, err error)
 }
 
 // Acquirers are the acquirer hosts: upstream.Set.
