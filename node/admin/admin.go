@@ -66,6 +66,7 @@ type DayState interface {
 type State interface {
 	TxnState
 	DayState
+	TerminalState
 	SAFStats() (map[string]store.SAFStat, error)
 }
 
@@ -179,6 +180,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /txns/{id}", s.txn)
 	mux.HandleFunc("GET /reports", s.report)
 	s.dayRoutes(mux)
+	s.terminalRoutes(mux)
 	// The status page: no token (openPaths).
 	docs := statusDocs{cfg: &s.cfg}
 	mux.HandleFunc("GET /{$}", servePage)
