@@ -1,6 +1,7 @@
 // Package pipeline is the authorization path of a node: Handle answers one
-// decoded, validated register request. On the active it checks for a
-// duplicate, commits the INTENT, asks the acquirer (or stands in), commits
+// decoded, validated register request. Where the request enters, it
+// admits it through the terminal registry (admit.go). On the active it
+// checks for a duplicate, commits the INTENT, asks the acquirer (or stands in), commits
 // the OUTCOME with whatever is owed to the acquirer, and answers; on a
 // standby it relays the request to the active. It owns the in-flight calls
 // (one per identity), the resolution of committed INTENTs that the takeover
