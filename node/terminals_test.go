@@ -82,8 +82,8 @@ func TestTerminalsAdminAPI(t *testing.T) {
 }
 
 // TestBlockSurvivesFailover: a terminal blocked on the active is refused
-// (58) by the new active after the active is lost, and through the
-// standby too; the reversal of its sale approved before the block is still
+// (58) by the new active after the active is lost, also when sent to the
+// standby (which relays it: the new active refuses it); the reversal of its sale approved before the block is still
 // taken there.
 func TestBlockSurvivesFailover(t *testing.T) {
 	tr := startTrio(t)
@@ -113,7 +113,7 @@ func TestBlockSurvivesFailover(t *testing.T) {
 	tr.mustAnswer(viaStandby, viaStandby.purchase(1800), wire.RCNotPermittedTerminal)
 	if got := tr.metric(tr.id(nl), "tillgate_terminal_refusals_total", map[string]string{"reason": "blocked"}) +
 		tr.metric(tr.id(standby), "tillgate_terminal_refusals_total", map[string]string{"reason": "blocked"}); got != 2 {
-		t.Fatalf("blocked refusals on the survivors: %v, want 2", got)
+		t.Fatalf("blocked refusals on the survivors: %v, want 2 (both on the new active)", got)
 	}
 	rev := r.next(&wire.Message{MTI: "0400", ProcCode: "000000", Amount: sale.Amount, HasAmount: true,
 		MerchantID: sale.MerchantID, Currency: "978", OriginalData: de90(sale)})

@@ -191,8 +191,9 @@ func (c *Cluster) WaitLeader(timeout time.Duration) (int, error) {
 
 // RegisterTerminals registers ranges of terminals at the active, waiting
 // up to timeout for one, and then until every running node has applied
-// them: a cluster starts with an empty registry, and every node (a standby
-// too, where a request enters) refuses the terminals it does not know.
+// them: a cluster starts with an empty registry and refuses the terminals
+// it does not know, and a test that reads a standby right after must find
+// them there.
 func (c *Cluster) RegisterTerminals(timeout time.Duration, ranges ...store.TerminalRange) error {
 	deadline := time.Now().Add(timeout)
 	for {

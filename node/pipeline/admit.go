@@ -25,17 +25,25 @@ const (
 // of this node's replicated state, where the request entered the cluster
 // (node/DESIGN.md, "Registered terminals"). It returns the request to go
 // on with (DE42 set to the registered merchant when the register sent none)
-// or the refusal to answer (nil for none: the register repeats). Nothing
-// is proposed for a refused request.
+// or the answer to give instead (nil for none: the register repeats).
+// Nothing is proposed for a request it does not return.
 //
-// A refusal never contradicts what the cluster recorded: an identity
-// already recorded here, or in progress here, goes on to get its recorded
-// answer (a repeat of a sale approved before its terminal was blocked must
-// hear "approved", or the register would think the card was not charged).
-// A standby whose registry refuses a repeat relays it all the same: its
-// state may lag the active's, which then decides with its own registry and
-// its own record of the identity. A client certificate of another store is
-// refused whatever was recorded: that sender is not the terminal.
+// Only the active refuses. A standby's replica may lag the active's (a
+// node restarted a moment ago is still replaying its log and knows no
+// terminal at all), so a standby never answers a final refusal from it:
+// what the active can judge (unknown, blocked, merchant) it relays, and the
+// active decides with its own registry; what only this node can judge, the
+// store of the register's client certificate (a relayed request reaches
+// the active without it), it does not relay: it answers "not processed"
+// (NP), and the register takes its request, and its certificate, to the
+// active.
+//
+// On the active, a refusal never contradicts what the cluster recorded:
+// an identity already recorded, or in progress here, goes on to get its
+// recorded answer (a repeat of a sale approved before its terminal was
+// blocked must hear "approved", or the register would think the card was
+// not charged). A client certificate of another store is refused whatever
+// was recorded: that sender is not the terminal.
 func (p *Pipeline) admit(ctx context.Context, req *wire.Message, v *leadership.View) (*wire.Message, *wire.Message) {
 	reason, rc, term := p.screen(ctx, req)
 	if reason == "" {
@@ -46,8 +54,18 @@ func (p *Pipeline) admit(ctx context.Context, req *wire.Message, v *leadership.V
 		}
 		return req, nil
 	}
+	id, hasPeer := peer.From(ctx)
+	if !v.Leader {
+		if reason == refusedStore || (id.Store != "" && reason == refusedUnknown) {
+			p.metrics.terminalRefusals.WithLabelValues(refusedStore).Inc()
+			p.logRequest(slog.LevelWarn, "request not relayed: its client certificate's store cannot be vouched for here; answered not processed",
+				req, "reason", reason, logkey.Remote, id.Addr, "peer_store", id.Store)
+			return nil, p.notProcessed(req, v)
+		}
+		return req, nil
+	}
 	if reason != refusedStore && reason != refusedError && req.Kind().Financial() {
-		switch p.recorded(ctx, req, v) {
+		switch p.recorded(ctx, req) {
 		case goOn:
 			return req, nil
 		case unsure:
@@ -56,7 +74,7 @@ func (p *Pipeline) admit(ctx context.Context, req *wire.Message, v *leadership.V
 	}
 	p.metrics.terminalRefusals.WithLabelValues(reason).Inc()
 	args := []any{"reason", reason, "rc", rc}
-	if id, ok := peer.From(ctx); ok {
+	if hasPeer {
 		args = append(args, logkey.Remote, id.Addr, "peer_store", id.Store)
 	}
 	if reason == refusedError {
@@ -107,18 +125,15 @@ func takenWhenBlocked(k wire.Kind) bool {
 
 // What recorded found.
 const (
-	refuse = iota // nothing recorded here: the refusal stands
-	goOn          // recorded or in progress here, or for the active to decide
+	refuse = iota // nothing recorded: the refusal stands
+	goOn          // recorded or in progress here
 	unsure        // the record could not be read
 )
 
-// recorded says whether a request the registry refuses must go on all the
-// same: its identity is in progress or recorded on this node, or this node
-// is a standby and the request a repeat (the active decides).
-func (p *Pipeline) recorded(ctx context.Context, req *wire.Message, v *leadership.View) int {
-	if !v.Leader && wire.IsRepeat(req.MTI) {
-		return goOn
-	}
+// recorded says whether a request the registry refuses on the active must
+// go on all the same: its identity is in progress or recorded. The active
+// serves only once its state holds every entry an earlier term committed.
+func (p *Pipeline) recorded(ctx context.Context, req *wire.Message) int {
 	key := req.Key()
 	if err := p.calls.Wait(ctx, key); err != nil {
 		return unsure

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tillgate/tillgate/node/internal/nodetest"
 	"github.com/tillgate/tillgate/node/internal/peer"
+	"github.com/tillgate/tillgate/node/leadership"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
@@ -154,4 +155,43 @@ func counterValue(c prometheus.Counter) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestStandbyNeverRefusesFromItsReplica: a standby's replica may lag (a
+// node restarted a moment ago knows no terminal yet), so a standby relays
+// what the active can judge, and answers "not processed" to a client
+// certificate it cannot vouch for, which the active would never see.
+// Found by TestProcessDayCloseSurvivesKills: a node restarted after a kill
+// answered 58 to a sale its predecessor had proposed, which was approved.
+func TestStandbyNeverRefusesFromItsReplica(t *testing.T) {
+	r := nodetest.Start(t)
+	p := newPipeline(r, leadership.NewTracker()) // a standby that knows no active
+	relayed := func() float64 { return counterValue(p.metrics.relayed.WithLabelValues(relayNoActive)) }
+	check := func(ctx context.Context, req *wire.Message, wantRelayed, wantStore float64) {
+		t.Helper()
+		r0, s0 := relayed(), counterValue(p.metrics.terminalRefusals.WithLabelValues(refusedStore))
+		resp := p.Handle(ctx, req)
+		if resp == nil || resp.ResponseCode != wire.RCIssuerInoperative {
+			t.Fatalf("%s answered %+v, want NP", req.TerminalID, resp)
+		}
+		if np, _ := resp.Private.Get(TagNotProcessed); np != "1" {
+			t.Fatalf("answered 91 without NP")
+		}
+		if got := relayed() - r0; got != wantRelayed {
+			t.Fatalf("relayed %v, want %v", got, wantRelayed)
+		}
+		if got := counterValue(p.metrics.terminalRefusals.WithLabelValues(refusedStore)) - s0; got != wantStore {
+			t.Fatalf("store refusals %v, want %v", got, wantStore)
+		}
+	}
+	ctx := context.Background()
+	check(ctx, sale("TUNKNOWN", "000001"), 1, 0)
+	r.Block(t, nodetest.Terminal, true)
+	check(ctx, sale(nodetest.Terminal, "000002"), 1, 0)
+	other := peer.With(ctx, peer.Identity{Addr: "10.0.0.2:5000", TLS: true, Store: "store-2"})
+	check(other, sale(nodetest.Terminal, "000003"), 0, 1)
+	check(other, sale("TUNKNOWN", "000004"), 0, 1)
+	if counterValue(p.metrics.terminalRefusals.WithLabelValues(refusedBlocked))+counterValue(p.metrics.terminalRefusals.WithLabelValues(refusedUnknown)) != 0 {
+		t.Fatal("a standby refused from its own replica")
+	}
 }
