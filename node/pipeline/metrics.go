@@ -67,7 +67,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "tillgate_batch_requests_total", Help: "Register batch requests answered (0500 totals, 0320 uploads) by MTI and response code; 95 is a batch out of balance.",
 		}, []string{"mti", "rc"}),
 		terminalRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tillgate_terminal_refusals_total", Help: "Requests refused by the terminal registry, by reason: unknown, blocked, store (a client certificate of another store) and merchant (answered 58, 58, 58, 03), error (the state could not be read: not answered).",
+			Name: "tillgate_terminal_refusals_total", Help: "Requests refused by the terminal registry, by reason: unknown, blocked, store (a client certificate of another store) and merchant (answered 58, 58, 58, 03 by the active; a standby relays all but store, which it answers NP), error (the state could not be read: not answered).",
 		}, []string{"reason"}),
 	}
 	reg.MustRegister(m.transactions, m.acquirerErrors, m.notProcessed, m.relayed, m.unanswered, m.repeatsWaited,
