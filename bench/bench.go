@@ -167,6 +167,14 @@ func (o *Options) run(ctx context.Context, h hooks) (*Result, error) {
 	}
 	defer cleanup()
 	chk := newChecker(*o)
+	// Before the check's baseline, which waits for every node to apply
+	// what the cluster holds: a standby refuses terminals it does not know.
+	regCtx, cancel := context.WithTimeout(ctx, o.SettleTimeout)
+	err = o.fleetConfig(qdir, nil).RegisterTerminals(regCtx, chk.nodes)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
 	if err := chk.begin(ctx); err != nil {
 		return nil, err
 	}

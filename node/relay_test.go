@@ -59,6 +59,7 @@ func startTrio(t *testing.T) *trio {
 	if _, err := tr.cl.WaitLeader(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	registerTestTerminals(t, tr.cl)
 	return tr
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/tillgate/tillgate/internal/regsim"
 	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/node/adminapi"
+	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -92,6 +93,11 @@ func mustStartTuned(t testing.TB, tune func(*node.Config)) *env {
 	}
 	t.Cleanup(func() { cl.Close() })
 	if _, err := cl.WaitLeader(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// The regsim fleets of these tests: bases 0 (fleetConfig) and 1000
+	// per phase (the day clock test).
+	if err := cl.RegisterTerminals(time.Minute, store.TerminalRange{From: "T0000000", To: "T0009999", Merchant: regsim.Merchant, Store: "systemtest"}); err != nil {
 		t.Fatal(err)
 	}
 	return &env{t: t, dir: dir, sim: s, cl: cl, hist: history.New()}

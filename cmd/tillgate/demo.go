@@ -13,6 +13,7 @@ import (
 	"github.com/tillgate/tillgate/acquirer/sim"
 	"github.com/tillgate/tillgate/internal/localcluster"
 	"github.com/tillgate/tillgate/internal/regsim"
+	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -87,7 +88,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		fmt.Printf("%-11s registers %s  raft %s  status page http://%s/\n", cfg.ID, cfg.RegisterAddr, cfg.RaftAddr, cfg.AdminAddr)
 	}
 	fmt.Printf("tillctl     bin/tillctl --endpoints %s,%s,%s status\n", cl.Configs[0].AdminAddr, cl.Configs[1].AdminAddr, cl.Configs[2].AdminAddr)
-	fmt.Printf("registers   %d simulated; Ctrl-C stops\n\n", *registers)
+	fmt.Printf("registers   %d simulated; Ctrl-C stops\n", *registers)
 
 	var fleet *regsim.Fleet
 	done := make(chan struct{})
@@ -96,9 +97,15 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if *registers > 0 {
 		rc := regsim.DefaultConfig()
 		rc.Addrs, rc.Registers, rc.ThinkTime = cl.RegisterAddrs(), *registers, *think
+		from, to := rc.Terminals()
+		if err := cl.RegisterTerminals(time.Minute, store.TerminalRange{From: from, To: to, Merchant: regsim.Merchant, Store: demoStore}); err != nil {
+			return err
+		}
+		fmt.Printf("terminals   %s-%s registered to merchant %s, store %s (tillctl terminal list)\n\n", from, to, regsim.Merchant, demoStore)
 		fleet = regsim.New(rc)
 		go func() { fleet.Run(runCtx); close(done) }()
 	} else {
+		fmt.Println()
 		close(done)
 	}
 	if *cutEvery > 0 {
@@ -112,6 +119,9 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	fmt.Println()
 	return nil
 }
+
+// demoStore is the store the demo's terminals stand in.
+const demoStore = "demo-store"
 
 // live prints one status line a second until ctx ends.
 func live(ctx context.Context, cl *localcluster.Cluster, fleet *regsim.Fleet) {

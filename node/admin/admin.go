@@ -1,7 +1,8 @@
 // Package admin is a node's admin HTTP API (cluster status and
 // membership, snapshots and backups, transaction search and reports,
-// business days and register batches, profiles), its Prometheus endpoint,
-// the probes, and the operator's status page. The API's types and a client
+// business days and register batches, the terminal registry, profiles),
+// its Prometheus endpoint, the probes, and the operator's status page. The
+// API's types and a client
 // are in node/adminapi. To add an endpoint: a handler method of Server in
 // the file of its group, its route in routes, its types in adminapi (and
 // the client's method there), and a test in node/admin_test.go.
@@ -67,6 +68,7 @@ type DayState interface {
 type State interface {
 	TxnState
 	DayState
+	TerminalState
 	SAFStats() (map[string]store.SAFStat, error)
 }
 
@@ -205,6 +207,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /txns/{id}", s.txn)
 	mux.HandleFunc("GET /reports", s.report)
 	s.dayRoutes(mux)
+	s.terminalRoutes(mux)
 	// The status page: no token (openPaths).
 	docs := statusDocs{cfg: &s.cfg}
 	mux.HandleFunc("GET /{$}", servePage)

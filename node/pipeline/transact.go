@@ -23,20 +23,34 @@ const (
 	SourceStandIn   = "stand-in" // approved by this cluster while the acquirer was out
 )
 
-// transact runs the authorization path for one financial identity.
-// proposed says that this node may already have proposed the request's
+// transact runs the authorization path for one financial identity, once
+// the terminal registry admits it (admit). proposed says that this node may already have proposed the request's
 // INTENT (repeatAtNextActive hands such a request on): then the register
 // must never be told "not processed", which would let it skip its
-// reversal.
+// reversal; it was admitted when it was first handled.
 func (p *Pipeline) transact(ctx context.Context, req *wire.Message, proposed bool) *wire.Message {
 	v := p.cfg.Views.Current()
 	if !v.Leader {
+		if !proposed {
+			var refusal *wire.Message
+			if req, refusal = p.admit(ctx, req, v); req == nil {
+				return refusal
+			}
+		}
 		return p.relayToActive(ctx, req, proposed)
 	}
 	if !v.Serving {
 		lost := v
 		if v = p.cfg.Views.WaitServing(ctx); v == nil {
 			return p.repeatAtNextActive(ctx, req, lost, proposed)
+		}
+	}
+	if !proposed {
+		// Serving: the state holds every INTENT an earlier term committed,
+		// which admit's look at the record relies on.
+		var refusal *wire.Message
+		if req, refusal = p.admit(ctx, req, v); req == nil {
+			return refusal
 		}
 	}
 	key := req.Key()
