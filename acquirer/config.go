@@ -1,12 +1,12 @@
 package acquirer
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -19,10 +19,12 @@ type Config struct {
 	DialTimeout  time.Duration // default 3s
 	EchoInterval time.Duration // echo a connection that received nothing this long (default 30s)
 	Dialect      wire.Dialect
-	// TLS, if set, carries every connection over TLS (its ServerName, if
-	// empty, is Addr's host). A node's relay to the active's TLS register
-	// port sets it.
-	TLS    *tls.Config
+	// TLS, if set, carries every connection over TLS: the acquirer's
+	// certificate is verified against TLS.CAFile for TLS.ServerName (or
+	// the host of Addr), and TLS.CertFile/KeyFile are presented to a host
+	// that requires a client certificate. The handshake is bounded by
+	// DialTimeout.
+	TLS    *tlsconf.Client
 	Logger *slog.Logger // nil: discard
 }
 

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -48,6 +49,7 @@ const (
 // use.
 type Link struct {
 	cfg    Config
+	tls    *tls.Config // nil: plain TCP
 	log    *slog.Logger
 	codec  *wire.Codec
 	slots  []atomic.Pointer[session]
@@ -63,6 +65,10 @@ type Link struct {
 	firstLeft atomic.Int32
 	firstOnce sync.Once
 
+	// lastTLS is the last TLS failure while no connection has come up
+	// since: Send's ErrUnavailable carries it.
+	lastTLS atomic.Pointer[handshakeError]
+
 	rr       atomic.Uint32
 	echoSTAN atomic.Uint32
 	st       counters
@@ -75,6 +81,10 @@ func Open(cfg Config) (*Link, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("acquirer: open %s: %w", cfg.Name, err)
 	}
+	tc, err := tlsConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("acquirer %s: %w", cfg.Name, err)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -82,6 +92,7 @@ func Open(cfg Config) (*Link, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Link{
 		cfg:      cfg,
+		tls:      tc,
 		log:      log.With("acquirer", cfg.Name, "addr", cfg.Addr),
 		codec:    wire.NewCodec(cfg.Dialect),
 		slots:    make([]atomic.Pointer[session], cfg.Conns),
@@ -89,6 +100,9 @@ func Open(cfg Config) (*Link, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		firstTry: make(chan struct{}),
+	}
+	if tc != nil {
+		l.st.tls = newTLSCounters()
 	}
 	l.firstLeft.Store(int32(cfg.Conns))
 	for i := range l.slots {
@@ -165,6 +179,10 @@ func (l *Link) submit(ctx context.Context, key string, frame []byte) (*session, 
 	case errors.Is(err, ErrInFlight):
 		return nil, nil, fmt.Errorf("acquirer %s: %s: %w: %w", l.cfg.Name, key, ErrInFlight, ErrUnavailable)
 	default:
+		if he := l.lastTLS.Load(); he != nil && errors.Is(err, errNoConn) {
+			// Why there is no connection is what the operator must fix.
+			return nil, nil, fmt.Errorf("%w: %w (last: %w)", ErrUnavailable, err, he)
+		}
 		return nil, nil, fmt.Errorf("acquirer %s: %w: %w", l.cfg.Name, ErrUnavailable, err)
 	}
 }
@@ -242,21 +260,33 @@ func (l *Link) wait(ctx context.Context, s *session, w *waiter) (*wire.Message, 
 func (l *Link) runSlot(i int) {
 	defer l.wg.Done()
 	delay := minBackoff
+	var lastTLS string // the reason of the last TLS failure: warn once per streak
 	for attempt := 0; ; attempt++ {
 		nc, err := l.dial()
 		if err == nil {
-			delay = minBackoff
 			if attempt > 0 {
 				l.st.reconnects.Add(1)
 			}
-			l.serve(i, nc)
-		} else {
-			if attempt == 0 {
-				l.firstDialDone(false)
+			// A host refusing us right after the handshake keeps the
+			// backoff growing, like one refusing in it.
+			if err = l.serve(i, nc); err == nil {
+				delay, lastTLS = minBackoff, ""
+				l.lastTLS.Store(nil)
 			}
-			if l.ctx.Err() == nil {
-				l.log.Debug("dial failed", "conn", i, "err", err)
-			}
+		} else if attempt == 0 {
+			l.firstDialDone(false)
+		}
+		var he *handshakeError
+		if errors.As(err, &he) {
+			l.lastTLS.Store(he)
+		}
+		switch {
+		case l.ctx.Err() != nil:
+		case he != nil && he.reason != lastTLS:
+			l.log.Warn("TLS failed", "conn", i, "reason", he.reason, "err", err)
+			lastTLS = he.reason
+		case err != nil && nc == nil:
+			l.log.Debug("dial failed", "conn", i, "err", err)
 		}
 		select {
 		case <-l.ctx.Done():
@@ -267,16 +297,15 @@ func (l *Link) runSlot(i int) {
 	}
 }
 
+// dial connects, and with TLS shakes hands, all within DialTimeout.
 func (l *Link) dial() (net.Conn, error) {
+	start := time.Now()
 	d := net.Dialer{Timeout: l.cfg.DialTimeout, KeepAlive: 30 * time.Second}
-	if l.cfg.TLS != nil {
-		// The handshake within the dial timeout too.
-		td := tls.Dialer{NetDialer: &d, Config: l.cfg.TLS}
-		ctx, cancel := context.WithTimeout(l.ctx, l.cfg.DialTimeout)
-		defer cancel()
-		return td.DialContext(ctx, "tcp", l.cfg.Addr)
+	nc, err := d.DialContext(l.ctx, "tcp", l.cfg.Addr)
+	if err != nil || l.tls == nil {
+		return nc, err
 	}
-	return d.DialContext(l.ctx, "tcp", l.cfg.Addr)
+	return l.handshake(nc, start)
 }
 
 // jitter spreads d over ±25% so that a pool (or a fleet of links) does not
@@ -285,16 +314,28 @@ func jitter(d time.Duration) time.Duration {
 	return d*3/4 + rand.N(d/2+1)
 }
 
-// serve runs one connection until it dies.
-func (l *Link) serve(i int, nc net.Conn) {
+// serve runs one connection until it dies. A host's TLS alert ends it
+// as a handshake failure: with TLS 1.3 a host that refuses our client
+// certificate says so only after the client's side of the handshake is
+// done, on the first read.
+func (l *Link) serve(i int, nc net.Conn) error {
 	s := newSession(l, i, nc)
 	l.slots[i].Store(s)
 	l.firstDialDone(true) // after the Store: a Send woken by it finds the session
-	l.log.Info("connected", "conn", i, "local", nc.LocalAddr().String())
+	attrs := []any{"conn", i, "local", nc.LocalAddr().String()}
+	if tc, ok := nc.(*tls.Conn); ok {
+		cs := tc.ConnectionState()
+		attrs = append(attrs, "tls", tls.VersionName(cs.Version), "cipher", tls.CipherSuiteName(cs.CipherSuite))
+	}
+	l.log.Info("connected", attrs...)
 	err := s.run()
+	if l.tls != nil && tlsconf.Reason(err) == tlsconf.ReasonPeerRefused {
+		return l.tlsFailure(err)
+	}
 	if l.ctx.Err() == nil {
 		l.log.Warn("connection lost", "conn", i, "err", err)
 	}
+	return nil
 }
 
 // now is the monotonic clock of the echo logic.

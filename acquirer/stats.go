@@ -15,11 +15,15 @@ type Stats struct {
 	EchoFailures int64 // echoes unanswered (the connection was closed)
 	Malformed    int64 // undecodable answers
 	Connected    int   // connections up now
+	// TLSFailures counts failed TLS handshakes (and a host's refusal
+	// right after one) by reason (tlsconf.Reasons); nil without TLS.
+	TLSFailures map[string]int64
 }
 
 type counters struct {
 	sent, answered, timeouts, late, lost, unavailable atomic.Int64
 	reconnects, echoes, echoFailures, malformed       atomic.Int64
+	tls                                               tlsCounters
 }
 
 // Stats returns a snapshot of the counters.
@@ -30,6 +34,6 @@ func (l *Link) Stats() Stats {
 		Late: c.late.Load(), Lost: c.lost.Load(), Unavailable: c.unavailable.Load(),
 		Reconnects: c.reconnects.Load(), Echoes: c.echoes.Load(),
 		EchoFailures: c.echoFailures.Load(), Malformed: c.malformed.Load(),
-		Connected: l.connected(),
+		Connected: l.connected(), TLSFailures: c.tls.snapshot(),
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/tillgate/tillgate/check"
 	"github.com/tillgate/tillgate/history"
 	"github.com/tillgate/tillgate/loadtest"
+	"github.com/tillgate/tillgate/node/adminapi"
 )
 
 // Options describe a run against an existing cluster (RunAgainst) or the
@@ -23,6 +24,10 @@ type Options struct {
 	RegisterAddrs []string // the nodes' register listeners
 	AdminAddrs    []string // the nodes' admin APIs, to check invariants
 	AdminToken    string   // bearer token of the admin APIs, if any
+	// AdminCACert, if set, is the CA (PEM file) of the admin APIs' HTTPS
+	// certificates: addresses without a scheme are then https.
+	AdminCACert string
+	adminTLS    *tls.Config // AdminCACert's, read by defaults
 	// AcqsimAdmin is acqsim's admin HTTP address (host:port): the checker
 	// reads its ledger (GET /ledger) and its strict counters (GET /stats).
 	// acqsim should run --strict, as strict as a real host (94 for a
@@ -156,7 +161,7 @@ func RunAgainst(ctx context.Context, o Options) (*Result, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	return o.run(ctx, hooks{resources: newMetricsSource(o.AdminAddrs)})
+	return o.run(ctx, hooks{resources: newMetricsSource(o.adminClients())})
 }
 
 // run is the path RunAgainst and RunLocal share.
@@ -167,6 +172,14 @@ func (o *Options) run(ctx context.Context, h hooks) (*Result, error) {
 	}
 	defer cleanup()
 	chk := newChecker(*o)
+	// Before the check's baseline, which waits for every node to apply
+	// what the cluster holds: a standby refuses terminals it does not know.
+	regCtx, cancel := context.WithTimeout(ctx, o.SettleTimeout)
+	err = o.fleetConfig(qdir, nil).RegisterTerminals(regCtx, chk.nodes)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
 	if err := chk.begin(ctx); err != nil {
 		return nil, err
 	}
@@ -309,6 +322,13 @@ func (o *Options) defaults() error {
 	case len(o.AdminAddrs) == 0:
 		return errors.New("bench: no admin addresses: the invariants cannot be checked")
 	}
+	if o.AdminCACert != "" {
+		tc, err := adminapi.TLSConfig(o.AdminCACert)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		o.adminTLS = tc
+	}
 	if o.Mix == (loadtest.Mix{}) {
 		o.Mix = loadtest.DefaultMix()
 	}
@@ -434,4 +454,19 @@ func writeFile(path string, res *Result, fn func(io.Writer, *Result) error) erro
 		return fmt.Errorf("bench: %s: %w", filepath.Base(path), err)
 	}
 	return nil
+}
+
+// adminClients are clients of the nodes' admin APIs, over HTTPS with
+// AdminCACert, with the token.
+func (o *Options) adminClients() []*adminapi.Client {
+	var out []*adminapi.Client
+	for _, a := range o.AdminAddrs {
+		c := adminapi.NewClient(a)
+		if o.adminTLS != nil {
+			c = adminapi.NewTLSClient(a, o.adminTLS)
+		}
+		c.Token = o.AdminToken
+		out = append(out, c)
+	}
+	return out
 }

@@ -247,7 +247,7 @@ func (c *chaos) waitCaughtUp(ctx context.Context) error {
 func (p *procCluster) status(ctx context.Context, id string) (adminapi.Status, error) {
 	c, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	return adminapi.NewClient(p.adm[p.index(id)]).Status(c)
+	return p.adminClient(p.index(id)).Status(c)
 }
 
 // holdOf is the scenario's hold: LocalOptions.ChaosHold or the default.

@@ -33,11 +33,7 @@ type checker struct {
 
 func newChecker(o Options) *checker {
 	c := &checker{timeout: o.SettleTimeout, poll: 200 * time.Millisecond}
-	for _, a := range o.AdminAddrs {
-		n := adminapi.NewClient(a)
-		n.Token = o.AdminToken
-		c.nodes = append(c.nodes, n)
-	}
+	c.nodes = o.adminClients()
 	if o.AcqsimAdmin != "" {
 		c.acqsim = baseURL(o.AcqsimAdmin)
 	}

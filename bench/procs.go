@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,9 @@ type procCluster struct {
 	nodeLog    string // the nodes' --log-level
 	// certs are the TLS files of a run with LocalOptions.TLS; nil: plain.
 	certs *pki.Files
+	// adminTLS, if set, is how the nodes' admin APIs (HTTPS) are
+	// verified; nil: plain HTTP.
+	adminTLS *tls.Config
 
 	mu    sync.Mutex
 	procs map[string]*proc // by node id, and "acqsim"
@@ -55,6 +59,14 @@ type procCluster struct {
 type proc struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when it has exited
+}
+
+// adminClient is a client of node i's admin API.
+func (p *procCluster) adminClient(i int) *adminapi.Client {
+	if p.adminTLS != nil {
+		return adminapi.NewTLSClient(p.adm[i], p.adminTLS)
+	}
+	return adminapi.NewClient(p.adm[i])
 }
 
 // startProcCluster writes the configs and starts acqsim and n nodes.
@@ -425,7 +437,7 @@ func (p *procCluster) leader(ctx context.Context) (string, error) {
 			continue
 		}
 		c, cancel := context.WithTimeout(ctx, time.Second)
-		st, err := adminapi.NewClient(p.adm[i]).Status(c)
+		st, err := p.adminClient(i).Status(c)
 		cancel()
 		if err == nil && st.Serving {
 			return id, nil

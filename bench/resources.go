@@ -2,16 +2,18 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tillgate/tillgate/node/adminapi"
 )
 
 // NodeResources is what one node (or acqsim) used during the load phase.
@@ -232,46 +234,42 @@ func readProcMem(pid int) (procMem, error) {
 // metricsSource reads process_cpu_seconds_total and
 // process_resident_memory_bytes from each node's /metrics.
 type metricsSource struct {
-	addrs []string
-	hc    *http.Client
+	nodes []*adminapi.Client
 }
 
-func newMetricsSource(addrs []string) metricsSource {
-	return metricsSource{addrs: addrs, hc: &http.Client{Timeout: 2 * time.Second}}
+func newMetricsSource(nodes []*adminapi.Client) metricsSource {
+	return metricsSource{nodes: nodes}
 }
 
 func (metricsSource) name() string { return "metrics" }
 
 func (m metricsSource) read(ctx context.Context) []usage {
-	out := make([]usage, len(m.addrs))
+	out := make([]usage, len(m.nodes))
 	var wg sync.WaitGroup
-	for i, a := range m.addrs {
+	for i, n := range m.nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = m.readOne(ctx, a)
+			out[i] = m.readOne(ctx, n)
 		}()
 	}
 	wg.Wait()
 	return out
 }
 
-func (m metricsSource) readOne(ctx context.Context, addr string) usage {
-	u := usage{node: addr}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL(addr)+"/metrics", nil)
+func (m metricsSource) readOne(ctx context.Context, n *adminapi.Client) usage {
+	// The node as its address, as the report always named it.
+	u := usage{node: strings.TrimPrefix(strings.TrimPrefix(n.Base, "http://"), "https://")}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	b, err := n.Metrics(ctx)
 	if err != nil {
-		u.err = fmt.Errorf("bench: metrics of %s: %w", addr, err)
+		u.err = fmt.Errorf("bench: metrics of %s: %w", n.Base, err)
 		return u
 	}
-	resp, err := m.hc.Do(req)
+	vals, err := parseMetrics(bytes.NewReader(b), "process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds")
 	if err != nil {
-		u.err = fmt.Errorf("bench: metrics of %s: %w", addr, err)
-		return u
-	}
-	defer resp.Body.Close()
-	vals, err := parseMetrics(resp.Body, "process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds")
-	if err != nil {
-		u.err = fmt.Errorf("bench: metrics of %s: %w", addr, err)
+		u.err = fmt.Errorf("bench: metrics of %s: %w", n.Base, err)
 		return u
 	}
 	u.cpu, u.rss = vals[0], int64(vals[1])

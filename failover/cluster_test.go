@@ -54,6 +54,11 @@ func TestClusterFailoverFromStandbyAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
+	// The workers' terminals (TERM0000-TERM0007), before the leader is
+	// read: the registration may meet an election.
+	if err := cl.RegisterTerminals(30*time.Second, store.TerminalRange{From: "TERM0000", To: "TERM0099", Merchant: "MERCHANT0000001", Store: "store-1"}); err != nil {
+		t.Fatal(err)
+	}
 	leader, err := cl.WaitLeader(30 * time.Second)
 	if err != nil {
 		t.Fatal(err)

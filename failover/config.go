@@ -2,12 +2,11 @@ package failover
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -150,29 +149,14 @@ type TLSFiles struct {
 	ServerName string
 }
 
-// Load reads the files into a Config.TLS: TLS 1.2 at least, and a session
-// cache so that a reconnect resumes instead of a full handshake.
+// Load reads the files into a Config.TLS, with tlsconf's policy (TLS 1.2
+// at least, 1.3 preferred, modern suites) and a session cache, so that a
+// reconnect resumes instead of a full handshake.
 func (f TLSFiles) Load() (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: f.ServerName, MinVersion: tls.VersionTLS12, ClientSessionCache: tls.NewLRUClientSessionCache(0)}
-	if f.CAFile != "" {
-		b, err := os.ReadFile(f.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%w: TLS CA: %w", ErrConfig, err)
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("%w: TLS CA %s holds no PEM certificate", ErrConfig, f.CAFile)
-		}
+	cfg, err := tlsconf.Client{CAFile: f.CAFile, CertFile: f.CertFile, KeyFile: f.KeyFile, ServerName: f.ServerName}.Config()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if (f.CertFile == "") != (f.KeyFile == "") {
-		return nil, fmt.Errorf("%w: TLS CertFile and KeyFile go together", ErrConfig)
-	}
-	if f.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("%w: TLS certificate %s, key %s: %w", ErrConfig, f.CertFile, f.KeyFile, err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(0)
 	return cfg, nil
 }

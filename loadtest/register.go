@@ -51,7 +51,7 @@ type original struct {
 func (o original) de90() string { return wire.OriginalDataFor(o.mti, o.stan, o.de7) }
 
 func newRegister(idx, number int, seed uint64, hist *history.Log) *register {
-	return &register{idx: idx, tid: fmt.Sprintf("L%07d", number), rnd: rand.New(rand.NewPCG(seed, uint64(number))),
+	return &register{idx: idx, tid: terminalID(number), rnd: rand.New(rand.NewPCG(seed, uint64(number))),
 		batch: newBatch(), hist: hist}
 }
 

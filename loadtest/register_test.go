@@ -101,3 +101,11 @@ func TestEchoAndAcquirerTime(t *testing.T) {
 		}
 	}
 }
+
+func TestFleetTerminals(t *testing.T) {
+	got := Config{Registers: 45000, TerminalBase: 7}.Terminals()
+	if len(got) != 3 || got[0].From != "L0000007" || got[0].To != "L0020006" || got[2].From != "L0040007" || got[2].To != "L0045006" ||
+		got[1].Merchant != Merchant || got[1].Store != Store {
+		t.Fatalf("ranges %+v", got)
+	}
+}

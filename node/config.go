@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tillgate/tillgate/acquirer"
 	"github.com/tillgate/tillgate/cluster"
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/node/bins"
 	"github.com/tillgate/tillgate/node/businessday"
 	"github.com/tillgate/tillgate/node/saf"
@@ -75,6 +77,11 @@ type Config struct {
 	// node logs a warning at start.
 	AdminToken     string
 	AdminTokenFile string
+	// AdminCertFile and AdminKeyFile, if set, make the admin API (and
+	// /metrics, the probes, the status page) HTTPS only: the node's
+	// certificate and key, PEM. Clients verify it against the CA that
+	// issued it (tillctl --cacert).
+	AdminCertFile, AdminKeyFile string
 
 	// Peers lists every voter, this node included. The register addresses
 	// are what answers advertise as the active's address.
@@ -187,6 +194,9 @@ func (c *Config) Validate() error {
 	if len(c.Peers) > 0 && !self {
 		errs = append(errs, fmt.Errorf("peers do not list this node's id %q", c.ID))
 	}
+	if (c.AdminCertFile == "") != (c.AdminKeyFile == "") {
+		errs = append(errs, fmt.Errorf("admin_cert_file %q, admin_key_file %q: give both for HTTPS, or neither", c.AdminCertFile, c.AdminKeyFile))
+	}
 	if c.Bootstrap && len(c.Peers) == 0 {
 		errs = append(errs, errors.New("bootstrap needs peers"))
 	}
@@ -296,4 +306,16 @@ func (c *Config) adminToken() (string, error) {
 		return "", fmt.Errorf("admin_token_file %s is empty: put the token in it, or remove the setting to run without one", c.AdminTokenFile)
 	}
 	return tok, nil
+}
+
+// adminTLS is the admin API's TLS config: nil for plain HTTP.
+func (c *Config) adminTLS() (*tls.Config, error) {
+	if c.AdminCertFile == "" {
+		return nil, nil
+	}
+	tc, err := tlsconf.Server{CertFile: c.AdminCertFile, KeyFile: c.AdminKeyFile}.Config()
+	if err != nil {
+		return nil, fmt.Errorf("admin TLS (admin_cert_file, admin_key_file): %w", err)
+	}
+	return tc, nil
 }

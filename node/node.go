@@ -115,15 +115,11 @@ func (n *Node) open() error {
 			return fmt.Errorf("node: %w", err)
 		}
 	}
-	relayTLS, err := relayTLS(n.regTLS, n.cfg.RegisterTLS)
-	if err != nil {
-		return fmt.Errorf("node: %w", err)
-	}
 	if n.acquirers, err = upstream.Open(list, def, n.codec.Dialect(), n.log); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.reg = &registerer{reg: n.cfg.Registry}
-	n.build(relayTLS)
+	n.build(relayTLS(n.cfg.RegisterTLS))
 	n.days.RemoveServeLeftovers()
 	n.wg.Go(func() { n.health.watch(n.ctx) })
 	n.wg.Go(func() { n.watcher.Run(n.ctx) })
@@ -170,7 +166,7 @@ func (n *Node) openState() error {
 func (n *Node) openDoors() error {
 	var err error
 	if n.regs, err = server.Start(server.Config{
-		Addr: n.cfg.RegisterAddr, Codec: n.codec, TLS: n.regTLS, MaxConns: n.cfg.MaxConns, IdleTimeout: n.cfg.IdleTimeout,
+		Addr: n.cfg.RegisterAddr, Codec: n.codec, TLS: n.regTLS, Nodes: n.peerIDs(), MaxConns: n.cfg.MaxConns, IdleTimeout: n.cfg.IdleTimeout,
 		RequestTimeout: n.cfg.requestTimeout(), Handler: n.pipeline, Refuser: n.pipeline, Fail: n.health.Fail,
 		Logger: n.log, Registerer: n.reg,
 	}); err != nil {
@@ -183,7 +179,11 @@ func (n *Node) openDoors() error {
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	if n.admin, err = admin.Start(n.adminConfig(token)); err != nil {
+	tc, err := n.cfg.adminTLS()
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	if n.admin, err = admin.Start(n.adminConfig(token, tc)); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.wg.Go(func() { n.page.Run(n.ctx) })
@@ -243,6 +243,15 @@ func (n *Node) Close() error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// peerIDs are the ids of the cluster's voters.
+func (n *Node) peerIDs() []string {
+	ids := make([]string, len(n.cfg.Peers))
+	for i, p := range n.cfg.Peers {
+		ids[i] = p.ID
+	}
+	return ids
 }
 
 // registerAddrOf maps a Raft server id to the register address registers

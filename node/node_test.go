@@ -36,7 +36,28 @@ func adminCluster(t *testing.T, n int, tune func(*node.Config)) *localcluster.Cl
 	if _, err := cl.WaitLeader(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	registerTestTerminals(t, cl)
 	return cl
+}
+
+// testMerchant is the merchant of every test terminal (registerTestTerminals).
+const testMerchant = "MERCHANT0000001"
+
+// registerTestTerminals registers the terminals the tests of this package
+// send for: the pipeline refuses any other.
+func registerTestTerminals(t testing.TB, cl *localcluster.Cluster) {
+	t.Helper()
+	var ranges []store.TerminalRange
+	for _, r := range [][2]string{
+		{"TERM0001", "TERM0009"}, {"CARRY001", ""}, {"TDAY0001", "TDAY0002"}, {"TOWE0001", ""}, {"TFAIL001", ""},
+		{"TEIO0001", "TEIO0002"}, {"TFOL0001", ""}, {"ECHO0000", "ECHO0009"}, {"RELAY001", ""}, {"FAIL0000", "FAIL0009"},
+		{"ALONE001", ""}, {"TSAF0000", "TSAF0099"}, {"TCAP0001", "TCAP0002"},
+	} {
+		ranges = append(ranges, store.TerminalRange{From: r[0], To: r[1], Merchant: testMerchant, Store: "store-1"})
+	}
+	if err := cl.RegisterTerminals(30*time.Second, ranges...); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // single starts a one-node cluster with the acquirer simulator.

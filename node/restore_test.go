@@ -31,6 +31,7 @@ func TestRestoreBackup(t *testing.T) {
 	if _, err := cl.WaitLeader(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	registerTestTerminals(t, cl)
 	c := dial(t, cl.Configs[0].RegisterAddr)
 	before := purchase(1500)
 	if r := c.roundTrip(before); r.ResponseCode != "00" {

@@ -44,6 +44,7 @@ func TestRoutingByBIN(t *testing.T) {
 	if _, err := cl.WaitLeader(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	registerTestTerminals(t, cl)
 	c := dial(t, cl.Configs[0].RegisterAddr)
 	st := cl.Nodes[0].Store()
 	send := func(pan string, amount int64, wantRC, wantAcq string) {

@@ -53,6 +53,7 @@ func safTrio(t *testing.T, policy node.StandInPolicy, tune ...func(*node.Config)
 	if _, err := tr.cl.WaitLeader(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	registerTestTerminals(t, tr.cl)
 	return tr
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/node/server"
 )
 
@@ -32,20 +33,15 @@ func (r RaftTLSConfig) Validate() error {
 	return nil
 }
 
-// load reads the files into cluster.Config.TLS's form.
+// load reads the files into cluster.Config.TLS's form: the cluster CA as
+// both the roots and the client CAs.
 func (r RaftTLSConfig) load() (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(r.CertFile, r.KeyFile)
+	cfg, err := tlsconf.Client{CAFile: r.CAFile, CertFile: r.CertFile, KeyFile: r.KeyFile}.Config()
 	if err != nil {
-		return nil, fmt.Errorf("raft.tls: certificate %s, key %s: %w", r.CertFile, r.KeyFile, err)
+		return nil, fmt.Errorf("raft.tls: %w", err)
 	}
-	pool, err := server.LoadCAs(r.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("raft.tls: ca_file: %w", err)
-	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert}, RootCAs: pool, ClientCAs: pool,
-		MinVersion: tls.VersionTLS12, CipherSuites: server.ModernSuites(),
-	}, nil
+	cfg.ClientCAs = cfg.RootCAs
+	return cfg, nil
 }
 
 // relayTLS is how a standby dials the active's register port when it
@@ -53,16 +49,9 @@ func (r RaftTLSConfig) load() (*tls.Config, error) {
 // of its peers' listeners, which may require one), verifying the active's
 // against the register client CA, so the nodes' register certificates
 // chain to it. nil when the listener is plain TCP.
-func relayTLS(listener *tls.Config, f RegisterTLSConfig) (*tls.Config, error) {
-	if listener == nil {
-		return nil, nil
+func relayTLS(f RegisterTLSConfig) *tlsconf.Client {
+	if !f.Enabled() {
+		return nil
 	}
-	cfg := &tls.Config{Certificates: listener.Certificates, MinVersion: tls.VersionTLS12, CipherSuites: server.ModernSuites()}
-	if f.ClientCAFile != "" {
-		var err error
-		if cfg.RootCAs, err = server.LoadCAs(f.ClientCAFile); err != nil {
-			return nil, fmt.Errorf("register_tls: client_ca_file: %w", err)
-		}
-	}
-	return cfg, nil
+	return &tlsconf.Client{CAFile: f.ClientCAFile, CertFile: f.CertFile, KeyFile: f.KeyFile}
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"crypto/tls"
 
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/node/admin"
 	"github.com/tillgate/tillgate/node/businessday"
 	"github.com/tillgate/tillgate/node/pipeline"
@@ -13,7 +14,7 @@ import (
 
 // build makes the parts that work between the state and the doors, each
 // over the narrow interfaces it declares, and registers their metrics.
-func (n *Node) build(relayTLS *tls.Config) {
+func (n *Node) build(relayTLS *tlsconf.Client) {
 	timeout := n.cfg.requestTimeout()
 	n.relay = relay.New(relay.Config{
 		NodeID: n.cfg.ID, RegisterAddr: n.cfg.RegisterAddr, Timeout: timeout + relay.Margin,
@@ -46,10 +47,10 @@ func (n *Node) build(relayTLS *tls.Config) {
 	n.registerMetrics()
 }
 
-func (n *Node) adminConfig(token string) admin.Config {
+func (n *Node) adminConfig(token string, tc *tls.Config) admin.Config {
 	def := n.acquirers.Default()
 	return admin.Config{
-		NodeID: n.cfg.ID, Addr: n.cfg.AdminAddr, Token: token,
+		NodeID: n.cfg.ID, Addr: n.cfg.AdminAddr, Token: token, TLS: tc,
 		Raft: n.raft, State: n.store, Days: n.days, Views: n.views, Leaders: n.leaders,
 		Registers: n.regs, Page: n.page, RegisterAddrOf: n.registerAddrOf,
 		AcquirerName: n.cfg.Acquirer.Name, AcquirerAddr: n.cfg.Acquirer.Addr, AcquirerLink: def.Link(),

@@ -53,9 +53,12 @@ func registerClientConfig(nodes []string, queue string, log *slog.Logger) failov
 	return cfg
 }
 
+// terminalID is register i's DE41.
+func terminalID(i int) string { return fmt.Sprintf("S%07d", i+1) }
+
 // newRegister opens register number i of seed; its queue file lives in dir.
 func newRegister(seed uint64, i int, dir string, nodes []string, hist *history.Log, log *slog.Logger) (*register, error) {
-	tid := fmt.Sprintf("S%07d", i+1)
+	tid := terminalID(i)
 	r := &register{
 		tid: tid, hist: hist, batch: newBatch(),
 		trnd: stream(seed, "timing/"+tid),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tillgate/tillgate/acquirer/sim"
 	"github.com/tillgate/tillgate/history"
+	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -109,6 +110,12 @@ func runIn(ctx context.Context, cfg Config, seed uint64, dir string, res *SeedRe
 // order of its own, so that some start on a standby and are relayed.
 func (s *seedRun) openRegisters() error {
 	n := s.cfg.MinRegisters + stream(s.seed, "registers").IntN(s.cfg.MaxRegisters-s.cfg.MinRegisters+1)
+	// Before any fault: every node must know the terminals (a standby
+	// refuses one it does not).
+	all := store.TerminalRange{From: terminalID(0), To: terminalID(n - 1), Merchant: merchantID, Store: "simulation"}
+	if err := s.env.cl.RegisterTerminals(time.Minute, all); err != nil {
+		return fmt.Errorf("simulation: %w", err)
+	}
 	addrs := s.env.cl.RegisterAddrs()
 	for i := range n {
 		nodes := append(append([]string(nil), addrs[i%len(addrs):]...), addrs[:i%len(addrs)]...)

@@ -151,6 +151,10 @@ func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
 		return a.batchClose(c.Batch)
 	case OpBatchUpload:
 		return a.batchUpload(c.Batch)
+	case OpTerminalsAdd:
+		return a.terminalsAdd(c.terms)
+	case OpTerminalsBlock:
+		return a.terminalsBlock(c.terms)
 	}
 	return Result{Err: fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)}, nil
 }

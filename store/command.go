@@ -27,6 +27,10 @@ const (
 	// Register batches (batch.go).
 	OpBatchClose  Op = 9  // a register's 0500, or an operator closing a batch
 	OpBatchUpload Op = 10 // a register's 0320: one transaction of its batch
+	// Op 11 is the audit log's.
+	// The terminal registry (terminal.go).
+	OpTerminalsAdd   Op = 12 // add or change ranges of terminals
+	OpTerminalsBlock Op = 13 // block or unblock a range of terminals
 )
 
 // cmdVersion leads every command. 2: OUTCOME's Repeat, several SAF
@@ -42,6 +46,7 @@ type Command struct {
 	SAFAck  *SAFAck    // OpSAFAck
 	day     *dayCmd    // the day ops
 	Batch   *BatchReq  // OpBatchClose, OpBatchUpload
+	terms   *terminalsCmd
 }
 
 // Outcome is the answer to a transaction.
@@ -70,7 +75,9 @@ type Result struct {
 	// SAF are the entries an OUTCOME_SAF enqueued, as stored (seq and the
 	// acquirer identity filled in); empty for a repeated outcome.
 	SAF []SAFEntry
-	Err error
+	// Terminals is what a terminal command did.
+	Terminals *TerminalChange
+	Err       error
 }
 
 // IntentCmd encodes the INTENT for t. Apply ignores t's Status and Day and
@@ -123,6 +130,8 @@ func Encode(c Command) []byte {
 		return BatchCloseCmd(b.ID, b.Terminal, b.Mode, b.Number, b.Register, b.At)
 	case OpBatchUpload:
 		return BatchUploadCmd(c.Batch.ID, c.Batch.Terminal, c.Batch.Upload, c.Batch.At)
+	case OpTerminalsAdd, OpTerminalsBlock:
+		return encodeTerminalsCmd(c.Op, c.terms)
 	}
 	return []byte{cmdVersion, byte(c.Op)}
 }
@@ -152,6 +161,8 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.day = readDayCmd(c.Op, &r)
 	case OpBatchClose, OpBatchUpload:
 		c.Batch = readBatchReq(c.Op, &r)
+	case OpTerminalsAdd, OpTerminalsBlock:
+		c.terms = readTerminalsCmd(c.Op, &r)
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

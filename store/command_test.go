@@ -106,6 +106,8 @@ func FuzzDecodeCommand(f *testing.F) {
 		BatchUploadCmd(idOf(2), "T0000001", Upload{OriginalID: idOf(1), ProcCode: "000000", Amount: 100, RC: "00", AuthCode: "A1"}, testEpoch),
 		OutcomeSAFCmd(Outcome{ID: idOf(1), Status: StatusApproved, RC: "00", StandIn: true, At: testEpoch},
 			SAFEntry{Acquirer: "acq", Kind: SAFCancel}, SAFEntry{Acquirer: "acq", Kind: SAFAdvice, STAN: "000001", AcqTime: "1203101112"}),
+		TerminalsAddCmd(testEpoch, TerminalRange{From: "T0000001", To: "T0000009", Merchant: testMerchant, Store: "store-1"}),
+		TerminalsBlockCmd(TerminalRange{From: "T0000002"}, true, testEpoch),
 	} {
 		f.Add(c)
 	}

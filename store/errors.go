@@ -7,6 +7,8 @@ import "errors"
 var (
 	// ErrNotFound: an OUTCOME names a transaction that has no INTENT.
 	ErrNotFound = errors.New("store: transaction not found")
+	// ErrTerminalNotFound: a block or unblock names no registered terminal.
+	ErrTerminalNotFound = errors.New("store: terminal not registered")
 	// ErrCorrupt: bytes that do not decode as a command or a stored record.
 	ErrCorrupt = errors.New("store: corrupt encoding")
 	// ErrUnknownOp: a command of a version or kind this binary does not know

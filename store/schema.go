@@ -55,6 +55,9 @@ var (
 	// terminal -> uint32 big-endian: the last STAN the acquirers were sent
 	// for it (identify, enqueue): unique per terminal whoever leads
 	bucketAcqSTAN = []byte("acq_stan")
+
+	// The terminal registry (terminal.go): terminal id -> encoded Terminal.
+	bucketTerminals = []byte("terminals")
 )
 
 // tailFill is the fill percent of the buckets whose keys grow at the tail:
@@ -72,7 +75,7 @@ func allBuckets() [][]byte {
 	return [][]byte{bucketTxns, bucketIDs, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketReversedFirst, bucketMeta,
 		bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen,
 		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload,
-		bucketAcqSTAN}
+		bucketAcqSTAN, bucketTerminals}
 }
 
 // Keys of bucketMeta.

@@ -18,6 +18,7 @@ import (
 	"github.com/tillgate/tillgate/internal/regsim"
 	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/node/adminapi"
+	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -113,6 +114,11 @@ func startEnv(t testing.TB, dir string, certs *pki.Files, tune func(*node.Config
 	}
 	t.Cleanup(func() { cl.Close() })
 	if _, err := cl.WaitLeader(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// The regsim fleets of these tests: bases 0 (fleetConfig) and 1000
+	// per phase (the day clock test).
+	if err := cl.RegisterTerminals(time.Minute, store.TerminalRange{From: "T0000000", To: "T0009999", Merchant: regsim.Merchant, Store: "systemtest"}); err != nil {
 		t.Fatal(err)
 	}
 	return &env{t: t, dir: dir, sim: s, cl: cl, hist: history.New(), certs: certs}

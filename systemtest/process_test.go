@@ -3,6 +3,7 @@ package systemtest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,12 +108,17 @@ func startProcClusterWith(t *testing.T, tune func(cfg map[string]any)) *procClus
 		p.start(i)
 	}
 	t.Cleanup(p.stopAll)
+	p.registerTerminals(procTerminals...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, id := range append([]string{"acqsim"}, p.ids...) {
 				b, _ := os.ReadFile(filepath.Join(p.dir, id+".log"))
 				t.Logf("--- %s.log (tail)\n%s", id, tail(string(b), 1500))
-				os.WriteFile("/tmp/tg/"+id+".log", b, 0o644)
+				if dir := os.Getenv("SYSTEMTEST_KEEP_LOGS"); dir != "" {
+					// The whole logs, for a failure that needs more than the tails.
+					_ = os.MkdirAll(dir, 0o755)
+					_ = os.WriteFile(filepath.Join(dir, id+".log"), b, 0o644)
+				}
 			}
 		}
 	})
@@ -187,6 +193,37 @@ func waitExit(c *exec.Cmd) {
 	}
 }
 
+// procTerminals are the terminals of the process tests' fleets: the
+// failover fleets (F, base 0) and the repeat storms (stormRepeats).
+var procTerminals = []adminapi.TerminalRange{
+	{From: "F0000000", To: "F0000999", Merchant: failoverMerchant, Store: "systemtest"},
+	{From: terminalOf(stormBase), To: terminalOf(stormBase + 99), Merchant: regsim.Merchant, Store: "systemtest"},
+}
+
+func terminalOf(n int) string { return fmt.Sprintf("T%07d", n) }
+
+// registerTerminals registers ranges at the active and waits until every
+// running node has them: a node refuses the terminals it does not know.
+func (p *procCluster) registerTerminals(ranges ...adminapi.TerminalRange) {
+	p.t.Helper()
+	l := p.leader(60 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := adminapi.NewClient(p.admin[l]).AddTerminals(ctx, ranges...); err != nil {
+		p.t.Fatalf("register terminals: %v", err)
+	}
+	for i, c := range p.procs {
+		for c != nil {
+			if _, err := adminapi.NewClient(p.admin[i]).Terminal(ctx, ranges[len(ranges)-1].From); err == nil {
+				break
+			} else if ctx.Err() != nil {
+				p.t.Fatalf("%s has not applied the terminals: %v", p.ids[i], err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
 // leader asks every running node who leads and returns its index once a
 // running node says it is the serving active.
 func (p *procCluster) leader(timeout time.Duration) int {
@@ -238,9 +275,9 @@ func TestProcessFailover(t *testing.T) {
 	waitFor(t, "load", func() bool { return fleet.approved.Load() > 1000 })
 	var kills []killRecord
 	var stormResults []regsim.Result
-	for range 3 {
+	for k := range 3 {
 		l := p.leader(60 * time.Second)
-		storm := stormRepeats(p.reg, fleet.hist)
+		storm := stormRepeats(p.reg, fleet.hist, stormBase+20*k)
 		k := killRecord{node: p.ids[l], at: time.Now()}
 		t.Logf("SIGKILL %s (the active)", p.ids[l])
 		p.kill(l)
@@ -302,15 +339,16 @@ type killRecord struct {
 }
 
 // stormRepeats starts a burst of repeats of one identity at every node while
-// the failover happens; the returned func waits for it. Every answer must be
+// the failover happens; the returned func waits for it. Each storm has
+// terminals of its own from base (20 of procTerminals' storm range). Every answer must be
 // the same. The storm's registers record into hist.
-func stormRepeats(addrs []string, hist *history.Log) func() []regsim.Result {
+func stormRepeats(addrs []string, hist *history.Log, base int) func() []regsim.Result {
 	done := make(chan []regsim.Result, 1)
 	go func() {
 		cfg := regsim.DefaultConfig()
 		cfg.History = hist
 		cfg.Addrs, cfg.Registers, cfg.PerRegister = addrs, 20, 3
-		cfg.TerminalBase, cfg.RepeatRatio, cfg.ThinkTime = 900000+int(time.Now().UnixNano()%1000)*20, 1, 0
+		cfg.TerminalBase, cfg.RepeatRatio, cfg.ThinkTime = base, 1, 0
 		cfg.AttemptTimeout = 3 * time.Second
 		done <- regsim.New(cfg).Run(context.Background())
 	}()

@@ -75,6 +75,12 @@ func newFailoverFleetTuned(t *testing.T, dir string, n, terminalBase int, nodes 
 	return f
 }
 
+// failoverMerchant is the DE42 of the failover fleets' registers.
+const failoverMerchant = "M00000000000002"
+
+// stormBase is the first terminal of the repeat storms (stormRepeats).
+const stormBase = 900000
+
 // run drives every register until ctx ends: one transaction at a time with
 // a think time, 10% of answered ones sent again as a repeat.
 func (f *failoverFleet) run(ctx context.Context, terminalBase int, think time.Duration) {
@@ -101,7 +107,7 @@ func (f *failoverFleet) one(ctx context.Context, c *failover.Client, rnd *rand.R
 		Amount: 100 + rnd.Int64N(20000), HasAmount: true, TransmissionTime: now.Format("0102150405"),
 		STAN: fmt.Sprintf("%06d", stan), LocalTime: now.Format("150405"), LocalDate: now.Format("0102"),
 		Expiry: "3012", POSEntryMode: "051", POSCondition: "00", TerminalID: tid,
-		MerchantID: "M00000000000002", Currency: "978",
+		MerchantID: failoverMerchant, Currency: "978",
 	}
 	r := regResult{Key: req.Key(), Amount: req.Amount}
 	// The transaction itself is never abandoned with the test's context: a

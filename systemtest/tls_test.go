@@ -15,6 +15,7 @@ import (
 
 	"github.com/tillgate/tillgate/failover"
 	"github.com/tillgate/tillgate/history"
+	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -23,13 +24,22 @@ import (
 // to every register port is refused without a byte; failover clients with
 // the register certificate transact through every node (registers that
 // know only a standby follow its hint); a register that knows only a
-// standby and ignores hints is relayed to the active over TLS; a client
+// standby and ignores hints is relayed to the active over TLS (the active
+// takes the standby's certificate for the node it is, not for a store of
+// other terminals, and approves); a client
 // without a certificate never gets a request through; and the checker
 // finds every invariant held.
 func TestRegistersOverTLS(t *testing.T) {
 	e := mustStartTLS(t)
 	leader, err := e.cl.WaitLeader(30 * time.Second)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The terminals of this test, in the store the register certificate
+	// names.
+	if err := e.cl.RegisterTerminals(time.Minute,
+		store.TerminalRange{From: "F0000500", To: "F0000519", Merchant: "M00000000000002", Store: "demo-store"},
+		store.TerminalRange{From: "R0000001", To: "R0000002", Merchant: "M00000000000002", Store: "demo-store"}); err != nil {
 		t.Fatal(err)
 	}
 	codec := wire.NewCodec(wire.DefaultDialect())

@@ -42,6 +42,7 @@ func (m *Message) Key() string { return m.TerminalID + m.STAN + m.TransmissionTi
 // Response codes (DE39).
 const (
 	RCApproved          = "00"
+	RCInvalidMerchant   = "03" // DE42 is not the merchant the terminal is registered to
 	RCDoNotHonour       = "05"
 	RCInvalidAmount     = "13"
 	RCInvalidCard       = "14"
@@ -49,10 +50,13 @@ const (
 	RCInsufficientFunds = "51"
 	RCExpired           = "54"
 	RCIncorrectPIN      = "55"
-	RCIssuerInoperative = "91"
-	RCDuplicate         = "94"
-	RCReconcileError    = "95"
-	RCSystemError       = "96"
+	// RCNotPermittedTerminal: the terminal is not registered, is blocked,
+	// or belongs to another store than the client certificate's.
+	RCNotPermittedTerminal = "58"
+	RCIssuerInoperative    = "91"
+	RCDuplicate            = "94"
+	RCReconcileError       = "95"
+	RCSystemError          = "96"
 )
 
 // Processing codes (DE3) of a 0500. A 0500 without DE3 is a ProcSettle.

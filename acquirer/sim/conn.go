@@ -1,21 +1,28 @@
 package sim
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/wire"
 )
 
 // serve reads frames from one connection. Each request runs in its own
 // goroutine (so answers may leave out of order, like a real host); a
 // connWriter serializes the answers.
-func (s *Sim) serve(nc net.Conn) {
+func (s *Sim) serve(raw net.Conn) {
 	defer s.wg.Done()
-	defer s.untrack(nc)
-	defer nc.Close()
+	defer s.untrack(raw)
+	defer raw.Close()
+	nc, err := s.handshake(raw)
+	if err != nil {
+		return
+	}
 	w := &connWriter{nc: nc}
 	var echo *hostEcho
 	stop := make(chan struct{})
@@ -25,8 +32,31 @@ func (s *Sim) serve(nc net.Conn) {
 		s.wg.Add(1)
 		go s.echoLoop(nc, w, echo, stop)
 	}
-	err := s.read(nc, w, echo)
+	err = s.read(nc, w, echo)
 	s.log.Debug("connection closed", "remote", nc.RemoteAddr().String(), "err", err)
+}
+
+// handshake returns raw as is without Config.TLS, else as a TLS server
+// connection whose handshake finished within the handshake timeout. A
+// failed handshake is counted and logged; Close and Down still close raw.
+func (s *Sim) handshake(raw net.Conn) (net.Conn, error) {
+	if s.cfg.TLS == nil {
+		return raw, nil
+	}
+	timeout := s.cfg.HandshakeTimeout
+	if timeout == 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	tc := tls.Server(raw, s.cfg.TLS)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		s.st.tlsRefused.Add(1)
+		s.log.Warn("TLS handshake failed, closing the connection", "remote", raw.RemoteAddr().String(),
+			"reason", tlsconf.Reason(err), "err", err)
+		return nil, err
+	}
+	return tc, nil
 }
 
 // read splits the stream into frames; a framing error closes the

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,7 +28,18 @@ type Config struct {
 	Strict bool
 	// StrictConfig tunes strict mode; zero fields take the defaults.
 	StrictConfig StrictConfig
+	// TLS, if set, serves TLS only: a client that does not complete a
+	// handshake (plain TCP, a certificate TLS.ClientCAs does not verify
+	// when TLS.ClientAuth requires one) within HandshakeTimeout is closed
+	// and counted in Stats.TLSRefused.
+	TLS *tls.Config
+	// HandshakeTimeout bounds a TLS handshake (default 10 s).
+	HandshakeTimeout time.Duration
 }
+
+// DefaultHandshakeTimeout bounds a TLS handshake when
+// Config.HandshakeTimeout is zero.
+const DefaultHandshakeTimeout = 10 * time.Second
 
 // StrictConfig is the timing of strict mode.
 type StrictConfig struct {
@@ -121,11 +133,14 @@ type Stats struct {
 	UnknownOriginal  int64 // reversals and completions answered 25 (original unknown)
 	HostEchoes       int64 // 0800 echoes the host sent
 	HostEchoTimeouts int64 // connections closed for leaving a host echo unanswered
+
+	TLSRefused int64 // connections closed for a failed TLS handshake (Config.TLS)
 }
 
 type counters struct {
 	conns, accepted, requests, answered, duplicates, echoes, malformed atomic.Int64
 	refused, stanReuse, unknownOriginal, hostEchoes, hostEchoTimeouts  atomic.Int64
+	tlsRefused                                                         atomic.Int64
 }
 
 // Sim is a running acquirer simulator.
@@ -179,7 +194,8 @@ func open(cfg Config, now func() time.Time) (*Sim, error) {
 	s.fault.Store(&Fault{})
 	s.wg.Add(1)
 	go s.accept()
-	s.log.Info("listening", "addr", s.Addr(), "latency", cfg.Latency.String(), "data", cfg.DataDir, "strict", cfg.Strict)
+	s.log.Info("listening", "addr", s.Addr(), "latency", cfg.Latency.String(), "data", cfg.DataDir, "strict", cfg.Strict,
+		"tls", cfg.TLS != nil)
 	return s, nil
 }
 
@@ -196,6 +212,12 @@ func validate(cfg Config) error {
 	}
 	if err := cfg.StrictConfig.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if cfg.TLS != nil && len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil {
+		errs = append(errs, errors.New("tls: no server certificate"))
+	}
+	if cfg.HandshakeTimeout < 0 {
+		errs = append(errs, fmt.Errorf("handshake timeout %v: want >= 0 (0: default)", cfg.HandshakeTimeout))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sim: config: %w", err)
@@ -265,7 +287,7 @@ func (s *Sim) Stats() Stats {
 		Answered: c.answered.Load(), Duplicates: c.duplicates.Load(), Echoes: c.echoes.Load(),
 		Malformed: c.malformed.Load(), Refused: c.refused.Load(), STANReuse: c.stanReuse.Load(),
 		UnknownOriginal: c.unknownOriginal.Load(), HostEchoes: c.hostEchoes.Load(),
-		HostEchoTimeouts: c.hostEchoTimeouts.Load(),
+		HostEchoTimeouts: c.hostEchoTimeouts.Load(), TLSRefused: c.tlsRefused.Load(),
 	}
 }
 

@@ -31,6 +31,7 @@ const usage = `acqsim is an ISO 8583 acquirer host simulator with a durable ledg
 
 Usage:
   acqsim serve  --data DIR [--listen ADDR] [--latency 0-5ms] [--admin ADDR] [--strict]
+                [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
   acqsim totals --data DIR [--json]
   acqsim settlement (--admin ADDR | --data DIR) (--day YYYYMMDD | --from T --to T) [-o FILE]
   acqsim fault  --admin ADDR [--down] [--slow D] [--drop PCT] [--late D] [--duplicate] [--disconnect]

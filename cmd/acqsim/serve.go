@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tillgate/tillgate/acquirer/sim"
 	"github.com/tillgate/tillgate/internal/cli"
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -33,6 +35,11 @@ DE41+DE11 reused the same UTC day with another DE7 is 94, a reversal or
 completion of an unknown original is 25 and forgotten, and the host sends
 its own 0800 echo on every connection every --echo-every, closing one that
 does not answer within --echo-timeout.
+
+--tls-cert and --tls-key serve TLS only (1.2 at least, 1.3 preferred): a
+plain client, or one that does not finish its handshake within 10 s, is
+closed. --tls-client-ca also requires a client certificate issued by that
+CA, as an acquirer that authenticates its merchants' hosts does.
 
 The admin API answers GET /totals, /totals/days, /stats, /fault, /ledger
 ({"records": [...]}: every identity, declines and tombstones included,
@@ -60,6 +67,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		dupWin   = fs.Duration("dup-window", sim.DefaultDupWindow, "--strict: how long an identity is remembered for duplicate detection")
 		echoEach = fs.Duration("echo-every", sim.DefaultEchoEvery, "--strict: interval of the host's own echo on each connection")
 		echoWait = fs.Duration("echo-timeout", sim.DefaultEchoTimeout, "--strict: close a connection that leaves the host's echo unanswered this long")
+		tlsCert  = fs.String("tls-cert", "", "serve ISO 8583 over TLS only, with this certificate (PEM; with --tls-key)")
+		tlsKey   = fs.String("tls-key", "", "the key of --tls-cert (PEM)")
+		clientCA = fs.String("tls-client-ca", "", "with --tls-cert: require client certificates issued by this CA (PEM)")
 	)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, c.Usage()); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -82,9 +92,15 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 
+	tc, err := serverTLS(*tlsCert, *tlsKey, *clientCA)
+	if err != nil {
+		return err
+	}
+
 	cli.TuneServerGC()
 	s, err := sim.Open(sim.Config{Addr: *listen, DataDir: *dataDir, Latency: lat, Dialect: dialect, Logger: log,
-		Strict: *strict, StrictConfig: sim.StrictConfig{DupWindow: *dupWin, EchoEvery: *echoEach, EchoTimeout: *echoWait}})
+		Strict: *strict, StrictConfig: sim.StrictConfig{DupWindow: *dupWin, EchoEvery: *echoEach, EchoTimeout: *echoWait},
+		TLS: tc})
 	if err != nil {
 		return err
 	}
@@ -118,6 +134,21 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		srv.Shutdown(shutCtx)
 	}
 	return s.Close()
+}
+
+// serverTLS is the TLS of the ISO 8583 listener: nil without --tls-cert.
+func serverTLS(cert, key, clientCA string) (*tls.Config, error) {
+	if cert == "" && key == "" {
+		if clientCA != "" {
+			return nil, fmt.Errorf("%w: --tls-client-ca needs --tls-cert and --tls-key", errUsage)
+		}
+		return nil, nil
+	}
+	tc, err := tlsconf.Server{CertFile: cert, KeyFile: key, ClientCAFile: clientCA}.Config()
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert, --tls-key, --tls-client-ca: %w", err)
+	}
+	return tc, nil
 }
 
 func parseDialect(bitmap, header string, maxFrame int) (wire.Dialect, error) {

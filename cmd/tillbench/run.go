@@ -16,7 +16,7 @@ type runCommand struct {
 }
 
 func (c *runCommand) Usage() string {
-	return `usage: tillbench run --registers-addrs A,B,C --admin-addrs X,Y,Z [--acqsim-admin H:P] [flags]
+	return `usage: tillbench run --registers-addrs A,B,C --admin-addrs X,Y,Z [--admin-cacert FILE] [--acqsim-admin H:P] [flags]
 
 Drives simulated registers (failover clients) against a running cluster
 in the named --scenario (closed loop by default, 2000 registers, 60 s),
@@ -59,6 +59,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	regAddrs := fs.String("registers-addrs", "", "comma-separated register addresses of the nodes (required)")
 	adminAddrs := fs.String("admin-addrs", "", "comma-separated admin API addresses of the nodes (required)")
 	token := fs.String("admin-token", os.Getenv("TILLGATE_ADMIN_TOKEN"), "bearer token of the admin APIs (default $TILLGATE_ADMIN_TOKEN)")
+	cacert := fs.String("admin-cacert", "", "CA certificate (PEM) of the admin APIs' HTTPS: --admin-addrs without a scheme are then https")
 	acqsim := fs.String("acqsim-admin", "", "admin address host:port of an acqsim running --strict; empty skips the acquirer's side of the checks")
 	lf := addLoadFlags(fs, "")
 	if err := fs.Parse(args); err != nil {
@@ -72,5 +73,6 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	o.RegisterAddrs, o.AdminAddrs, o.AdminToken, o.AcqsimAdmin = split(*regAddrs), split(*adminAddrs), *token, *acqsim
+	o.AdminCACert = *cacert
 	return verdict(bench.RunAgainst(ctx, o))
 }

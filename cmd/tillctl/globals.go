@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +19,9 @@ import (
 const globalsUsage = `  --endpoints A,B,C   admin addresses (host:port or URL); else $TILLCTL_ENDPOINTS, else the
                       config file, else 127.0.0.1:9101
   --token T           bearer token; else $TILLCTL_TOKEN, else the config file's token or token_file
-  --config FILE       JSON {"endpoints": [...], "token": "...", "token_file": "..."}
+  --cacert FILE       CA certificate (PEM) of the nodes' HTTPS admin API: endpoints without a
+                      scheme are then https://; else $TILLCTL_CACERT, else the config file's cacert
+  --config FILE       JSON {"endpoints": [...], "token": "...", "token_file": "...", "cacert": "..."}
                       (default ~/.config/tillctl.json, used when present)
   -o table|json       output: tables for people (default), JSON for scripts
   --timeout D         per request (default 10s)
@@ -30,6 +32,7 @@ type globals struct {
 	out       io.Writer
 	endpoints string
 	token     string
+	cacert    string
 	config    string
 	output    string
 	timeout   time.Duration
@@ -38,6 +41,7 @@ type globals struct {
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.endpoints, "endpoints", "", "comma-separated admin addresses")
 	fs.StringVar(&g.token, "token", "", "admin bearer token")
+	fs.StringVar(&g.cacert, "cacert", "", "CA certificate of the admin API's HTTPS")
 	fs.StringVar(&g.config, "config", "", "config file")
 	fs.StringVar(&g.output, "o", "table", "output: table or json")
 	fs.DurationVar(&g.timeout, "timeout", 10*time.Second, "per request")
@@ -76,6 +80,7 @@ type fileConfig struct {
 	Endpoints []string `json:"endpoints"`
 	Token     string   `json:"token"`
 	TokenFile string   `json:"token_file"`
+	CACert    string   `json:"cacert"`
 }
 
 // pool resolves endpoints and token: flag, then environment, then file.
@@ -102,11 +107,20 @@ func (g *globals) pool() (*pool, error) {
 		}
 		tok = strings.TrimSpace(string(b))
 	}
+	var tc *tls.Config
+	if ca := firstNonEmpty(g.cacert, os.Getenv("TILLCTL_CACERT"), fc.CACert); ca != "" {
+		if tc, err = adminapi.TLSConfig(ca); err != nil {
+			return nil, err
+		}
+	}
 	p := &pool{}
 	for _, e := range eps {
 		c := adminapi.NewClient(e)
+		if tc != nil {
+			c = adminapi.NewTLSClient(e, tc)
+		}
 		c.Token = tok
-		c.HTTP = &http.Client{Timeout: g.timeout}
+		c.HTTP.Timeout = g.timeout
 		p.clients = append(p.clients, c)
 	}
 	return p, nil
@@ -133,7 +147,7 @@ func (g *globals) loadConfig() (fileConfig, error) {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&fc); err != nil {
-		return fc, fmt.Errorf("config %s: %w (want {\"endpoints\": [...], \"token\": \"...\"})", path, err)
+		return fc, fmt.Errorf("config %s: %w (want {\"endpoints\": [...], \"token\": \"...\", \"cacert\": \"...\"})", path, err)
 	}
 	return fc, nil
 }

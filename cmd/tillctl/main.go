@@ -1,7 +1,8 @@
 // Command tillctl is the operator's CLI over the admin HTTP API of tillgate
 // nodes (package node/adminapi): cluster status, membership, Raft snapshots,
 // backups, transaction search and reports, business days (cutover,
-// settlement files, reconciliation) and register batches. It fails over between the
+// settlement files, reconciliation), register batches and the terminal
+// registry. It fails over between the
 // endpoints it is given and sends writes to the leader.
 package main
 
@@ -31,6 +32,7 @@ func commands(out io.Writer) map[string]cli.Command {
 		"backup":   &backupCommand{g: g()},
 		"day":      &dayCommand{g: g()},
 		"batch":    &batchCommand{g: g()},
+		"terminal": &terminalCommand{g: g()},
 	}
 }
 
@@ -81,6 +83,9 @@ Usage:
                                                reconcile with the acquirer's file (exit 1: not reconciled)
   tillctl batch list --terminal T              a register's batches and their totals
   tillctl batch close --terminal T --batch N   close a batch out of balance (operator resolution)
+  tillctl terminal list [--store S] [--merchant M] [--all]   the terminal registry
+  tillctl terminal add ID|FROM-TO --merchant M --store S     register terminals (a range in one command)
+  tillctl terminal block|unblock ID|FROM-TO                  refuse (or admit again) a terminal's requests
 
 Every command takes:
 ` + globalsUsage + `

@@ -17,6 +17,7 @@ import (
 	"github.com/tillgate/tillgate/internal/localcluster"
 	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/node/adminapi"
+	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -42,6 +43,9 @@ func startClusterSim(t *testing.T, n int) (*localcluster.Cluster, *sim.Sim) {
 	}
 	t.Cleanup(func() { cl.Close() })
 	if _, err := cl.WaitLeader(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.RegisterTerminals(30*time.Second, store.TerminalRange{From: "TERM0001", To: "TERM0009", Merchant: "MERCHANT0000001", Store: "store-1"}); err != nil {
 		t.Fatal(err)
 	}
 	return cl, s

@@ -27,20 +27,24 @@ type fileConfig struct {
 		RequireClientCert bool   `json:"require_client_cert"`
 	} `json:"register_tls"`
 	// AdminTokenFile holds the admin API's bearer token.
-	AdminTokenFile string     `json:"admin_token_file"`
-	Peers          []filePeer `json:"peers"`
-	Bootstrap      bool       `json:"bootstrap"`
-	CardKeyFile    string     `json:"card_key_file"`
-	HexBitmap      bool       `json:"hex_bitmap"`
-	ASCIIHeader    bool       `json:"ascii_header"`
-	MaxFrame       int        `json:"max_frame"`
-	IdleTimeout    duration   `json:"idle_timeout"`
-	MaxConns       int        `json:"max_conns"`
-	Acquirer       struct {
+	AdminTokenFile string `json:"admin_token_file"`
+	// AdminCertFile and AdminKeyFile make the admin API HTTPS.
+	AdminCertFile string     `json:"admin_cert_file"`
+	AdminKeyFile  string     `json:"admin_key_file"`
+	Peers         []filePeer `json:"peers"`
+	Bootstrap     bool       `json:"bootstrap"`
+	CardKeyFile   string     `json:"card_key_file"`
+	HexBitmap     bool       `json:"hex_bitmap"`
+	ASCIIHeader   bool       `json:"ascii_header"`
+	MaxFrame      int        `json:"max_frame"`
+	IdleTimeout   duration   `json:"idle_timeout"`
+	MaxConns      int        `json:"max_conns"`
+	Acquirer      struct {
 		Name    string   `json:"name"`
 		Addr    string   `json:"addr"`
 		Conns   int      `json:"conns"`
 		Timeout duration `json:"timeout"`
+		TLS     *fileTLS `json:"tls"`
 	} `json:"acquirer"`
 	// Acquirers replaces "acquirer" with several, routed by BIN.
 	Acquirers       []fileAcquirer `json:"acquirers"`
@@ -116,6 +120,8 @@ func loadConfig(path string, cfg *node.Config) error {
 	setStr(&cfg.RaftTLS.CAFile, f.Raft.TLS.CAFile)
 	setStr(&cfg.RaftTLS.CertFile, f.Raft.TLS.CertFile)
 	setStr(&cfg.RaftTLS.KeyFile, f.Raft.TLS.KeyFile)
+	setStr(&cfg.AdminCertFile, f.AdminCertFile)
+	setStr(&cfg.AdminKeyFile, f.AdminKeyFile)
 	if f.Peers != nil {
 		cfg.Peers = nil
 		for _, p := range f.Peers {
@@ -132,6 +138,9 @@ func loadConfig(path string, cfg *node.Config) error {
 	setStr(&cfg.Acquirer.Addr, f.Acquirer.Addr)
 	setInt(&cfg.Acquirer.Conns, f.Acquirer.Conns)
 	setDur(&cfg.Acquirer.Timeout, f.Acquirer.Timeout)
+	if f.Acquirer.TLS != nil {
+		cfg.Acquirer.TLS = f.Acquirer.TLS.client()
+	}
 	f.applyAcquirers(cfg)
 	setStr(&cfg.BusinessDay.Cutover, f.BusinessDay.Cutover)
 	setStr(&cfg.BusinessDay.TimeZone, f.BusinessDay.TimeZone)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/node"
 )
 
@@ -14,6 +15,19 @@ type fileAcquirer struct {
 	EchoInterval duration   `json:"echo_interval"`
 	MaxInFlight  int        `json:"max_in_flight"`
 	BINs         []fileBINs `json:"bins"`
+	TLS          *fileTLS   `json:"tls"`
+}
+
+// fileTLS is an acquirer's "tls": present, the link is TLS only.
+type fileTLS struct {
+	CAFile     string `json:"ca_file"`     // the acquirer's CA; empty: the system's roots
+	CertFile   string `json:"cert_file"`   // our client certificate, if the acquirer requires one
+	KeyFile    string `json:"key_file"`    // its key
+	ServerName string `json:"server_name"` // the name on the acquirer's certificate; empty: addr's host
+}
+
+func (t *fileTLS) client() *tlsconf.Client {
+	return &tlsconf.Client{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName}
 }
 
 type fileBINs struct {
@@ -55,6 +69,9 @@ func (f *fileConfig) applyAcquirers(cfg *node.Config) {
 			setInt(&ac.Conns, a.Conns)
 			setDur(&ac.Timeout, a.Timeout)
 			setDur(&ac.EchoInterval, a.EchoInterval)
+			if a.TLS != nil {
+				ac.TLS = a.TLS.client()
+			}
 			for _, r := range a.BINs {
 				ac.BINs = append(ac.BINs, node.BINRange{Low: r.Low, High: r.High})
 			}

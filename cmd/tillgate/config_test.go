@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/store"
 )
@@ -92,25 +93,6 @@ func TestPanhash(t *testing.T) {
 	}
 }
 
-// TestDeployConfigs: the shipped example configs load and validate, with
-// registers and Raft over TLS.
-func TestDeployConfigs(t *testing.T) {
-	for _, id := range []string{"node1", "node2", "node3"} {
-		cfg := node.DefaultConfig()
-		if err := loadConfig(filepath.Join("..", "..", "deploy", "config", id+".json"), &cfg); err != nil {
-			t.Fatal(err)
-		}
-		if err := cfg.Validate(); err != nil {
-			t.Fatalf("%s: %v", id, err)
-		}
-		want := node.RegisterTLSConfig{CertFile: "/etc/tillgate/tls/" + id + ".pem", KeyFile: "/etc/tillgate/tls/" + id + "-key.pem",
-			ClientCAFile: "/etc/tillgate/tls/ca.pem", RequireClientCert: true}
-		if cfg.ID != id || cfg.RegisterTLS != want || cfg.RaftTLS != (node.RaftTLSConfig{CAFile: want.ClientCAFile, CertFile: want.CertFile, KeyFile: want.KeyFile}) {
-			t.Fatalf("%s: register TLS %+v, Raft TLS %+v", id, cfg.RegisterTLS, cfg.RaftTLS)
-		}
-	}
-}
-
 // TestTLSConfigRefusals: half a TLS setting is refused, naming what to fix.
 func TestTLSConfigRefusals(t *testing.T) {
 	for body, want := range map[string]string{
@@ -127,6 +109,66 @@ func TestTLSConfigRefusals(t *testing.T) {
 		}
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", body, err, want)
+		}
+	}
+}
+
+func TestLoadConfigTLS(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "n.json")
+	os.WriteFile(path, []byte(`{"id":"n1","data_dir":"/d","card_key_file":"/k",
+		"admin_cert_file":"/tls/admin.crt","admin_key_file":"/tls/admin.key",
+		"acquirer":{"addr":"a:1","tls":{"ca_file":"/tls/acq-ca.pem"}},
+		"acquirers":[{"name":"visa","addr":"v:1","tls":{"ca_file":"/tls/visa-ca.pem","cert_file":"/tls/n1.crt","key_file":"/tls/n1.key","server_name":"host.visa.example"}},
+		             {"name":"mc","addr":"m:1"}]}`), 0o600)
+	cfg := node.DefaultConfig()
+	if err := loadConfig(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AdminCertFile != "/tls/admin.crt" || cfg.AdminKeyFile != "/tls/admin.key" {
+		t.Fatalf("admin TLS %q %q", cfg.AdminCertFile, cfg.AdminKeyFile)
+	}
+	if cfg.Acquirer.TLS == nil || cfg.Acquirer.TLS.CAFile != "/tls/acq-ca.pem" {
+		t.Fatalf("acquirer.tls %+v", cfg.Acquirer.TLS)
+	}
+	visa := cfg.Acquirers[0].TLS
+	if visa == nil || *visa != (tlsconf.Client{CAFile: "/tls/visa-ca.pem", CertFile: "/tls/n1.crt", KeyFile: "/tls/n1.key", ServerName: "host.visa.example"}) {
+		t.Fatalf("acquirers[0].tls %+v", visa)
+	}
+	if cfg.Acquirers[1].TLS != nil {
+		t.Fatalf("acquirers[1] without tls got %+v", cfg.Acquirers[1].TLS)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.AdminKeyFile = ""
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "admin_key_file") {
+		t.Fatalf("a certificate without a key: %v", err)
+	}
+}
+
+// The shipped example configs load and validate (files are read at start,
+// not here).
+func TestDeployConfigs(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "config", "*.json"))
+	if len(paths) == 0 {
+		t.Fatal("no deploy/config/*.json")
+	}
+	for _, p := range paths {
+		cfg := node.DefaultConfig()
+		if err := loadConfig(p, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if cfg.AdminCertFile == "" || cfg.Acquirer.TLS == nil {
+			t.Fatalf("%s: the example runs the admin API or the acquirer link in clear", p)
+		}
+		id := cfg.ID
+		want := node.RegisterTLSConfig{CertFile: "/etc/tillgate/tls/" + id + ".pem", KeyFile: "/etc/tillgate/tls/" + id + "-key.pem",
+			ClientCAFile: "/etc/tillgate/tls/ca.pem", RequireClientCert: true}
+		if cfg.RegisterTLS != want || cfg.RaftTLS != (node.RaftTLSConfig{CAFile: want.ClientCAFile, CertFile: want.CertFile, KeyFile: want.KeyFile}) {
+			t.Fatalf("%s: register TLS %+v, Raft TLS %+v: the example runs registers or Raft in clear", p, cfg.RegisterTLS, cfg.RaftTLS)
 		}
 	}
 }

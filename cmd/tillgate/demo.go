@@ -16,6 +16,7 @@ import (
 	"github.com/tillgate/tillgate/internal/localcluster"
 	"github.com/tillgate/tillgate/internal/pki"
 	"github.com/tillgate/tillgate/internal/regsim"
+	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -109,7 +110,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if certs != nil {
 		printTLS(certs, cl.Configs[0].RegisterAddr)
 	}
-	fmt.Printf("registers   %d simulated; Ctrl-C stops\n\n", *registers)
+	fmt.Printf("registers   %d simulated; Ctrl-C stops\n", *registers)
 
 	var fleet *regsim.Fleet
 	done := make(chan struct{})
@@ -123,9 +124,15 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 				return err
 			}
 		}
+		from, to := rc.Terminals()
+		if err := cl.RegisterTerminals(time.Minute, store.TerminalRange{From: from, To: to, Merchant: regsim.Merchant, Store: demoStore}); err != nil {
+			return err
+		}
+		fmt.Printf("terminals   %s-%s registered to merchant %s, store %s (tillctl terminal list)\n\n", from, to, regsim.Merchant, demoStore)
 		fleet = regsim.New(rc)
 		go func() { fleet.Run(runCtx); close(done) }()
 	} else {
+		fmt.Println()
 		close(done)
 	}
 	if *cutEvery > 0 {
@@ -140,7 +147,8 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// demoStore is the store the demo's register certificate names.
+// demoStore is the store the demo's terminals stand in, and the one its
+// register certificate names.
 const demoStore = "demo-store"
 
 // registerTLS is a register's TLS in the demo: the demo CA, and the

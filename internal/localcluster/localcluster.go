@@ -4,6 +4,7 @@
 package localcluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -205,6 +206,44 @@ func (c *Cluster) WaitLeader(timeout time.Duration) (int, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return -1, errors.New("localcluster: no leader elected")
+}
+
+// RegisterTerminals registers ranges of terminals at the active, waiting
+// up to timeout for one, and then until every running node has applied
+// them: a cluster starts with an empty registry and refuses the terminals
+// it does not know, and a test that reads a standby right after must find
+// them there.
+func (c *Cluster) RegisterTerminals(timeout time.Duration, ranges ...store.TerminalRange) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		i, err := c.WaitLeader(time.Until(deadline))
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		_, err = c.Nodes[i].AddTerminals(ctx, ranges...)
+		cancel()
+		switch {
+		case err == nil:
+			return c.waitApplied(c.Nodes[i].Store().AppliedIndex(), deadline)
+		case errors.Is(err, store.ErrInvalid) || time.Now().After(deadline):
+			return fmt.Errorf("localcluster: register terminals: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond) // the leader changed under the command: again at the next
+	}
+}
+
+// waitApplied waits until every running node has applied index.
+func (c *Cluster) waitApplied(index uint64, deadline time.Time) error {
+	for _, n := range c.Nodes {
+		for n != nil && n.Store().AppliedIndex() < index {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("localcluster: %s has not applied index %d", n.ID(), index)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 // Close stops every running node.

@@ -192,3 +192,23 @@ func (l Leaf) WritePEM(dir, name string) (Pair, error) {
 	}
 	return p, nil
 }
+
+// WriteFile writes the CA's certificate (not its key) to dir/name.crt,
+// for the peers that must trust it.
+func (ca *CA) WriteFile(dir, name string) (string, error) {
+	file := filepath.Join(dir, name+".crt")
+	if err := os.WriteFile(file, ca.CertPEM, 0o644); err != nil {
+		return "", fmt.Errorf("pki: write %s: %w", name, err)
+	}
+	return file, nil
+}
+
+// IssueFiles issues a certificate (see Issue) and writes it to
+// dir/name.crt and dir/name.key.
+func (ca *CA) IssueFiles(dir, name string, hosts ...string) (certFile, keyFile string, err error) {
+	leaf, err := ca.Issue(name, hosts...)
+	if err != nil {
+		return "", "", err
+	}
+	return leaf.WriteFiles(dir, name)
+}

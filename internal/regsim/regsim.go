@@ -90,6 +90,18 @@ type Fleet struct {
 	results []Result
 }
 
+// Merchant is the DE42 every simulated register sends: the merchant its
+// terminals must be registered to.
+const Merchant = "M00000000000001"
+
+// Terminals are the first and last terminal ids of the fleet, to register
+// before it runs: the nodes refuse terminals they do not know.
+func (c Config) Terminals() (from, to string) {
+	return terminalID(c.TerminalBase), terminalID(c.TerminalBase + max(c.Registers, 1) - 1)
+}
+
+func terminalID(n int) string { return fmt.Sprintf("T%07d", n) }
+
 // New returns a fleet; Run starts it.
 func New(cfg Config) *Fleet {
 	return &Fleet{cfg: cfg, codec: wire.NewCodec(cfg.Dialect)}
@@ -105,7 +117,7 @@ func (f *Fleet) Run(ctx context.Context) []Result {
 			defer wg.Done()
 			r := &register{
 				f:    f,
-				tid:  fmt.Sprintf("T%07d", f.cfg.TerminalBase+i),
+				tid:  terminalID(f.cfg.TerminalBase + i),
 				addr: f.cfg.Addrs[i%len(f.cfg.Addrs)],
 				rnd:  rand.New(rand.NewPCG(f.cfg.Seed, uint64(i))),
 			}
@@ -207,7 +219,7 @@ func (r *register) next() *wire.Message {
 		POSEntryMode:     "051",
 		POSCondition:     "00",
 		TerminalID:       r.tid,
-		MerchantID:       "M00000000000001",
+		MerchantID:       Merchant,
 		Currency:         "978",
 	}
 }

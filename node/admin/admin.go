@@ -1,7 +1,8 @@
 // Package admin is a node's admin HTTP API (cluster status and
 // membership, snapshots and backups, transaction search and reports,
-// business days and register batches, profiles), its Prometheus endpoint,
-// the probes, and the operator's status page. The API's types and a client
+// business days and register batches, the terminal registry, profiles),
+// its Prometheus endpoint, the probes, and the operator's status page. The
+// API's types and a client
 // are in node/adminapi. To add an endpoint: a handler method of Server in
 // the file of its group, its route in routes, its types in adminapi (and
 // the client's method there), and a test in node/admin_test.go.
@@ -10,6 +11,7 @@ package admin
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,6 +68,7 @@ type DayState interface {
 type State interface {
 	TxnState
 	DayState
+	TerminalState
 	SAFStats() (map[string]store.SAFStat, error)
 }
 
@@ -102,6 +105,8 @@ type Config struct {
 	// Token is the bearer token the API requires (all of it but the probes,
 	// /metrics and the status page); empty leaves it open.
 	Token string
+	// TLS, if set, serves HTTPS only (its certificate is the node's).
+	TLS *tls.Config
 
 	Raft      Raft
 	State     State
@@ -130,6 +135,14 @@ type Server struct {
 	srv *http.Server
 }
 
+// Timeouts of the admin HTTP server. A request's body (a settlement
+// file to reconcile) must arrive within readTimeout.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = time.Minute
+	idleTimeout       = 2 * time.Minute
+)
+
 // adminOpTimeout bounds the membership changes and snapshots an admin
 // request starts.
 const adminOpTimeout = 30 * time.Second
@@ -144,9 +157,24 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
-	s.srv = &http.Server{Handler: requireToken(cfg.Token, s.routes()), ReadHeaderTimeout: 5 * time.Second}
+	s.srv = &http.Server{
+		Handler: requireToken(cfg.Token, s.routes()),
+		// A client that trickles its request (or, over TLS, its
+		// handshake) or idles on a kept-alive connection holds no more
+		// than these. No write timeout: a backup streams as long as the
+		// state is big.
+		ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, IdleTimeout: idleTimeout,
+		TLSConfig: cfg.TLS,
+		// TLS handshake errors (a plain HTTP client, an untrusted
+		// certificate) are the http package's own log lines.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return s.srv.Serve(ln) }
+		if cfg.TLS != nil {
+			serve = func() error { return s.srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cfg.Fail(fmt.Errorf("admin listener: %w", err))
 		}
 	}()
@@ -179,6 +207,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /txns/{id}", s.txn)
 	mux.HandleFunc("GET /reports", s.report)
 	s.dayRoutes(mux)
+	s.terminalRoutes(mux)
 	// The status page: no token (openPaths).
 	docs := statusDocs{cfg: &s.cfg}
 	mux.HandleFunc("GET /{$}", servePage)

@@ -3,6 +3,7 @@ package adminapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tillgate/tillgate/internal/tlsconf"
 )
 
 // Client talks to one node's admin API.
@@ -33,6 +36,30 @@ func NewClient(addr string) *Client {
 		base = "http://" + base
 	}
 	return &Client{Base: base, HTTP: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// TLSConfig is the client side of admin APIs served over HTTPS whose
+// certificates are issued by a CA of caFile (PEM); TLS 1.2 at least.
+func TLSConfig(caFile string) (*tls.Config, error) {
+	tc, err := tlsconf.Client{CAFile: caFile}.Config()
+	if err != nil {
+		return nil, fmt.Errorf("adminapi: --cacert: %w", err)
+	}
+	return tc, nil
+}
+
+// NewTLSClient is NewClient for a node whose admin API serves HTTPS: an
+// address without a scheme means https://, and the node's certificate is
+// verified with tc (TLSConfig; nil: the system's roots).
+func NewTLSClient(addr string, tc *tls.Config) *Client {
+	if !strings.Contains(addr, "://") {
+		addr = "https://" + addr
+	}
+	c := NewClient(addr)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	c.HTTP.Transport = tr
+	return c
 }
 
 // APIError is a non-2xx answer of a node.
@@ -79,7 +106,26 @@ type UnreachableError struct {
 }
 
 func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("node %s: %s %s: no answer: %v (is the node running, and is this its admin_addr?)", e.Node, e.Method, e.Path, e.Err)
+	return fmt.Sprintf("node %s: %s %s: no answer: %v (%s)", e.Node, e.Method, e.Path, e.Err, e.hint())
+}
+
+// hint says what to check: the certificate when TLS failed, else the
+// address.
+func (e *UnreachableError) hint() string {
+	if strings.Contains(e.Err.Error(), "server gave HTTP response to HTTPS client") {
+		return "the node serves plain HTTP: use an http:// address, or give the node admin_cert_file and admin_key_file"
+	}
+	switch tlsconf.Reason(e.Err) {
+	case tlsconf.ReasonUnknownAuthority:
+		return "the node's certificate is not issued by a CA of --cacert: check --cacert"
+	case tlsconf.ReasonServerName:
+		return "the node's certificate is not for this address: use a name or IP address it was issued for"
+	case tlsconf.ReasonExpired:
+		return "the node's certificate is expired or not valid yet: renew it, or check the clock"
+	case tlsconf.ReasonBadCertificate:
+		return "the node's certificate cannot be used for a TLS server"
+	}
+	return "is the node running, and is this its admin_addr?"
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
@@ -162,6 +208,20 @@ func (c *Client) Report(ctx context.Context, q ReportQuery) (Report, error) {
 	setIf(v, "day", q.Day)
 	setIf(v, "type", q.Type)
 	return r, c.do(ctx, http.MethodGet, "/reports?"+v.Encode(), nil, &r)
+}
+
+// Metrics fetches GET /metrics (the Prometheus text format).
+func (c *Client) Metrics(ctx context.Context) ([]byte, error) {
+	resp, err := c.send(ctx, c.httpClient(), http.MethodGet, "/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, &UnreachableError{Node: c.Base, Method: http.MethodGet, Path: "/metrics", Err: err}
+	}
+	return b, nil
 }
 
 // Backup streams a consistent copy of the node's state (a bbolt file, GET
@@ -285,6 +345,9 @@ func (c *Client) exec(hc *http.Client, req *http.Request) (*http.Response, error
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if json.Unmarshal(b, &e.Body) != nil || e.Body.Error == "" {
 		e.Body = Error{Error: strings.TrimSpace(string(b))}
+	}
+	if strings.Contains(e.Body.Error, "HTTP request to an HTTPS server") {
+		e.Body.Hint = "the node serves HTTPS: use an https:// address, or --cacert with its CA"
 	}
 	return nil, e
 }

@@ -19,13 +19,20 @@ import (
 // active or the next, gets the first answer.
 func (p *Pipeline) batchRequest(ctx context.Context, req *wire.Message) *wire.Message {
 	v := p.cfg.Views.Current()
+	var refusal *wire.Message
 	if !v.Leader {
+		if req, refusal = p.admit(ctx, req, v); req == nil {
+			return refusal
+		}
 		return p.relayToActive(ctx, req, false)
 	}
 	if !v.Serving {
 		if v = p.cfg.Views.WaitServing(ctx); v == nil {
 			return p.notProcessed(req, p.cfg.Views.Current())
 		}
+	}
+	if req, refusal = p.admit(ctx, req, v); req == nil {
+		return refusal
 	}
 	cmd, rc := batchCmd(req, time.Now().UnixNano())
 	if rc != "" {

@@ -21,6 +21,8 @@ type metrics struct {
 	relayDuration  prometheus.Histogram
 	standIn        *prometheus.CounterVec
 	batches        *prometheus.CounterVec
+	// terminalRefusals counts requests the terminal registry refused.
+	terminalRefusals *prometheus.CounterVec
 }
 
 // Buckets of the pipeline's duration histograms: 0.5 ms .. 16 s.
@@ -47,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "tillgate_repeats_joined_total", Help: "Repeats that arrived while their original was in progress and waited for it.",
 		}),
 		carriedOn: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tillgate_carried_on_total", Help: "Requests whose outcome this node lost with its leadership, handed on to the next active as repeats.",
+			Name: "tillgate_carried_on_total", Help: "Requests whose outcome this node lost with its leadership, or with the active it relayed them to, handed on to the next active as repeats.",
 		}),
 		acquirer: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "tillgate_acquirer_duration_seconds", Help: "Round trip to the acquirer.", Buckets: buckets,
@@ -64,9 +66,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tillgate_batch_requests_total", Help: "Register batch requests answered (0500 totals, 0320 uploads) by MTI and response code; 95 is a batch out of balance.",
 		}, []string{"mti", "rc"}),
+		terminalRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tillgate_terminal_refusals_total", Help: "Requests refused by the terminal registry, by reason: unknown, blocked, store (a client certificate of another store) and merchant (answered 58, 58, 58, 03 by the active; a standby relays all but store, which it answers NP), error (the state could not be read: not answered).",
+		}, []string{"reason"}),
 	}
 	reg.MustRegister(m.transactions, m.acquirerErrors, m.notProcessed, m.relayed, m.unanswered, m.repeatsWaited,
-		m.carriedOn, m.acquirer, m.commit, m.relayDuration, m.standIn, m.batches)
+		m.carriedOn, m.acquirer, m.commit, m.relayDuration, m.standIn, m.batches, m.terminalRefusals)
 	// Series of the fixed label sets exist from the start, at 0, so that
 	// rate() and alerts see the first event and dashboards show a 0, not
 	// "no data" (deploy/prometheus/alerts.yml).
@@ -75,6 +80,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	for _, r := range []string{relayAnswered, relayNoActive, relayNotSent, relayInFlight, relayUnknown} {
 		m.relayed.WithLabelValues(r)
+	}
+	for _, r := range []string{refusedUnknown, refusedBlocked, refusedStore, refusedMerchant, refusedError} {
+		m.terminalRefusals.WithLabelValues(r)
 	}
 	for _, l := range [][2]string{{wire.MTIReconcile, wire.RCApproved}, {wire.MTIReconcile, wire.RCReconcileError}, {wire.MTIBatchUpload, wire.RCApproved}} {
 		m.batches.WithLabelValues(l[0], l[1])

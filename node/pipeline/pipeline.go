@@ -1,6 +1,7 @@
 // Package pipeline is the authorization path of a node: Handle answers one
-// decoded, validated register request. On the active it checks for a
-// duplicate, commits the INTENT, asks the acquirer (or stands in), commits
+// decoded, validated register request. Where the request enters, it
+// admits it through the terminal registry (admit.go). On the active it
+// checks for a duplicate, commits the INTENT, asks the acquirer (or stands in), commits
 // the OUTCOME with whatever is owed to the acquirer, and answers; on a
 // standby it relays the request to the active. It owns the in-flight calls
 // (one per identity), the resolution of committed INTENTs that the takeover
@@ -29,6 +30,9 @@ import (
 type Log interface {
 	// Apply commits cmd and returns what the state machine made of it.
 	Apply(ctx context.Context, cmd []byte) (any, error)
+	// Barrier returns once this node, still the leader, has applied
+	// everything committed before it.
+	Barrier(ctx context.Context) error
 }
 
 // State is what the pipeline reads of the replicated state: store.Store.
@@ -36,6 +40,9 @@ type State interface {
 	Get(id string) (*store.Txn, bool, error)
 	StandInCard(day string, panHash []byte) (store.Sum, error)
 	StandInOpen(acquirer string) (store.Sum, error)
+	// Terminal is the registry's record of a terminal (ok false: not
+	// registered).
+	Terminal(id string) (t store.Terminal, ok bool, err error)
 }
 
 // Acquirers are the acquirer hosts: upstream.Set.

@@ -23,20 +23,34 @@ const (
 	SourceStandIn   = "stand-in" // approved by this cluster while the acquirer was out
 )
 
-// transact runs the authorization path for one financial identity.
-// proposed says that this node may already have proposed the request's
+// transact runs the authorization path for one financial identity, once
+// the terminal registry admits it (admit). proposed says that this node may already have proposed the request's
 // INTENT (repeatAtNextActive hands such a request on): then the register
 // must never be told "not processed", which would let it skip its
-// reversal.
+// reversal; it was admitted when it was first handled.
 func (p *Pipeline) transact(ctx context.Context, req *wire.Message, proposed bool) *wire.Message {
 	v := p.cfg.Views.Current()
 	if !v.Leader {
+		if !proposed {
+			var refusal *wire.Message
+			if req, refusal = p.admit(ctx, req, v); req == nil {
+				return refusal
+			}
+		}
 		return p.relayToActive(ctx, req, proposed)
 	}
 	if !v.Serving {
 		lost := v
 		if v = p.cfg.Views.WaitServing(ctx); v == nil {
 			return p.repeatAtNextActive(ctx, req, lost, proposed)
+		}
+	}
+	if !proposed {
+		// Serving: the state holds every INTENT an earlier term committed,
+		// which admit's look at the record relies on.
+		var refusal *wire.Message
+		if req, refusal = p.admit(ctx, req, v); req == nil {
+			return refusal
 		}
 	}
 	key := req.Key()
@@ -81,7 +95,8 @@ func (w *acquirerWait) add(d time.Duration) {
 const nextActivePoll = 20 * time.Millisecond
 
 // repeatAtNextActive is the carry-on: it handles a request that got no
-// answer while this node led in the term of lost. If the node has lost that
+// answer while this node led in the term of lost, or that it relayed in that
+// term to an active that did not answer. If the node has lost that
 // leadership since (a new term or a follower now), the request's outcome is
 // unknown here: instead of leaving the register to wait for its attempt
 // timeout and repeat, it waits for the next active and hands the request on
@@ -128,7 +143,15 @@ func (p *Pipeline) transactOwned(ctx context.Context, req *wire.Message, key str
 		if t.Status != store.StatusPending {
 			return t, SourceDuplicate
 		}
-		// An INTENT of an earlier term the takeover has not reached yet.
+		// An INTENT of an earlier term the takeover has not reached yet,
+		// or one whose OUTCOME this node has not applied.
+		if t, err = p.current(ctx, key); err != nil || t == nil {
+			p.log.Warn("repeat of an open intent not resolved", logkey.Txn, key, logkey.Err, err)
+			return nil, ""
+		}
+		if t.Status != store.StatusPending {
+			return t, SourceDuplicate
+		}
 		return p.resolve(ctx, t, nil, true, wait), SourceAcquirer
 	}
 	return p.transactNew(ctx, req, key, wait)

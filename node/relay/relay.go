@@ -6,12 +6,12 @@ package relay
 
 import (
 	"context"
-	"crypto/tls"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/node/internal/logkey"
 	"github.com/tillgate/tillgate/node/leadership"
 	"github.com/tillgate/tillgate/wire"
@@ -46,7 +46,7 @@ type Config struct {
 	Dialect wire.Dialect
 	// TLS, if set, is how to dial the active's register port when the
 	// nodes' register listeners speak TLS.
-	TLS    *tls.Config
+	TLS    *tlsconf.Client
 	Views  Views
 	Logger *slog.Logger
 }

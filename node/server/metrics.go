@@ -30,7 +30,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		}),
 		handshakeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tillgate_register_tls_handshake_failures_total",
-			Help: "Register TLS handshakes that failed, by reason (timeout, not_tls, no_client_cert, bad_client_cert, client_alert, version, cipher, closed, other).",
+			Help: "Register TLS handshakes that failed, by reason (no_client_cert, unknown_authority, server_name, expired, bad_certificate, refused_by_peer, not_tls, timeout, closed, other).",
 		}, []string{"reason"}),
 		deadlineClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tillgate_register_connections_deadline_closed_total",

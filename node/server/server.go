@@ -55,6 +55,10 @@ type Config struct {
 	// FrameTimeout bounds a frame on a TLS connection from its first byte
 	// to its last (default 10 s): a half-sent frame is closed and counted.
 	FrameTimeout time.Duration
+	// Nodes are the cluster's node ids: a verified client certificate
+	// whose CommonName is one of them is that node (a standby relaying),
+	// not a register of a store.
+	Nodes []string
 
 	Handler Handler
 	Refuser Refuser

@@ -4,14 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"net"
-	"os"
+	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/node/internal/logkey"
 	"github.com/tillgate/tillgate/node/internal/peer"
 	"github.com/tillgate/tillgate/wire"
@@ -177,7 +176,12 @@ func (c *tlsConn) handshake() bool {
 	_ = c.nc.SetWriteDeadline(time.Time{})
 	st := c.tc.ConnectionState()
 	if len(st.VerifiedChains) > 0 {
-		c.id.Store = st.PeerCertificates[0].Subject.CommonName
+		cn := st.PeerCertificates[0].Subject.CommonName
+		if slices.Contains(s.cfg.Nodes, cn) {
+			c.id.Node = cn
+		} else {
+			c.id.Store = cn
+		}
 	}
 	return true
 }
@@ -260,35 +264,18 @@ func (c *tlsConn) remote() string { return c.id.Addr }
 
 func (c *tlsConn) identity() peer.Identity { return c.id }
 
-// HandshakeReasons are the reasons handshake failures are counted by.
-var HandshakeReasons = []string{"timeout", "not_tls", "no_client_cert", "bad_client_cert", "client_alert", "version", "cipher", "closed", "other"}
+// HandshakeReasons are the reasons handshake failures are counted by:
+// no_client_cert, and tlsconf's.
+var HandshakeReasons = append([]string{reasonNoClientCert}, tlsconf.Reasons...)
+
+// reasonNoClientCert: a register without a certificate where one is
+// required (tlsconf cannot tell it from other failures).
+const reasonNoClientCert = "no_client_cert"
 
 // handshakeReason names why a handshake failed, for the metric.
 func handshakeReason(err error) string {
-	var (
-		ne  net.Error
-		rhe tls.RecordHeaderError
-		cve *tls.CertificateVerificationError
-		oe  *net.OpError
-	)
-	msg := err.Error()
-	switch {
-	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):
-		return "timeout"
-	case errors.As(err, &rhe):
-		return "not_tls" // plain TCP, or anything else that is not a TLS record
-	case strings.Contains(msg, "didn't provide a certificate"):
-		return "no_client_cert"
-	case errors.As(err, &cve):
-		return "bad_client_cert"
-	case errors.As(err, &oe) && oe.Op == "remote error":
-		return "client_alert" // the register refused us: our certificate, most likely
-	case strings.Contains(msg, "unsupported versions"), strings.Contains(msg, "protocol version"):
-		return "version"
-	case strings.Contains(msg, "no cipher suite"):
-		return "cipher"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, net.ErrClosed):
-		return "closed"
+	if strings.Contains(err.Error(), "didn't provide a certificate") {
+		return reasonNoClientCert
 	}
-	return "other"
+	return tlsconf.Reason(err)
 }

@@ -275,7 +275,7 @@ func TestTLSRequiresClientCert(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "unknown certificate authority") {
 		t.Fatalf("another CA's certificate: %v, want unknown certificate authority", err)
 	}
-	waitCount(t, s.metrics.handshakeFailures.WithLabelValues("bad_client_cert"), 1)
+	waitCount(t, s.metrics.handshakeFailures.WithLabelValues("unknown_authority"), 1)
 	select {
 	case id := <-s.pipe.seen:
 		t.Fatalf("the pipeline saw a request from %+v", id)
@@ -295,6 +295,24 @@ func TestTLSOptionalClientCert(t *testing.T) {
 	defer tc.Close()
 	roundTrip(t, tc, frameOf(t, signOn))
 	if id := <-s.pipe.seen; id.Store != "" || !id.TLS {
+		t.Fatalf("pipeline saw %+v", id)
+	}
+}
+
+// TestTLSNodeCertificate: a certificate naming one of the cluster's nodes
+// is that node (a standby relaying), not a store.
+func TestTLSNodeCertificate(t *testing.T) {
+	c := newCerts(t)
+	s := startServer(t, func(cfg *Config) { cfg.TLS, cfg.Nodes = c.serverTLS(t, true), []string{"node1", "node2"} })
+	cfg := c.client(false)
+	cfg.Certificates = []tls.Certificate{c.node}
+	tc, err := tls.Dial("tcp", s.Addr(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	roundTrip(t, tc, frameOf(t, signOn))
+	if id := <-s.pipe.seen; id != (peer.Identity{Addr: tc.LocalAddr().String(), TLS: true, Node: "node1"}) {
 		t.Fatalf("pipeline saw %+v", id)
 	}
 }

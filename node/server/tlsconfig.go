@@ -2,10 +2,10 @@ package server
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
+
+	"github.com/tillgate/tillgate/internal/tlsconf"
 )
 
 // TLSFiles is the register listener's TLS, as files: with a certificate
@@ -39,58 +39,18 @@ func (f TLSFiles) Validate() error {
 	return nil
 }
 
-// Load reads the files into the listener's tls.Config: TLS 1.2 at least
-// (1.3 is preferred: Go picks the highest both sides have), and for 1.2
-// only ECDHE key exchange with AEAD ciphers (1.3's suites are all of that
-// kind and not configurable).
+// Load reads the files into the listener's tls.Config, with tlsconf's
+// policy (TLS 1.2 at least, 1.3 preferred, modern suites).
 func (f TLSFiles) Load() (*tls.Config, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	cert, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
+	cfg, err := tlsconf.Server{CertFile: f.CertFile, KeyFile: f.KeyFile, ClientCAFile: f.ClientCAFile}.Config()
 	if err != nil {
-		return nil, fmt.Errorf("register_tls: certificate %s, key %s: %w", f.CertFile, f.KeyFile, err)
+		return nil, fmt.Errorf("register_tls: %w", err)
 	}
-	cfg := &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
-		CipherSuites: ModernSuites(),
-		ClientAuth:   tls.NoClientCert,
-	}
-	if f.ClientCAFile != "" {
-		if cfg.ClientCAs, err = LoadCAs(f.ClientCAFile); err != nil {
-			return nil, fmt.Errorf("register_tls: client_ca_file: %w", err)
-		}
+	if f.ClientCAFile != "" && !f.RequireClientCert {
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
-		if f.RequireClientCert {
-			cfg.ClientAuth = tls.RequireAndVerifyClientCert
-		}
 	}
 	return cfg, nil
-}
-
-// ModernSuites are the TLS 1.2 cipher suites tillgate accepts: forward
-// secret (ECDHE) and authenticated encryption (GCM, ChaCha20-Poly1305).
-func ModernSuites() []uint16 {
-	return []uint16{
-		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-	}
-}
-
-// LoadCAs reads a PEM file of CA certificates into a pool.
-func LoadCAs(file string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", file)
-	}
-	return pool, nil
 }

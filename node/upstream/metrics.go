@@ -24,6 +24,7 @@ type linkCollector struct {
 	set                                            *Set
 	up, conns, connsConfigured, sent, answered     *prometheus.Desc
 	timeouts, late, reconnects, echoes, linkErrors *prometheus.Desc
+	tlsFailures                                    *prometheus.Desc
 }
 
 func newLinkCollector(s *Set) *linkCollector {
@@ -48,12 +49,15 @@ func newLinkCollector(s *Set) *linkCollector {
 		linkErrors: desc("tillgate_acquirer_link_errors_total",
 			"Acquirer link failures by kind: lost (connection went away under a request), unavailable (no connection, never written), echo_failure, malformed (undecodable answer). Timeouts are in tillgate_acquirer_link_timeouts_total.",
 			"kind"),
+		tlsFailures: desc("tillgate_acquirer_link_tls_failures_total",
+			"Failed TLS handshakes with the acquirer (or its refusal right after one), by reason: unknown_authority (check ca_file), server_name, expired, bad_certificate, refused_by_peer (our client certificate), not_tls, closed, timeout, other. Only for acquirers with tls.",
+			"reason"),
 	}
 }
 
 func (c *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.up, c.conns, c.connsConfigured, c.sent, c.answered,
-		c.timeouts, c.late, c.reconnects, c.echoes, c.linkErrors} {
+		c.timeouts, c.late, c.reconnects, c.echoes, c.linkErrors, c.tlsFailures} {
 		ch <- d
 	}
 }
@@ -89,5 +93,8 @@ func (c *linkCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.linkErrors, s.Unavailable, name, linkErrUnavailable)
 		counter(c.linkErrors, s.EchoFailures, name, linkErrEcho)
 		counter(c.linkErrors, s.Malformed, name, linkErrMalformed)
+		for reason, n := range s.TLSFailures {
+			counter(c.tlsFailures, n, name, reason)
+		}
 	}
 }

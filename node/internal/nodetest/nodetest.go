@@ -55,7 +55,39 @@ func Start(t testing.TB) *Rig {
 	r.openState(t, dir)
 	r.openAcquirers(t, s.Addr())
 	r.waitLeader(t)
+	r.Register(t, store.TerminalRange{From: Terminal, Merchant: Merchant, Store: Store})
 	return r
+}
+
+// The terminal the rig registers (its INTENTs are of it), with its
+// merchant and store.
+const (
+	Terminal = "TSWEEP01"
+	Merchant = "MERCHANT0000001"
+	Store    = "store-1"
+)
+
+// Register adds terminals to the registry.
+func (r *Rig) Register(t testing.TB, ranges ...store.TerminalRange) {
+	t.Helper()
+	r.apply(t, store.TerminalsAddCmd(time.Now().UnixNano(), ranges...))
+}
+
+// Block blocks (or unblocks) terminal id.
+func (r *Rig) Block(t testing.TB, id string, blocked bool) {
+	t.Helper()
+	r.apply(t, store.TerminalsBlockCmd(store.TerminalRange{From: id}, blocked, time.Now().UnixNano()))
+}
+
+func (r *Rig) apply(t testing.TB, cmd []byte) {
+	t.Helper()
+	res, err := r.Raft.Apply(context.Background(), cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr, ok := res.(store.Result); !ok || rr.Err != nil {
+		t.Fatalf("apply: %+v", res)
+	}
 }
 
 func (r *Rig) openState(t testing.TB, dir string) {

@@ -13,8 +13,13 @@ type Identity struct {
 	// TLS says the connection is TLS.
 	TLS bool
 	// Store is the store a verified client certificate names (its
-	// Subject CommonName); "" without a client certificate.
+	// Subject CommonName); "" without a client certificate, or when the
+	// certificate is a node's.
 	Store string
+	// Node is the cluster node a verified client certificate names (its
+	// CommonName is a peer's id): a standby relaying a register's
+	// request, having checked the register's own certificate itself.
+	Node string
 }
 
 type ctxKey struct{}
