@@ -21,6 +21,7 @@ import (
 
 	"github.com/tillgate/tillgate/internal/faultnet"
 	"github.com/tillgate/tillgate/internal/pki"
+	"github.com/tillgate/tillgate/loadtest"
 	"github.com/tillgate/tillgate/node/adminapi"
 )
 
@@ -93,7 +94,7 @@ func startProcCluster(ctx context.Context, o *LocalOptions) (*procCluster, error
 		}
 	}
 	if o.TLS {
-		if p.certs, err = pki.WriteCluster(filepath.Join(p.dir, "tls"), "bench-store", p.ids); err != nil {
+		if p.certs, err = pki.WriteCluster(filepath.Join(p.dir, "tls"), loadtest.Store, p.ids); err != nil {
 			return nil, fmt.Errorf("bench: certificates: %w", err)
 		}
 	}
