@@ -70,9 +70,10 @@ type LocalOptions struct {
 	ReadyTimeout time.Duration
 	// NodeLogLevel is the nodes' --log-level (default warn).
 	NodeLogLevel string
-	// TLS runs the registers over TLS (a register certificate required)
-	// and Raft over mutual TLS, with a CA and certificates made for the
-	// run in Dir/tls.
+	// TLS runs every link over TLS, with a CA and certificates made for
+	// the run in Dir/tls: the registers (a register certificate
+	// required), Raft (mutual), the nodes' links to acqsim (a client
+	// certificate required) and the admin APIs (HTTPS).
 	TLS bool
 
 	// scenario is Chaos's; netFaults says that a fault needs faultnet;
@@ -139,6 +140,7 @@ func RunLocal(ctx context.Context, lo LocalOptions) (*Result, error) {
 	lo.Load.RegisterAddrs, lo.Load.AdminAddrs, lo.Load.AcqsimAdmin = p.reg, p.adm, p.acqAdm
 	if p.certs != nil {
 		f := p.certs
+		lo.Load.AdminCACert = f.CA
 		if lo.Load.TLS, err = (failover.TLSFiles{CAFile: f.CA, CertFile: f.Register.Cert, KeyFile: f.Register.Key}).Load(); err != nil {
 			p.stopAll()
 			return nil, fmt.Errorf("bench: the registers' TLS: %w", err)
@@ -148,7 +150,7 @@ func RunLocal(ctx context.Context, lo LocalOptions) (*Result, error) {
 		p.stopAll()
 		return nil, err
 	}
-	lo.progressf("cluster of %d node(s) and acqsim up in %s: registers %v%s", lo.Nodes, lo.Dir, p.reg, map[bool]string{true: " over TLS, Raft over mutual TLS"}[lo.TLS])
+	lo.progressf("cluster of %d node(s) and acqsim up in %s: registers %v%s", lo.Nodes, lo.Dir, p.reg, map[bool]string{true: "; every link over TLS (registers, Raft, acqsim, admin)"}[lo.TLS])
 	// The harness itself too: its registers share the machine's CPUs.
 	pids := func() map[string]int { m := p.pids(); m["tillbench"] = os.Getpid(); return m }
 	h := hooks{resources: procSource{pids: pids}, faults: lo.faults(p, fe), local: lo.json(), atRest: p.atRest()}

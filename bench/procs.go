@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -94,8 +95,12 @@ func startProcCluster(ctx context.Context, o *LocalOptions) (*procCluster, error
 		}
 	}
 	if o.TLS {
-		if p.certs, err = pki.WriteCluster(filepath.Join(p.dir, "tls"), loadtest.Store, p.ids); err != nil {
+		// acqsim's certificate too: every link is TLS.
+		if p.certs, err = pki.WriteCluster(filepath.Join(p.dir, "tls"), loadtest.Store, append(slices.Clone(p.ids), "acqsim")); err != nil {
 			return nil, fmt.Errorf("bench: certificates: %w", err)
+		}
+		if p.adminTLS, err = adminapi.TLSConfig(p.certs.CA); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
 		}
 	}
 	if err := p.startAcqsim(o.AcqsimLatency); err != nil {
@@ -130,9 +135,15 @@ const (
 // duplicate transmission is answered 94, a reversal of an unknown original
 // 25, and a link that leaves the host's own echo unanswered is closed.
 func (p *procCluster) startAcqsim(latency string) error {
-	return p.spawn("acqsim", p.acqsim, "serve", "--listen", p.acqAddr, "--admin", p.acqAdm,
+	args := []string{"serve", "--listen", p.acqAddr, "--admin", p.acqAdm,
 		"--data", filepath.Join(p.dir, "acqsim"), "--latency", latency, "--log-level", "warn",
-		"--strict", "--echo-every", acqsimEchoEvery.String(), "--echo-timeout", acqsimEchoTimeout.String())
+		"--strict", "--echo-every", acqsimEchoEvery.String(), "--echo-timeout", acqsimEchoTimeout.String()}
+	if p.certs != nil {
+		// The nodes' links to it over TLS, a node certificate required.
+		a := p.certs.Nodes["acqsim"]
+		args = append(args, "--tls-cert", a.Cert, "--tls-key", a.Key, "--tls-client-ca", p.certs.CA)
+	}
+	return p.spawn("acqsim", p.acqsim, args...)
 }
 
 // atRest are the cluster's own files: every node's data dir and log, to
@@ -232,8 +243,10 @@ func (p *procCluster) writeConfigs(ctx context.Context) error {
 	return nil
 }
 
-// tlsConfig adds node id's register and Raft TLS to its config, its key
-// and certificate owned by its user.
+// tlsConfig makes every link of node id TLS: its register port (a
+// register certificate required), Raft (mutual), its link to acqsim (a
+// client certificate) and its admin API (HTTPS), with its certificate and
+// key, owned by its user.
 func (p *procCluster) tlsConfig(id string, cfg, raft map[string]any) error {
 	if p.certs == nil {
 		return nil
@@ -244,8 +257,11 @@ func (p *procCluster) tlsConfig(id string, cfg, raft map[string]any) error {
 			return err
 		}
 	}
+	mutual := map[string]string{"ca_file": p.certs.CA, "cert_file": nf.Cert, "key_file": nf.Key}
 	cfg["register_tls"] = map[string]any{"cert_file": nf.Cert, "key_file": nf.Key, "client_ca_file": p.certs.CA, "require_client_cert": true}
-	raft["tls"] = map[string]string{"ca_file": p.certs.CA, "cert_file": nf.Cert, "key_file": nf.Key}
+	raft["tls"] = mutual
+	cfg["acquirer"].(map[string]any)["tls"] = mutual
+	cfg["admin_cert_file"], cfg["admin_key_file"] = nf.Cert, nf.Key
 	return nil
 }
 

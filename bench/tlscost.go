@@ -10,7 +10,7 @@ import (
 
 // RunLocalTLSCost measures what TLS costs: lo twice, back to back, each on
 // a cluster of its own with the same load and seed, first plain, then
-// with registers and Raft over TLS (Dir/plain and Dir/tls, reports in
+// with every link over TLS (Dir/plain and Dir/tls, reports in
 // OutDir/plain and OutDir/tls when set). It prints the two side by side
 // and returns both results (nil for a run that did not finish).
 func RunLocalTLSCost(ctx context.Context, lo LocalOptions) (plain, secure *Result, err error) {

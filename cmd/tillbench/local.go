@@ -45,9 +45,10 @@ at half of --duration, for D, then heals. It needs root and iptables
 a user of its own (tgnode1..N, created if missing) so that iptables can
 tell the nodes' traffic apart; without them the flag is refused.
 
---tls runs the registers over TLS (a register certificate required) and
-Raft over mutual TLS, with a CA and certificates made for the run in the
-work dir's tls/. --tls-cost runs the load twice, back to back, each on a
+--tls runs every link over TLS, with a CA and certificates made for the
+run in the work dir's tls/: the registers (a register certificate
+required), Raft (mutual), the nodes' links to acqsim (a client
+certificate required) and the admin APIs (HTTPS). --tls-cost runs the load twice, back to back, each on a
 cluster of its own with the same seed: plain, then --tls; it prints
 both summaries and then the two side by side (throughput, p50-p99.9).
 The cost of TLS at 2,000 registers, closed loop:
@@ -83,7 +84,7 @@ func (c *localCommand) Run(ctx context.Context, args []string) error {
 	flapping := fs.Duration("chaos-flapping", bench.DefaultChaosFlapping, "--chaos flapping: how long to cut and heal")
 	nodeLog := fs.String("node-log-level", "warn", "the nodes' --log-level (their logs are in the work dir): debug, info, warn or error")
 	raftTimeout := fs.Duration("raft-timeout", 0, "the nodes' Raft heartbeat and election timeout (default: the node's, 500ms)")
-	useTLS := fs.Bool("tls", false, "registers over TLS (client certificate required) and Raft over mutual TLS")
+	useTLS := fs.Bool("tls", false, "every link over TLS: registers (client certificate required), Raft (mutual), acqsim, admin")
 	tlsCost := fs.Bool("tls-cost", false, "run the load plain, then over TLS, each on a cluster of its own, and compare them")
 	lf := addLoadFlags(fs, bench.ScenarioClosed)
 	if err := fs.Parse(args); err != nil {
