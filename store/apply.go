@@ -151,6 +151,8 @@ func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
 		return a.batchClose(c.Batch)
 	case OpBatchUpload:
 		return a.batchUpload(c.Batch)
+	case OpAudit:
+		return a.audit(c.Audit)
 	}
 	return Result{Err: fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)}, nil
 }

@@ -27,6 +27,8 @@ const (
 	// Register batches (batch.go).
 	OpBatchClose  Op = 9  // a register's 0500, or an operator closing a batch
 	OpBatchUpload Op = 10 // a register's 0320: one transaction of its batch
+	// OpAudit records an operator action or its outcome (audit.go).
+	OpAudit Op = 11
 )
 
 // cmdVersion leads every command. 2: OUTCOME's Repeat, several SAF
@@ -42,6 +44,7 @@ type Command struct {
 	SAFAck  *SAFAck    // OpSAFAck
 	day     *dayCmd    // the day ops
 	Batch   *BatchReq  // OpBatchClose, OpBatchUpload
+	Audit   *Audit     // OpAudit
 }
 
 // Outcome is the answer to a transaction.
@@ -70,7 +73,9 @@ type Result struct {
 	// SAF are the entries an OUTCOME_SAF enqueued, as stored (seq and the
 	// acquirer identity filled in); empty for a repeated outcome.
 	SAF []SAFEntry
-	Err error
+	// Audit is the audit record as stored after an audit command.
+	Audit *AuditRecord
+	Err   error
 }
 
 // IntentCmd encodes the INTENT for t. Apply ignores t's Status and Day and
@@ -123,6 +128,8 @@ func Encode(c Command) []byte {
 		return BatchCloseCmd(b.ID, b.Terminal, b.Mode, b.Number, b.Register, b.At)
 	case OpBatchUpload:
 		return BatchUploadCmd(c.Batch.ID, c.Batch.Terminal, c.Batch.Upload, c.Batch.At)
+	case OpAudit:
+		return AuditCmd(*c.Audit)
 	}
 	return []byte{cmdVersion, byte(c.Op)}
 }
@@ -152,6 +159,8 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.day = readDayCmd(c.Op, &r)
 	case OpBatchClose, OpBatchUpload:
 		c.Batch = readBatchReq(c.Op, &r)
+	case OpAudit:
+		c.Audit = readAudit(&r)
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

@@ -55,6 +55,11 @@ var (
 	// terminal -> uint32 big-endian: the last STAN the acquirers were sent
 	// for it (identify, enqueue): unique per terminal whoever leads
 	bucketAcqSTAN = []byte("acq_stan")
+
+	// The audit log (audit.go); a file of schema 4 without them gains them
+	// empty at Open.
+	bucketAudit    = []byte("audit")     // seq(8) -> encoded AuditRecord
+	bucketAuditIDs = []byte("audit_ids") // action id -> seq
 )
 
 // tailFill is the fill percent of the buckets whose keys grow at the tail:
@@ -72,7 +77,7 @@ func allBuckets() [][]byte {
 	return [][]byte{bucketTxns, bucketIDs, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketReversedFirst, bucketMeta,
 		bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen,
 		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload,
-		bucketAcqSTAN}
+		bucketAcqSTAN, bucketAudit, bucketAuditIDs}
 }
 
 // Keys of bucketMeta.
@@ -80,6 +85,8 @@ var (
 	metaApplied = []byte("applied_index")  // uint64 big-endian: last Raft index applied
 	metaDay     = []byte("business_day")   // YYYYMMDD: the open business day
 	metaSchema  = []byte("schema_version") // schemaVersion
+	// uint64 big-endian: the records in bucketAudit
+	metaAuditCount = []byte("audit_count")
 )
 
 // schemaVersion changes whenever the layout above or the record encoding
