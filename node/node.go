@@ -161,11 +161,11 @@ func (n *Node) openDoors() error {
 	if n.cfg.AdminAddr == "" {
 		return nil
 	}
-	token, err := n.cfg.adminToken()
+	tokens, err := n.cfg.adminTokens()
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	if n.admin, err = admin.Start(n.adminConfig(token)); err != nil {
+	if n.admin, err = admin.Start(n.adminConfig(tokens)); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.wg.Go(func() { n.page.Run(n.ctx) })

@@ -44,13 +44,23 @@ func (n *Node) build() {
 	n.registerMetrics()
 }
 
-func (n *Node) adminConfig(token string) admin.Config {
+func (n *Node) adminConfig(tokens []admin.Token) admin.Config {
 	def := n.acquirers.Default()
 	return admin.Config{
-		NodeID: n.cfg.ID, Addr: n.cfg.AdminAddr, Token: token,
+		NodeID: n.cfg.ID, Addr: n.cfg.AdminAddr, Tokens: tokens, Hosts: n.cfg.AdminHosts, AdminAddrOf: n.adminAddrOf,
 		Raft: n.raft, State: n.store, Days: n.days, Views: n.views, Leaders: n.leaders,
 		Registers: n.regs, Page: n.page, RegisterAddrOf: n.registerAddrOf,
 		AcquirerName: n.cfg.Acquirer.Name, AcquirerAddr: n.cfg.Acquirer.Addr, AcquirerLink: def.Link(),
-		Gatherer: n.cfg.Registry, Fail: n.health.Fail, Logger: n.log,
+		Gatherer: n.cfg.Registry, Registerer: n.reg, Fail: n.health.Fail, Logger: n.log,
 	}
+}
+
+// adminAddrOf is a peer's admin address, "" if the config does not say.
+func (n *Node) adminAddrOf(id string) string {
+	for _, p := range n.cfg.Peers {
+		if p.ID == id {
+			return p.AdminAddr
+		}
+	}
+	return ""
 }
