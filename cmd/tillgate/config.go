@@ -25,16 +25,16 @@ type fileConfig struct {
 	AdminTokenFile string      `json:"admin_token_file"`
 	// AdminHosts are the DNS names the admin API answers to (besides IP
 	// addresses and localhost).
-	AdminHosts []string   `json:"admin_hosts"`
-	Peers      []filePeer `json:"peers"`
-	Bootstrap      bool       `json:"bootstrap"`
-	CardKeyFile    string     `json:"card_key_file"`
-	HexBitmap      bool       `json:"hex_bitmap"`
-	ASCIIHeader    bool       `json:"ascii_header"`
-	MaxFrame       int        `json:"max_frame"`
-	IdleTimeout    duration   `json:"idle_timeout"`
-	MaxConns       int        `json:"max_conns"`
-	Acquirer       struct {
+	AdminHosts  []string   `json:"admin_hosts"`
+	Peers       []filePeer `json:"peers"`
+	Bootstrap   bool       `json:"bootstrap"`
+	CardKeyFile string     `json:"card_key_file"`
+	HexBitmap   bool       `json:"hex_bitmap"`
+	ASCIIHeader bool       `json:"ascii_header"`
+	MaxFrame    int        `json:"max_frame"`
+	IdleTimeout duration   `json:"idle_timeout"`
+	MaxConns    int        `json:"max_conns"`
+	Acquirer    struct {
 		Name    string   `json:"name"`
 		Addr    string   `json:"addr"`
 		Conns   int      `json:"conns"`

@@ -71,7 +71,7 @@ func testServer(t *testing.T, swap map[string]http.HandlerFunc) (*Server, *fakeR
 	t.Helper()
 	raft := &fakeRaft{leader: "n1"}
 	s, err := New(Config{NodeID: "n1", Addr: "127.0.0.1:9101", Raft: raft, Days: fakeDays{}, Hosts: []string{"admin.example.net"},
-		Tokens: []Token{{Name: "auditor", Role: RoleRead, Value: readTok}, {Name: "alice", Role: RoleOperator, Value: opTok}},
+		Tokens:     []Token{{Name: "auditor", Role: RoleRead, Value: readTok}, {Name: "alice", Role: RoleOperator, Value: opTok}},
 		Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
