@@ -1,7 +1,7 @@
 // Command tillctl is the operator's CLI over the admin HTTP API of tillgate
 // nodes (package node/adminapi): cluster status, membership, Raft snapshots,
 // backups, transaction search and reports, business days (cutover,
-// settlement files, reconciliation) and register batches. It fails over between the
+// settlement files, reconciliation), register batches and the audit log. It fails over between the
 // endpoints it is given and sends writes to the leader.
 package main
 
@@ -31,6 +31,7 @@ func commands(out io.Writer) map[string]cli.Command {
 		"backup":   &backupCommand{g: g()},
 		"day":      &dayCommand{g: g()},
 		"batch":    &batchCommand{g: g()},
+		"audit":    &auditCommand{g: g()},
 	}
 }
 
@@ -81,6 +82,8 @@ Usage:
                                                reconcile with the acquirer's file (exit 1: not reconciled)
   tillctl batch list --terminal T              a register's batches and their totals
   tillctl batch close --terminal T --batch N   close a batch out of balance (operator resolution)
+  tillctl audit [--since T|D] [--actor A] [--action X] [--limit N] [--json]
+                                               the audit log of operator actions
 
 Every command takes:
 ` + globalsUsage + `
