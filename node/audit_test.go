@@ -62,8 +62,7 @@ func TestAuditReplicated(t *testing.T) {
 	}
 	// 5. Alice transfers leadership: the outcome is recorded by the new
 	// leader.
-	tr, err := clientAs(cl.Configs[lead], aliceToken).TransferLeader(ctx)
-	if err != nil {
+	if _, err := clientAs(cl.Configs[lead], aliceToken).TransferLeader(ctx); err != nil {
 		t.Fatalf("transfer: %v", err)
 	}
 
@@ -97,9 +96,6 @@ func TestAuditReplicated(t *testing.T) {
 		} else if !reflect.DeepEqual(got, first) {
 			t.Errorf("%s's audit log differs from %s's", cfg.ID, cl.Configs[0].ID)
 		}
-	}
-	if tr.LeaderID == "" {
-		t.Log("transfer answered before the new leader was known")
 	}
 	// Filters: by actor and action, on any node.
 	log, err := clientAs(cl.Configs[standby], auditorToken).Audit(ctx, adminapi.AuditQuery{Actor: "alice", Action: "leader.transfer"})

@@ -1,10 +1,15 @@
 // Package admin is a node's admin HTTP API (cluster status and
 // membership, snapshots and backups, transaction search and reports,
-// business days and register batches, profiles), its Prometheus endpoint,
-// the probes, and the operator's status page. The API's types and a client
-// are in node/adminapi. To add an endpoint: a handler method of Server in
-// the file of its group, its route in routes, its types in adminapi (and
-// the client's method there), and a test in node/admin_test.go.
+// business days and register batches, the audit log, profiles), its
+// Prometheus endpoint, the probes, and the operator's status page. Named
+// tokens are read-only or operator; every write is an operator action
+// recorded in the replicated audit log before and after it runs
+// (audit.go), and refused to browsers of other sites and to foreign Host
+// names (guard.go). The API's types and a client are in node/adminapi. To
+// add an endpoint: a handler method of Server in the file of its group,
+// its route in register (routes.go says how a route is guarded), its
+// types in adminapi (and the client's method there), and a test in
+// node/admin_test.go.
 package admin
 
 import (
