@@ -213,9 +213,6 @@ func Start(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler is the API as an http.Handler (tests serve it themselves).
-func (s *Server) Handler() http.Handler { return s.srv.Handler }
-
 // Shutdown stops the listener, waiting up to 2 s for requests in progress.
 func (s *Server) Shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
