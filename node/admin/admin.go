@@ -22,7 +22,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -148,12 +147,11 @@ type Config struct {
 
 // Server is the admin API.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	srv      *http.Server
-	tokens   *tokens
-	metrics  *metrics
-	auditSeq atomic.Uint64
+	cfg   Config
+	log   *slog.Logger
+	srv   *http.Server
+	gate  *gate
+	audit *auditor
 	// reconciles bounds the reconciliations running at once.
 	reconciles slots
 	routes     []route
@@ -172,7 +170,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxReconciles <= 0 {
 		cfg.MaxReconciles = 2
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, tokens: toks, reconciles: make(slots, cfg.MaxReconciles)}
+	s := &Server{cfg: cfg, log: cfg.Logger, reconciles: make(slots, cfg.MaxReconciles)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -180,11 +178,13 @@ func New(cfg Config) (*Server, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s.metrics = newMetrics(reg)
-	m := &router{}
-	s.register(m)
-	s.routes = m.routes
-	mux, err := s.build(m)
+	m := newMetrics(reg)
+	s.gate = &gate{tokens: toks, hosts: cfg.Hosts, metrics: m, log: s.log}
+	s.audit = &auditor{cfg: &s.cfg, log: s.log, metrics: m, writeRaftError: s.writeRaftError}
+	rt := &router{}
+	s.register(rt)
+	s.routes = rt.routes
+	mux, err := s.build(rt)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.tokens.open() {
+	if s.gate.tokens.open() {
 		s.log.Warn("admin API has no token: anyone who can reach it can change membership and read transactions; set admin_tokens", "admin", cfg.Addr)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -247,8 +247,8 @@ func (s *Server) register(m *router) {
 	m.HandleFunc("GET /txns/{id}", s.txn)
 	m.HandleFunc("GET /reports", s.report)
 	s.dayRoutes(m)
-	m.HandleFunc("GET /audit", s.listAudit)
-	m.routes = append(m.routes, route{pattern: "POST /audit/records", need: RoleOperator, auditWrite: true, h: s.recordAudit})
+	m.HandleFunc("GET /audit", s.audit.listAudit)
+	m.routes = append(m.routes, route{pattern: "POST /audit/records", need: RoleOperator, auditWrite: true, h: s.audit.recordAudit})
 	// Profiles: an operator chasing CPU or memory on a live node needs
 	// them without a restart.
 	m.HandleFunc("GET /debug/pprof/", pprof.Index)

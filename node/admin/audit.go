@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tillgate/tillgate/cluster"
@@ -43,6 +45,16 @@ const DefaultAuditKeep = 100_000
 // leader included.
 const auditTimeout = 15 * time.Second
 
+// auditor writes and lists the audit log.
+type auditor struct {
+	cfg     *Config
+	log     *slog.Logger
+	metrics *metrics
+	seq     atomic.Uint64 // behind auditID
+	// writeRaftError answers a write that reached a follower (421).
+	writeRaftError func(w http.ResponseWriter, err error)
+}
+
 type principalKey struct{}
 
 func withPrincipal(ctx context.Context, p principal) context.Context {
@@ -58,23 +70,23 @@ func principalOf(ctx context.Context) principal {
 var errNotPerformed = errors.New("the audit log cannot record this action, so it was not performed")
 
 // audited runs a write between its start record and its outcome record.
-func (s *Server) audited(w http.ResponseWriter, r *http.Request, rt route, p principal) {
-	now := s.cfg.Days.Now()
-	rec := store.AuditRecord{ID: s.auditID(now), At: now.UnixNano(), Actor: p.name, Role: p.role.String(), Action: rt.action,
-		Source: r.RemoteAddr, Node: s.cfg.NodeID}
+func (au *auditor) audited(w http.ResponseWriter, r *http.Request, rt route, p principal) {
+	now := au.cfg.Days.Now()
+	rec := store.AuditRecord{ID: au.auditID(now), At: now.UnixNano(), Actor: p.name, Role: p.role.String(), Action: rt.action,
+		Source: r.RemoteAddr, Node: au.cfg.NodeID}
 	for _, kv := range params(rt, r) {
 		rec.Params = append(rec.Params, store.AuditParam{Name: kv.name, Value: kv.value})
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), auditTimeout)
-	err := s.record(ctx, r, store.Audit{Phase: store.AuditStart, Keep: s.keep(), Record: rec}, rt.anyNode)
+	err := au.record(ctx, r, store.Audit{Phase: store.AuditStart, Keep: au.keep(), Record: rec}, rt.anyNode)
 	cancel()
 	switch {
 	case errors.Is(err, cluster.ErrNotLeader) && !rt.anyNode:
-		s.writeRaftError(w, cluster.ErrNotLeader)
+		au.writeRaftError(w, cluster.ErrNotLeader)
 		return
 	case err != nil:
-		s.metrics.auditFailures.WithLabelValues("start").Inc()
-		s.log.Error("operator action refused: its audit record was not written", "action", rt.action, "actor", p.name, "err", err)
+		au.metrics.auditFailures.WithLabelValues("start").Inc()
+		au.log.Error("operator action refused: its audit record was not written", "action", rt.action, "actor", p.name, "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, adminapi.Error{Error: fmt.Sprintf("%v: %v", errNotPerformed, err),
 			Hint: "the cluster needs a leader and a quorum to record operator actions; check tillctl status"})
 		return
@@ -90,12 +102,12 @@ func (s *Server) audited(w http.ResponseWriter, r *http.Request, rt route, p pri
 			}
 		}
 		end.Error = clip(end.Error, store.MaxAuditError)
-		end.EndedAt = s.cfg.Days.Now().UnixNano()
+		end.EndedAt = au.cfg.Days.Now().UnixNano()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), auditTimeout)
 		defer cancel()
-		if err := s.record(ctx, r, store.Audit{Phase: store.AuditEnd, Record: end}, true); err != nil {
-			s.metrics.auditFailures.WithLabelValues("end").Inc()
-			s.log.Error("operator action done but its outcome is not in the audit log", "action", rt.action, "actor", rec.Actor,
+		if err := au.record(ctx, r, store.Audit{Phase: store.AuditEnd, Record: end}, true); err != nil {
+			au.metrics.auditFailures.WithLabelValues("end").Inc()
+			au.log.Error("operator action done but its outcome is not in the audit log", "action", rt.action, "actor", rec.Actor,
 				"audit_id", rec.ID, "status", end.Status, "outcome_error", end.Error, "err", err)
 		}
 		if p != nil {
@@ -108,32 +120,32 @@ func (s *Server) audited(w http.ResponseWriter, r *http.Request, rt route, p pri
 // auditRefusal records a write refused for its role (403): the actor is
 // known, so the attempt is worth keeping. Only the leader records it
 // (cheaply, in one command); a standby only counts and logs it.
-func (s *Server) auditRefusal(r *http.Request, rt route, p principal, msg string) {
-	now := s.cfg.Days.Now()
-	rec := store.AuditRecord{ID: s.auditID(now), At: now.UnixNano(), Actor: p.name, Role: p.role.String(), Action: rt.action,
-		Source: r.RemoteAddr, Node: s.cfg.NodeID, EndedAt: now.UnixNano(), Status: http.StatusForbidden, Error: clip(msg, store.MaxAuditError)}
+func (au *auditor) refusal(r *http.Request, rt route, p principal, msg string) {
+	now := au.cfg.Days.Now()
+	rec := store.AuditRecord{ID: au.auditID(now), At: now.UnixNano(), Actor: p.name, Role: p.role.String(), Action: rt.action,
+		Source: r.RemoteAddr, Node: au.cfg.NodeID, EndedAt: now.UnixNano(), Status: http.StatusForbidden, Error: clip(msg, store.MaxAuditError)}
 	for _, kv := range params(route{pattern: rt.pattern}, r) {
 		rec.Params = append(rec.Params, store.AuditParam{Name: kv.name, Value: kv.value})
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	if err := s.record(ctx, r, store.Audit{Phase: store.AuditWhole, Keep: s.keep(), Record: rec}, false); err != nil && !errors.Is(err, cluster.ErrNotLeader) {
-		s.log.Warn("refused operator action not audited", "action", rt.action, "actor", p.name, "err", err)
+	if err := au.record(ctx, r, store.Audit{Phase: store.AuditWhole, Keep: au.keep(), Record: rec}, false); err != nil && !errors.Is(err, cluster.ErrNotLeader) {
+		au.log.Warn("refused operator action not audited", "action", rt.action, "actor", p.name, "err", err)
 	}
 }
 
 // record commits an audit command here, or when this node is not the
 // leader and forward is set, at the leader.
-func (s *Server) record(ctx context.Context, r *http.Request, a store.Audit, forward bool) error {
+func (au *auditor) record(ctx context.Context, r *http.Request, a store.Audit, forward bool) error {
 	clipRecord(&a.Record)
-	res, err := s.cfg.Raft.Apply(ctx, store.AuditCmd(a))
+	res, err := au.cfg.Raft.Apply(ctx, store.AuditCmd(a))
 	if err == nil {
 		return resultErr(res)
 	}
 	if !errors.Is(err, cluster.ErrNotLeader) || !forward {
 		return err
 	}
-	return s.forward(ctx, r, a)
+	return au.forward(ctx, r, a)
 }
 
 func resultErr(res any) error {
@@ -145,10 +157,10 @@ func resultErr(res any) error {
 
 // forward sends an audit command to the leader's admin API, waiting for a
 // leader (after a transfer, for the new one).
-func (s *Server) forward(ctx context.Context, r *http.Request, a store.Audit) error {
+func (au *auditor) forward(ctx context.Context, r *http.Request, a store.Audit) error {
 	var leader string
 	for {
-		if cs := s.cfg.Raft.Status(); cs.LeaderID != "" && cs.LeaderID != s.cfg.NodeID {
+		if cs := au.cfg.Raft.Status(); cs.LeaderID != "" && cs.LeaderID != au.cfg.NodeID {
 			leader = cs.LeaderID
 			break
 		}
@@ -159,13 +171,13 @@ func (s *Server) forward(ctx context.Context, r *http.Request, a store.Audit) er
 		}
 	}
 	addr := ""
-	if s.cfg.AdminAddrOf != nil {
-		addr = s.cfg.AdminAddrOf(leader)
+	if au.cfg.AdminAddrOf != nil {
+		addr = au.cfg.AdminAddrOf(leader)
 	}
 	if addr == "" {
 		return fmt.Errorf("%w: the leader %s has no admin_addr in this node's peers, so the audit record cannot be sent there", cluster.ErrNotLeader, leader)
 	}
-	c := s.peerClient(addr)
+	c := au.peerClient(addr)
 	c.Token, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	rec := a.Record
 	e := adminapi.AuditEntry{Phase: phaseName(a.Phase), ID: rec.ID, Action: rec.Action, Source: rec.Source, Node: rec.Node,
@@ -185,9 +197,9 @@ func (s *Server) forward(ctx context.Context, r *http.Request, a store.Audit) er
 }
 
 // peerClient is the admin client of another node.
-func (s *Server) peerClient(addr string) *adminapi.Client {
-	if s.cfg.PeerClient != nil {
-		return s.cfg.PeerClient(addr)
+func (au *auditor) peerClient(addr string) *adminapi.Client {
+	if au.cfg.PeerClient != nil {
+		return au.cfg.PeerClient(addr)
 	}
 	return adminapi.NewClient(addr)
 }
@@ -195,7 +207,7 @@ func (s *Server) peerClient(addr string) *adminapi.Client {
 // recordAudit is POST /audit/records: the leader writes an audit record a
 // standby forwarded. The actor and role are those of the token that came
 // with it (the operator's own); node and source are as the standby said.
-func (s *Server) recordAudit(w http.ResponseWriter, r *http.Request) {
+func (au *auditor) recordAudit(w http.ResponseWriter, r *http.Request) {
 	var e adminapi.AuditEntry
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
 	dec.DisallowUnknownFields()
@@ -222,13 +234,13 @@ func (s *Server) recordAudit(w http.ResponseWriter, r *http.Request) {
 	for _, kv := range e.Params {
 		rec.Params = append(rec.Params, store.AuditParam{Name: kv.Name, Value: kv.Value})
 	}
-	a := store.Audit{Phase: phase, Keep: s.keep(), Record: rec}
-	if err := s.record(r.Context(), r, a, false); err != nil {
+	a := store.Audit{Phase: phase, Keep: au.keep(), Record: rec}
+	if err := au.record(r.Context(), r, a, false); err != nil {
 		if errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrNotFound) {
 			writeJSON(w, http.StatusBadRequest, adminapi.Error{Error: err.Error(), Param: "body"})
 			return
 		}
-		s.writeRaftError(w, err)
+		au.writeRaftError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -238,7 +250,7 @@ func (s *Server) recordAudit(w http.ResponseWriter, r *http.Request) {
 var auditQueryParams = []string{"since", "actor", "action", "limit"}
 
 // listAudit is GET /audit: the records that match, oldest first.
-func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
+func (au *auditor) listAudit(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if e := onlyParams(v, auditQueryParams...); e != nil {
 		writeJSON(w, http.StatusBadRequest, *e)
@@ -258,12 +270,12 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 	if !since.IsZero() {
 		q.Since = since.UnixNano()
 	}
-	recs, err := s.cfg.State.Audit(q)
+	recs, err := au.cfg.State.Audit(q)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, adminapi.Error{Error: err.Error()})
 		return
 	}
-	out := adminapi.AuditLog{Node: s.cfg.NodeID, Records: make([]adminapi.AuditRecord, 0, len(recs))}
+	out := adminapi.AuditLog{Node: au.cfg.NodeID, Records: make([]adminapi.AuditRecord, 0, len(recs))}
 	for _, rec := range recs {
 		out.Records = append(out.Records, apiAudit(rec))
 	}
@@ -300,19 +312,19 @@ func phaseName(p store.AuditPhase) string {
 	return "start"
 }
 
-func (s *Server) keep() uint64 {
-	if s.cfg.AuditKeep > 0 {
-		return uint64(s.cfg.AuditKeep)
+func (au *auditor) keep() uint64 {
+	if au.cfg.AuditKeep > 0 {
+		return uint64(au.cfg.AuditKeep)
 	}
 	return DefaultAuditKeep
 }
 
 // auditID names an action uniquely across the cluster: the node, its
 // start time and a counter.
-func (s *Server) auditID(now time.Time) string {
-	n := s.auditSeq.Add(1)
+func (au *auditor) auditID(now time.Time) string {
+	n := au.seq.Add(1)
 	suffix := "-" + strconv.FormatInt(now.UnixNano(), 36) + "-" + strconv.FormatUint(n, 36)
-	return clip(s.cfg.NodeID, 64-len(suffix)) + suffix
+	return clip(au.cfg.NodeID, 64-len(suffix)) + suffix
 }
 
 func clipRecord(rec *store.AuditRecord) {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -49,6 +50,14 @@ type Token struct {
 	Name  string
 	Role  Role
 	Value string
+}
+
+// gate decides who may in: tokens, Host and Origin (guard.go).
+type gate struct {
+	tokens  *tokens
+	hosts   []string
+	metrics *metrics
+	log     *slog.Logger
 }
 
 // anonymous is the actor of a request to an API without tokens (allowed on
@@ -110,19 +119,19 @@ func (t *tokens) match(got string) (principal, bool) {
 
 // authenticate answers 401 (and returns false) unless the request carries
 // a known token; without tokens everyone is the anonymous operator.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
-	if s.tokens.open() {
+func (g *gate) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
+	if g.tokens.open() {
 		return principal{name: anonymous, role: RoleOperator}, true
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
-		s.refuse(w, r, http.StatusUnauthorized, "no_token", adminapi.Error{Error: "no bearer token",
+		g.refuse(w, r, http.StatusUnauthorized, "no_token", adminapi.Error{Error: "no bearer token",
 			Hint: "send an admin token (tillctl --token or TILLCTL_TOKEN); the node reads its tokens from admin_tokens or admin_token_file"})
 		return principal{}, false
 	}
-	p, ok := s.tokens.match(got)
+	p, ok := g.tokens.match(got)
 	if !ok {
-		s.refuse(w, r, http.StatusUnauthorized, "wrong_token", adminapi.Error{Error: "wrong bearer token",
+		g.refuse(w, r, http.StatusUnauthorized, "wrong_token", adminapi.Error{Error: "wrong bearer token",
 			Hint: "use one of the tokens in this node's admin_tokens (or admin_token_file)"})
 		return principal{}, false
 	}
@@ -130,9 +139,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (principal
 }
 
 // refuse answers a request refused before it ran, counting and logging it.
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, reason string, e adminapi.Error) {
-	s.metrics.refused.WithLabelValues(reason).Inc()
-	s.log.Warn("admin request refused", "reason", reason, "method", r.Method, "path", r.URL.Path, "source", r.RemoteAddr, "status", code)
+func (g *gate) refuse(w http.ResponseWriter, r *http.Request, code int, reason string, e adminapi.Error) {
+	g.metrics.refused.WithLabelValues(reason).Inc()
+	g.log.Warn("admin request refused", "reason", reason, "method", r.Method, "path", r.URL.Path, "source", r.RemoteAddr, "status", code)
 	if code == http.StatusUnauthorized {
 		v := `Bearer realm="tillgate"`
 		if reason == "wrong_token" {

@@ -20,7 +20,7 @@ import (
 
 // hostAllowed reports whether the Host header names this API: an IP
 // literal (no name to rebind), localhost, or one of the configured names.
-func (s *Server) hostAllowed(hostport string) bool {
+func (g *gate) hostAllowed(hostport string) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
@@ -32,7 +32,7 @@ func (s *Server) hostAllowed(hostport string) bool {
 	if net.ParseIP(host) != nil || host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
-	for _, h := range s.cfg.Hosts {
+	for _, h := range g.hosts {
 		if strings.EqualFold(h, host) {
 			return true
 		}
@@ -41,11 +41,11 @@ func (s *Server) hostAllowed(hostport string) bool {
 }
 
 // checkHost refuses (403) a request whose Host is not this API's.
-func (s *Server) checkHost(w http.ResponseWriter, r *http.Request) bool {
-	if s.hostAllowed(r.Host) {
+func (g *gate) checkHost(w http.ResponseWriter, r *http.Request) bool {
+	if g.hostAllowed(r.Host) {
 		return true
 	}
-	s.refuse(w, r, http.StatusForbidden, "host", adminapi.Error{Error: "host " + r.Host + " is not this admin API's",
+	g.refuse(w, r, http.StatusForbidden, "host", adminapi.Error{Error: "host " + r.Host + " is not this admin API's",
 		Hint: "use the node's IP address or localhost, or add the name to the node's admin_hosts (a foreign Host is how DNS rebinding reaches the API)"})
 	return false
 }
@@ -53,7 +53,7 @@ func (s *Server) checkHost(w http.ResponseWriter, r *http.Request) bool {
 // checkOrigin refuses (403) a write sent by a browser on behalf of another
 // site: an Origin other than the API's own, or a Sec-Fetch-Site other than
 // same-origin or none (typed by the user).
-func (s *Server) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
+func (g *gate) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 	site := r.Header.Get("Sec-Fetch-Site")
 	origin := r.Header.Get("Origin")
 	ok := site == "" || site == "same-origin" || site == "none"
@@ -63,7 +63,7 @@ func (s *Server) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 	if ok {
 		return true
 	}
-	s.refuse(w, r, http.StatusForbidden, "origin", adminapi.Error{Error: "cross-origin write refused (Origin " + origin + ", Sec-Fetch-Site " + site + ")",
+	g.refuse(w, r, http.StatusForbidden, "origin", adminapi.Error{Error: "cross-origin write refused (Origin " + origin + ", Sec-Fetch-Site " + site + ")",
 		Hint: "writes come from tillctl or the adminapi client, not from a browser page of another site"})
 	return false
 }

@@ -169,7 +169,7 @@ func TestRoleMatrix(t *testing.T) {
 			}
 		}
 	}
-	if got := value(s.metrics.refused.WithLabelValues("no_token")); got == 0 {
+	if got := value(s.gate.metrics.refused.WithLabelValues("no_token")); got == 0 {
 		t.Error("refusals without a token not counted")
 	}
 }
@@ -225,7 +225,7 @@ func TestNoAuditNoAction(t *testing.T) {
 	if ran || w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "not performed") {
 		t.Fatalf("cutover without an audit log: ran %v, %d %s", ran, w.Code, w.Body)
 	}
-	if got := value(s.metrics.auditFailures.WithLabelValues("start")); got != 1 {
+	if got := value(s.audit.metrics.auditFailures.WithLabelValues("start")); got != 1 {
 		t.Fatalf("start failures counted %v", got)
 	}
 	raft.fail, raft.leader = cluster.ErrNotLeader, "n2"

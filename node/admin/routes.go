@@ -111,19 +111,19 @@ func (s *Server) guard(rt route) http.HandlerFunc {
 			rt.h(w, r)
 			return
 		}
-		if !s.checkHost(w, r) {
+		if !s.gate.checkHost(w, r) {
 			return
 		}
-		p, ok := s.authenticate(w, r)
-		if !ok || (rt.writes() && !s.checkOrigin(w, r)) {
+		p, ok := s.gate.authenticate(w, r)
+		if !ok || (rt.writes() && !s.gate.checkOrigin(w, r)) {
 			return
 		}
 		if p.role < rt.need {
 			e := adminapi.Error{Error: fmt.Sprintf("%s needs the %v role; token %q is %v", rt.pattern, rt.need, p.name, p.role),
 				Need: rt.need.String(), Hint: "use an operator token for writes"}
-			s.refuse(w, r, http.StatusForbidden, "role", e)
+			s.gate.refuse(w, r, http.StatusForbidden, "role", e)
 			if rt.action != "" {
-				s.auditRefusal(r, rt, p, e.Error)
+				s.audit.refusal(r, rt, p, e.Error)
 			}
 			return
 		}
@@ -135,14 +135,14 @@ func (s *Server) guard(rt route) http.HandlerFunc {
 		if rt.limit != nil {
 			if !rt.limit.take() {
 				w.Header().Set("Retry-After", "30")
-				s.refuse(w, r, http.StatusTooManyRequests, "busy", adminapi.Error{
+				s.gate.refuse(w, r, http.StatusTooManyRequests, "busy", adminapi.Error{
 					Error: fmt.Sprintf("%d of these run already: %s is heavy and bounded", cap(rt.limit), rt.action),
 					Hint:  "retry after the ones running finish (Retry-After), or reconcile on another node"})
 				return
 			}
 			defer rt.limit.give()
 		}
-		s.audited(w, r, rt, p)
+		s.audit.audited(w, r, rt, p)
 	}
 }
 
