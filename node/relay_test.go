@@ -506,3 +506,55 @@ func TestStandbyRelayAcrossFailover(t *testing.T) {
 		t.Errorf("a standby without an active stored the request (ok %v, err %v)", ok, err)
 	}
 }
+
+// TestRelayCarriesOnWhenTheActiveGoes: a request a standby relayed to an
+// active that stops before answering is handed on to the next active as a
+// repeat: the register gets its answer on its first attempt instead of
+// waiting out its timeout to repeat.
+func TestRelayCarriesOnWhenTheActiveGoes(t *testing.T) {
+	tr := startTrio(t)
+	l := tr.leader()
+	s := (l + 1) % 3
+	tr.waitHint(s, tr.addr(l))
+	// The acquirer takes the active's request and never answers: the
+	// INTENT stays open on the active until it stops.
+	if err := tr.sim.SetFault(sim.Fault{DropAnswers: true}); err != nil {
+		t.Fatal(err)
+	}
+	r := newRegister(t, tr.addr(s), "CARRY001")
+	r.wait = 90 * time.Second // one attempt; a repeat would hide what the node did
+	req := r.purchase(4321)
+	type answer struct {
+		resp *wire.Message
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := r.attempt(req)
+		done <- answer{resp, err}
+	}()
+	active := tr.cl.Nodes[l]
+	poll(t, "the relayed INTENT open on the active", func() error {
+		tx, ok, err := active.Store().Get(req.Key())
+		if err != nil || !ok || tx.Status != store.StatusPending {
+			return fmt.Errorf("found %v, %v: %+v", ok, err, tx)
+		}
+		return nil
+	})
+	if err := tr.sim.SetFault(sim.Fault{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.cl.StopNode(l); err != nil {
+		t.Fatalf("stop the active: %v", err)
+	}
+	a := <-done
+	if a.err != nil {
+		t.Fatalf("no answer on the first attempt through the standby: %v", a.err)
+	}
+	if a.resp.ResponseCode != wire.RCApproved {
+		t.Fatalf("RC %s, want 00 (the next active resolves the open INTENT)", a.resp.ResponseCode)
+	}
+	if n := tr.metric(tr.id(s), "tillgate_carried_on_total", nil); n < 1 {
+		t.Errorf("the standby carried on %v requests, want the relayed one", n)
+	}
+}

@@ -112,7 +112,11 @@ func startProcClusterWith(t *testing.T, tune func(cfg map[string]any)) *procClus
 			for _, id := range append([]string{"acqsim"}, p.ids...) {
 				b, _ := os.ReadFile(filepath.Join(p.dir, id+".log"))
 				t.Logf("--- %s.log (tail)\n%s", id, tail(string(b), 1500))
-				os.WriteFile("/tmp/tg/"+id+".log", b, 0o644)
+				if dir := os.Getenv("SYSTEMTEST_KEEP_LOGS"); dir != "" {
+					// The whole logs, for a failure that needs more than the tails.
+					_ = os.MkdirAll(dir, 0o755)
+					_ = os.WriteFile(filepath.Join(dir, id+".log"), b, 0o644)
+				}
 			}
 		}
 	})

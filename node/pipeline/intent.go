@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/tillgate/tillgate/node/internal/card"
@@ -129,6 +130,9 @@ func (p *Pipeline) settled(ctx context.Context, id string, wait *acquirerWait) (
 	if t.Status != store.StatusPending {
 		return t, nil
 	}
+	if t, err = p.current(ctx, id); err != nil || t == nil || t.Status != store.StatusPending {
+		return t, err
+	}
 	if c := p.calls.ClaimWhenFree(ctx, id); c != nil {
 		r := p.resolveOpen(ctx, id, wait)
 		p.calls.Finish(id, c, r)
@@ -137,6 +141,24 @@ func (p *Pipeline) settled(ctx context.Context, id string, wait *acquirerWait) (
 		}
 	}
 	if t, ok, err = p.cfg.State.Get(id); err != nil || !ok {
+		return nil, err
+	}
+	return t, nil
+}
+
+// current reads transaction id once this node has proved that it still
+// leads and has applied everything committed (Barrier). A transaction that
+// is pending in a state this node read may have its OUTCOME committed
+// already: a leader that was paused or cut off, and does not know yet that
+// it was deposed, must not ask the acquirer about it again (the acquirer
+// would see a repeat that no node records). Only the rare paths that
+// resolve an INTENT they did not propose pay for the round trip.
+func (p *Pipeline) current(ctx context.Context, id string) (*store.Txn, error) {
+	if err := p.cfg.Raft.Barrier(ctx); err != nil {
+		return nil, fmt.Errorf("pipeline: %s: leadership not confirmed: %w", id, err)
+	}
+	t, ok, err := p.cfg.State.Get(id)
+	if err != nil || !ok {
 		return nil, err
 	}
 	return t, nil

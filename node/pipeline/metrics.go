@@ -47,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "tillgate_repeats_joined_total", Help: "Repeats that arrived while their original was in progress and waited for it.",
 		}),
 		carriedOn: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tillgate_carried_on_total", Help: "Requests whose outcome this node lost with its leadership, handed on to the next active as repeats.",
+			Name: "tillgate_carried_on_total", Help: "Requests whose outcome this node lost with its leadership, or with the active it relayed them to, handed on to the next active as repeats.",
 		}),
 		acquirer: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "tillgate_acquirer_duration_seconds", Help: "Round trip to the acquirer.", Buckets: buckets,

@@ -29,6 +29,9 @@ import (
 type Log interface {
 	// Apply commits cmd and returns what the state machine made of it.
 	Apply(ctx context.Context, cmd []byte) (any, error)
+	// Barrier returns once this node, still the leader, has applied
+	// everything committed before it.
+	Barrier(ctx context.Context) error
 }
 
 // State is what the pipeline reads of the replicated state: store.Store.

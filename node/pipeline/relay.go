@@ -30,6 +30,7 @@ const (
 // itself while it led (the carry-on): then even a relay that never left
 // says nothing, since NP would tell the register that nothing happened.
 func (p *Pipeline) relayToActive(ctx context.Context, req *wire.Message, proposed bool) *wire.Message {
+	from := p.cfg.Views.Current()
 	link := p.cfg.Relay.Link()
 	if link == nil {
 		p.metrics.relayed.WithLabelValues(relayNoActive).Inc()
@@ -59,6 +60,12 @@ func (p *Pipeline) relayToActive(ctx context.Context, req *wire.Message, propose
 		return nil
 	default:
 		p.logRequest(slog.LevelWarn, "relay: no answer from the active, outcome unknown", req, logkey.Err, err)
+		// The active may have died or been cut off with the request: as
+		// the carry-on does, hand it on to the next active as a repeat
+		// rather than leave the register to its attempt timeout.
+		if resp := p.repeatAtNextActive(ctx, req, from, true); resp != nil {
+			return resp
+		}
 		p.metrics.unanswered.Inc()
 		return nil
 	}

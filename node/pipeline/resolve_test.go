@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/cluster"
 	"github.com/tillgate/tillgate/node/internal/nodetest"
 	"github.com/tillgate/tillgate/node/leadership"
 	"github.com/tillgate/tillgate/store"
@@ -157,5 +158,40 @@ func TestNotProcessedOnlyBeforeAProposal(t *testing.T) {
 func TestStandInAuthCode(t *testing.T) {
 	if got := standInAuthCode(&store.Txn{AcqSTAN: "123456"}); got != "S23456" {
 		t.Fatalf("auth code %q", got)
+	}
+}
+
+// deposed is a leader that does not know yet that it was deposed (it was
+// paused, or cut off): it reads the state it applied, and its Barrier
+// fails.
+type deposed struct{ *cluster.Cluster }
+
+func (deposed) Barrier(context.Context) error { return cluster.ErrNotLeader }
+
+// TestDeposedLeaderDoesNotResolve: a leader that was paused with an INTENT
+// open, and whose OUTCOME the next active may have committed already, must
+// not ask the acquirer about it again on a repeat or a reversal: the
+// acquirer would see a repeat that no node records (found by the process
+// failover test: a resumed active's sweep sent 0201s it could not commit).
+func TestDeposedLeaderDoesNotResolve(t *testing.T) {
+	r := nodetest.Start(t)
+	p := newPipeline(r, r.Views)
+	orig := openIntent(t, p, r, "000030")
+	p.cfg.Raft = deposed{r.Raft}
+	repeat := &wire.Message{MTI: "0201", PAN: "4111111111111111", ProcCode: "000000", Amount: orig.Amount, HasAmount: true,
+		TransmissionTime: orig.TransmissionTime, STAN: orig.STAN, TerminalID: orig.TerminalID, Currency: "978"}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if tx, _ := p.transactOwned(ctx, repeat, repeat.Key(), nil); tx != nil {
+		t.Errorf("repeat answered %+v, want no answer from a deposed leader", tx)
+	}
+	if _, err := p.settled(ctx, orig.ID, nil); err == nil {
+		t.Errorf("a reversal's original settled on a deposed leader, want an error")
+	}
+	if st := r.Sim.Stats(); st.Requests != 0 {
+		t.Fatalf("acqsim saw %d requests from a deposed leader, want none", st.Requests)
+	}
+	if tx, _, _ := r.Store.Get(orig.ID); tx.Status != store.StatusPending {
+		t.Fatalf("original %v, want still open (the next active resolves it)", tx.Status)
 	}
 }

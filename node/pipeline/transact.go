@@ -81,7 +81,8 @@ func (w *acquirerWait) add(d time.Duration) {
 const nextActivePoll = 20 * time.Millisecond
 
 // repeatAtNextActive is the carry-on: it handles a request that got no
-// answer while this node led in the term of lost. If the node has lost that
+// answer while this node led in the term of lost, or that it relayed in that
+// term to an active that did not answer. If the node has lost that
 // leadership since (a new term or a follower now), the request's outcome is
 // unknown here: instead of leaving the register to wait for its attempt
 // timeout and repeat, it waits for the next active and hands the request on
@@ -128,7 +129,15 @@ func (p *Pipeline) transactOwned(ctx context.Context, req *wire.Message, key str
 		if t.Status != store.StatusPending {
 			return t, SourceDuplicate
 		}
-		// An INTENT of an earlier term the takeover has not reached yet.
+		// An INTENT of an earlier term the takeover has not reached yet,
+		// or one whose OUTCOME this node has not applied.
+		if t, err = p.current(ctx, key); err != nil || t == nil {
+			p.log.Warn("repeat of an open intent not resolved", logkey.Txn, key, logkey.Err, err)
+			return nil, ""
+		}
+		if t.Status != store.StatusPending {
+			return t, SourceDuplicate
+		}
 		return p.resolve(ctx, t, nil, true, wait), SourceAcquirer
 	}
 	return p.transactNew(ctx, req, key, wait)

@@ -2,6 +2,7 @@ package takeover
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/tillgate/tillgate/node/inflight"
@@ -35,6 +36,21 @@ func (w *Watcher) sweep(ctx context.Context) {
 func (w *Watcher) sweepOnce(ctx context.Context, cutoff time.Time) {
 	pending, err := w.cfg.State.Pending()
 	if err != nil {
+		w.log.Error("sweep: cannot list open intents", logkey.Err, err)
+		return
+	}
+	if !slices.ContainsFunc(pending, func(t *store.Txn) bool { return t.CreatedAt <= cutoff.UnixNano() }) {
+		return
+	}
+	// This node may have been paused or cut off and deposed without
+	// knowing yet, its state behind what was committed: only a leader that
+	// has applied everything may ask the acquirer about an INTENT (a stale
+	// one would send a repeat that no node can record).
+	if err := w.cfg.Raft.Barrier(ctx); err != nil {
+		w.log.Warn("sweep: leadership not confirmed, not resolving", logkey.Err, err)
+		return
+	}
+	if pending, err = w.cfg.State.Pending(); err != nil {
 		w.log.Error("sweep: cannot list open intents", logkey.Err, err)
 		return
 	}

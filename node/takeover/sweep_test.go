@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tillgate/tillgate/acquirer"
+	"github.com/tillgate/tillgate/cluster"
 	"github.com/tillgate/tillgate/node/internal/nodetest"
 	"github.com/tillgate/tillgate/node/leadership"
 	"github.com/tillgate/tillgate/node/pipeline"
@@ -62,5 +63,34 @@ func TestSweepResolvesOpenIntents(t *testing.T) {
 		if tx, _, _ := r.Store.Get(young.ID); tx.Status != store.StatusPending {
 			t.Fatalf("a sweep with a cutoff an hour ago resolved an INTENT of now")
 		}
+	}
+}
+
+// deposed is a leader that does not know yet that it was deposed: it reads
+// the state it applied, and its Barrier fails.
+type deposed struct{ *cluster.Cluster }
+
+func (deposed) Barrier(context.Context) error { return cluster.ErrNotLeader }
+
+// TestDeposedLeaderDoesNotSweep: a leader resumed from a pause finds
+// INTENTs open in the state it applied, whose OUTCOMEs the next active may
+// have committed: its sweep must not ask the acquirer about them.
+func TestDeposedLeaderDoesNotSweep(t *testing.T) {
+	r := nodetest.Start(t)
+	views, log := leadership.NewTracker(), slog.New(slog.NewTextHandler(io.Discard, nil))
+	timeout := nodetest.AcquirerTimeout + 5*time.Second
+	p := pipeline.New(pipeline.Config{NodeID: "node1", RelayTimeout: timeout, Closing: make(chan struct{}),
+		Raft: deposed{r.Raft}, State: r.Store, Acquirers: r.Acquirers, Vault: r.Vault, Views: views,
+		Relay: noRelay{}, SAF: noSAF{}, Health: r, Logger: log, Registerer: prometheus.NewRegistry()})
+	w := New(Config{RequestTimeout: timeout, RegisterAddrOf: func(string) string { return "" },
+		Raft: deposed{r.Raft}, State: r.Store, Calls: p.Calls(), Resolver: p, Views: views, History: &leadership.History{},
+		Fail: r.Fail, Logger: log, Registerer: prometheus.NewRegistry()})
+	old := r.Intent(t, "000001", time.Hour)
+	w.sweepOnce(context.Background(), time.Now())
+	if st := r.Sim.Stats(); st.Requests != 0 {
+		t.Fatalf("acqsim saw %d requests from a deposed leader's sweep, want none", st.Requests)
+	}
+	if tx, _, _ := r.Store.Get(old.ID); tx.Status != store.StatusPending {
+		t.Fatalf("INTENT %v, want left open for the next active", tx.Status)
 	}
 }
