@@ -161,7 +161,7 @@ func (n *Node) openDoors() error {
 	if n.cfg.AdminAddr == "" {
 		return nil
 	}
-	token, err := n.cfg.adminToken()
+	tokens, err := n.cfg.adminTokens()
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
@@ -169,7 +169,7 @@ func (n *Node) openDoors() error {
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	if n.admin, err = admin.Start(n.adminConfig(token, tc)); err != nil {
+	if n.admin, err = admin.Start(n.adminConfig(tokens, tc)); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.wg.Go(func() { n.page.Run(n.ctx) })

@@ -155,6 +155,8 @@ func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
 		return a.terminalsAdd(c.terms)
 	case OpTerminalsBlock:
 		return a.terminalsBlock(c.terms)
+	case OpAudit:
+		return a.audit(c.Audit)
 	}
 	return Result{Err: fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)}, nil
 }

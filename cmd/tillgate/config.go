@@ -18,8 +18,14 @@ type fileConfig struct {
 	RegisterAddr string  `json:"register_addr"`
 	RaftAddr     string  `json:"raft_addr"`
 	AdminAddr    *string `json:"admin_addr"`
-	// AdminTokenFile holds the admin API's bearer token.
-	AdminTokenFile string `json:"admin_token_file"`
+	// AdminTokens are the admin API's named tokens, each read from its
+	// file; AdminTokenFile (the older form) is one more operator token,
+	// named "admin".
+	AdminTokens    []fileToken `json:"admin_tokens"`
+	AdminTokenFile string      `json:"admin_token_file"`
+	// AdminHosts are the DNS names the admin API answers to (besides IP
+	// addresses and localhost).
+	AdminHosts []string `json:"admin_hosts"`
 	// AdminCertFile and AdminKeyFile make the admin API HTTPS.
 	AdminCertFile string     `json:"admin_cert_file"`
 	AdminKeyFile  string     `json:"admin_key_file"`
@@ -62,6 +68,13 @@ type filePeer struct {
 	ID           string `json:"id"`
 	RaftAddr     string `json:"raft_addr"`
 	RegisterAddr string `json:"register_addr"`
+	AdminAddr    string `json:"admin_addr"`
+}
+
+type fileToken struct {
+	Name string `json:"name"`
+	Role string `json:"role"` // read-only or operator
+	File string `json:"file"`
 }
 
 type duration time.Duration
@@ -101,10 +114,16 @@ func loadConfig(path string, cfg *node.Config) error {
 	setStr(&cfg.AdminTokenFile, f.AdminTokenFile)
 	setStr(&cfg.AdminCertFile, f.AdminCertFile)
 	setStr(&cfg.AdminKeyFile, f.AdminKeyFile)
+	for _, t := range f.AdminTokens {
+		cfg.AdminTokens = append(cfg.AdminTokens, node.AdminToken{Name: t.Name, Role: t.Role, File: t.File})
+	}
+	if f.AdminHosts != nil {
+		cfg.AdminHosts = f.AdminHosts
+	}
 	if f.Peers != nil {
 		cfg.Peers = nil
 		for _, p := range f.Peers {
-			cfg.Peers = append(cfg.Peers, node.Peer{ID: p.ID, RaftAddr: p.RaftAddr, RegisterAddr: p.RegisterAddr})
+			cfg.Peers = append(cfg.Peers, node.Peer{ID: p.ID, RaftAddr: p.RaftAddr, RegisterAddr: p.RegisterAddr, AdminAddr: p.AdminAddr})
 		}
 	}
 	cfg.Bootstrap = cfg.Bootstrap || f.Bootstrap
@@ -155,16 +174,18 @@ func setDur(dst *time.Duration, v duration) {
 	}
 }
 
-// parsePeers reads "id=raftaddr/registeraddr,..." as the --peers flag gives it.
+// parsePeers reads "id=raftaddr/registeraddr[/adminaddr],..." as the
+// --peers flag gives it.
 func parsePeers(s string) ([]node.Peer, error) {
 	var out []node.Peer
 	for _, item := range strings.Split(s, ",") {
 		id, addrs, ok := strings.Cut(strings.TrimSpace(item), "=")
-		raft, reg, ok2 := strings.Cut(addrs, "/")
-		if !ok || !ok2 || id == "" {
-			return nil, fmt.Errorf("--peers item %q: want id=raft_host:port/register_host:port", item)
+		raft, rest, ok2 := strings.Cut(addrs, "/")
+		reg, adm, _ := strings.Cut(rest, "/")
+		if !ok || !ok2 || id == "" || reg == "" {
+			return nil, fmt.Errorf("--peers item %q: want id=raft_host:port/register_host:port[/admin_host:port]", item)
 		}
-		out = append(out, node.Peer{ID: id, RaftAddr: raft, RegisterAddr: reg})
+		out = append(out, node.Peer{ID: id, RaftAddr: raft, RegisterAddr: reg, AdminAddr: adm})
 	}
 	return out, nil
 }

@@ -59,7 +59,7 @@ func Start(o Options) (*Cluster, error) {
 	c := &Cluster{}
 	var peers []node.Peer
 	for i := range o.Nodes {
-		peers = append(peers, node.Peer{ID: nodeID(i), RaftAddr: rft[i], RegisterAddr: reg[i]})
+		peers = append(peers, node.Peer{ID: nodeID(i), RaftAddr: rft[i], RegisterAddr: reg[i], AdminAddr: adm[i]})
 	}
 	for i := range o.Nodes {
 		cfg := node.DefaultConfig()

@@ -202,6 +202,8 @@ type Error struct {
 	Param string `json:"param,omitempty"`
 	// LeaderID names the leader when a write reached a follower (421).
 	LeaderID string `json:"leader_id,omitempty"`
+	// Need names the role the request needed (403).
+	Need string `json:"need,omitempty"`
 }
 
 // Leaders is the answer of GET /leaders: every (term, leader) this node has
