@@ -31,6 +31,8 @@ type DayCloseOptions struct {
 
 // ClosedDay is what CloseDay did.
 type ClosedDay struct {
+	// Cutover is its answer (Opened is empty when the answer was lost and
+	// a retry found the day closed).
 	Cutover CutoverResult
 	// Day is the closed day as read once settled with its files.
 	Day Day
@@ -80,7 +82,9 @@ func CloseDay(ctx context.Context, nodes []*Client, opts DayCloseOptions) (Close
 	for _, f := range out.Day.Files {
 		cf := ClosedFile{File: f}
 		if opts.Export != nil {
-			cf.Recon, cf.Err = dc.reconcile(ctx, out.Day, f.Acquirer)
+			if cf.Recon, err = dc.reconcile(ctx, out.Day, f.Acquirer); err != nil {
+				cf.Err = fmt.Errorf("adminapi: close day %s: %w", out.Day.Day, err)
+			}
 		}
 		out.Files = append(out.Files, cf)
 	}
