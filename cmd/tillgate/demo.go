@@ -13,6 +13,7 @@ import (
 	"github.com/tillgate/tillgate/acquirer/sim"
 	"github.com/tillgate/tillgate/internal/localcluster"
 	"github.com/tillgate/tillgate/internal/regsim"
+	"github.com/tillgate/tillgate/node/adminapi"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
@@ -109,7 +110,11 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		close(done)
 	}
 	if *cutEvery > 0 {
-		go closeDays(runCtx, cl, acq, *cutEvery)
+		var nodes []*adminapi.Client
+		for _, cfg := range cl.Configs {
+			nodes = append(nodes, adminapi.NewClient(cfg.AdminAddr)) // the demo's admin APIs have no token
+		}
+		go closeDays(runCtx, nodes, acq, *cutEvery)
 	}
 	live(ctx, cl, fleet)
 	quiet.off.Store(true)
