@@ -42,6 +42,10 @@ type Command struct {
 	SAFAck  *SAFAck    // OpSAFAck
 	day     *dayCmd    // the day ops
 	Batch   *BatchReq  // OpBatchClose, OpBatchUpload
+	// Card-not-present (merchant.go, payment.go).
+	Merchant *Merchant       // OpMerchantAdd
+	Payment  *Payment        // OpPaymentCreate
+	pstep    *paymentStepCmd // OpPaymentStep
 }
 
 // Outcome is the answer to a transaction.
@@ -70,7 +74,12 @@ type Result struct {
 	// SAF are the entries an OUTCOME_SAF enqueued, as stored (seq and the
 	// acquirer identity filled in); empty for a repeated outcome.
 	SAF []SAFEntry
-	Err error
+	// Card-not-present: the merchant or payment as stored after the
+	// command, and the step a payment step command added (or found).
+	Merchant *Merchant
+	Payment  *Payment
+	Step     *PaymentStep
+	Err      error
 }
 
 // IntentCmd encodes the INTENT for t. Apply ignores t's Status and Day and
@@ -123,6 +132,12 @@ func Encode(c Command) []byte {
 		return BatchCloseCmd(b.ID, b.Terminal, b.Mode, b.Number, b.Register, b.At)
 	case OpBatchUpload:
 		return BatchUploadCmd(c.Batch.ID, c.Batch.Terminal, c.Batch.Upload, c.Batch.At)
+	case OpMerchantAdd:
+		return MerchantAddCmd(*c.Merchant)
+	case OpPaymentCreate:
+		return PaymentCreateCmd(*c.Payment)
+	case OpPaymentStep:
+		return PaymentStepCmd(c.pstep.ID, *c.pstep.Step)
 	}
 	return []byte{cmdVersion, byte(c.Op)}
 }
@@ -152,6 +167,12 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.day = readDayCmd(c.Op, &r)
 	case OpBatchClose, OpBatchUpload:
 		c.Batch = readBatchReq(c.Op, &r)
+	case OpMerchantAdd:
+		c.Merchant = readMerchant(&r)
+	case OpPaymentCreate:
+		c.Payment = readPayment(&r)
+	case OpPaymentStep:
+		c.pstep = readPaymentStepCmd(&r)
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

@@ -55,6 +55,15 @@ var (
 	// terminal -> uint32 big-endian: the last STAN the acquirers were sent
 	// for it (identify, enqueue): unique per terminal whoever leads
 	bucketAcqSTAN = []byte("acq_stan")
+
+	// Card-not-present (merchant.go, payment.go).
+	bucketMerchants    = []byte("merchants")     // merchant id -> encoded Merchant
+	bucketMerchantKeys = []byte("merchant_keys") // SHA-256 of an API key -> merchant id
+	bucketPayments     = []byte("payments")      // payment id -> encoded Payment
+	bucketPaymentIdx   = []byte("idx_payment")   // merchant|created(8)|payment id -> payment id
+	// "merchant" -> the last merchant number; "stan|"+terminal -> the last
+	// STAN of a virtual terminal (uint64 big-endian)
+	bucketCNPSeq = []byte("cnp_seq")
 )
 
 // tailFill is the fill percent of the buckets whose keys grow at the tail:
@@ -72,7 +81,7 @@ func allBuckets() [][]byte {
 	return [][]byte{bucketTxns, bucketIDs, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketReversedFirst, bucketMeta,
 		bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen,
 		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload,
-		bucketAcqSTAN}
+		bucketAcqSTAN, bucketMerchants, bucketMerchantKeys, bucketPayments, bucketPaymentIdx, bucketCNPSeq}
 }
 
 // Keys of bucketMeta.
