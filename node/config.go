@@ -49,6 +49,10 @@ type Peer struct {
 	ID           string
 	RaftAddr     string
 	RegisterAddr string
+	// APIAddr is the peer's payments API (api_addr), where a standby
+	// forwards payments API calls when the peer is the active; empty when
+	// it serves none.
+	APIAddr string
 }
 
 // Config is everything a node needs. Start from DefaultConfig.
@@ -69,6 +73,10 @@ type Config struct {
 	// node logs a warning at start.
 	AdminToken     string
 	AdminTokenFile string
+	// APIAddr serves the card-not-present payments API (node/payments);
+	// empty (the default) disables it. A standby forwards calls to the
+	// active's Peers[].APIAddr.
+	APIAddr string
 
 	// Peers lists every voter, this node included. The register addresses
 	// are what answers advertise as the active's address.
@@ -146,6 +154,11 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir is empty"))
+	}
+	if c.APIAddr != "" {
+		if _, _, err := net.SplitHostPort(c.APIAddr); err != nil {
+			errs = append(errs, fmt.Errorf("api_addr %q: want host:port", c.APIAddr))
+		}
 	}
 	for name, addr := range map[string]string{"register_addr": c.RegisterAddr, "raft_addr": c.RaftAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {

@@ -3,6 +3,7 @@ package node
 import (
 	"github.com/tillgate/tillgate/node/admin"
 	"github.com/tillgate/tillgate/node/businessday"
+	"github.com/tillgate/tillgate/node/payments"
 	"github.com/tillgate/tillgate/node/pipeline"
 	"github.com/tillgate/tillgate/node/relay"
 	"github.com/tillgate/tillgate/node/saf"
@@ -53,4 +54,13 @@ func (n *Node) adminConfig(token string) admin.Config {
 		AcquirerName: n.cfg.Acquirer.Name, AcquirerAddr: n.cfg.Acquirer.Addr, AcquirerLink: def.Link(),
 		Gatherer: n.cfg.Registry, Fail: n.health.Fail, Logger: n.log,
 	}
+}
+
+// paymentsAPI builds the card-not-present API over the pipeline.
+func (n *Node) paymentsAPI() *payments.Server {
+	return payments.New(payments.Config{
+		NodeID: n.cfg.ID, Addr: n.cfg.APIAddr, APIAddrOf: n.apiAddrOf, Timeout: n.cfg.requestTimeout() + relay.Margin,
+		Handler: n.pipeline, Raft: n.raft, State: n.store, Vault: n.vault, Views: n.views, Fail: n.health.Fail,
+		Logger: n.log, Registerer: n.reg,
+	})
 }

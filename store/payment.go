@@ -400,7 +400,7 @@ func (s *Store) Payments(merchant string, from, to int64, cursor string, limit i
 				continue
 			}
 			if len(out) == limit {
-				next = hex.EncodeToString(out[len(out)-1].cursorKey())
+				next = out[len(out)-1].Cursor()
 				break
 			}
 			p, err := getPayment(tx, string(v))
@@ -417,7 +417,7 @@ func (s *Store) Payments(merchant string, from, to int64, cursor string, limit i
 	return out, next, nil
 }
 
-// cursorKey is the part of p's index key after the merchant.
-func (p *Payment) cursorKey() []byte {
-	return append(binary.BigEndian.AppendUint64(nil, uint64(p.At)), p.ID...)
+// Cursor is the Payments cursor that continues a list after p.
+func (p *Payment) Cursor() string {
+	return hex.EncodeToString(append(binary.BigEndian.AppendUint64(nil, uint64(p.At)), p.ID...))
 }

@@ -31,6 +31,7 @@ func commands(out io.Writer) map[string]cli.Command {
 		"backup":   &backupCommand{g: g()},
 		"day":      &dayCommand{g: g()},
 		"batch":    &batchCommand{g: g()},
+		"merchant": &merchantCommand{g: g()},
 	}
 }
 
@@ -81,6 +82,9 @@ Usage:
                                                reconcile with the acquirer's file (exit 1: not reconciled)
   tillctl batch list --terminal T              a register's batches and their totals
   tillctl batch close --terminal T --batch N   close a batch out of balance (operator resolution)
+  tillctl merchant add ID [--name N] [--key-name N] [--key K]
+                                               a card-not-present merchant and its API key
+  tillctl merchant list                        merchants, their virtual terminals and keys' names
 
 Every command takes:
 ` + globalsUsage + `

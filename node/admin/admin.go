@@ -66,6 +66,7 @@ type DayState interface {
 type State interface {
 	TxnState
 	DayState
+	MerchantState
 	SAFStats() (map[string]store.SAFStat, error)
 }
 
@@ -178,6 +179,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /txns", s.txns)
 	mux.HandleFunc("GET /txns/{id}", s.txn)
 	mux.HandleFunc("GET /reports", s.report)
+	mux.HandleFunc("GET /merchants", s.merchants)
+	mux.HandleFunc("POST /merchants", s.addMerchant)
 	s.dayRoutes(mux)
 	// The status page: no token (openPaths).
 	docs := statusDocs{cfg: &s.cfg}
