@@ -18,6 +18,8 @@ type fileConfig struct {
 	RegisterAddr string  `json:"register_addr"`
 	RaftAddr     string  `json:"raft_addr"`
 	AdminAddr    *string `json:"admin_addr"`
+	// APIAddr serves the payments API; absent or empty: none.
+	APIAddr string `json:"api_addr"`
 	// AdminTokenFile holds the admin API's bearer token.
 	AdminTokenFile string     `json:"admin_token_file"`
 	Peers          []filePeer `json:"peers"`
@@ -58,6 +60,7 @@ type filePeer struct {
 	ID           string `json:"id"`
 	RaftAddr     string `json:"raft_addr"`
 	RegisterAddr string `json:"register_addr"`
+	APIAddr      string `json:"api_addr"`
 }
 
 type duration time.Duration
@@ -94,11 +97,12 @@ func loadConfig(path string, cfg *node.Config) error {
 	if f.AdminAddr != nil {
 		cfg.AdminAddr = *f.AdminAddr
 	}
+	setStr(&cfg.APIAddr, f.APIAddr)
 	setStr(&cfg.AdminTokenFile, f.AdminTokenFile)
 	if f.Peers != nil {
 		cfg.Peers = nil
 		for _, p := range f.Peers {
-			cfg.Peers = append(cfg.Peers, node.Peer{ID: p.ID, RaftAddr: p.RaftAddr, RegisterAddr: p.RegisterAddr})
+			cfg.Peers = append(cfg.Peers, node.Peer{ID: p.ID, RaftAddr: p.RaftAddr, RegisterAddr: p.RegisterAddr, APIAddr: p.APIAddr})
 		}
 	}
 	cfg.Bootstrap = cfg.Bootstrap || f.Bootstrap
