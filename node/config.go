@@ -56,6 +56,10 @@ type Peer struct {
 	// actions it runs (snapshot, backup, reconciliation) at the leader's.
 	// Without it, a standby refuses them (503) unless it leads.
 	AdminAddr string
+	// APIAddr is the peer's payments API (api_addr), where a standby
+	// forwards payments API calls when the peer is the active; empty when
+	// it serves none.
+	APIAddr string
 }
 
 // AdminToken is one named token of the admin API.
@@ -102,6 +106,10 @@ type Config struct {
 	// header naming anything else but an IP address or localhost is
 	// refused (DNS rebinding).
 	AdminHosts []string
+	// APIAddr serves the card-not-present payments API (node/payments);
+	// empty (the default) disables it. A standby forwards calls to the
+	// active's Peers[].APIAddr.
+	APIAddr string
 
 	// Peers lists every voter, this node included. The register addresses
 	// are what answers advertise as the active's address.
@@ -179,6 +187,11 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir is empty"))
+	}
+	if c.APIAddr != "" {
+		if _, _, err := net.SplitHostPort(c.APIAddr); err != nil {
+			errs = append(errs, fmt.Errorf("api_addr %q: want host:port", c.APIAddr))
+		}
 	}
 	for name, addr := range map[string]string{"register_addr": c.RegisterAddr, "raft_addr": c.RaftAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/tillgate/tillgate/node/admin"
 	"github.com/tillgate/tillgate/node/businessday"
 	"github.com/tillgate/tillgate/node/leadership"
+	"github.com/tillgate/tillgate/node/payments"
 	"github.com/tillgate/tillgate/node/pipeline"
 	"github.com/tillgate/tillgate/node/relay"
 	"github.com/tillgate/tillgate/node/saf"
@@ -53,6 +54,7 @@ type Node struct {
 	watcher   *takeover.Watcher
 	regs      *server.Server
 	admin     *admin.Server
+	payments  *payments.Server // nil without api_addr
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -120,7 +122,7 @@ func (n *Node) open() error {
 	if err := n.openDoors(); err != nil {
 		return err
 	}
-	n.log.Info("node started", "registers", n.cfg.RegisterAddr, "raft", n.cfg.RaftAddr, "admin", n.cfg.AdminAddr)
+	n.log.Info("node started", "registers", n.cfg.RegisterAddr, "raft", n.cfg.RaftAddr, "admin", n.cfg.AdminAddr, "api", n.cfg.APIAddr)
 	return nil
 }
 
@@ -148,7 +150,8 @@ func (n *Node) openState() error {
 	return nil
 }
 
-// openDoors starts the register listener and the admin API.
+// openDoors starts the register listener, the payments API and the admin
+// API.
 func (n *Node) openDoors() error {
 	var err error
 	if n.regs, err = server.Start(server.Config{
@@ -157,6 +160,13 @@ func (n *Node) openDoors() error {
 		Logger: n.log, Registerer: n.reg,
 	}); err != nil {
 		return fmt.Errorf("node: %w", err)
+	}
+	if n.cfg.APIAddr != "" {
+		n.payments = n.paymentsAPI()
+		if err := n.payments.Start(); err != nil {
+			n.payments = nil
+			return fmt.Errorf("node: %w", err)
+		}
 	}
 	if n.cfg.AdminAddr == "" {
 		return nil
@@ -211,6 +221,12 @@ func (n *Node) Close() error {
 		if n.relay != nil {
 			n.relay.Close()
 		}
+		if n.payments != nil {
+			// Calls in progress end as after a crash: the payment is
+			// recorded, its INTENT resolved by the next active, and the
+			// client's retry finds the outcome.
+			errs = append(errs, n.payments.Shutdown())
+		}
 		if n.admin != nil {
 			errs = append(errs, n.admin.Shutdown())
 		}
@@ -229,6 +245,16 @@ func (n *Node) Close() error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// apiAddrOf maps a Raft server id to its payments API address.
+func (n *Node) apiAddrOf(id string) string {
+	for _, p := range n.cfg.Peers {
+		if p.ID == id {
+			return p.APIAddr
+		}
+	}
+	return ""
 }
 
 // registerAddrOf maps a Raft server id to the register address registers

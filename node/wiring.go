@@ -6,6 +6,7 @@ import (
 	"github.com/tillgate/tillgate/node/admin"
 	"github.com/tillgate/tillgate/node/adminapi"
 	"github.com/tillgate/tillgate/node/businessday"
+	"github.com/tillgate/tillgate/node/payments"
 	"github.com/tillgate/tillgate/node/pipeline"
 	"github.com/tillgate/tillgate/node/relay"
 	"github.com/tillgate/tillgate/node/saf"
@@ -81,4 +82,13 @@ func (n *Node) adminPeerClient(tc *tls.Config) func(addr string) *adminapi.Clien
 		ctc.RootCAs = rt.ClientCAs
 	}
 	return func(addr string) *adminapi.Client { return adminapi.NewTLSClient(addr, ctc) }
+}
+
+// paymentsAPI builds the card-not-present API over the pipeline.
+func (n *Node) paymentsAPI() *payments.Server {
+	return payments.New(payments.Config{
+		NodeID: n.cfg.ID, Addr: n.cfg.APIAddr, APIAddrOf: n.apiAddrOf, Timeout: n.cfg.requestTimeout() + relay.Margin,
+		Handler: n.pipeline, Raft: n.raft, State: n.store, Vault: n.vault, Views: n.views, Fail: n.health.Fail,
+		Logger: n.log, Registerer: n.reg,
+	})
 }

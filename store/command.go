@@ -49,6 +49,10 @@ type Command struct {
 	Batch   *BatchReq  // OpBatchClose, OpBatchUpload
 	terms   *terminalsCmd
 	Audit   *Audit // OpAudit
+	// Card-not-present (merchant.go, payment.go).
+	Merchant *Merchant       // OpMerchantAdd
+	Payment  *Payment        // OpPaymentCreate
+	pstep    *paymentStepCmd // OpPaymentStep
 }
 
 // Outcome is the answer to a transaction.
@@ -81,7 +85,12 @@ type Result struct {
 	Terminals *TerminalChange
 	// Audit is the audit record as stored after an audit command.
 	Audit *AuditRecord
-	Err   error
+	// Card-not-present: the merchant or payment as stored after the
+	// command, and the step a payment step command added (or found).
+	Merchant *Merchant
+	Payment  *Payment
+	Step     *PaymentStep
+	Err      error
 }
 
 // IntentCmd encodes the INTENT for t. Apply ignores t's Status and Day and
@@ -138,6 +147,12 @@ func Encode(c Command) []byte {
 		return encodeTerminalsCmd(c.Op, c.terms)
 	case OpAudit:
 		return AuditCmd(*c.Audit)
+	case OpMerchantAdd:
+		return MerchantAddCmd(*c.Merchant)
+	case OpPaymentCreate:
+		return PaymentCreateCmd(*c.Payment)
+	case OpPaymentStep:
+		return PaymentStepCmd(c.pstep.ID, *c.pstep.Step)
 	}
 	return []byte{cmdVersion, byte(c.Op)}
 }
@@ -171,6 +186,12 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.terms = readTerminalsCmd(c.Op, &r)
 	case OpAudit:
 		c.Audit = readAudit(&r)
+	case OpMerchantAdd:
+		c.Merchant = readMerchant(&r)
+	case OpPaymentCreate:
+		c.Payment = readPayment(&r)
+	case OpPaymentStep:
+		c.pstep = readPaymentStepCmd(&r)
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

@@ -62,6 +62,14 @@ var (
 	// empty at Open.
 	bucketAudit    = []byte("audit")     // seq(8) -> encoded AuditRecord
 	bucketAuditIDs = []byte("audit_ids") // action id -> seq
+	// Card-not-present (merchant.go, payment.go).
+	bucketMerchants    = []byte("merchants")     // merchant id -> encoded Merchant
+	bucketMerchantKeys = []byte("merchant_keys") // SHA-256 of an API key -> merchant id
+	bucketPayments     = []byte("payments")      // payment id -> encoded Payment
+	bucketPaymentIdx   = []byte("idx_payment")   // merchant|created(8)|payment id -> payment id
+	// "merchant" -> the last merchant number; "stan|"+terminal -> the last
+	// STAN of a virtual terminal (uint64 big-endian)
+	bucketCNPSeq = []byte("cnp_seq")
 )
 
 // tailFill is the fill percent of the buckets whose keys grow at the tail:
@@ -79,7 +87,8 @@ func allBuckets() [][]byte {
 	return [][]byte{bucketTxns, bucketIDs, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketReversedFirst, bucketMeta,
 		bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen,
 		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload,
-		bucketAcqSTAN, bucketTerminals, bucketAudit, bucketAuditIDs}
+		bucketAcqSTAN, bucketTerminals, bucketAudit, bucketAuditIDs,
+		bucketMerchants, bucketMerchantKeys, bucketPayments, bucketPaymentIdx, bucketCNPSeq}
 }
 
 // Keys of bucketMeta.

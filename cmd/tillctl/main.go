@@ -34,6 +34,7 @@ func commands(out io.Writer) map[string]cli.Command {
 		"batch":    &batchCommand{g: g()},
 		"terminal": &terminalCommand{g: g()},
 		"audit":    &auditCommand{g: g()},
+		"merchant": &merchantCommand{g: g()},
 	}
 }
 
@@ -89,6 +90,9 @@ Usage:
   tillctl terminal block|unblock ID|FROM-TO                  refuse (or admit again) a terminal's requests
   tillctl audit [--since T|D] [--actor A] [--action X] [--limit N] [--json]
                                                the audit log of operator actions
+  tillctl merchant add ID [--name N] [--key-name N] [--key K]
+                                               a card-not-present merchant and its API key
+  tillctl merchant list                        merchants, their virtual terminals and keys' names
 
 Every command takes:
 ` + globalsUsage + `

@@ -18,6 +18,8 @@ type fileConfig struct {
 	RegisterAddr string  `json:"register_addr"`
 	RaftAddr     string  `json:"raft_addr"`
 	AdminAddr    *string `json:"admin_addr"`
+	// APIAddr serves the payments API; absent or empty: none.
+	APIAddr string `json:"api_addr"`
 	// AdminTokens are the admin API's named tokens, each read from its
 	// file; AdminTokenFile (the older form) is one more operator token,
 	// named "admin".
@@ -69,6 +71,7 @@ type filePeer struct {
 	RaftAddr     string `json:"raft_addr"`
 	RegisterAddr string `json:"register_addr"`
 	AdminAddr    string `json:"admin_addr"`
+	APIAddr      string `json:"api_addr"`
 }
 
 type fileToken struct {
@@ -111,6 +114,7 @@ func loadConfig(path string, cfg *node.Config) error {
 	if f.AdminAddr != nil {
 		cfg.AdminAddr = *f.AdminAddr
 	}
+	setStr(&cfg.APIAddr, f.APIAddr)
 	setStr(&cfg.AdminTokenFile, f.AdminTokenFile)
 	setStr(&cfg.AdminCertFile, f.AdminCertFile)
 	setStr(&cfg.AdminKeyFile, f.AdminKeyFile)
@@ -123,7 +127,7 @@ func loadConfig(path string, cfg *node.Config) error {
 	if f.Peers != nil {
 		cfg.Peers = nil
 		for _, p := range f.Peers {
-			cfg.Peers = append(cfg.Peers, node.Peer{ID: p.ID, RaftAddr: p.RaftAddr, RegisterAddr: p.RegisterAddr, AdminAddr: p.AdminAddr})
+			cfg.Peers = append(cfg.Peers, node.Peer{ID: p.ID, RaftAddr: p.RaftAddr, RegisterAddr: p.RegisterAddr, AdminAddr: p.AdminAddr, APIAddr: p.APIAddr})
 		}
 	}
 	cfg.Bootstrap = cfg.Bootstrap || f.Bootstrap

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -74,7 +77,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer acq.Close()
 	cl, err := localcluster.Start(localcluster.Options{
-		Dir: dir, RegisterBase: 8583, RaftBase: 7001, AdminBase: 9101,
+		Dir: dir, RegisterBase: 8583, RaftBase: 7001, AdminBase: 9101, APIBase: 8080,
 		AcquirerAddr: acq.Addr(), Logger: log,
 	})
 	if err != nil {
@@ -89,7 +92,11 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		fmt.Printf("%-11s registers %s  raft %s  status page http://%s/\n", cfg.ID, cfg.RegisterAddr, cfg.RaftAddr, cfg.AdminAddr)
 	}
 	fmt.Printf("tillctl     bin/tillctl --endpoints %s,%s,%s status\n", cl.Configs[0].AdminAddr, cl.Configs[1].AdminAddr, cl.Configs[2].AdminAddr)
-	fmt.Printf("registers   %d simulated; Ctrl-C stops\n", *registers)
+	if err := demoMerchant(ctx, cl); err != nil {
+		return err
+	}
+	fmt.Printf("payments    http://%s/v1/payments (any node)  merchant %q, key %s\n", cl.Configs[0].APIAddr, demoMerchantID, demoMerchantKey)
+	fmt.Printf("registers   %d simulated; Ctrl-C stops\n\n", *registers)
 
 	var fleet *regsim.Fleet
 	done := make(chan struct{})
@@ -173,4 +180,31 @@ func (h *quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
 
 func (h *quietHandler) WithGroup(name string) slog.Handler {
 	return &quietHandler{Handler: h.Handler.WithGroup(name), off: h.off}
+}
+
+// The demo's card-not-present merchant (README: the payments API).
+const (
+	demoMerchantID  = "demo"
+	demoMerchantKey = "demo-merchant-key"
+)
+
+// demoMerchant records the demo merchant once a node serves (an existing
+// one, from a reused --data, is fine).
+func demoMerchant(ctx context.Context, cl *localcluster.Cluster) error {
+	i, err := cl.WaitLeader(30 * time.Second)
+	if err != nil {
+		return err
+	}
+	h := sha256.Sum256([]byte(demoMerchantKey))
+	_, err = adminapi.NewClient(cl.Configs[i].AdminAddr).AddMerchant(ctx, adminapi.MerchantAdd{
+		ID: demoMerchantID, Name: "Demo shop", KeyName: "demo", KeyHash: hex.EncodeToString(h[:]),
+	})
+	var apiErr *adminapi.APIError
+	if errors.As(err, &apiErr) && apiErr.NotYet() {
+		return nil // 409: recorded in an earlier run
+	}
+	if err != nil {
+		return fmt.Errorf("demo merchant: %w", err)
+	}
+	return nil
 }

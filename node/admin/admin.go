@@ -72,6 +72,7 @@ type State interface {
 	TxnState
 	DayState
 	TerminalState
+	MerchantState
 	SAFStats() (map[string]store.SAFStat, error)
 	Audit(q store.AuditQuery) ([]*store.AuditRecord, error)
 }
@@ -276,6 +277,8 @@ func (s *Server) register(m *router) {
 	m.HandleFunc("GET /reports", s.report)
 	s.dayRoutes(m)
 	s.terminalRoutes(m)
+	m.HandleFunc("GET /merchants", s.merchants)
+	m.write("POST /merchants", "merchant.add", s.addMerchant)
 	m.HandleFunc("GET /audit", s.audit.listAudit)
 	m.routes = append(m.routes, route{pattern: "POST /audit/records", need: RoleOperator, auditWrite: true, h: s.audit.recordAudit})
 	// Profiles: an operator chasing CPU or memory on a live node needs
