@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,53 +34,41 @@ type DayClose struct {
 }
 
 // closeDay cuts the open day over once the load has stopped and nothing is
-// owed to the acquirer any more, then checks the day's files and
-// reconciles each with acqsim.
+// owed to the acquirer any more (adminapi.CloseDay does the close and the
+// reconciliations), then checks each file on every node.
 func (c *checker) closeDay(ctx context.Context) []DayClose {
 	ctx, cancel := context.WithTimeout(ctx, 2*c.timeout)
 	defer cancel()
 	if msg := c.untilDetail(ctx, c.safDrained); msg != "" {
 		return []DayClose{{Err: "store-and-forward queue not drained before the cutover: " + msg}}
 	}
-	cut, err := c.cutover(ctx)
+	// A minute before the opening catches the day's first requests, whose
+	// acqsim receive time may precede the day's record by a little.
+	o := adminapi.DayCloseOptions{Poll: c.poll, Before: time.Minute}
+	if c.acqsim != "" {
+		o.Export = c.acqsimSettlement
+	}
+	closed, err := adminapi.CloseDay(ctx, c.nodes, o)
 	if err != nil {
-		return []DayClose{{Err: err.Error()}}
+		return []DayClose{{Day: closed.Cutover.Closed, Err: err.Error()}}
 	}
-	start := time.Now()
-	var day adminapi.Day
-	msg := c.untilDetail(ctx, func(ctx context.Context) string {
-		if day, err = c.nodes[0].Day(ctx, cut.Closed); err != nil {
-			return err.Error()
-		}
-		if day.Status != "settled" || len(day.Files) == 0 {
-			return fmt.Sprintf("day %s %s, %d files", day.Day, day.Status, len(day.Files))
-		}
-		return ""
-	})
-	if msg != "" {
-		return []DayClose{{Day: cut.Closed, Err: "not settled: " + msg}}
-	}
-	took := time.Since(start)
 	var out []DayClose
-	for _, f := range day.Files {
-		dc := DayClose{Day: day.Day, Acquirer: f.Acquirer, Rows: f.Rows, Net: f.Net, CSVSHA256: f.CSVSHA256, Took: took}
+	for _, cf := range closed.Files {
+		f := cf.File
+		dc := DayClose{Day: closed.Day.Day, Acquirer: f.Acquirer, Rows: f.Rows, Net: f.Net, CSVSHA256: f.CSVSHA256, Took: closed.Settled}
 		c.checkFile(ctx, &dc)
-		if dc.Err == "" && c.acqsim != "" {
-			c.reconcile(ctx, &dc, day)
+		if r := cf.Recon; r != nil {
+			dc.Reconciled, dc.Discrepancies = r.Reconciled, r.Discrepancies
+			if !r.Reconciled {
+				dc.Report = r.ReportText
+			}
+		}
+		if cf.Err != nil && dc.Err == "" {
+			dc.Err = cf.Err.Error()
 		}
 		out = append(out, dc)
 	}
 	return out
-}
-
-// cutover asks whichever node is the leader.
-func (c *checker) cutover(ctx context.Context) (adminapi.CutoverResult, error) {
-	var r adminapi.CutoverResult
-	err := c.onLeader(ctx, func(n *adminapi.Client) (err error) {
-		r, err = n.Cutover(ctx, "")
-		return err
-	})
-	return r, err
 }
 
 // checkFile fetches the file from every node: the recorded bytes each time.
@@ -105,75 +92,6 @@ func (c *checker) checkFile(ctx context.Context, dc *DayClose) {
 			return
 		}
 	}
-}
-
-// reconcile sends acqsim's export of the day's window to the leader.
-func (c *checker) reconcile(ctx context.Context, dc *DayClose, day adminapi.Day) {
-	if day.ClosedAt == nil {
-		dc.Err = "closed day without a close time"
-		return
-	}
-	// A minute before the opening catches the day's first requests, whose
-	// acqsim receive time may precede the day's record by a little.
-	q := url.Values{"from": {day.OpenedAt.Add(-time.Minute).Format(time.RFC3339Nano)}, "to": {day.ClosedAt.Format(time.RFC3339Nano)}}
-	file, err := c.acqsimRaw(ctx, "/settlement?"+q.Encode())
-	if err != nil {
-		dc.Err = err.Error()
-		return
-	}
-	// On a standby, as an operator should: matching a big day is heavy.
-	sb := c.standby(ctx)
-	if msg := c.untilDetail(ctx, func(ctx context.Context) string {
-		if d, err := sb.Day(ctx, dc.Day); err != nil || d.Status != "settled" {
-			return fmt.Sprintf("%s has not applied the settlement yet (%v)", sb.Base, err)
-		}
-		return ""
-	}); msg != "" {
-		dc.Err = msg
-		return
-	}
-	r, err := sb.Reconcile(ctx, dc.Day, dc.Acquirer, file)
-	if err == nil && !r.Recorded {
-		err = c.onLeader(ctx, func(n *adminapi.Client) error {
-			_, err := n.RecordReconciliation(ctx, dc.Day, r)
-			return err
-		})
-	}
-	if err != nil {
-		dc.Err = err.Error()
-		return
-	}
-	dc.Reconciled, dc.Discrepancies = r.Reconciled, r.Discrepancies
-	if !r.Reconciled {
-		dc.Report = r.ReportText
-	}
-}
-
-// standby is a node that is not the leader, else the first node.
-func (c *checker) standby(ctx context.Context) *adminapi.Client {
-	for _, n := range c.nodes {
-		if st, err := n.Status(ctx); err == nil && st.Role != "leader" {
-			return n
-		}
-	}
-	return c.nodes[0]
-}
-
-// onLeader runs a write on whichever node is the leader.
-func (c *checker) onLeader(ctx context.Context, fn func(*adminapi.Client) error) error {
-	var last error
-	for range 3 {
-		for _, n := range c.nodes {
-			err := fn(n)
-			var api *adminapi.APIError
-			if err == nil || !errors.As(err, &api) || !api.NotLeader() {
-				return err
-			}
-			last = err
-		}
-		time.Sleep(time.Second)
-	}
-	return fmt.Errorf("bench: no leader took it: %w", last)
 }
 
 // safDrained reports what is still owed to an acquirer.
@@ -205,7 +123,11 @@ func (c *checker) untilDetail(ctx context.Context, fn func(context.Context) stri
 	}
 }
 
-func (c *checker) acqsimRaw(ctx context.Context, path string) ([]byte, error) {
+// acqsimSettlement is acqsim's settlement export of [from, to] (it has one
+// acquirer: the name is not asked).
+func (c *checker) acqsimSettlement(ctx context.Context, _ string, from, to time.Time) ([]byte, error) {
+	q := url.Values{"from": {from.Format(time.RFC3339Nano)}, "to": {to.Format(time.RFC3339Nano)}}
+	path := "/settlement?" + q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.acqsim+path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("bench: acqsim %s: %w", path, err)

@@ -202,7 +202,7 @@ func (p *procCluster) writeConfigs(ctx context.Context) error {
 	}
 	var peers []map[string]string
 	for i, id := range p.ids {
-		peers = append(peers, map[string]string{"id": id, "raft_addr": p.raft[i], "register_addr": p.reg[i]})
+		peers = append(peers, map[string]string{"id": id, "raft_addr": p.raft[i], "register_addr": p.reg[i], "admin_addr": p.adm[i]})
 	}
 	for i, id := range p.ids {
 		nodeKey := filepath.Join(p.dir, id+".key")

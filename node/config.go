@@ -16,6 +16,7 @@ import (
 	"github.com/tillgate/tillgate/acquirer"
 	"github.com/tillgate/tillgate/cluster"
 	"github.com/tillgate/tillgate/internal/tlsconf"
+	"github.com/tillgate/tillgate/node/admin"
 	"github.com/tillgate/tillgate/node/bins"
 	"github.com/tillgate/tillgate/node/businessday"
 	"github.com/tillgate/tillgate/node/saf"
@@ -51,7 +52,29 @@ type Peer struct {
 	ID           string
 	RaftAddr     string
 	RegisterAddr string
+	// AdminAddr is the peer's admin API: a standby records the operator
+	// actions it runs (snapshot, backup, reconciliation) at the leader's.
+	// Without it, a standby refuses them (503) unless it leads.
+	AdminAddr string
+	// APIAddr is the peer's payments API (api_addr), where a standby
+	// forwards payments API calls when the peer is the active; empty when
+	// it serves none.
+	APIAddr string
 }
+
+// AdminToken is one named token of the admin API.
+type AdminToken struct {
+	Name string
+	Role string // read-only or operator
+	// File holds the token (surrounding white space ignored); Value, for
+	// tests and tools that build a Config in code, instead.
+	File  string
+	Value string
+}
+
+// LegacyAdminTokenName names the token of admin_token_file in the audit
+// log.
+const LegacyAdminTokenName = "admin"
 
 // Config is everything a node needs. Start from DefaultConfig.
 type Config struct {
@@ -70,11 +93,14 @@ type Config struct {
 	RaftAddr string
 	// AdminAddr serves the admin API, /metrics, /livez and /readyz; empty disables it.
 	AdminAddr string
-	// AdminToken is the bearer token the admin API requires (all of it but
-	// /livez, /readyz, /metrics and the status page). AdminTokenFile, if
-	// set, holds it instead (surrounding white space ignored). With
-	// neither, the admin API is open to anyone who can reach AdminAddr: the
-	// node logs a warning at start.
+	// AdminTokens are the admin API's named bearer tokens (all of it but
+	// /livez, /readyz, /metrics and the status page needs one): read-only
+	// ones read, operator ones also act, and the audit log names the token
+	// that acted. AdminToken, or the content of AdminTokenFile (the older
+	// form), is one more operator token named "admin". With none, the API
+	// is open to anyone who can reach AdminAddr, which Validate allows on
+	// a loopback address only.
+	AdminTokens    []AdminToken
 	AdminToken     string
 	AdminTokenFile string
 	// AdminCertFile and AdminKeyFile, if set, make the admin API (and
@@ -82,6 +108,14 @@ type Config struct {
 	// certificate and key, PEM. Clients verify it against the CA that
 	// issued it (tillctl --cacert).
 	AdminCertFile, AdminKeyFile string
+	// AdminHosts are the DNS names clients use for the admin API: a Host
+	// header naming anything else but an IP address or localhost is
+	// refused (DNS rebinding).
+	AdminHosts []string
+	// APIAddr serves the card-not-present payments API (node/payments);
+	// empty (the default) disables it. A standby forwards calls to the
+	// active's Peers[].APIAddr.
+	APIAddr string
 
 	// Peers lists every voter, this node included. The register addresses
 	// are what answers advertise as the active's address.
@@ -163,10 +197,18 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir is empty"))
 	}
+	if c.APIAddr != "" {
+		if _, _, err := net.SplitHostPort(c.APIAddr); err != nil {
+			errs = append(errs, fmt.Errorf("api_addr %q: want host:port", c.APIAddr))
+		}
+	}
 	for name, addr := range map[string]string{"register_addr": c.RegisterAddr, "raft_addr": c.RaftAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: want host:port", name, addr))
 		}
+	}
+	if err := c.validateAdmin(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.CardKeyFile == "" {
 		errs = append(errs, errors.New("card_key_file is empty: the PAN is stored only encrypted; create one with `tillgate keygen FILE`"))
@@ -292,18 +334,73 @@ func (c *Config) requestTimeout() time.Duration {
 	return slowest + 5*time.Second
 }
 
+// validateAdmin refuses an admin API anyone on the network could use: on
+// an address that is not loopback, it needs a token.
+func (c *Config) validateAdmin() error {
+	if c.AdminAddr == "" || len(c.AdminTokens) > 0 || c.AdminToken != "" || c.AdminTokenFile != "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(c.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("admin_addr %q: want host:port", c.AdminAddr)
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("admin_addr %s is not a loopback address and the admin API has no token: anyone who reaches it could change membership and read transactions; "+
+		"set admin_tokens (each {\"name\", \"role\": \"read-only\"|\"operator\", \"file\"}) or admin_token_file, or listen on 127.0.0.1", c.AdminAddr)
+}
+
+// adminTokens reads the admin API's tokens: AdminTokens, then the older
+// AdminToken or AdminTokenFile as the operator token "admin".
+func (c *Config) adminTokens() ([]admin.Token, error) {
+	var out []admin.Token
+	for i, t := range c.AdminTokens {
+		role, err := admin.ParseRole(t.Role)
+		if err != nil {
+			return nil, fmt.Errorf("admin_tokens[%d] %q: %w", i, t.Name, err)
+		}
+		v := t.Value
+		if t.File != "" {
+			if v, err = readTokenFile(t.File); err != nil {
+				return nil, fmt.Errorf("admin_tokens[%d] %q: %w", i, t.Name, err)
+			}
+		}
+		if v == "" {
+			return nil, fmt.Errorf("admin_tokens[%d] %q: no token: set its file", i, t.Name)
+		}
+		out = append(out, admin.Token{Name: t.Name, Role: role, Value: v})
+	}
+	legacy, err := c.adminToken()
+	if err != nil {
+		return nil, err
+	}
+	if legacy != "" {
+		out = append(out, admin.Token{Name: LegacyAdminTokenName, Role: admin.RoleOperator, Value: legacy})
+	}
+	return out, nil
+}
+
+func readTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("token file %s is empty: put the token in it", path)
+	}
+	return tok, nil
+}
+
 // adminToken is AdminToken, or the content of AdminTokenFile.
 func (c *Config) adminToken() (string, error) {
 	if c.AdminTokenFile == "" {
 		return c.AdminToken, nil
 	}
-	b, err := os.ReadFile(c.AdminTokenFile)
+	tok, err := readTokenFile(c.AdminTokenFile)
 	if err != nil {
 		return "", fmt.Errorf("admin_token_file: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", fmt.Errorf("admin_token_file %s is empty: put the token in it, or remove the setting to run without one", c.AdminTokenFile)
 	}
 	return tok, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tillgate/tillgate/node/admin"
 	"github.com/tillgate/tillgate/node/businessday"
 	"github.com/tillgate/tillgate/node/leadership"
+	"github.com/tillgate/tillgate/node/payments"
 	"github.com/tillgate/tillgate/node/pipeline"
 	"github.com/tillgate/tillgate/node/relay"
 	"github.com/tillgate/tillgate/node/saf"
@@ -55,6 +56,7 @@ type Node struct {
 	watcher   *takeover.Watcher
 	regs      *server.Server
 	admin     *admin.Server
+	payments  *payments.Server // nil without api_addr
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -128,7 +130,7 @@ func (n *Node) open() error {
 		return err
 	}
 	n.log.Info("node started", "registers", n.cfg.RegisterAddr, "registers_tls", n.regTLS != nil,
-		"raft", n.cfg.RaftAddr, "raft_tls", n.cfg.RaftTLS.Enabled(), "admin", n.cfg.AdminAddr)
+		"raft", n.cfg.RaftAddr, "raft_tls", n.cfg.RaftTLS.Enabled(), "admin", n.cfg.AdminAddr, "api", n.cfg.APIAddr)
 	return nil
 }
 
@@ -162,7 +164,8 @@ func (n *Node) openState() error {
 	return nil
 }
 
-// openDoors starts the register listener and the admin API.
+// openDoors starts the register listener, the payments API and the admin
+// API.
 func (n *Node) openDoors() error {
 	var err error
 	if n.regs, err = server.Start(server.Config{
@@ -172,10 +175,17 @@ func (n *Node) openDoors() error {
 	}); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
+	if n.cfg.APIAddr != "" {
+		n.payments = n.paymentsAPI()
+		if err := n.payments.Start(); err != nil {
+			n.payments = nil
+			return fmt.Errorf("node: %w", err)
+		}
+	}
 	if n.cfg.AdminAddr == "" {
 		return nil
 	}
-	token, err := n.cfg.adminToken()
+	tokens, err := n.cfg.adminTokens()
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
@@ -183,7 +193,7 @@ func (n *Node) openDoors() error {
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	if n.admin, err = admin.Start(n.adminConfig(token, tc)); err != nil {
+	if n.admin, err = admin.Start(n.adminConfig(tokens, tc)); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.wg.Go(func() { n.page.Run(n.ctx) })
@@ -225,6 +235,12 @@ func (n *Node) Close() error {
 		if n.relay != nil {
 			n.relay.Close()
 		}
+		if n.payments != nil {
+			// Calls in progress end as after a crash: the payment is
+			// recorded, its INTENT resolved by the next active, and the
+			// client's retry finds the outcome.
+			errs = append(errs, n.payments.Shutdown())
+		}
 		if n.admin != nil {
 			errs = append(errs, n.admin.Shutdown())
 		}
@@ -252,6 +268,16 @@ func (n *Node) peerIDs() []string {
 		ids[i] = p.ID
 	}
 	return ids
+}
+
+// apiAddrOf maps a Raft server id to its payments API address.
+func (n *Node) apiAddrOf(id string) string {
+	for _, p := range n.cfg.Peers {
+		if p.ID == id {
+			return p.APIAddr
+		}
+	}
+	return ""
 }
 
 // registerAddrOf maps a Raft server id to the register address registers

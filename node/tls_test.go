@@ -81,6 +81,7 @@ func tlsAcquirerCluster(t *testing.T, f tlsFiles, link tlsconf.Client, tune func
 	if _, err := cl.WaitLeader(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	registerTestTerminals(t, cl)
 	return cl, s
 }
 

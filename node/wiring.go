@@ -5,7 +5,9 @@ import (
 
 	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/node/admin"
+	"github.com/tillgate/tillgate/node/adminapi"
 	"github.com/tillgate/tillgate/node/businessday"
+	"github.com/tillgate/tillgate/node/payments"
 	"github.com/tillgate/tillgate/node/pipeline"
 	"github.com/tillgate/tillgate/node/relay"
 	"github.com/tillgate/tillgate/node/saf"
@@ -47,13 +49,47 @@ func (n *Node) build(relayTLS *tlsconf.Client) {
 	n.registerMetrics()
 }
 
-func (n *Node) adminConfig(token string, tc *tls.Config) admin.Config {
+func (n *Node) adminConfig(tokens []admin.Token, tc *tls.Config) admin.Config {
 	def := n.acquirers.Default()
 	return admin.Config{
-		NodeID: n.cfg.ID, Addr: n.cfg.AdminAddr, Token: token, TLS: tc,
+		NodeID: n.cfg.ID, Addr: n.cfg.AdminAddr, Tokens: tokens, Hosts: n.cfg.AdminHosts, AdminAddrOf: n.adminAddrOf, TLS: tc, PeerClient: n.adminPeerClient(tc),
 		Raft: n.raft, State: n.store, Days: n.days, Views: n.views, Leaders: n.leaders,
 		Registers: n.regs, Page: n.page, RegisterAddrOf: n.registerAddrOf,
 		AcquirerName: n.cfg.Acquirer.Name, AcquirerAddr: n.cfg.Acquirer.Addr, AcquirerLink: def.Link(),
-		Gatherer: n.cfg.Registry, Fail: n.health.Fail, Logger: n.log,
+		Gatherer: n.cfg.Registry, Registerer: n.reg, Fail: n.health.Fail, Logger: n.log,
 	}
+}
+
+// adminAddrOf is a peer's admin address, "" if the config does not say.
+func (n *Node) adminAddrOf(id string) string {
+	for _, p := range n.cfg.Peers {
+		if p.ID == id {
+			return p.AdminAddr
+		}
+	}
+	return ""
+}
+
+// adminPeerClient makes the client a standby sends its audit records to
+// the leader with: HTTPS when this node's admin API is, trusting the
+// cluster's CA (Raft's, which issues the nodes' certificates; the system's
+// roots without one). nil: plain HTTP.
+func (n *Node) adminPeerClient(tc *tls.Config) func(addr string) *adminapi.Client {
+	if tc == nil {
+		return nil
+	}
+	ctc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if rt := n.cfg.Raft.TLS; rt != nil {
+		ctc.RootCAs = rt.ClientCAs
+	}
+	return func(addr string) *adminapi.Client { return adminapi.NewTLSClient(addr, ctc) }
+}
+
+// paymentsAPI builds the card-not-present API over the pipeline.
+func (n *Node) paymentsAPI() *payments.Server {
+	return payments.New(payments.Config{
+		NodeID: n.cfg.ID, Addr: n.cfg.APIAddr, APIAddrOf: n.apiAddrOf, Timeout: n.cfg.requestTimeout() + relay.Margin,
+		Handler: n.pipeline, Raft: n.raft, State: n.store, Vault: n.vault, Views: n.views, Fail: n.health.Fail,
+		Logger: n.log, Registerer: n.reg,
+	})
 }

@@ -155,6 +155,14 @@ func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
 		return a.terminalsAdd(c.terms)
 	case OpTerminalsBlock:
 		return a.terminalsBlock(c.terms)
+	case OpAudit:
+		return a.audit(c.Audit)
+	case OpMerchantAdd:
+		return a.merchantAdd(c.Merchant)
+	case OpPaymentCreate:
+		return a.paymentCreate(c.Payment)
+	case OpPaymentStep:
+		return a.paymentStep(c.pstep)
 	}
 	return Result{Err: fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)}, nil
 }

@@ -27,7 +27,8 @@ const (
 	// Register batches (batch.go).
 	OpBatchClose  Op = 9  // a register's 0500, or an operator closing a batch
 	OpBatchUpload Op = 10 // a register's 0320: one transaction of its batch
-	// Op 11 is the audit log's.
+	// OpAudit records an operator action or its outcome (audit.go).
+	OpAudit Op = 11
 	// The terminal registry (terminal.go).
 	OpTerminalsAdd   Op = 12 // add or change ranges of terminals
 	OpTerminalsBlock Op = 13 // block or unblock a range of terminals
@@ -47,6 +48,11 @@ type Command struct {
 	day     *dayCmd    // the day ops
 	Batch   *BatchReq  // OpBatchClose, OpBatchUpload
 	terms   *terminalsCmd
+	Audit   *Audit // OpAudit
+	// Card-not-present (merchant.go, payment.go).
+	Merchant *Merchant       // OpMerchantAdd
+	Payment  *Payment        // OpPaymentCreate
+	pstep    *paymentStepCmd // OpPaymentStep
 }
 
 // Outcome is the answer to a transaction.
@@ -77,7 +83,14 @@ type Result struct {
 	SAF []SAFEntry
 	// Terminals is what a terminal command did.
 	Terminals *TerminalChange
-	Err       error
+	// Audit is the audit record as stored after an audit command.
+	Audit *AuditRecord
+	// Card-not-present: the merchant or payment as stored after the
+	// command, and the step a payment step command added (or found).
+	Merchant *Merchant
+	Payment  *Payment
+	Step     *PaymentStep
+	Err      error
 }
 
 // IntentCmd encodes the INTENT for t. Apply ignores t's Status and Day and
@@ -132,6 +145,14 @@ func Encode(c Command) []byte {
 		return BatchUploadCmd(c.Batch.ID, c.Batch.Terminal, c.Batch.Upload, c.Batch.At)
 	case OpTerminalsAdd, OpTerminalsBlock:
 		return encodeTerminalsCmd(c.Op, c.terms)
+	case OpAudit:
+		return AuditCmd(*c.Audit)
+	case OpMerchantAdd:
+		return MerchantAddCmd(*c.Merchant)
+	case OpPaymentCreate:
+		return PaymentCreateCmd(*c.Payment)
+	case OpPaymentStep:
+		return PaymentStepCmd(c.pstep.ID, *c.pstep.Step)
 	}
 	return []byte{cmdVersion, byte(c.Op)}
 }
@@ -163,6 +184,14 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.Batch = readBatchReq(c.Op, &r)
 	case OpTerminalsAdd, OpTerminalsBlock:
 		c.terms = readTerminalsCmd(c.Op, &r)
+	case OpAudit:
+		c.Audit = readAudit(&r)
+	case OpMerchantAdd:
+		c.Merchant = readMerchant(&r)
+	case OpPaymentCreate:
+		c.Payment = readPayment(&r)
+	case OpPaymentStep:
+		c.pstep = readPaymentStepCmd(&r)
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

@@ -40,4 +40,14 @@ var (
 	// ErrBadKey: a card key that is not 32 bytes (64 hex characters in a
 	// key file).
 	ErrBadKey = errors.New("store: card key must be 32 bytes (64 hex characters)")
+	// ErrConflict: a card-not-present command conflicts with what is
+	// recorded (a merchant id taken, an idempotency key used for another
+	// request, a second capture).
+	ErrConflict = errors.New("store: conflicts with what is recorded")
+	// ErrState: a payment is not in a state that allows the step (a
+	// capture of a declined authorization, a void after a capture).
+	ErrState = errors.New("store: payment state does not allow it")
+	// ErrAmount: a capture over the authorized amount, refunds over the
+	// captured one.
+	ErrAmount = errors.New("store: amount over what the payment allows")
 )

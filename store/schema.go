@@ -58,6 +58,18 @@ var (
 
 	// The terminal registry (terminal.go): terminal id -> encoded Terminal.
 	bucketTerminals = []byte("terminals")
+	// The audit log (audit.go); a file of schema 4 without them gains them
+	// empty at Open.
+	bucketAudit    = []byte("audit")     // seq(8) -> encoded AuditRecord
+	bucketAuditIDs = []byte("audit_ids") // action id -> seq
+	// Card-not-present (merchant.go, payment.go).
+	bucketMerchants    = []byte("merchants")     // merchant id -> encoded Merchant
+	bucketMerchantKeys = []byte("merchant_keys") // SHA-256 of an API key -> merchant id
+	bucketPayments     = []byte("payments")      // payment id -> encoded Payment
+	bucketPaymentIdx   = []byte("idx_payment")   // merchant|created(8)|payment id -> payment id
+	// "merchant" -> the last merchant number; "stan|"+terminal -> the last
+	// STAN of a virtual terminal (uint64 big-endian)
+	bucketCNPSeq = []byte("cnp_seq")
 )
 
 // tailFill is the fill percent of the buckets whose keys grow at the tail:
@@ -75,7 +87,8 @@ func allBuckets() [][]byte {
 	return [][]byte{bucketTxns, bucketIDs, bucketRRN, bucketMerchant, bucketDay, bucketStatus, bucketReversedFirst, bucketMeta,
 		bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen,
 		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload,
-		bucketAcqSTAN, bucketTerminals}
+		bucketAcqSTAN, bucketTerminals, bucketAudit, bucketAuditIDs,
+		bucketMerchants, bucketMerchantKeys, bucketPayments, bucketPaymentIdx, bucketCNPSeq}
 }
 
 // Keys of bucketMeta.
@@ -83,6 +96,8 @@ var (
 	metaApplied = []byte("applied_index")  // uint64 big-endian: last Raft index applied
 	metaDay     = []byte("business_day")   // YYYYMMDD: the open business day
 	metaSchema  = []byte("schema_version") // schemaVersion
+	// uint64 big-endian: the records in bucketAudit
+	metaAuditCount = []byte("audit_count")
 )
 
 // schemaVersion changes whenever the layout above or the record encoding

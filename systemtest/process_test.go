@@ -87,7 +87,7 @@ func startProcClusterWith(t *testing.T, tune func(cfg map[string]any)) *procClus
 	}
 	var peers []map[string]string
 	for i, id := range p.ids {
-		peers = append(peers, map[string]string{"id": id, "raft_addr": raft[i], "register_addr": p.reg[i]})
+		peers = append(peers, map[string]string{"id": id, "raft_addr": raft[i], "register_addr": p.reg[i], "admin_addr": p.admin[i]})
 	}
 	for i, id := range p.ids {
 		cfg := map[string]any{

@@ -24,6 +24,11 @@ const (
 	// cut off from its peers, or an election is running): a client should
 	// ask another node instead of resending here.
 	TagNoActive = "NA"
+	// TagCVC is the card verification code of a card-not-present request
+	// (the CVC2/CVV2 printed on the card), for the acquirer to check. It
+	// passes through the node to the acquirer and is never stored or
+	// logged.
+	TagCVC = "CV"
 )
 
 // maxTLVValue is the largest value the 3-digit length can express.

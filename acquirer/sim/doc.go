@@ -26,6 +26,9 @@
 //   - PAN 4000000000000002: 05 (do not honour)
 //   - PAN 4000000000000069, or an expiry (DE14, or DE35's) before the
 //     current UTC month: 54
+//   - a card verification code (DE48 tag CV, sent with card-not-present
+//     payments) of "000": N7 (decline for CVV2 failure); a request without
+//     one is not checked
 //   - amount 0 (not for a balance inquiry): 13
 //   - amount ending in 51 (Amount%100 == 51): 51
 //   - otherwise 00 with a 6-digit auth code derived from the identity

@@ -14,6 +14,12 @@ import (
 const (
 	PANDoNotHonour = "4000000000000002" // always 05
 	PANExpired     = "4000000000000069" // always 54
+	// CVCWrong is the card verification code (DE48 tag CV) that fails the
+	// check: any card sent with it is declined RCCVCFailed.
+	CVCWrong = "000"
+	// RCCVCFailed answers a card whose CVC does not match: N7, "decline
+	// for CVV2 failure" in Visa's base I codes.
+	RCCVCFailed = "N7"
 )
 
 // Kinds of transactions, as in the shared Totals definition: the names of
@@ -62,12 +68,22 @@ func decide(m *wire.Message, kind string, now time.Time) string {
 		return wire.RCDoNotHonour
 	case pan == PANExpired || expired(m.Expiry, now) || expired(track2Expiry, now):
 		return wire.RCExpired
+	case cvcWrong(m):
+		return RCCVCFailed
 	case kind != KindBalance && m.Amount == 0:
 		return wire.RCInvalidAmount
 	case m.Amount%100 == 51:
 		return wire.RCInsufficientFunds
 	}
 	return wire.RCApproved
+}
+
+// cvcWrong reports a request carrying the CVC that fails the check. A
+// request without one (a register's card-present request, a repeat sent
+// without the card data) is not checked.
+func cvcWrong(m *wire.Message) bool {
+	cvc, ok := m.Private.Get(wire.TagCVC)
+	return ok && cvc == CVCWrong
 }
 
 // card returns the PAN (DE2, else from track 2) and the expiry of track 2.

@@ -58,7 +58,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs.Usage = func() { fmt.Fprint(os.Stderr, c.Usage()); fs.PrintDefaults() }
 	regAddrs := fs.String("registers-addrs", "", "comma-separated register addresses of the nodes (required)")
 	adminAddrs := fs.String("admin-addrs", "", "comma-separated admin API addresses of the nodes (required)")
-	token := fs.String("admin-token", os.Getenv("TILLGATE_ADMIN_TOKEN"), "bearer token of the admin APIs (default $TILLGATE_ADMIN_TOKEN)")
+	token := fs.String("admin-token", os.Getenv("TILLGATE_ADMIN_TOKEN"), "bearer token of the admin APIs: read-only checks; an operator token if the run closes the day (default $TILLGATE_ADMIN_TOKEN)")
 	cacert := fs.String("admin-cacert", "", "CA certificate (PEM) of the admin APIs' HTTPS: --admin-addrs without a scheme are then https")
 	acqsim := fs.String("acqsim-admin", "", "admin address host:port of an acqsim running --strict; empty skips the acquirer's side of the checks")
 	lf := addLoadFlags(fs, "")

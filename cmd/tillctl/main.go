@@ -1,8 +1,8 @@
 // Command tillctl is the operator's CLI over the admin HTTP API of tillgate
 // nodes (package node/adminapi): cluster status, membership, Raft snapshots,
 // backups, transaction search and reports, business days (cutover,
-// settlement files, reconciliation), register batches and the terminal
-// registry. It fails over between the
+// settlement files, reconciliation), register batches, the terminal
+// registry and the audit log. It fails over between the
 // endpoints it is given and sends writes to the leader.
 package main
 
@@ -33,6 +33,8 @@ func commands(out io.Writer) map[string]cli.Command {
 		"day":      &dayCommand{g: g()},
 		"batch":    &batchCommand{g: g()},
 		"terminal": &terminalCommand{g: g()},
+		"audit":    &auditCommand{g: g()},
+		"merchant": &merchantCommand{g: g()},
 	}
 }
 
@@ -86,6 +88,11 @@ Usage:
   tillctl terminal list [--store S] [--merchant M] [--all]   the terminal registry
   tillctl terminal add ID|FROM-TO --merchant M --store S     register terminals (a range in one command)
   tillctl terminal block|unblock ID|FROM-TO                  refuse (or admit again) a terminal's requests
+  tillctl audit [--since T|D] [--actor A] [--action X] [--limit N] [--json]
+                                               the audit log of operator actions
+  tillctl merchant add ID [--name N] [--key-name N] [--key K]
+                                               a card-not-present merchant and its API key
+  tillctl merchant list                        merchants, their virtual terminals and keys' names
 
 Every command takes:
 ` + globalsUsage + `

@@ -26,8 +26,16 @@ type fileConfig struct {
 		ClientCAFile      string `json:"client_ca_file"`
 		RequireClientCert bool   `json:"require_client_cert"`
 	} `json:"register_tls"`
-	// AdminTokenFile holds the admin API's bearer token.
-	AdminTokenFile string `json:"admin_token_file"`
+	// APIAddr serves the payments API; absent or empty: none.
+	APIAddr string `json:"api_addr"`
+	// AdminTokens are the admin API's named tokens, each read from its
+	// file; AdminTokenFile (the older form) is one more operator token,
+	// named "admin".
+	AdminTokens    []fileToken `json:"admin_tokens"`
+	AdminTokenFile string      `json:"admin_token_file"`
+	// AdminHosts are the DNS names the admin API answers to (besides IP
+	// addresses and localhost).
+	AdminHosts []string `json:"admin_hosts"`
 	// AdminCertFile and AdminKeyFile make the admin API HTTPS.
 	AdminCertFile string     `json:"admin_cert_file"`
 	AdminKeyFile  string     `json:"admin_key_file"`
@@ -76,6 +84,14 @@ type filePeer struct {
 	ID           string `json:"id"`
 	RaftAddr     string `json:"raft_addr"`
 	RegisterAddr string `json:"register_addr"`
+	AdminAddr    string `json:"admin_addr"`
+	APIAddr      string `json:"api_addr"`
+}
+
+type fileToken struct {
+	Name string `json:"name"`
+	Role string `json:"role"` // read-only or operator
+	File string `json:"file"`
 }
 
 type duration time.Duration
@@ -112,6 +128,7 @@ func loadConfig(path string, cfg *node.Config) error {
 	if f.AdminAddr != nil {
 		cfg.AdminAddr = *f.AdminAddr
 	}
+	setStr(&cfg.APIAddr, f.APIAddr)
 	setStr(&cfg.AdminTokenFile, f.AdminTokenFile)
 	setStr(&cfg.RegisterTLS.CertFile, f.RegisterTLS.CertFile)
 	setStr(&cfg.RegisterTLS.KeyFile, f.RegisterTLS.KeyFile)
@@ -122,10 +139,16 @@ func loadConfig(path string, cfg *node.Config) error {
 	setStr(&cfg.RaftTLS.KeyFile, f.Raft.TLS.KeyFile)
 	setStr(&cfg.AdminCertFile, f.AdminCertFile)
 	setStr(&cfg.AdminKeyFile, f.AdminKeyFile)
+	for _, t := range f.AdminTokens {
+		cfg.AdminTokens = append(cfg.AdminTokens, node.AdminToken{Name: t.Name, Role: t.Role, File: t.File})
+	}
+	if f.AdminHosts != nil {
+		cfg.AdminHosts = f.AdminHosts
+	}
 	if f.Peers != nil {
 		cfg.Peers = nil
 		for _, p := range f.Peers {
-			cfg.Peers = append(cfg.Peers, node.Peer{ID: p.ID, RaftAddr: p.RaftAddr, RegisterAddr: p.RegisterAddr})
+			cfg.Peers = append(cfg.Peers, node.Peer{ID: p.ID, RaftAddr: p.RaftAddr, RegisterAddr: p.RegisterAddr, AdminAddr: p.AdminAddr, APIAddr: p.APIAddr})
 		}
 	}
 	cfg.Bootstrap = cfg.Bootstrap || f.Bootstrap
@@ -176,16 +199,18 @@ func setDur(dst *time.Duration, v duration) {
 	}
 }
 
-// parsePeers reads "id=raftaddr/registeraddr,..." as the --peers flag gives it.
+// parsePeers reads "id=raftaddr/registeraddr[/adminaddr],..." as the
+// --peers flag gives it.
 func parsePeers(s string) ([]node.Peer, error) {
 	var out []node.Peer
 	for _, item := range strings.Split(s, ",") {
 		id, addrs, ok := strings.Cut(strings.TrimSpace(item), "=")
-		raft, reg, ok2 := strings.Cut(addrs, "/")
-		if !ok || !ok2 || id == "" {
-			return nil, fmt.Errorf("--peers item %q: want id=raft_host:port/register_host:port", item)
+		raft, rest, ok2 := strings.Cut(addrs, "/")
+		reg, adm, _ := strings.Cut(rest, "/")
+		if !ok || !ok2 || id == "" || reg == "" {
+			return nil, fmt.Errorf("--peers item %q: want id=raft_host:port/register_host:port[/admin_host:port]", item)
 		}
-		out = append(out, node.Peer{ID: id, RaftAddr: raft, RegisterAddr: reg})
+		out = append(out, node.Peer{ID: id, RaftAddr: raft, RegisterAddr: reg, AdminAddr: adm})
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,27 @@ func TestParsePeers(t *testing.T) {
 	}
 	if _, err := parsePeers("n1=127.0.0.1:7001"); err == nil {
 		t.Fatal("a peer without a register address must be refused")
+	}
+	p, err = parsePeers("n1=r:1/g:2/a:3")
+	if err != nil || p[0] != (node.Peer{ID: "n1", RaftAddr: "r:1", RegisterAddr: "g:2", AdminAddr: "a:3"}) {
+		t.Fatalf("with an admin address: %+v %v", p, err)
+	}
+}
+
+func TestLoadConfigAdminTokens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "n.json")
+	os.WriteFile(path, []byte(`{"admin_addr":"10.0.0.1:9101","admin_token_file":"/t/legacy",
+		"admin_tokens":[{"name":"ops","role":"operator","file":"/t/ops"},{"name":"mon","role":"read-only","file":"/t/mon"}],
+		"admin_hosts":["admin.example.net"],
+		"peers":[{"id":"n1","raft_addr":"r:1","register_addr":"g:1","admin_addr":"10.0.0.1:9101"}]}`), 0o600)
+	cfg := node.DefaultConfig()
+	if err := loadConfig(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	want := []node.AdminToken{{Name: "ops", Role: "operator", File: "/t/ops"}, {Name: "mon", Role: "read-only", File: "/t/mon"}}
+	if !reflect.DeepEqual(cfg.AdminTokens, want) || cfg.AdminTokenFile != "/t/legacy" || !reflect.DeepEqual(cfg.AdminHosts, []string{"admin.example.net"}) ||
+		cfg.Peers[0].AdminAddr != "10.0.0.1:9101" {
+		t.Fatalf("got %+v %+v %v %+v", cfg.AdminTokens, cfg.AdminTokenFile, cfg.AdminHosts, cfg.Peers)
 	}
 }
 

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -16,6 +19,7 @@ import (
 	"github.com/tillgate/tillgate/internal/localcluster"
 	"github.com/tillgate/tillgate/internal/pki"
 	"github.com/tillgate/tillgate/internal/regsim"
+	"github.com/tillgate/tillgate/node/adminapi"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
@@ -92,7 +96,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 	cl, err := localcluster.Start(localcluster.Options{
-		Dir: dir, RegisterBase: 8583, RaftBase: 7001, AdminBase: 9101,
+		Dir: dir, RegisterBase: 8583, RaftBase: 7001, AdminBase: 9101, APIBase: 8080,
 		AcquirerAddr: acq.Addr(), Logger: log, TLS: certs,
 	})
 	if err != nil {
@@ -107,10 +111,14 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		fmt.Printf("%-11s registers %s  raft %s  status page http://%s/\n", cfg.ID, cfg.RegisterAddr, cfg.RaftAddr, cfg.AdminAddr)
 	}
 	fmt.Printf("tillctl     bin/tillctl --endpoints %s,%s,%s status\n", cl.Configs[0].AdminAddr, cl.Configs[1].AdminAddr, cl.Configs[2].AdminAddr)
+	if err := demoMerchant(ctx, cl); err != nil {
+		return err
+	}
+	fmt.Printf("payments    http://%s/v1/payments (any node)  merchant %q, key %s\n", cl.Configs[0].APIAddr, demoMerchantID, demoMerchantKey)
 	if certs != nil {
 		printTLS(certs, cl.Configs[0].RegisterAddr)
 	}
-	fmt.Printf("registers   %d simulated; Ctrl-C stops\n", *registers)
+	fmt.Printf("registers   %d simulated; Ctrl-C stops\n\n", *registers)
 
 	var fleet *regsim.Fleet
 	done := make(chan struct{})
@@ -136,7 +144,11 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		close(done)
 	}
 	if *cutEvery > 0 {
-		go closeDays(runCtx, cl, acq, *cutEvery)
+		var nodes []*adminapi.Client
+		for _, cfg := range cl.Configs {
+			nodes = append(nodes, adminapi.NewClient(cfg.AdminAddr)) // the demo's admin APIs have no token
+		}
+		go closeDays(runCtx, nodes, acq, *cutEvery)
 	}
 	live(ctx, cl, fleet)
 	quiet.off.Store(true)
@@ -210,4 +222,31 @@ func (h *quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
 
 func (h *quietHandler) WithGroup(name string) slog.Handler {
 	return &quietHandler{Handler: h.Handler.WithGroup(name), off: h.off}
+}
+
+// The demo's card-not-present merchant (README: the payments API).
+const (
+	demoMerchantID  = "demo"
+	demoMerchantKey = "demo-merchant-key"
+)
+
+// demoMerchant records the demo merchant once a node serves (an existing
+// one, from a reused --data, is fine).
+func demoMerchant(ctx context.Context, cl *localcluster.Cluster) error {
+	i, err := cl.WaitLeader(30 * time.Second)
+	if err != nil {
+		return err
+	}
+	h := sha256.Sum256([]byte(demoMerchantKey))
+	_, err = adminapi.NewClient(cl.Configs[i].AdminAddr).AddMerchant(ctx, adminapi.MerchantAdd{
+		ID: demoMerchantID, Name: "Demo shop", KeyName: "demo", KeyHash: hex.EncodeToString(h[:]),
+	})
+	var apiErr *adminapi.APIError
+	if errors.As(err, &apiErr) && apiErr.NotYet() {
+		return nil // 409: recorded in an earlier run
+	}
+	if err != nil {
+		return fmt.Errorf("demo merchant: %w", err)
+	}
+	return nil
 }

@@ -7,19 +7,18 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/acquirer/sim"
-	"github.com/tillgate/tillgate/internal/localcluster"
-	"github.com/tillgate/tillgate/store"
+	"github.com/tillgate/tillgate/node/adminapi"
 )
 
 // reconcileMargin widens the simulator's export window on both sides of
 // the day: a request committed just before the cutover reaches the
-// acquirer just after it. Rows of the neighbouring days that the margin
-// takes in are matched to their own day, not counted as discrepancies.
+// acquirer just after it.
 const reconcileMargin = 5 * time.Second
 
-// closeDays cuts the demo's business day over every period, then prints
-// each closed day's file and its reconciliation with the simulator.
-func closeDays(ctx context.Context, cl *localcluster.Cluster, acq *sim.Sim, every time.Duration) {
+// closeDays cuts the demo's business day over every period through the
+// nodes' admin APIs, as an operator would, then prints each closed day's
+// file and its reconciliation with the simulator.
+func closeDays(ctx context.Context, nodes []*adminapi.Client, acq *sim.Sim, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -28,66 +27,48 @@ func closeDays(ctx context.Context, cl *localcluster.Cluster, acq *sim.Sim, ever
 			return
 		case <-t.C:
 		}
-		if line := closeDay(ctx, cl, acq); line != "" && ctx.Err() == nil {
+		if line := closeDay(ctx, nodes, acq); ctx.Err() == nil {
 			fmt.Printf("\r%-110s\n", line)
 		}
 	}
 }
 
-// closeDay does one cutover, settlement and reconciliation on the leader.
-func closeDay(ctx context.Context, cl *localcluster.Cluster, acq *sim.Sim) string {
-	i := cl.Leader()
-	if i < 0 {
-		return "cutover: no leader"
-	}
-	n := cl.Nodes[i]
-	opened, err := n.Cutover(ctx, "")
+// closeDay closes one day and says how it went in one line.
+func closeDay(ctx context.Context, nodes []*adminapi.Client, acq *sim.Sim) string {
+	// Bounded, so that a day that does not settle says so instead of
+	// silencing the closes after it.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	closed, err := adminapi.CloseDay(ctx, nodes, adminapi.DayCloseOptions{
+		Before: reconcileMargin, After: reconcileMargin,
+		Export: func(_ context.Context, _ string, from, to time.Time) ([]byte, error) {
+			return simSettlement(acq, from, to)
+		},
+	})
 	if err != nil {
-		return "cutover: " + err.Error()
+		return err.Error()
 	}
-	var d *store.Day
-	for d == nil || d.Status != store.DaySettled || len(d.Files) == 0 {
-		select {
-		case <-ctx.Done():
-			return ""
-		case <-time.After(200 * time.Millisecond):
-		}
-		days, err := n.Store().Days()
-		if err != nil {
-			return "days: " + err.Error()
-		}
-		for _, x := range days {
-			if x.Day < opened.Day && x.ClosedAt == opened.OpenedAt {
-				d = x
-			}
-		}
+	f := closed.Files[0]
+	if f.Err != nil {
+		return f.Err.Error()
 	}
-	select {
-	case <-ctx.Done():
-		return ""
-	case <-time.After(reconcileMargin):
+	d, r := closed.Day, f.Recon
+	verdict := "reconciled"
+	if !r.Reconciled {
+		verdict = fmt.Sprintf("NOT reconciled (%d discrepancies, see tillctl day show %s)", r.Discrepancies, d.Day)
 	}
-	from, to := time.Unix(0, d.OpenedAt).Add(-reconcileMargin), time.Unix(0, d.ClosedAt).Add(reconcileMargin)
+	return fmt.Sprintf("day %s closed: %d rows, net %d, file sha256 %.12s..., %s", d.Day, f.File.Rows, f.File.Net, f.File.CSVSHA256, verdict)
+}
+
+// simSettlement is the simulator's settlement CSV of [from, to].
+func simSettlement(acq *sim.Sim, from, to time.Time) ([]byte, error) {
 	rows, err := acq.Settlement(from, to)
 	if err != nil {
-		return "acquirer export: " + err.Error()
+		return nil, fmt.Errorf("acquirer export: %w", err)
 	}
 	var file bytes.Buffer
 	if err := sim.WriteSettlementCSV(&file, rows, from, to); err != nil {
-		return "acquirer export: " + err.Error()
+		return nil, fmt.Errorf("acquirer export: %w", err)
 	}
-	f := d.Files[0]
-	// Matching runs on a standby, the outcome is recorded by the active.
-	res, err := cl.Nodes[(i+1)%len(cl.Nodes)].Reconcile(ctx, d.Day, f.Acquirer, file.Bytes())
-	if err != nil {
-		return "reconcile: " + err.Error()
-	}
-	if err := n.RecordReconciliation(ctx, d.Day, res.Recon); err != nil {
-		return "record the reconciliation: " + err.Error()
-	}
-	verdict := "reconciled"
-	if !res.Recon.Reconciled {
-		verdict = fmt.Sprintf("NOT reconciled (%d discrepancies, see tillctl day show %s)", res.Recon.Discrepancies, d.Day)
-	}
-	return fmt.Sprintf("day %s closed: %d rows, net %d, file sha256 %.12s..., %s", d.Day, f.Rows, f.Net, f.CSVSHA256, verdict)
+	return file.Bytes(), nil
 }

@@ -26,6 +26,9 @@ type Options struct {
 	RegisterBase int // node i listens on RegisterBase+i
 	RaftBase     int
 	AdminBase    int
+	// APIBase, when set, serves the payments API on APIBase+i; -1 on
+	// free ports. 0: no payments API.
+	APIBase      int
 	AcquirerAddr string
 	Logger       *slog.Logger
 	// TLS, if set, runs the registers' port over TLS only, a register
@@ -63,23 +66,27 @@ func Start(o Options) (*Cluster, error) {
 		}
 	}
 	// One batch of free ports, held open together so none repeats.
-	free, err := FreePorts(3 * o.Nodes)
+	free, err := FreePorts(4 * o.Nodes)
 	if err != nil {
 		return nil, err
 	}
 	reg := addrs(o.RegisterBase, free[:o.Nodes])
 	rft := addrs(o.RaftBase, free[o.Nodes:2*o.Nodes])
-	adm := addrs(o.AdminBase, free[2*o.Nodes:])
+	adm := addrs(o.AdminBase, free[2*o.Nodes:3*o.Nodes])
+	api := make([]string, o.Nodes)
+	if o.APIBase != 0 {
+		api = addrs(max(o.APIBase, 0), free[3*o.Nodes:])
+	}
 	c := &Cluster{}
 	var peers []node.Peer
 	for i := range o.Nodes {
-		peers = append(peers, node.Peer{ID: nodeID(i), RaftAddr: rft[i], RegisterAddr: reg[i]})
+		peers = append(peers, node.Peer{ID: nodeID(i), RaftAddr: rft[i], RegisterAddr: reg[i], AdminAddr: adm[i], APIAddr: api[i]})
 	}
 	for i := range o.Nodes {
 		cfg := node.DefaultConfig()
 		cfg.ID = nodeID(i)
 		cfg.DataDir = filepath.Join(o.Dir, cfg.ID)
-		cfg.RegisterAddr, cfg.RaftAddr, cfg.AdminAddr = reg[i], rft[i], adm[i]
+		cfg.RegisterAddr, cfg.RaftAddr, cfg.AdminAddr, cfg.APIAddr = reg[i], rft[i], adm[i], api[i]
 		cfg.Peers = peers
 		cfg.Bootstrap = true
 		cfg.CardKeyFile = keyFile

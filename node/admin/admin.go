@@ -1,16 +1,20 @@
 // Package admin is a node's admin HTTP API (cluster status and
 // membership, snapshots and backups, transaction search and reports,
-// business days and register batches, the terminal registry, profiles),
-// its Prometheus endpoint, the probes, and the operator's status page. The
-// API's types and a client
-// are in node/adminapi. To add an endpoint: a handler method of Server in
-// the file of its group, its route in routes, its types in adminapi (and
-// the client's method there), and a test in node/admin_test.go.
+// business days and register batches, the terminal registry, the audit
+// log, profiles), its
+// Prometheus endpoint, the probes, and the operator's status page. Named
+// tokens are read-only or operator; every write is an operator action
+// recorded in the replicated audit log before and after it runs
+// (audit.go), and refused to browsers of other sites and to foreign Host
+// names (guard.go). The API's types and a client are in node/adminapi. To
+// add an endpoint: a handler method of Server in the file of its group,
+// its route in register (routes.go says how a route is guarded), its
+// types in adminapi (and the client's method there), and a test in
+// node/admin_test.go.
 package admin
 
 import (
 	"context"
-	"crypto/subtle"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -20,7 +24,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,7 +72,9 @@ type State interface {
 	TxnState
 	DayState
 	TerminalState
+	MerchantState
 	SAFStats() (map[string]store.SAFStat, error)
+	Audit(q store.AuditQuery) ([]*store.AuditRecord, error)
 }
 
 // Days is the business day: businessday.Service.
@@ -102,9 +107,26 @@ type LinkStats interface {
 type Config struct {
 	NodeID string
 	Addr   string // where the API listens
-	// Token is the bearer token the API requires (all of it but the probes,
-	// /metrics and the status page); empty leaves it open.
-	Token string
+	// Tokens are the named bearer tokens the API takes (all of it but the
+	// probes, /metrics and the status page). None leaves it open, each
+	// client the anonymous operator: the node allows that on loopback only.
+	Tokens []Token
+	// Hosts are the names (besides IP addresses and localhost) the API
+	// answers to in the Host header: a name it does not know is how DNS
+	// rebinding would reach it.
+	Hosts []string
+	// AuditKeep bounds the audit records the cluster keeps; 0:
+	// DefaultAuditKeep.
+	AuditKeep int
+	// MaxReconciles bounds the reconciliations running at once on this
+	// node (each reads a whole day and the acquirer's file); 0: 2.
+	MaxReconciles int
+	// AdminAddrOf maps a peer's id to its admin address: a standby sends
+	// its audit records to the leader there. "" when unknown.
+	AdminAddrOf func(id string) string
+	// PeerClient, if set, makes the client of another node's admin API
+	// (TLS); default adminapi.NewClient.
+	PeerClient func(addr string) *adminapi.Client
 	// TLS, if set, serves HTTPS only (its certificate is the node's).
 	TLS *tls.Config
 
@@ -122,7 +144,8 @@ type Config struct {
 	AcquirerName, AcquirerAddr string
 	AcquirerLink               LinkStats
 	// Gatherer is what /metrics serves: the node's registry.
-	Gatherer prometheus.Gatherer
+	Gatherer   prometheus.Gatherer
+	Registerer prometheus.Registerer
 	// Fail is told when the listener stops on its own.
 	Fail   func(error)
 	Logger *slog.Logger
@@ -130,9 +153,14 @@ type Config struct {
 
 // Server is the admin API.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	srv *http.Server
+	cfg   Config
+	log   *slog.Logger
+	srv   *http.Server
+	gate  *gate
+	audit *auditor
+	// reconciles bounds the reconciliations running at once.
+	reconciles slots
+	routes     []route
 }
 
 // Timeouts of the admin HTTP server. A request's body (a settlement
@@ -147,18 +175,35 @@ const (
 // request starts.
 const adminOpTimeout = 30 * time.Second
 
-// Start listens on cfg.Addr and serves the API.
-func Start(cfg Config) (*Server, error) {
-	s := &Server{cfg: cfg, log: cfg.Logger}
-	if cfg.Token == "" {
-		s.log.Warn("admin API has no token: anyone who can reach it can change membership and read transactions; set admin_token_file", "admin", cfg.Addr)
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+// New builds the API without listening: Start serves it.
+func New(cfg Config) (*Server, error) {
+	toks, err := newTokens(cfg.Tokens)
 	if err != nil {
-		return nil, fmt.Errorf("admin listener: %w", err)
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	if cfg.MaxReconciles <= 0 {
+		cfg.MaxReconciles = 2
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, reconciles: make(slots, cfg.MaxReconciles)}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	reg := cfg.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m := newMetrics(reg)
+	s.gate = &gate{tokens: toks, hosts: cfg.Hosts, metrics: m, log: s.log}
+	s.audit = &auditor{cfg: &s.cfg, log: s.log, metrics: m, writeRaftError: s.writeRaftError}
+	rt := &router{}
+	s.register(rt)
+	s.routes = rt.routes
+	mux, err := s.build(rt)
+	if err != nil {
+		return nil, err
 	}
 	s.srv = &http.Server{
-		Handler: requireToken(cfg.Token, s.routes()),
+		Handler: mux,
 		// A client that trickles its request (or, over TLS, its
 		// handshake) or idles on a kept-alive connection holds no more
 		// than these. No write timeout: a backup streams as long as the
@@ -168,6 +213,22 @@ func Start(cfg Config) (*Server, error) {
 		// TLS handshake errors (a plain HTTP client, an untrusted
 		// certificate) are the http package's own log lines.
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Start listens on cfg.Addr and serves the API.
+func Start(cfg Config) (*Server, error) {
+	s, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if s.gate.tokens.open() {
+		s.log.Warn("admin API has no token: anyone who can reach it can change membership and read transactions; set admin_tokens", "admin", cfg.Addr)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
 	}
 	go func() {
 		serve := func() error { return s.srv.Serve(ln) }
@@ -188,62 +249,43 @@ func (s *Server) Shutdown() error {
 	return s.srv.Shutdown(ctx)
 }
 
-func (s *Server) routes() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /status", s.status)
-	mux.HandleFunc("GET /leaders", s.leaders)
-	mux.HandleFunc("GET /totals", s.totals)
-	mux.HandleFunc("GET /hash", s.hash)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /members", s.members)
-	mux.HandleFunc("POST /members", s.addMember)
-	mux.HandleFunc("DELETE /members/{id}", s.removeMember)
-	mux.HandleFunc("POST /leader/transfer", s.transferLeader)
-	mux.HandleFunc("POST /snapshot", s.snapshot)
-	mux.HandleFunc("GET /backup", s.backup)
-	mux.HandleFunc("GET /txns", s.txns)
-	mux.HandleFunc("GET /txns/{id}", s.txn)
-	mux.HandleFunc("GET /reports", s.report)
-	s.dayRoutes(mux)
-	s.terminalRoutes(mux)
-	// The status page: no token (openPaths).
+// register lists every endpoint: what each needs is the router's method
+// it is registered with (open, read by HandleFunc's GET, write).
+func (s *Server) register(m *router) {
+	m.open("GET /livez", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	m.open("GET /readyz", s.readyz)
+	m.open("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}).ServeHTTP)
+	// The status page polls /status.json.
 	docs := statusDocs{cfg: &s.cfg}
-	mux.HandleFunc("GET /{$}", servePage)
-	mux.HandleFunc("GET /status.json", docs.serveJSON)
-	// Profiles, behind the token like the rest: an operator chasing CPU or
-	// memory on a live node needs them without a restart.
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	return mux
-}
+	m.open("GET /{$}", servePage)
+	m.open("GET /status.json", docs.serveJSON)
 
-// openPaths need no token: probes, Prometheus and the status page (which
-// polls /status.json).
-var openPaths = map[string]bool{"/livez": true, "/readyz": true, "/metrics": true, "/": true, "/status.json": true}
-
-// requireToken answers 401 to requests without "Authorization: Bearer
-// token", except on openPaths. An empty token lets everything through.
-func requireToken(token string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if token == "" || openPaths[r.URL.Path] {
-			next.ServeHTTP(w, r)
-			return
-		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		switch {
-		case !ok:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tillgate"`)
-			writeJSON(w, http.StatusUnauthorized, adminapi.Error{Error: "no bearer token", Hint: "send the node's admin token: tillctl --token or TILLCTL_TOKEN; the node reads it from admin_token_file"})
-		case subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tillgate", error="invalid_token"`)
-			writeJSON(w, http.StatusUnauthorized, adminapi.Error{Error: "wrong bearer token", Hint: "use the token in this node's admin_token_file"})
-		default:
-			next.ServeHTTP(w, r)
-		}
-	})
+	m.HandleFunc("GET /status", s.status)
+	m.HandleFunc("GET /leaders", s.leaders)
+	m.HandleFunc("GET /totals", s.totals)
+	m.HandleFunc("GET /hash", s.hash)
+	m.HandleFunc("GET /members", s.members)
+	m.write("POST /members", "member.add", s.addMember, bodyParams("id", "raft_addr"))
+	m.write("DELETE /members/{id}", "member.remove", s.removeMember)
+	m.write("POST /leader/transfer", "leader.transfer", s.transferLeader)
+	m.write("POST /snapshot", "snapshot", s.snapshot, anyNode())
+	// A backup changes nothing but carries the whole state out: an
+	// operator's action, audited.
+	m.write("GET /backup", "backup", s.backup, anyNode())
+	m.HandleFunc("GET /txns", s.txns)
+	m.HandleFunc("GET /txns/{id}", s.txn)
+	m.HandleFunc("GET /reports", s.report)
+	s.dayRoutes(m)
+	s.terminalRoutes(m)
+	m.HandleFunc("GET /merchants", s.merchants)
+	m.write("POST /merchants", "merchant.add", s.addMerchant)
+	m.HandleFunc("GET /audit", s.audit.listAudit)
+	m.routes = append(m.routes, route{pattern: "POST /audit/records", need: RoleOperator, auditWrite: true, h: s.audit.recordAudit})
+	// Profiles: an operator chasing CPU or memory on a live node needs
+	// them without a restart.
+	m.HandleFunc("GET /debug/pprof/", pprof.Index)
+	m.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 }
 
 func paramErr(param, msg string) *adminapi.Error {

@@ -26,15 +26,18 @@ import (
 // rows of ~150 bytes.
 const maxAcquirerFile = 256 << 20
 
-func (s *Server) dayRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /days", s.days)
-	mux.HandleFunc("POST /days/cutover", s.cutoverDay)
-	mux.HandleFunc("GET /days/{day}", s.day)
-	mux.HandleFunc("GET /days/{day}/files/{file}", s.dayFile)
-	mux.HandleFunc("POST /days/{day}/reconcile/{acquirer}", s.reconcileDay)
-	mux.HandleFunc("POST /days/{day}/reconciliations", s.recordReconciliation)
-	mux.HandleFunc("GET /batches/{terminal}", s.batches)
-	mux.HandleFunc("POST /batches/{terminal}/{number}/close", s.closeBatch)
+func (s *Server) dayRoutes(m *router) {
+	m.HandleFunc("GET /days", s.days)
+	m.write("POST /days/cutover", "day.cutover", s.cutoverDay, bodyParams("day"))
+	m.HandleFunc("GET /days/{day}", s.day)
+	m.HandleFunc("GET /days/{day}/files/{file}", s.dayFile)
+	// A reconciliation may run on a standby (away from the active's
+	// traffic), at most MaxReconciles at once.
+	m.write("POST /days/{day}/reconcile/{acquirer}", "day.reconcile", s.reconcileDay, anyNode(), limited(s.reconciles))
+	m.write("POST /days/{day}/reconciliations", "day.reconciliation.record", s.recordReconciliation,
+		bodyParams("acquirer", "reconciled", "discrepancies", "report_sha256"))
+	m.HandleFunc("GET /batches/{terminal}", s.batches)
+	m.write("POST /batches/{terminal}/{number}/close", "batch.close", s.closeBatch)
 }
 
 // activeOnly answers 421 (naming the leader) unless this node is the

@@ -26,12 +26,12 @@ const maxTerminalBody = 1 << 16
 // defaultTerminalPage is a page of GET /terminals without a limit.
 const defaultTerminalPage = 1000
 
-func (s *Server) terminalRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /terminals", s.terminals)
-	mux.HandleFunc("GET /terminals/{id}", s.terminal)
-	mux.HandleFunc("POST /terminals", s.addTerminals)
-	mux.HandleFunc("POST /terminals/{id}/block", s.blockTerminals)
-	mux.HandleFunc("POST /terminals/{id}/unblock", s.blockTerminals)
+func (s *Server) terminalRoutes(m *router) {
+	m.HandleFunc("GET /terminals", s.terminals)
+	m.HandleFunc("GET /terminals/{id}", s.terminal)
+	m.write("POST /terminals", "terminal.add", s.addTerminals)
+	m.write("POST /terminals/{id}/block", "terminal.block", s.blockTerminals)
+	m.write("POST /terminals/{id}/unblock", "terminal.unblock", s.blockTerminals)
 }
 
 func (s *Server) terminals(w http.ResponseWriter, r *http.Request) {

@@ -351,3 +351,15 @@ func (c *Client) exec(hc *http.Client, req *http.Request) (*http.Response, error
 	}
 	return nil, e
 }
+
+// AddMerchant records a card-not-present merchant (a write: the leader).
+func (c *Client) AddMerchant(ctx context.Context, m MerchantAdd) (Merchant, error) {
+	var r Merchant
+	return r, c.do(ctx, http.MethodPost, "/merchants", m, &r)
+}
+
+// Merchants lists the card-not-present merchants.
+func (c *Client) Merchants(ctx context.Context) (Merchants, error) {
+	var r Merchants
+	return r, c.do(ctx, http.MethodGet, "/merchants", nil, &r)
+}

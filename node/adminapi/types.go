@@ -202,6 +202,8 @@ type Error struct {
 	Param string `json:"param,omitempty"`
 	// LeaderID names the leader when a write reached a follower (421).
 	LeaderID string `json:"leader_id,omitempty"`
+	// Need names the role the request needed (403).
+	Need string `json:"need,omitempty"`
 }
 
 // Leaders is the answer of GET /leaders: every (term, leader) this node has
@@ -217,4 +219,30 @@ type LeaderSeen struct {
 	Term     uint64    `json:"term"`
 	LeaderID string    `json:"leader_id"`
 	At       time.Time `json:"at"`
+}
+
+// MerchantAdd is the body of POST /merchants: a card-not-present merchant
+// and its first API key, of which only the SHA-256 travels (tillctl makes
+// or takes the key and keeps it to itself).
+type MerchantAdd struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	KeyName string `json:"key_name"`
+	KeyHash string `json:"key_sha256"` // 64 hex characters
+}
+
+// Merchant is a card-not-present merchant: its virtual terminal (DE41) and
+// merchant number (DE42) are what its payments carry.
+type Merchant struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Terminal  string    `json:"terminal"`
+	MID       string    `json:"merchant_number"`
+	Keys      []string  `json:"keys"` // the API keys' names
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Merchants is the answer of GET /merchants.
+type Merchants struct {
+	Merchants []Merchant `json:"merchants"`
 }

@@ -253,6 +253,11 @@ func (p *Pipeline) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool)
 	if req != nil {
 		m.PAN, m.Expiry, m.POSEntryMode, m.POSCondition = req.PAN, req.Expiry, req.POSEntryMode, req.POSCondition
 		m.Track2, m.PINBlock, m.ICC = req.Track2, req.PINBlock, req.ICC
+		if cvc, ok := req.Private.Get(wire.TagCVC); ok {
+			// Card data like the PIN block: the request's own, never
+			// stored, so a repeat resolved later goes without it.
+			m.Private.Set(wire.TagCVC, cvc)
+		}
 	} else if pan, err := p.cfg.Vault.Open(t.PANEnc); err == nil {
 		m.PAN = pan
 	}
