@@ -151,13 +151,14 @@ func (n *Node) openState() error {
 	if n.store, err = store.Open(filepath.Join(n.cfg.DataDir, stateFile), store.Options{Logger: n.log, NoSync: true, CommitHook: n.cfg.StateCommitHook}); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	rc := n.cfg.clusterConfig()
+	// Into the config itself: whatever else trusts the cluster's CA (the
+	// admin API's peer client) reads it from Raft.TLS.
 	if n.cfg.RaftTLS.Enabled() {
-		if rc.TLS, err = n.cfg.RaftTLS.load(); err != nil {
+		if n.cfg.Raft.TLS, err = n.cfg.RaftTLS.load(); err != nil {
 			return fmt.Errorf("node: %w", err)
 		}
 	}
-	if n.raft, err = cluster.Open(rc, n.store); err != nil {
+	if n.raft, err = cluster.Open(n.cfg.clusterConfig(), n.store); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.health = &health{store: n.store, raft: n.raft, errc: n.errc}
