@@ -3,6 +3,7 @@ package systemtest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -69,7 +70,7 @@ func mustStartTuned(t testing.TB, tune func(*node.Config)) *env {
 func mustStartTLS(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
-	certs, err := pki.WriteCluster(filepath.Join(dir, "tls"), "demo-store", localcluster.NodeIDs(3))
+	certs, err := pki.WriteCluster(filepath.Join(dir, "tls"), "demo-store", localcluster.CertNames(3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +89,7 @@ func startEnv(t testing.TB, dir string, certs *pki.Files, tune func(*node.Config
 		// STAN reuse, its own echoes).
 		Strict:       true,
 		StrictConfig: sim.StrictConfig{EchoEvery: 2 * time.Second, EchoTimeout: 5 * time.Second},
+		TLS:          acqsimTLS(t, certs),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -144,15 +146,40 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return d[int(float64(len(d)-1)*p)]
 }
 
-// admins are the admin clients of the nodes that are up.
+// admins are the admin clients of the nodes that are up (over HTTPS,
+// trusting the cluster's CA, in a TLS cluster).
 func (e *env) admins() []*adminapi.Client {
-	var addrs []string
+	var out []*adminapi.Client
 	for i, n := range e.cl.Nodes {
 		if n != nil {
-			addrs = append(addrs, e.cl.Configs[i].AdminAddr)
+			out = append(out, e.admin(i))
 		}
 	}
-	return adminClients(addrs)
+	return out
+}
+
+// admin is node i's admin client.
+func (e *env) admin(i int) *adminapi.Client {
+	if e.certs == nil {
+		return adminapi.NewClient(e.cl.Configs[i].AdminAddr)
+	}
+	tc, err := localcluster.AdminTLS(e.certs)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return adminapi.NewTLSClient(e.cl.Configs[i].AdminAddr, tc)
+}
+
+// acqsimTLS is the acquirer simulator's TLS in a TLS cluster, nil without.
+func acqsimTLS(t testing.TB, certs *pki.Files) *tls.Config {
+	if certs == nil {
+		return nil
+	}
+	tc, err := localcluster.AcqsimTLS(certs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tc
 }
 
 // waitQuiet waits until the running nodes have applied the same index with

@@ -15,12 +15,14 @@ import (
 
 	"github.com/tillgate/tillgate/failover"
 	"github.com/tillgate/tillgate/history"
+	"github.com/tillgate/tillgate/internal/localcluster"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
 
 // TestRegistersOverTLS runs the demo's --tls cluster (registers over TLS
-// with the register certificate required, Raft over mutual TLS): plain TCP
+// with the register certificate required, Raft over mutual TLS, the admin
+// API over HTTPS, the acquirer link over TLS): plain TCP
 // to every register port is refused without a byte; failover clients with
 // the register certificate transact through every node (registers that
 // know only a standby follow its hint); a register that knows only a
@@ -60,7 +62,7 @@ func TestRegistersOverTLS(t *testing.T) {
 			t.Fatalf("%s: a plain TCP register got %q, %v; want nothing and EOF", addr, b, err)
 		}
 		waitFor(t, e.cl.Configs[i].ID+" counting the plain TCP refusal", func() bool {
-			return metricValue(t, e.cl.Configs[i].AdminAddr, `tillgate_register_tls_handshake_failures_total{reason="not_tls"}`) == 1
+			return e.metricValue(i, `tillgate_register_tls_handshake_failures_total{reason="not_tls"}`) == 1
 		})
 	}
 
@@ -106,7 +108,7 @@ func TestRegistersOverTLS(t *testing.T) {
 	if nd, _ := resp.Private.Get(wire.TagNodeID); resp.ResponseCode != wire.RCApproved || nd != e.cl.Configs[leader].ID {
 		t.Fatalf("relayed purchase: RC %q from %q, want 00 from the active %s", resp.ResponseCode, nd, e.cl.Configs[leader].ID)
 	}
-	if n := metricValue(t, e.cl.Configs[standby].AdminAddr, `tillgate_relayed_requests_total{result="answered"}`); n != 1 {
+	if n := e.metricValue(standby, `tillgate_relayed_requests_total{result="answered"}`); n != 1 {
 		t.Fatalf("the standby relayed %v requests, want 1", n)
 	}
 
@@ -127,8 +129,8 @@ func TestRegistersOverTLS(t *testing.T) {
 	}
 	bc.Close()
 	var refused float64
-	for _, cfg := range e.cl.Configs {
-		refused += metricValue(t, cfg.AdminAddr, `tillgate_register_tls_handshake_failures_total{reason="no_client_cert"}`)
+	for i := range e.cl.Configs {
+		refused += e.metricValue(i, `tillgate_register_tls_handshake_failures_total{reason="no_client_cert"}`)
 	}
 	if refused == 0 {
 		t.Fatal("no node counted a handshake without a client certificate")
@@ -154,29 +156,37 @@ func TestRegistersOverTLS(t *testing.T) {
 	judge(t, e.admins(), judged{history: f.hist, ledger: ledgerOf(e.sim)})
 	// The standbys' relay links, dialled ahead of any request, echo before
 	// the active's first-frame deadline closes them.
-	if n := metricValue(t, e.cl.Configs[leader].AdminAddr, `tillgate_register_connections_deadline_closed_total{phase="first_frame"}`); n != 0 {
+	if n := e.metricValue(leader, `tillgate_register_connections_deadline_closed_total{phase="first_frame"}`); n != 0 {
 		t.Errorf("the active closed %v connections for no first frame", n)
 	}
 }
 
-// metricValue scrapes a node's /metrics for one series ("name{labels}" as
-// the exposition writes it); 0 when absent.
-func metricValue(t *testing.T, adminAddr, series string) float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + adminAddr + "/metrics")
+// metricValue scrapes node i's /metrics (over HTTPS in a TLS cluster) for
+// one series ("name{labels}" as the exposition writes it); 0 when absent.
+func (e *env) metricValue(i int, series string) float64 {
+	e.t.Helper()
+	url, client := "http://"+e.cl.Configs[i].AdminAddr+"/metrics", http.DefaultClient
+	if e.certs != nil {
+		tc, err := localcluster.AdminTLS(e.certs)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		url, client = "https://"+e.cl.Configs[i].AdminAddr+"/metrics", &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+	}
+	resp, err := client.Get(url)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			var f float64
 			if _, err := fmt.Sscan(v, &f); err != nil {
-				t.Fatalf("%s: %q: %v", series, line, err)
+				e.t.Fatalf("%s: %q: %v", series, line, err)
 			}
 			return f
 		}

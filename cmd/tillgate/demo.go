@@ -39,11 +39,13 @@ simulator's export, and a line says how it went.
 With --tls it writes a demo CA and certificates to DATA/tls/ (ca.pem;
 register.pem and register-key.pem, the registers' certificate, its
 CommonName the demo's store "demo-store"; nodeN.pem and nodeN-key.pem,
-each node's certificate for its register port and Raft), all for
-localhost and 127.0.0.1: the register ports then speak TLS only and
-require the register certificate (plain TCP is refused), Raft runs over
-mutual TLS, and the simulated registers connect with the register
-certificate.
+each node's certificate; acqsim.pem and acqsim-key.pem), all for
+localhost and 127.0.0.1, and runs every link over TLS: the register
+ports speak TLS only and require the register certificate (plain TCP is
+refused), Raft runs over mutual TLS, the admin APIs over HTTPS (tillctl
+--cacert DATA/tls/ca.pem), the nodes' links to the acquirer simulator
+over TLS with their certificates; the simulated registers connect with
+the register certificate.
 
 `
 }
@@ -84,17 +86,25 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		defer os.RemoveAll(dir)
 	}
 
-	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:9583", DataDir: filepath.Join(dir, "acqsim"), Latency: lat, Dialect: wire.DefaultDialect(), Logger: log})
+	var certs *pki.Files
+	var acqTLS *tls.Config
+	if *useTLS {
+		if certs, err = pki.WriteCluster(filepath.Join(dir, "tls"), demoStore, localcluster.CertNames(3)); err != nil {
+			return err
+		}
+		if acqTLS, err = localcluster.AcqsimTLS(certs); err != nil {
+			return err
+		}
+	}
+	admin, err := demoAdmin(certs)
+	if err != nil {
+		return err
+	}
+	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:9583", DataDir: filepath.Join(dir, "acqsim"), Latency: lat, Dialect: wire.DefaultDialect(), TLS: acqTLS, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer acq.Close()
-	var certs *pki.Files
-	if *useTLS {
-		if certs, err = pki.WriteCluster(filepath.Join(dir, "tls"), demoStore, localcluster.NodeIDs(3)); err != nil {
-			return err
-		}
-	}
 	cl, err := localcluster.Start(localcluster.Options{
 		Dir: dir, RegisterBase: 8583, RaftBase: 7001, AdminBase: 9101, APIBase: 8080,
 		AcquirerAddr: acq.Addr(), Logger: log, TLS: certs,
@@ -105,13 +115,21 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	// Registers stop before the cluster so none is left waiting on a closed node.
 	defer cl.Close()
 
+	scheme := "http"
+	if certs != nil {
+		scheme = "https"
+	}
 	fmt.Printf("data        %s\n", dir)
 	fmt.Printf("acqsim      %s  (latency %s)\n", acq.Addr(), *latency)
 	for _, cfg := range cl.Configs {
-		fmt.Printf("%-11s registers %s  raft %s  status page http://%s/\n", cfg.ID, cfg.RegisterAddr, cfg.RaftAddr, cfg.AdminAddr)
+		fmt.Printf("%-11s registers %s  raft %s  status page %s://%s/\n", cfg.ID, cfg.RegisterAddr, cfg.RaftAddr, scheme, cfg.AdminAddr)
 	}
-	fmt.Printf("tillctl     bin/tillctl --endpoints %s,%s,%s status\n", cl.Configs[0].AdminAddr, cl.Configs[1].AdminAddr, cl.Configs[2].AdminAddr)
-	if err := demoMerchant(ctx, cl); err != nil {
+	cacert := ""
+	if certs != nil {
+		cacert = " --cacert " + certs.CA
+	}
+	fmt.Printf("tillctl     bin/tillctl --endpoints %s,%s,%s%s status\n", cl.Configs[0].AdminAddr, cl.Configs[1].AdminAddr, cl.Configs[2].AdminAddr, cacert)
+	if err := demoMerchant(ctx, cl, admin); err != nil {
 		return err
 	}
 	fmt.Printf("payments    http://%s/v1/payments (any node)  merchant %q, key %s\n", cl.Configs[0].APIAddr, demoMerchantID, demoMerchantKey)
@@ -146,7 +164,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if *cutEvery > 0 {
 		var nodes []*adminapi.Client
 		for _, cfg := range cl.Configs {
-			nodes = append(nodes, adminapi.NewClient(cfg.AdminAddr)) // the demo's admin APIs have no token
+			nodes = append(nodes, admin(cfg.AdminAddr)) // the demo's admin APIs have no token
 		}
 		go closeDays(runCtx, nodes, acq, *cutEvery)
 	}
@@ -169,9 +187,22 @@ func registerTLS(f *pki.Files) (*tls.Config, error) {
 	return failover.TLSFiles{CAFile: f.CA, CertFile: f.Register.Cert, KeyFile: f.Register.Key}.Load()
 }
 
+// demoAdmin makes the demo's admin clients: over HTTPS, trusting the demo
+// CA, with --tls.
+func demoAdmin(certs *pki.Files) (func(addr string) *adminapi.Client, error) {
+	if certs == nil {
+		return adminapi.NewClient, nil
+	}
+	tc, err := localcluster.AdminTLS(certs)
+	if err != nil {
+		return nil, err
+	}
+	return func(addr string) *adminapi.Client { return adminapi.NewTLSClient(addr, tc) }, nil
+}
+
 // printTLS says where the certificates are and how to connect.
 func printTLS(f *pki.Files, addr string) {
-	fmt.Printf("tls         registers over TLS only, certificate required; Raft over mutual TLS; files in %s\n", f.Dir)
+	fmt.Printf("tls         every link over TLS: registers (certificate required), Raft (mutual), admin (HTTPS), acqsim; files in %s\n", f.Dir)
 	fmt.Printf("            CA %s; register certificate %s, key %s (CN %s)\n", f.CA, f.Register.Cert, f.Register.Key, demoStore)
 	fmt.Printf("            try: openssl s_client -connect %s -CAfile %s -cert %s -key %s\n", addr, f.CA, f.Register.Cert, f.Register.Key)
 	fmt.Printf("            in Go: failover.TLSFiles{CAFile: %q, CertFile: %q, KeyFile: %q}.Load()\n", f.CA, f.Register.Cert, f.Register.Key)
@@ -232,13 +263,13 @@ const (
 
 // demoMerchant records the demo merchant once a node serves (an existing
 // one, from a reused --data, is fine).
-func demoMerchant(ctx context.Context, cl *localcluster.Cluster) error {
+func demoMerchant(ctx context.Context, cl *localcluster.Cluster, admin func(addr string) *adminapi.Client) error {
 	i, err := cl.WaitLeader(30 * time.Second)
 	if err != nil {
 		return err
 	}
 	h := sha256.Sum256([]byte(demoMerchantKey))
-	_, err = adminapi.NewClient(cl.Configs[i].AdminAddr).AddMerchant(ctx, adminapi.MerchantAdd{
+	_, err = admin(cl.Configs[i].AdminAddr).AddMerchant(ctx, adminapi.MerchantAdd{
 		ID: demoMerchantID, Name: "Demo shop", KeyName: "demo", KeyHash: hex.EncodeToString(h[:]),
 	})
 	var apiErr *adminapi.APIError

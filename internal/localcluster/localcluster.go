@@ -5,6 +5,7 @@ package localcluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/internal/pki"
+	"github.com/tillgate/tillgate/internal/tlsconf"
 	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/store"
 )
@@ -31,13 +33,33 @@ type Options struct {
 	APIBase      int
 	AcquirerAddr string
 	Logger       *slog.Logger
-	// TLS, if set, runs the registers' port over TLS only, a register
-	// certificate required, and Raft over mutual TLS, with the files
-	// pki.WriteCluster wrote for the nodes' ids (node1, node2, ...).
+	// TLS, if set, runs every link over TLS with the files
+	// pki.WriteCluster wrote for the nodes' ids (node1, node2, ...) and
+	// AcqsimName: the registers' port (a register certificate required),
+	// Raft (mutual), the admin API (HTTPS) and the link to the acquirer,
+	// which must serve AcqsimTLS.
 	TLS *pki.Files
 	// Tune adjusts each node's config before it starts (timings, limits).
 	Tune func(*node.Config)
 }
+
+// AcqsimName is the name of the acquirer simulator's certificate among a
+// TLS cluster's files.
+const AcqsimName = "acqsim"
+
+// CertNames are the certificates pki.WriteCluster must make for a TLS
+// cluster of n nodes: the nodes' and the acquirer simulator's.
+func CertNames(n int) []string { return append(NodeIDs(n), AcqsimName) }
+
+// AcqsimTLS is the acquirer simulator's TLS in a TLS cluster: its
+// certificate, a node certificate required.
+func AcqsimTLS(f *pki.Files) (*tls.Config, error) {
+	a := f.Nodes[AcqsimName]
+	return tlsconf.Server{CertFile: a.Cert, KeyFile: a.Key, ClientCAFile: f.CA}.Config()
+}
+
+// AdminTLS is how a client verifies a TLS cluster's admin APIs.
+func AdminTLS(f *pki.Files) (*tls.Config, error) { return tlsconf.Client{CAFile: f.CA}.Config() }
 
 // NodeIDs are the ids of a cluster of n nodes.
 func NodeIDs(n int) []string {
@@ -96,6 +118,8 @@ func Start(o Options) (*Cluster, error) {
 			nf := f.Nodes[cfg.ID]
 			cfg.RegisterTLS = node.RegisterTLSConfig{CertFile: nf.Cert, KeyFile: nf.Key, ClientCAFile: f.CA, RequireClientCert: true}
 			cfg.RaftTLS = node.RaftTLSConfig{CAFile: f.CA, CertFile: nf.Cert, KeyFile: nf.Key}
+			cfg.AdminCertFile, cfg.AdminKeyFile = nf.Cert, nf.Key
+			cfg.Acquirer.TLS = &tlsconf.Client{CAFile: f.CA, CertFile: nf.Cert, KeyFile: nf.Key}
 		}
 		if o.Tune != nil {
 			o.Tune(&cfg)
