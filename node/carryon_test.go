@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,7 +50,14 @@ func TestLeadershipLostMidRequest(t *testing.T) {
 		t.Fatalf("the register got no answer on its one attempt: %v", a.err)
 	}
 	if a.resp.ResponseCode != wire.RCApproved || len(a.resp.AuthCode) != 6 {
-		t.Fatalf("answer RC %s auth %q, want an approval", a.resp.ResponseCode, a.resp.AuthCode)
+		recs, _ := tr.sim.Ledger()
+		var mine []sim.LedgerRecord
+		for _, r := range recs {
+			if strings.Contains(r.Key, req.STAN) {
+				mine = append(mine, r)
+			}
+		}
+		t.Fatalf("answer RC %s auth %q from %s, want an approval; acqsim: %+v", a.resp.ResponseCode, a.resp.AuthCode, hint(a.resp, wire.TagNodeID), mine)
 	}
 	if nd := hint(a.resp, wire.TagNodeID); nd == tr.id(l) {
 		t.Errorf("answered by %s, the old active: want the new active's answer relayed", nd)
