@@ -394,7 +394,7 @@ func TestTLSMaxConns(t *testing.T) {
 	if err == nil {
 		t.Fatal("a second connection was served past MaxConns 1")
 	}
-	waitCount(t, s.metrics.refusedConns, 1)
+	waitCount(t, s.metrics.refusedConns.WithLabelValues(refusedMaxConns), 1)
 }
 
 func waitCount(t *testing.T, c prometheus.Metric, want float64) {
