@@ -68,6 +68,7 @@ func (c *Config) limits() {
 type gate struct {
 	s     *Server
 	nodes map[string]bool // NodeHosts' IP addresses
+	now   func() time.Time // the token bucket's clock: tests stop it
 
 	mu     sync.Mutex
 	perIP  map[string]int
@@ -77,7 +78,8 @@ type gate struct {
 }
 
 func newGate(s *Server) *gate {
-	g := &gate{s: s, nodes: map[string]bool{}, perIP: map[string]int{}, tokens: float64(s.cfg.AcceptBurst), filled: time.Now(), logged: map[string]time.Time{}}
+	g := &gate{s: s, nodes: map[string]bool{}, now: time.Now, perIP: map[string]int{}, tokens: float64(s.cfg.AcceptBurst), logged: map[string]time.Time{}}
+	g.filled = g.now()
 	for _, h := range s.cfg.NodeHosts {
 		if ip := net.ParseIP(h); ip != nil {
 			g.nodes[ip.String()] = true
@@ -125,7 +127,7 @@ func (g *gate) check(ip string, node bool, cfg *Config) string {
 		return refusedPerIP
 	}
 	if cfg.AcceptRate > 0 {
-		now := time.Now()
+		now := g.now()
 		g.tokens = min(float64(cfg.AcceptBurst), g.tokens+now.Sub(g.filled).Seconds()*float64(cfg.AcceptRate))
 		g.filled = now
 		if g.tokens < 1 {

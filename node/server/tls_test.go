@@ -23,9 +23,19 @@ import (
 
 // fakePipeline answers every request approved, echoing its identity, and
 // hands the sender's identity to seen.
-type fakePipeline struct{ seen chan peer.Identity }
+// A request from terminal heldTerminal waits for hold to close, if hold is
+// set.
+type fakePipeline struct {
+	seen chan peer.Identity
+	hold chan struct{}
+}
+
+const heldTerminal = "T0000666"
 
 func (f *fakePipeline) Handle(ctx context.Context, req *wire.Message) *wire.Message {
+	if f.hold != nil && req.TerminalID == heldTerminal {
+		<-f.hold
+	}
 	id, _ := peer.From(ctx)
 	select {
 	case f.seen <- id:
