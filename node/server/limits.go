@@ -67,7 +67,7 @@ func (c *Config) limits() {
 // a flood of refusals does not become a flood of log lines.
 type gate struct {
 	s     *Server
-	nodes map[string]bool // NodeHosts' IP addresses
+	nodes map[string]bool  // NodeHosts' IP addresses
 	now   func() time.Time // the token bucket's clock: tests stop it
 
 	mu     sync.Mutex
