@@ -31,11 +31,15 @@ type gnetListener struct {
 // gnetConn is the per-connection state. closed guards against answering on
 // a connection gnet has already closed.
 type gnetConn struct {
-	c        gnet.Conn
-	s        *Server
-	addr     string
-	ip       string       // as the gate admitted it
-	last     atomic.Int64 // unix nanos of the last bytes received
+	c    gnet.Conn
+	s    *Server
+	addr string
+	ip   string       // as the gate admitted it
+	last atomic.Int64 // unix nanos of the last bytes received
+	// begun is when the bytes of a frame not yet whole started to
+	// arrive (unix nanos; 0: none): a frame begun and not finished within
+	// FrameTimeout is closed, as over TLS.
+	begun    atomic.Int64
 	inflight inflight
 	// overflow is set once the connection is closed for unread answers.
 	overflow atomic.Bool
@@ -129,6 +133,11 @@ func (l *gnetListener) OnTraffic(c gnet.Conn) gnet.Action {
 			return gnet.Close
 		}
 		if n == 0 {
+			if len(buf) == 0 {
+				gc.begun.Store(0)
+			} else if gc.begun.Load() == 0 {
+				gc.begun.Store(time.Now().UnixNano())
+			}
 			return gnet.None
 		}
 		frame := make([]byte, len(payload)) // payload dies at Discard
@@ -140,17 +149,25 @@ func (l *gnetListener) OnTraffic(c gnet.Conn) gnet.Action {
 	}
 }
 
-// OnTick closes connections idle for longer than IdleTimeout: gnet has no
-// read deadlines.
+// OnTick closes connections idle for longer than IdleTimeout, and those
+// with a frame begun and not finished within FrameTimeout (a half-sent
+// frame holds its buffer): gnet has no read deadlines.
 func (l *gnetListener) OnTick() (time.Duration, gnet.Action) {
-	idle := l.s.cfg.IdleTimeout
-	if idle <= 0 {
-		return time.Second, gnet.None
+	now := time.Now()
+	idleCutoff := int64(0)
+	if idle := l.s.cfg.IdleTimeout; idle > 0 {
+		idleCutoff = now.Add(-idle).UnixNano()
 	}
-	cutoff := time.Now().Add(-idle).UnixNano()
+	frameCutoff := now.Add(-l.s.cfg.FrameTimeout).UnixNano()
 	l.conns.Range(func(k, _ any) bool {
 		gc := k.(*gnetConn)
-		if gc.last.Load() < cutoff {
+		switch b := gc.begun.Load(); {
+		case b != 0 && b < frameCutoff:
+			l.s.metrics.deadlineClosed.WithLabelValues("frame").Inc()
+			l.s.log.Warn("frame begun and not finished in time: connection closed", logkey.Remote, gc.addr, "after", l.s.cfg.FrameTimeout)
+			gc.begun.Store(0) // counted once; the close is queued
+			_ = gc.c.Close()
+		case gc.last.Load() < idleCutoff:
 			l.s.metrics.idleClosed.Inc()
 			_ = gc.c.Close()
 		}

@@ -284,3 +284,30 @@ func readFrame(t *testing.T, c net.Conn) []byte {
 	}
 	return body
 }
+
+// TestGNetStartedFrameDeadline: over plain TCP too, a frame begun must end
+// within FrameTimeout however long the idle timeout is: a half-sent frame
+// does not hold its connection for IdleTimeout.
+func TestGNetStartedFrameDeadline(t *testing.T) {
+	s := startServer(t, func(cfg *Config) { cfg.FrameTimeout, cfg.IdleTimeout = 300*time.Millisecond, time.Hour })
+	l := listener{dialer: func(d *net.Dialer, addr string) (net.Conn, error) { return d.Dial("tcp", addr) }}
+	hc := honest(t, l, s)
+	c, err := l.dial(t, s.Addr(), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	frame := frameOf(t, signOn)
+	roundTrip(t, c, frame)
+	if _, err := c.Write(frame[:3]); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := closedByServer(t, c); len(b) != 0 {
+		t.Fatalf("got %q", b)
+	}
+	waitCount(t, s.metrics.deadlineClosed.WithLabelValues("frame"), 1)
+	roundTrip(t, hc, frame)
+	if v := value(s.metrics.idleClosed); v != 0 {
+		t.Fatalf("idle closes %v, want 0", v)
+	}
+}

@@ -8,7 +8,7 @@ type metrics struct {
 	refusedConns *prometheus.CounterVec
 	limitClosed  *prometheus.CounterVec
 	idleClosed   prometheus.Counter
-	// TLS listener only.
+	// TLS listener only, and deadlineClosed's first_frame.
 	handshakeFailures *prometheus.CounterVec
 	deadlineClosed    *prometheus.CounterVec
 	inflight          prometheus.Gauge
@@ -40,7 +40,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		}, []string{"reason"}),
 		deadlineClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tillgate_register_connections_deadline_closed_total",
-			Help: "TLS register connections closed for a frame too slow: the first after the handshake (first_frame), or one begun and not finished (frame).",
+			Help: "Register connections closed for a frame too slow: over TLS the first after the handshake (first_frame); any listener, one begun and not finished (frame).",
 		}, []string{"phase"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tillgate_requests_in_flight", Help: "Register requests being processed.",
@@ -68,9 +68,8 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		for _, r := range HandshakeReasons {
 			m.handshakeFailures.WithLabelValues(r)
 		}
-		for _, p := range []string{"first_frame", "frame"} {
-			m.deadlineClosed.WithLabelValues(p)
-		}
+		m.deadlineClosed.WithLabelValues("first_frame")
 	}
+	m.deadlineClosed.WithLabelValues("frame")
 	return m
 }

@@ -66,8 +66,9 @@ type Config struct {
 	// whole frame together (default 10 s): a connection that does not get
 	// that far is closed and counted.
 	HandshakeTimeout time.Duration
-	// FrameTimeout bounds a frame on a TLS connection from its first byte
-	// to its last (default 10 s): a half-sent frame is closed and counted.
+	// FrameTimeout bounds a frame from its first byte to its last (default
+	// 10 s; over gnet checked each second): a half-sent frame is closed and
+	// counted.
 	FrameTimeout time.Duration
 	// Nodes are the cluster's node ids: a verified client certificate
 	// whose CommonName is one of them is that node (a standby relaying),
