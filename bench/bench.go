@@ -74,6 +74,10 @@ type Options struct {
 	// cutover, the settlement file from every node, and the reconciliation
 	// with acqsim's export.
 	NoDayClose bool
+	// Hostile opens this many hostile connections beside the load, spread
+	// over the register addresses: idle, half-frame and garbage (plain
+	// TCP), each reconnecting when closed. 0: none.
+	Hostile int
 	// Logger receives what the harness does (faults, processes); nil:
 	// discarded.
 	Logger *slog.Logger
@@ -93,6 +97,7 @@ type Result struct {
 	Summary   loadtest.Summary     `json:"summary"`
 	Client    loadtest.ClientStats `json:"client"`
 	Resources []NodeResources      `json:"resources"`
+	Hostile   *Hostile             `json:"hostile,omitempty"`
 	Checks    []Check              `json:"checks"`
 	// Batches is how the registers' batches closed after the load; nil
 	// with NoBatchClose.
@@ -243,9 +248,16 @@ func (o *Options) load(ctx context.Context, res *Result, fleet *loadtest.Fleet, 
 			}
 		}()
 	}
+	var stopHostile func() *Hostile
+	if o.Hostile > 0 {
+		stopHostile = startHostile(ctx, o.RegisterAddrs, o.Hostile)
+	}
 	start := time.Now()
 	res.Summary = runWithProgress(loadCtx, fleet, o)
 	end := time.Now()
+	if stopHostile != nil {
+		res.Hostile = stopHostile()
+	}
 	stopFaults()
 	res.Leaders = lw.stop()
 	res.Resources = smp.stop(res.Summary.Completed)

@@ -216,6 +216,8 @@ func (p *procCluster) writeConfigs(ctx context.Context) error {
 			"id": id, "data_dir": filepath.Join(p.dir, id), "register_addr": p.reg[i], "raft_addr": p.raft[i],
 			"admin_addr": p.adm[i], "bootstrap": true, "peers": peers, "card_key_file": nodeKey,
 			"acquirer": map[string]any{"addr": p.acqAddr},
+			// The whole simulated fleet connects from one loopback address.
+			"max_conns_per_ip": -1,
 		}
 		raft := map[string]any{}
 		if d := p.raftTimeout; d > 0 {

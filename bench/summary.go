@@ -34,6 +34,7 @@ func WriteSummary(w io.Writer, r *Result) {
 	writeFaults(w, s.Faults)
 	writeResume(w, r.Resume)
 	writeResources(w, r.Resources)
+	writeHostile(w, r.Hostile)
 	writeCounts(w, r)
 	writeBatches(w, r.Batches)
 	writeDays(w, r.Days)

@@ -132,6 +132,19 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxConns caps register connections; more are closed at accept.
 	MaxConns int
+	// Hostile-input limits of the register listener (server.Config;
+	// zero: the default, negative: no limit). MaxConnsPerIP: connections
+	// from one source address (default 64: a store's registers may share a
+	// NAT address); MaxInflightPerConn: requests in flight on one
+	// connection, past which it is closed (default 32); WriteBufferCap:
+	// bytes of unread answers before a connection is closed (default 256
+	// KiB); AcceptRate, AcceptBurst: connections accepted a second (default
+	// 2,000, burst 4,000: a fleet reconnecting after a failover is served).
+	MaxConnsPerIP      int
+	MaxInflightPerConn int
+	WriteBufferCap     int
+	AcceptRate         int
+	AcceptBurst        int
 
 	// Acquirer is the upstream acquirer host when there is only one (the
 	// older form); Acquirers, when set, replaces it.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -170,7 +171,9 @@ func (n *Node) openState() error {
 func (n *Node) openDoors() error {
 	var err error
 	if n.regs, err = server.Start(server.Config{
-		Addr: n.cfg.RegisterAddr, Codec: n.codec, TLS: n.regTLS, Nodes: n.peerIDs(), MaxConns: n.cfg.MaxConns, IdleTimeout: n.cfg.IdleTimeout,
+		Addr: n.cfg.RegisterAddr, Codec: n.codec, TLS: n.regTLS, Nodes: n.peerIDs(), NodeHosts: n.peerHosts(), MaxConns: n.cfg.MaxConns, IdleTimeout: n.cfg.IdleTimeout,
+		MaxConnsPerIP: n.cfg.MaxConnsPerIP, MaxInflight: n.cfg.MaxInflightPerConn, WriteBufferCap: n.cfg.WriteBufferCap,
+		AcceptRate: n.cfg.AcceptRate, AcceptBurst: n.cfg.AcceptBurst,
 		RequestTimeout: n.cfg.requestTimeout(), Handler: n.pipeline, Refuser: n.pipeline, Fail: n.health.Fail,
 		Logger: n.log, Registerer: n.reg,
 	}); err != nil {
@@ -263,6 +266,21 @@ func (n *Node) Close() error {
 }
 
 // peerIDs are the ids of the cluster's voters.
+// peerHosts are the hosts of the cluster's nodes (Raft and register
+// addresses, names as written): the register listener exempts their relays
+// from the per-connection in-flight cap.
+func (n *Node) peerHosts() []string {
+	var hosts []string
+	for _, p := range n.cfg.Peers {
+		for _, a := range []string{p.RaftAddr, p.RegisterAddr} {
+			if h, _, err := net.SplitHostPort(a); err == nil && h != "" {
+				hosts = append(hosts, h)
+			}
+		}
+	}
+	return hosts
+}
+
 func (n *Node) peerIDs() []string {
 	ids := make([]string, len(n.cfg.Peers))
 	for i, p := range n.cfg.Peers {

@@ -94,6 +94,8 @@ func startProcClusterWith(t *testing.T, tune func(cfg map[string]any)) *procClus
 			"id": id, "data_dir": filepath.Join(p.dir, id), "register_addr": p.reg[i], "raft_addr": raft[i],
 			"admin_addr": p.admin[i], "bootstrap": true, "peers": peers, "card_key_file": key,
 			"acquirer": map[string]any{"addr": acqAddr, "timeout": "5s"},
+			// The whole simulated fleet connects from one loopback address.
+			"max_conns_per_ip": -1,
 		}
 		if tune != nil {
 			tune(cfg)

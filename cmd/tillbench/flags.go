@@ -17,7 +17,7 @@ import (
 // reports.
 type loadFlags struct {
 	scenario, mix, out, queues, logLevel *string
-	registers, base                      *int
+	registers, base, hostile             *int
 	duration, think, deadline, settle    *time.Duration
 	rate                                 *float64
 	noBatchClose, noDayClose             *bool
@@ -29,6 +29,7 @@ func addLoadFlags(fs *flag.FlagSet, defaultScenario string) *loadFlags {
 	return &loadFlags{
 		scenario:  fs.String("scenario", defaultScenario, "scenario: "+strings.Join(bench.Scenarios, ", ")+" (it sets the flags below left at 0)"),
 		registers: fs.Int("registers", 0, "simulated registers (default: the scenario's, 2000)"),
+		hostile:   fs.Int("hostile", 0, "hostile connections beside the load: a third each idle, half-frame, garbage (plain TCP), reconnecting when closed"),
 		duration:  fs.Duration("duration", 0, "how long new transactions start (default: the scenario's; day: from --transactions and --rate)"),
 		rate:      fs.Float64("rate", 0, "open loop: offered tx/s, the peak rate for day (default: open 1000, latency 2000, day 20000)"),
 		think:     fs.Duration("think", 0, "closed loop: think time between a register's transactions (±50%)"),
@@ -62,8 +63,8 @@ func (f *loadFlags) options(progress io.Writer) (bench.Options, error) {
 		Scenario: *f.scenario, Registers: *f.registers, Duration: *f.duration, Rate: *f.rate, Think: *f.think,
 		Transactions: *f.txns, Mix: m, TerminalBase: *f.base, Seed: *f.seed, RegisterDeadline: *f.deadline,
 		OutDir: *f.out, QueueDir: *f.queues, Progress: progress, SettleTimeout: *f.settle, NoBatchClose: *f.noBatchClose,
-		NoDayClose: *f.noDayClose,
-		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		NoDayClose: *f.noDayClose, Hostile: *f.hostile,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}, nil
 }
 

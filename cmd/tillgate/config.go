@@ -47,7 +47,13 @@ type fileConfig struct {
 	MaxFrame      int        `json:"max_frame"`
 	IdleTimeout   duration   `json:"idle_timeout"`
 	MaxConns      int        `json:"max_conns"`
-	Acquirer      struct {
+	// The register listener's hostile-input limits (node.Config).
+	MaxConnsPerIP      int `json:"max_conns_per_ip"`
+	MaxInflightPerConn int `json:"max_inflight_per_conn"`
+	WriteBufferCap     int `json:"write_buffer_cap"`
+	AcceptRate         int `json:"accept_rate"`
+	AcceptBurst        int `json:"accept_burst"`
+	Acquirer           struct {
 		Name    string   `json:"name"`
 		Addr    string   `json:"addr"`
 		Conns   int      `json:"conns"`
@@ -157,6 +163,11 @@ func loadConfig(path string, cfg *node.Config) error {
 	setInt(&cfg.MaxFrame, f.MaxFrame)
 	setDur(&cfg.IdleTimeout, f.IdleTimeout)
 	setInt(&cfg.MaxConns, f.MaxConns)
+	setInt(&cfg.MaxConnsPerIP, f.MaxConnsPerIP)
+	setInt(&cfg.MaxInflightPerConn, f.MaxInflightPerConn)
+	setInt(&cfg.WriteBufferCap, f.WriteBufferCap)
+	setInt(&cfg.AcceptRate, f.AcceptRate)
+	setInt(&cfg.AcceptBurst, f.AcceptBurst)
 	setStr(&cfg.Acquirer.Name, f.Acquirer.Name)
 	setStr(&cfg.Acquirer.Addr, f.Acquirer.Addr)
 	setInt(&cfg.Acquirer.Conns, f.Acquirer.Conns)

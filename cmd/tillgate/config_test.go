@@ -194,3 +194,18 @@ func TestDeployConfigs(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadConfigLimits: the register listener's hostile-input limits come
+// from the file; absent, they stay 0 (the server's defaults).
+func TestLoadConfigLimits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "n.json")
+	os.WriteFile(path, []byte(`{"id":"n1","data_dir":"/d","card_key_file":"/k","acquirer":{"addr":"a:1"},
+		"max_conns_per_ip":-1,"max_inflight_per_conn":8,"write_buffer_cap":65536,"accept_rate":500,"accept_burst":900}`), 0o600)
+	cfg := node.DefaultConfig()
+	if err := loadConfig(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxConnsPerIP != -1 || cfg.MaxInflightPerConn != 8 || cfg.WriteBufferCap != 65536 || cfg.AcceptRate != 500 || cfg.AcceptBurst != 900 {
+		t.Fatalf("limits %d %d %d %d %d", cfg.MaxConnsPerIP, cfg.MaxInflightPerConn, cfg.WriteBufferCap, cfg.AcceptRate, cfg.AcceptBurst)
+	}
+}

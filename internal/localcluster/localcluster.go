@@ -114,6 +114,8 @@ func Start(o Options) (*Cluster, error) {
 		cfg.CardKeyFile = keyFile
 		cfg.Acquirer.Addr = o.AcquirerAddr
 		cfg.Logger = o.Logger
+		// The whole simulated fleet connects from one loopback address.
+		cfg.MaxConnsPerIP = -1
 		if f := o.TLS; f != nil {
 			nf := f.Nodes[cfg.ID]
 			cfg.RegisterTLS = node.RegisterTLSConfig{CertFile: nf.Cert, KeyFile: nf.Key, ClientCAFile: f.CA, RequireClientCert: true}

@@ -31,11 +31,20 @@ type gnetListener struct {
 // gnetConn is the per-connection state. closed guards against answering on
 // a connection gnet has already closed.
 type gnetConn struct {
-	c      gnet.Conn
-	addr   string
-	last   atomic.Int64 // unix nanos of the last bytes received
-	mu     sync.Mutex
-	closed bool
+	c    gnet.Conn
+	s    *Server
+	addr string
+	ip   string       // as the gate admitted it
+	last atomic.Int64 // unix nanos of the last bytes received
+	// begun is when the bytes of a frame not yet whole started to
+	// arrive (unix nanos; 0: none): a frame begun and not finished within
+	// FrameTimeout is closed, as over TLS.
+	begun    atomic.Int64
+	inflight inflight
+	// overflow is set once the connection is closed for unread answers.
+	overflow atomic.Bool
+	mu       sync.Mutex
+	closed   bool
 }
 
 func startGNet(s *Server) (*gnetListener, error) {
@@ -80,11 +89,12 @@ func (l *gnetListener) OnBoot(eng gnet.Engine) gnet.Action {
 }
 
 func (l *gnetListener) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if int(l.s.conns.Load()) >= l.s.cfg.MaxConns {
-		l.s.metrics.refusedConns.Inc()
+	ip, node, ok := l.s.gate.admit(c.RemoteAddr())
+	if !ok {
 		return nil, gnet.Close
 	}
-	gc := &gnetConn{c: c, addr: c.RemoteAddr().String()}
+	gc := &gnetConn{c: c, s: l.s, addr: c.RemoteAddr().String(), ip: ip}
+	gc.inflight.uncapped.Store(node)
 	gc.last.Store(time.Now().UnixNano())
 	c.SetContext(gc)
 	l.conns.Store(gc, struct{}{})
@@ -102,6 +112,7 @@ func (l *gnetListener) OnClose(c gnet.Conn, _ error) gnet.Action {
 	gc.mu.Unlock()
 	l.conns.Delete(gc)
 	l.s.conns.Add(-1)
+	l.s.gate.release(gc.ip)
 	return gnet.None
 }
 
@@ -122,26 +133,41 @@ func (l *gnetListener) OnTraffic(c gnet.Conn) gnet.Action {
 			return gnet.Close
 		}
 		if n == 0 {
+			if len(buf) == 0 {
+				gc.begun.Store(0)
+			} else if gc.begun.Load() == 0 {
+				gc.begun.Store(time.Now().UnixNano())
+			}
 			return gnet.None
 		}
 		frame := make([]byte, len(payload)) // payload dies at Discard
 		copy(frame, payload)
 		_, _ = c.Discard(n)
-		go l.s.serve(gc, frame)
+		if !l.s.dispatch(gc, &gc.inflight, frame) {
+			return gnet.Close
+		}
 	}
 }
 
-// OnTick closes connections idle for longer than IdleTimeout: gnet has no
-// read deadlines.
+// OnTick closes connections idle for longer than IdleTimeout, and those
+// with a frame begun and not finished within FrameTimeout (a half-sent
+// frame holds its buffer): gnet has no read deadlines.
 func (l *gnetListener) OnTick() (time.Duration, gnet.Action) {
-	idle := l.s.cfg.IdleTimeout
-	if idle <= 0 {
-		return time.Second, gnet.None
+	now := time.Now()
+	idleCutoff := int64(0)
+	if idle := l.s.cfg.IdleTimeout; idle > 0 {
+		idleCutoff = now.Add(-idle).UnixNano()
 	}
-	cutoff := time.Now().Add(-idle).UnixNano()
+	frameCutoff := now.Add(-l.s.cfg.FrameTimeout).UnixNano()
 	l.conns.Range(func(k, _ any) bool {
 		gc := k.(*gnetConn)
-		if gc.last.Load() < cutoff {
+		switch b := gc.begun.Load(); {
+		case b != 0 && b < frameCutoff:
+			l.s.metrics.deadlineClosed.WithLabelValues("frame").Inc()
+			l.s.log.Warn("frame begun and not finished in time: connection closed", logkey.Remote, gc.addr, "after", l.s.cfg.FrameTimeout)
+			gc.begun.Store(0) // counted once; the close is queued
+			_ = gc.c.Close()
+		case gc.last.Load() < idleCutoff:
 			l.s.metrics.idleClosed.Inc()
 			_ = gc.c.Close()
 		}
@@ -157,7 +183,21 @@ func (gc *gnetConn) write(b []byte) bool {
 	if closed {
 		return false
 	}
-	return gc.c.AsyncWrite(b, nil) == nil
+	return gc.c.AsyncWrite(b, gc.written) == nil
+}
+
+// written runs on the event loop after an answer went to the connection's
+// outbound buffer, the one place its size may be read: answers piling up
+// past WriteBufferCap are a register that does not read them.
+func (gc *gnetConn) written(c gnet.Conn, err error) error {
+	if err != nil || gc.s.cfg.WriteBufferCap <= 0 || c.OutboundBuffered() <= gc.s.cfg.WriteBufferCap {
+		return nil
+	}
+	if gc.overflow.CompareAndSwap(false, true) {
+		gc.s.limitClosed(gc, closedSlowReader)
+		_ = c.Close()
+	}
+	return nil
 }
 
 func (gc *gnetConn) close() { _ = gc.c.Close() }

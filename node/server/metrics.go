@@ -5,9 +5,10 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	malformed    *prometheus.CounterVec
 	lostAnswers  prometheus.Counter
-	refusedConns prometheus.Counter
+	refusedConns *prometheus.CounterVec
+	limitClosed  *prometheus.CounterVec
 	idleClosed   prometheus.Counter
-	// TLS listener only.
+	// TLS listener only, and deadlineClosed's first_frame.
 	handshakeFailures *prometheus.CounterVec
 	deadlineClosed    *prometheus.CounterVec
 	inflight          prometheus.Gauge
@@ -22,9 +23,14 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		lostAnswers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tillgate_lost_answers_total", Help: "Answers that could not be written because the register had gone.",
 		}),
-		refusedConns: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tillgate_register_connections_refused_total", Help: "Register connections closed at accept because MaxConns was reached.",
-		}),
+		refusedConns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tillgate_register_connections_refused_total",
+			Help: "Register connections closed at accept, by reason: max_conns, per_ip (max_conns_per_ip), rate (accept_rate).",
+		}, []string{"reason"}),
+		limitClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tillgate_register_connections_limit_closed_total",
+			Help: "Register connections closed for a limit, by reason: in_flight (max_inflight_per_conn), slow_reader (answers unread past write_buffer_cap or the write deadline).",
+		}, []string{"reason"}),
 		idleClosed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tillgate_register_connections_idle_closed_total", Help: "Register connections closed for being idle.",
 		}),
@@ -34,7 +40,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		}, []string{"reason"}),
 		deadlineClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tillgate_register_connections_deadline_closed_total",
-			Help: "TLS register connections closed for a frame too slow: the first after the handshake (first_frame), or one begun and not finished (frame).",
+			Help: "Register connections closed for a frame too slow: over TLS the first after the handshake (first_frame); any listener, one begun and not finished (frame).",
 		}, []string{"phase"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tillgate_requests_in_flight", Help: "Register requests being processed.",
@@ -44,7 +50,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5 ms .. 16 s
 		}),
 	}
-	reg.MustRegister(m.malformed, m.lostAnswers, m.refusedConns, m.idleClosed, m.handshakeFailures, m.deadlineClosed, m.inflight, m.latency,
+	reg.MustRegister(m.malformed, m.lostAnswers, m.refusedConns, m.limitClosed, m.idleClosed, m.handshakeFailures, m.deadlineClosed, m.inflight, m.latency,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tillgate_register_connections", Help: "Open register connections.",
 		}, func() float64 { return float64(s.Connections()) }))
@@ -52,13 +58,18 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 	for _, r := range []string{"frame", "unpack", "invalid", "panic"} {
 		m.malformed.WithLabelValues(r)
 	}
+	for _, r := range refusalReasons {
+		m.refusedConns.WithLabelValues(r)
+	}
+	for _, r := range limitCloseReasons {
+		m.limitClosed.WithLabelValues(r)
+	}
 	if s.cfg.TLS != nil {
 		for _, r := range HandshakeReasons {
 			m.handshakeFailures.WithLabelValues(r)
 		}
-		for _, p := range []string{"first_frame", "frame"} {
-			m.deadlineClosed.WithLabelValues(p)
-		}
+		m.deadlineClosed.WithLabelValues("first_frame")
 	}
+	m.deadlineClosed.WithLabelValues("frame")
 	return m
 }

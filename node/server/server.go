@@ -45,6 +45,20 @@ type Config struct {
 	// RequestTimeout bounds one request.
 	RequestTimeout time.Duration
 
+	// Hostile-input limits; zero is the default, a negative value no
+	// limit. MaxConnsPerIP caps the connections from one source address
+	// (more are closed at accept); MaxInflight the requests in flight on
+	// one connection (a frame past it closes the connection);
+	// WriteBufferCap the bytes of answers queued for a connection that
+	// does not read them (past it, the connection is closed); AcceptRate
+	// and AcceptBurst the connections accepted a second (token bucket, per
+	// listener; more are closed at accept).
+	MaxConnsPerIP  int
+	MaxInflight    int
+	WriteBufferCap int
+	AcceptRate     int
+	AcceptBurst    int
+
 	// TLS, if set, makes the listener speak TLS only (TLSFiles.Load builds
 	// it); nil: plain TCP (gnet).
 	TLS *tls.Config
@@ -52,13 +66,20 @@ type Config struct {
 	// whole frame together (default 10 s): a connection that does not get
 	// that far is closed and counted.
 	HandshakeTimeout time.Duration
-	// FrameTimeout bounds a frame on a TLS connection from its first byte
-	// to its last (default 10 s): a half-sent frame is closed and counted.
+	// FrameTimeout bounds a frame from its first byte to its last (default
+	// 10 s; over gnet checked each second): a half-sent frame is closed and
+	// counted.
 	FrameTimeout time.Duration
 	// Nodes are the cluster's node ids: a verified client certificate
 	// whose CommonName is one of them is that node (a standby relaying),
 	// not a register of a store.
 	Nodes []string
+	// NodeHosts are the cluster's nodes' hosts (IP addresses or names,
+	// resolved at Start): a connection from one may be a standby's relay,
+	// which carries many registers' requests at once, so neither the
+	// in-flight cap nor the per address cap applies to it. Over TLS a
+	// node's certificate exempts it too.
+	NodeHosts []string
 
 	Handler Handler
 	Refuser Refuser
@@ -75,6 +96,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	conns   atomic.Int64 // open register connections, every listener's
+	gate    *gate
 	gnet    *gnetListener
 	tls     *tlsListener
 }
@@ -91,8 +113,10 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.FrameTimeout <= 0 {
 		cfg.FrameTimeout = DefaultDeadline
 	}
+	cfg.limits()
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.metrics = newMetrics(cfg.Registerer, s)
+	s.gate = newGate(s)
 	var err error
 	if cfg.TLS != nil {
 		s.tls, err = startTLS(s)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tillgate/tillgate/internal/tlsconf"
@@ -41,6 +42,13 @@ type tlsConn struct {
 	nc net.Conn // the TCP connection under tc: closing it never blocks
 	tc *tls.Conn
 	id peer.Identity
+	ip string // as the gate admitted it
+
+	inflight inflight
+	// pending counts the bytes of answers waiting to be written: past
+	// WriteBufferCap the register is not reading them.
+	pending atomic.Int64
+	slow    atomic.Bool // closed for unread answers: counted once
 
 	// The read deadline: before the first frame, firstBy (handshake and
 	// first frame together); inside a frame, begunAt + FrameTimeout;
@@ -82,14 +90,16 @@ func (l *tlsListener) accept() {
 			continue
 		}
 		pause = 0
-		if int(l.s.conns.Load()) >= l.s.cfg.MaxConns {
-			l.s.metrics.refusedConns.Inc()
+		ip, node, ok := l.s.gate.admit(nc.RemoteAddr())
+		if !ok {
 			_ = nc.Close()
 			continue
 		}
-		c := &tlsConn{l: l, nc: nc, tc: tls.Server(nc, l.cfg),
+		c := &tlsConn{l: l, nc: nc, tc: tls.Server(nc, l.cfg), ip: ip,
 			id: peer.Identity{Addr: nc.RemoteAddr().String(), TLS: true}}
+		c.inflight.uncapped.Store(node)
 		if !l.track(c) {
+			l.s.gate.release(ip)
 			_ = nc.Close()
 			return
 		}
@@ -113,6 +123,7 @@ func (l *tlsListener) untrack(c *tlsConn) {
 	delete(l.conns, c)
 	l.mu.Unlock()
 	l.s.conns.Add(-1)
+	l.s.gate.release(c.ip)
 }
 
 // stop closes the listener and every connection, and waits for their
@@ -158,7 +169,9 @@ func (c *tlsConn) run() {
 		c.begun, c.begunAt = fr.Started(), c.lastRead
 		frame := make([]byte, len(payload)) // payload dies at the next Next
 		copy(frame, payload)
-		go s.serve(c, frame)
+		if !s.dispatch(c, &c.inflight, frame) {
+			return
+		}
 	}
 }
 
@@ -179,6 +192,7 @@ func (c *tlsConn) handshake() bool {
 		cn := st.PeerCertificates[0].Subject.CommonName
 		if slices.Contains(s.cfg.Nodes, cn) {
 			c.id.Node = cn
+			c.inflight.uncapped.Store(true) // a standby's relay
 		} else {
 			c.id.Store = cn
 		}
@@ -236,7 +250,17 @@ func (r deadlineReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// write writes an answer by writeTimeout. Answers wait for the kernel's
+// send buffer here, not in a buffer of ours: past WriteBufferCap bytes
+// waiting, or a write not done in writeTimeout, the register is not
+// reading and is closed.
 func (c *tlsConn) write(b []byte) bool {
+	limit := c.l.s.cfg.WriteBufferCap
+	defer c.pending.Add(-int64(len(b)))
+	if n := c.pending.Add(int64(len(b))); limit > 0 && n > int64(limit) {
+		c.slowReader()
+		return false
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closed {
@@ -244,11 +268,24 @@ func (c *tlsConn) write(b []byte) bool {
 	}
 	_ = c.tc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := c.tc.Write(b); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.slowReader()
+		}
 		c.closed = true
 		_ = c.nc.Close()
 		return false
 	}
 	return true
+}
+
+// slowReader closes the connection for unread answers, counted once. It
+// does not take wmu: closing unblocks the writer holding it.
+func (c *tlsConn) slowReader() {
+	if c.slow.CompareAndSwap(false, true) {
+		c.l.s.limitClosed(c, closedSlowReader)
+	}
+	_ = c.nc.Close()
 }
 
 // close closes the TCP connection under the TLS one: no close_notify,

@@ -23,9 +23,19 @@ import (
 
 // fakePipeline answers every request approved, echoing its identity, and
 // hands the sender's identity to seen.
-type fakePipeline struct{ seen chan peer.Identity }
+// A request from terminal heldTerminal waits for hold to close, if hold is
+// set.
+type fakePipeline struct {
+	seen chan peer.Identity
+	hold chan struct{}
+}
+
+const heldTerminal = "T0000666"
 
 func (f *fakePipeline) Handle(ctx context.Context, req *wire.Message) *wire.Message {
+	if f.hold != nil && req.TerminalID == heldTerminal {
+		<-f.hold
+	}
 	id, _ := peer.From(ctx)
 	select {
 	case f.seen <- id:
@@ -394,7 +404,7 @@ func TestTLSMaxConns(t *testing.T) {
 	if err == nil {
 		t.Fatal("a second connection was served past MaxConns 1")
 	}
-	waitCount(t, s.metrics.refusedConns, 1)
+	waitCount(t, s.metrics.refusedConns.WithLabelValues(refusedMaxConns), 1)
 }
 
 func waitCount(t *testing.T, c prometheus.Metric, want float64) {
