@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -37,6 +38,9 @@ func decodeError(b []byte, err error) error {
 		key = findKey(b, func(k string, _ json.RawMessage) bool {
 			return !known[k] && (k == name || strings.HasSuffix(k, "."+name))
 		})
+		if key == "" {
+			key = strconv.Quote(name) // a top-level "" key has an empty path
+		}
 	}
 	if key == "" {
 		return err
