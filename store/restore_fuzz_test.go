@@ -33,7 +33,7 @@ func FuzzRestore(f *testing.F) {
 
 	// One store per worker; every input starts from the seed state so a
 	// failing input reproduces alone.
-	dst := mustOpen(f, true)
+	dst := mustOpenPath(f, filepath.Join(fuzzDir(f), "state.db"), true)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if err := dst.Restore(io.NopCloser(bytes.NewReader(seed))); err != nil {
 			t.Fatalf("restore of the seed snapshot: %v", err)
@@ -53,7 +53,7 @@ func FuzzRestore(f *testing.F) {
 			t.Fatalf("accepted snapshot does not read whole: %v", err)
 		}
 		// The store holds its file locked: check the index on a snapshot.
-		again := filepath.Join(t.TempDir(), "again.db")
+		again := filepath.Join(fuzzDir(t), "again.db")
 		if err := os.WriteFile(again, snapshotBytes(t, dst), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func FuzzAppliedIndexOf(f *testing.F) {
 	f.Add(seed)
 	f.Add(seed[:len(seed)/2])
 	f.Add([]byte("not a state file"))
-	path := filepath.Join(f.TempDir(), "backup.db")
+	path := filepath.Join(fuzzDir(f), "backup.db")
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if err := os.WriteFile(path, in, 0o600); err != nil {
 			t.Fatal(err)
@@ -97,4 +97,18 @@ func FuzzAppliedIndexOf(f *testing.F) {
 			t.Fatalf("error %v does not wrap ErrCorrupt", err)
 		}
 	})
+}
+
+// fuzzDir is a temporary directory in memory when /dev/shm is there:
+// Restore syncs, and on a disk shared with other work each fsync (and the
+// writeback a rewritten file triggers) stalls a fuzz worker for seconds,
+// so a minute's run reached a few dozen executions.
+func fuzzDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "tillgate-fuzz-")
+	if err != nil {
+		return tb.TempDir()
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
