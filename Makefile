@@ -7,9 +7,11 @@ SEEDS   ?= 20
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-# The whole suite, then bounded fuzz runs of the wire decoder, the frame
-# decoder (arbitrary bytes in arbitrary chunks) and the
-# state machine's command decoder.
+# The whole suite, then bounded fuzz runs of every fuzz target: the wire
+# decoder, the frame decoder (arbitrary bytes in arbitrary chunks), DE48,
+# the state machine's command decoder, snapshot and backup restore, the
+# settlement CSV readers, the failover client's answer path and the config
+# loader.
 test:
 	$(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
@@ -18,6 +20,13 @@ fuzz:
 	$(GO) test ./wire -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 	$(GO) test ./wire -run '^$$' -fuzz FuzzFrameDecoder -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./store -run '^$$' -fuzz FuzzDecodeCommand -fuzztime $(FUZZTIME)
+	$(GO) test ./store -run '^$$' -fuzz FuzzRestore -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./store -run '^$$' -fuzz FuzzAppliedIndexOf -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./wire -run '^$$' -fuzz FuzzParseTLVs -fuzztime $(FUZZTIME)
+	$(GO) test ./settle -run '^$$' -fuzz FuzzReadCSV -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./settle -run '^$$' -fuzz FuzzReadAcquirerCSV -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./failover -run '^$$' -fuzz FuzzDeliver -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./cmd/tillgate -run '^$$' -fuzz FuzzParseConfig -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 verify:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -77,7 +77,12 @@ func ReadCSV(r io.Reader) (*File, error) {
 		}
 		line, _ := cr.FieldPos(0)
 		if rec[0] == trailerTag {
-			return f, readTrailer(cr, f, rec, line)
+			// A file whose trailer fails is not returned: a caller that
+			// checks only the File must not reconcile half of one.
+			if err := readTrailer(cr, f, rec, line); err != nil {
+				return nil, err
+			}
+			return f, nil
 		}
 		row, err := parseRow(rec)
 		if err != nil {

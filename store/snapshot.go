@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -80,7 +82,8 @@ func (s *Store) stage(path string, r io.Reader) error {
 	if err := writeFileSync(path, r); err != nil {
 		return err
 	}
-	return checkStateFile(path)
+	_, err := checkStateFile(path)
+	return err
 }
 
 // swap closes the current file, renames path over it and opens the result.
@@ -145,13 +148,29 @@ func syncDir(dir string) error {
 }
 
 // checkStateFile opens a candidate state file read-only and checks that it
-// is a bbolt file of this schema.
-func checkStateFile(path string) error {
+// is a bbolt file of this schema that reads whole. bbolt trusts its pages:
+// a truncated file faults (SIGBUS, which kills the process) and a corrupt
+// page panics, at the reopen after the swap in bbolt's own goroutines,
+// where nothing can recover. So the file size is checked against the pages
+// the meta claims, and every key of every bucket is read here, where a
+// fault or panic is turned into an error and the old state stays.
+// It returns the applied index the file records.
+func checkStateFile(path string) (applied uint64, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
-		return fmt.Errorf("snapshot is not a state file: %w", err)
+		return 0, fmt.Errorf("snapshot is not a state file: %w", err)
 	}
 	err = db.View(func(tx *bolt.Tx) error {
+		if tx.Size() > fi.Size() {
+			return fmt.Errorf("snapshot truncated: its pages end at byte %d, the file has %d", tx.Size(), fi.Size())
+		}
+		if err := readAll(tx); err != nil {
+			return err
+		}
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
 			return fmt.Errorf("snapshot has no %s bucket", bucketMeta)
@@ -159,7 +178,44 @@ func checkStateFile(path string) error {
 		if v := meta.Get(metaSchema); string(v) != schemaVersion {
 			return fmt.Errorf("snapshot schema version %q, want %q", v, schemaVersion)
 		}
+		applied = readApplied(meta)
 		return nil
 	})
-	return errors.Join(err, db.Close())
+	return applied, errors.Join(err, db.Close())
+}
+
+// readAll reads every key of every bucket of tx, turning a memory fault or
+// a bbolt panic on a corrupt page into an error.
+func readAll(tx *bolt.Tx) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("snapshot is corrupt: %v", r)
+		}
+	}()
+	return tx.ForEach(func(name []byte, b *bolt.Bucket) error { return readBucket(string(name), b) })
+}
+
+// readBucket reads b and its nested buckets, checking keys are in order
+// (bbolt's search relies on it).
+func readBucket(name string, b *bolt.Bucket) error {
+	var prev []byte
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if prev != nil && bytes.Compare(k, prev) <= 0 {
+			return fmt.Errorf("snapshot is corrupt: bucket %s: keys out of order at %x", name, k)
+		}
+		prev = k
+		if v != nil {
+			continue
+		}
+		nested := b.Bucket(k)
+		if nested == nil {
+			return fmt.Errorf("snapshot is corrupt: bucket %s: key %x has no value", name, k)
+		}
+		if err := readBucket(name+"/"+string(k), nested); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -105,11 +108,11 @@ type duration time.Duration
 func (d *duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration: want a string like \"500ms\": %w", err)
+		return &durationError{raw: bytes.Clone(b), err: errors.New("not a string")}
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return err
+		return &durationError{raw: bytes.Clone(b), err: err}
 	}
 	*d = duration(v)
 	return nil
@@ -121,11 +124,26 @@ func loadConfig(path string, cfg *node.Config) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	if err := parseConfig(b, cfg); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// parseConfig reads the JSON config b over the defaults in cfg. An error
+// names the key, or the line and column of a syntax error.
+func parseConfig(b []byte, cfg *node.Config) error {
 	var f fileConfig
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
+		return decodeError(b, err)
+	}
+	end := dec.InputOffset()
+	if _, err := dec.Token(); err != io.EOF {
+		rest := b[end:]
+		end += int64(len(rest) - len(bytes.TrimLeft(rest, " \t\r\n")))
+		return fmt.Errorf("%s: data after the config object", lineCol(b, end))
 	}
 	setStr(&cfg.ID, f.ID)
 	setStr(&cfg.DataDir, f.DataDir)
