@@ -20,7 +20,6 @@ fuzz:
 	$(GO) test ./wire -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 	$(GO) test ./wire -run '^$$' -fuzz FuzzFrameDecoder -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./store -run '^$$' -fuzz FuzzDecodeCommand -fuzztime $(FUZZTIME)
-	$(GO) test ./store -run '^$$' -fuzz FuzzRestore -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./store -run '^$$' -fuzz FuzzAppliedIndexOf -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./wire -run '^$$' -fuzz FuzzParseTLVs -fuzztime $(FUZZTIME)
 	$(GO) test ./settle -run '^$$' -fuzz FuzzReadCSV -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
