@@ -7,11 +7,11 @@ SEEDS   ?= 20
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-# The whole suite, then bounded fuzz runs of every fuzz target: the wire
+# The whole suite, then bounded fuzz runs of the fuzz targets: the wire
 # decoder, the frame decoder (arbitrary bytes in arbitrary chunks), DE48,
-# the state machine's command decoder, snapshot and backup restore, the
-# settlement CSV readers, the failover client's answer path and the config
-# loader.
+# the state machine's command decoder, the backup reader, the settlement
+# CSV readers, the failover client's answer path and the config loader
+# (FuzzRestore runs by hand: store/DESIGN.md says why).
 test:
 	$(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
