@@ -55,8 +55,7 @@ func startGNet(s *Server) (*gnetListener, error) {
 		done:    make(chan error, 1),
 	}
 	go func() {
-		err := gnet.Run(l, "tcp://"+s.cfg.Addr,
-			gnet.WithMulticore(true),
+		opts := []gnet.Option{gnet.WithMulticore(true),
 			// A restarted node must bind while the connections its
 			// predecessor held are still in TIME_WAIT.
 			gnet.WithReuseAddr(true),
@@ -66,7 +65,11 @@ func startGNet(s *Server) (*gnetListener, error) {
 			// bind's error with "setsockopt: bad file descriptor". Dead
 			// registers are found by the idle timeout instead.
 			gnet.WithLogger(gnetLogger{s.log}),
-		)
+		}
+		if s.cfg.SendBuffer > 0 {
+			opts = append(opts, gnet.WithSocketSendBuffer(s.cfg.SendBuffer))
+		}
+		err := gnet.Run(l, "tcp://"+s.cfg.Addr, opts...)
 		l.done <- err
 		if err != nil {
 			s.cfg.Fail(fmt.Errorf("register listener: %w", err))

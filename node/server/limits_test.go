@@ -241,7 +241,13 @@ func TestInflightCap(t *testing.T) {
 func TestSlowReaderClosed(t *testing.T) {
 	for _, l := range listeners(t) {
 		t.Run(l.name, func(t *testing.T) {
-			s := startServer(t, func(cfg *Config) { l.tune(cfg); cfg.MaxInflight, cfg.WriteBufferCap = -1, 4096 })
+			s := startServer(t, func(cfg *Config) {
+				l.tune(cfg)
+				// A small kernel send buffer: otherwise megabytes of answers
+				// fit in the kernel before gnet's buffer grows (70 s without
+				// tripping on a fresh 2-core CI machine).
+				cfg.MaxInflight, cfg.WriteBufferCap, cfg.SendBuffer = -1, 4096, 4096
+			})
 			hc := honest(t, l, s)
 			d := dialerFrom("127.0.0.1")
 			d.Control = func(_, _ string, rc syscall.RawConn) error {

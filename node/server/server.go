@@ -58,6 +58,11 @@ type Config struct {
 	WriteBufferCap int
 	AcceptRate     int
 	AcceptBurst    int
+	// SendBuffer, if set, is the kernel send buffer of the gnet listener's
+	// connections (SO_SNDBUF); 0 leaves the kernel's, which autotunes up
+	// to megabytes that a register that never reads fills before any
+	// answer waits in gnet's own buffer (WriteBufferCap).
+	SendBuffer int
 
 	// TLS, if set, makes the listener speak TLS only (TLSFiles.Load builds
 	// it); nil: plain TCP (gnet).
