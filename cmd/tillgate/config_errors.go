@@ -32,6 +32,9 @@ func decodeError(b []byte, err error) error {
 		key = typ.Field
 	case errors.As(err, &dur):
 		key = findKey(b, func(k string, v json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(v), dur.raw) })
+		if i := bytes.Index(b, dur.raw); key == "" && i >= 0 {
+			return fmt.Errorf("%s: %w", lineCol(b, int64(i)), err)
+		}
 	case strings.HasPrefix(err.Error(), `json: unknown field "`):
 		name, _ := strings.CutSuffix(strings.TrimPrefix(err.Error(), `json: unknown field "`), `"`)
 		known := configKeys(reflect.TypeFor[fileConfig](), "", map[string]bool{})
@@ -60,9 +63,14 @@ func (e *durationError) Error() string {
 
 func (e *durationError) Unwrap() error { return e.err }
 
-// findKey walks b's objects and arrays and returns the dotted path of the
-// first key whose value match accepts, or "".
+// findKey walks the objects and arrays of b's first JSON value (the
+// decoder stops at the error, so data after it must not hide the key) and
+// returns the dotted path of the first key whose value match accepts, or "".
 func findKey(b []byte, match func(key string, v json.RawMessage) bool) string {
+	var first json.RawMessage
+	if json.NewDecoder(bytes.NewReader(b)).Decode(&first) == nil {
+		b = first
+	}
 	var walk func(prefix string, v json.RawMessage) string
 	walk = func(prefix string, v json.RawMessage) string {
 		var obj map[string]json.RawMessage

@@ -22,6 +22,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"{\n  \"id\": \"a\",\n}", "line 3 col 1:"},
 		{`{"id":"a"`, "line 1 col 10: the file ends inside a value"},
 		{`{"id":"a"} {}`, "line 1 col 12: data after the config object"},
+		// Found by FuzzParseConfig in CI: data after the object hid the key.
+		{`{"x":{"":true},"idle_timeout":"" }0`, "key idle_timeout: duration"},
 		{``, "the file is empty"},
 	} {
 		cfg := node.DefaultConfig()
