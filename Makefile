@@ -16,10 +16,10 @@ test:
 
 # Bounded fuzz runs (FUZZTIME each) of the wire decoder, the frame decoder
 # (arbitrary bytes in arbitrary chunks), DE48, the state machine's command
-# decoder, the settlement CSV readers, the failover client's answer path
-# and the config loader (FuzzRestore and FuzzAppliedIndexOf run by hand:
-# store/DESIGN.md says why). A failure writes its input under the
-# package's testdata/fuzz: commit it with the fix.
+# decoder, the settlement CSV readers, the failover client's answer path,
+# the config loader, and restore from a snapshot or a backup file. A
+# failure writes its input under the package's testdata/fuzz: commit it
+# with the fix.
 fuzz:
 	$(GO) test ./wire -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 	$(GO) test ./wire -run '^$$' -fuzz FuzzFrameDecoder -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
@@ -29,6 +29,8 @@ fuzz:
 	$(GO) test ./settle -run '^$$' -fuzz FuzzReadAcquirerCSV -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./failover -run '^$$' -fuzz FuzzDeliver -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./cmd/tillgate -run '^$$' -fuzz FuzzParseConfig -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./store -run '^$$' -fuzz FuzzRestore -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./store -run '^$$' -fuzz FuzzAppliedIndexOf -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 verify:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
