@@ -2,7 +2,7 @@ GO      ?= go
 FUZZTIME ?= 30s
 SEEDS   ?= 20
 
-.PHONY: build test fuzz verify demo bench sim chaos clean
+.PHONY: build test fuzz verify demo bench peer-bench sim chaos clean
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -49,6 +49,15 @@ demo:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./wire ./store ./cluster
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 40000x ./systemtest
+
+# Issue 16's goal 1, side by side in one run: a 3-member etcd (Debian's
+# etcd-server, installed if missing and root) takes WRITERS concurrent
+# writers of 400-byte values (bench/peer, its own Go module: tillgate's
+# go.mod stays clean), then tillbench's closed loop at REGISTERS registers;
+# it prints both rates, each side's CPU per operation and the ratio.
+# DURATION per side (30s).
+peer-bench:
+	bash scripts/peer-bench.sh
 
 # The randomized fault simulation's long tier (simulation/; `go test
 # ./simulation` is its short tier, inside `make test`): SEEDS seeds, one
