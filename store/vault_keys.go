@@ -74,6 +74,9 @@ func loadKeyDir(dir string) (map[uint8][]byte, error) {
 		return nil, nil
 	}
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // not made yet: the first rotation's key goes there
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: card key dir: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,24 @@ func TestKeyRotationUnderTraffic(t *testing.T) {
 	}
 	if _, err := e.admin(e.cl.Leader()).RetireKey(context.Background(), 2); err == nil {
 		t.Fatal("the key that seals was retired")
+	}
+
+	// The operator's actions are in the replicated audit log, refusals
+	// included.
+	audit, err := e.admin(e.cl.Leader()).Audit(context.Background(), adminapi.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, r := range audit.Records {
+		if strings.HasPrefix(r.Action, "key.") && len(r.Params) == 1 && r.Params[0].Name == "id" {
+			seen[r.Action+" "+r.Params[0].Value+" "+strconv.Itoa(r.Status)]++
+		}
+	}
+	for _, want := range []string{"key.rotate 2 409", "key.rotate 2 200", "key.retire 1 200", "key.retire 2 400"} {
+		if seen[want] != 1 {
+			t.Errorf("audit log: %q %d times, want once (seen %v)", want, seen[want], seen)
+		}
 	}
 
 	// Every card on every node opens, under key 2, for its own
