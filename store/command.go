@@ -53,6 +53,9 @@ type Command struct {
 	Merchant *Merchant       // OpMerchantAdd
 	Payment  *Payment        // OpPaymentCreate
 	pstep    *paymentStepCmd // OpPaymentStep
+	// Card keys (cardkeys.go).
+	Key    *KeyCmd    // OpCardKey
+	Reseal *ResealCmd // OpReseal
 }
 
 // Outcome is the answer to a transaction.
@@ -90,7 +93,9 @@ type Result struct {
 	Merchant *Merchant
 	Payment  *Payment
 	Step     *PaymentStep
-	Err      error
+	// Keys is the card keys' state after a card key or re-seal command.
+	Keys *KeyState
+	Err  error
 }
 
 // IntentCmd encodes the INTENT for t. Apply ignores t's Status and Day and
@@ -153,6 +158,10 @@ func Encode(c Command) []byte {
 		return PaymentCreateCmd(*c.Payment)
 	case OpPaymentStep:
 		return PaymentStepCmd(c.pstep.ID, *c.pstep.Step)
+	case OpCardKey:
+		return KeyCmdOf(*c.Key)
+	case OpReseal:
+		return ResealCmdOf(*c.Reseal)
 	}
 	return []byte{cmdVersion, byte(c.Op)}
 }
@@ -192,6 +201,10 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.Payment = readPayment(&r)
 	case OpPaymentStep:
 		c.pstep = readPaymentStepCmd(&r)
+	case OpCardKey:
+		c.Key = readKeyCmd(&r)
+	case OpReseal:
+		c.Reseal = readResealCmd(&r)
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

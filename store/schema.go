@@ -70,6 +70,11 @@ var (
 	// "merchant" -> the last merchant number; "stan|"+terminal -> the last
 	// STAN of a virtual terminal (uint64 big-endian)
 	bucketCNPSeq = []byte("cnp_seq")
+	// Card keys (cardkeys.go): "state" -> encoded KeyState; and key id (0:
+	// the legacy format) -> Sum of the records sealed under it. Created at
+	// Open in an older file, the counts from its records.
+	bucketCardKeys       = []byte("card_keys")
+	bucketCardKeyRecords = []byte("card_key_records")
 )
 
 // tailFill is the fill percent of the buckets whose keys grow at the tail:
@@ -88,7 +93,8 @@ func allBuckets() [][]byte {
 		bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen,
 		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload,
 		bucketAcqSTAN, bucketTerminals, bucketAudit, bucketAuditIDs,
-		bucketMerchants, bucketMerchantKeys, bucketPayments, bucketPaymentIdx, bucketCNPSeq}
+		bucketMerchants, bucketMerchantKeys, bucketPayments, bucketPaymentIdx, bucketCNPSeq,
+		bucketCardKeys, bucketCardKeyRecords}
 }
 
 // Keys of bucketMeta.
@@ -98,6 +104,8 @@ var (
 	metaSchema  = []byte("schema_version") // schemaVersion
 	// uint64 big-endian: the records in bucketAudit
 	metaAuditCount = []byte("audit_count")
+	// in bucketCardKeys: the encoded KeyState
+	metaKeyState = []byte("state")
 )
 
 // schemaVersion changes whenever the layout above or the record encoding
