@@ -44,7 +44,18 @@ func Open(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	q, err := openQueue(cfg.ReversalQueue, cfg.QueueNoSync)
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var seal *sealer
+	if cfg.QueueKeyFile != "" {
+		var err error
+		if seal, err = loadQueueKey(cfg.QueueKeyFile); err != nil {
+			return nil, err
+		}
+	}
+	q, err := openQueue(cfg.ReversalQueue, cfg.QueueNoSync, seal, log)
 	if err != nil {
 		return nil, err
 	}
@@ -53,10 +64,7 @@ func Open(cfg Config) (*Client, error) {
 		q.close()
 		return nil, fmt.Errorf("failover: reversal queue %s: %w", cfg.ReversalQueue, err)
 	}
-	k := &core{cfg: cfg, log: cfg.Logger, codec: wire.NewCodec(cfg.Dialect), epoch: time.Now(), closing: make(chan struct{})}
-	if k.log == nil {
-		k.log = slog.New(slog.DiscardHandler)
-	}
+	k := &core{cfg: cfg, log: log, codec: wire.NewCodec(cfg.Dialect), epoch: time.Now(), closing: make(chan struct{})}
 	if k.stan, err = openSTAN(q, k.log); err != nil {
 		q.close()
 		return nil, err
@@ -147,6 +155,7 @@ func (c *Client) Stats() Stats {
 		ReversalsQueued: s.revQueued.Load(), ReversalsAcked: s.revAcked.Load(),
 		QueueDepth: int(s.queueDepth.Load()), QueueOldest: time.Duration(s.queueOldest.Load()),
 		BreakersOpen: s.breakersOpen.Load(), Dials: s.dials.Load(), DialFailures: s.dialFailures.Load(),
+		HintsIgnored: s.hintsIgnored.Load(),
 	}
 }
 

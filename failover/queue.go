@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -18,6 +19,9 @@ type entry struct {
 	ID  uint64       `json:"-"`
 	Msg wire.Message `json:"msg"` // what goes out next; no card data: see settlementFor
 	Of  string       `json:"of"`  // key of the request it settles
+	// Card is, in the file only, the card number of an 0120 sealed with
+	// the queue key (seal.go); in memory it is nil and Msg.PAN is clear.
+	Card []byte `json:"card,omitempty"`
 	// Attempts counts the forwarder's sends; each is stored before it goes.
 	Attempts int  `json:"attempts"`
 	Sent     bool `json:"sent"` // bytes may have left once: repeats only
@@ -40,7 +44,8 @@ var (
 // queue is the durable store-and-forward queue, one bbolt file, plus what
 // the running client knows of each entry beyond the file (slots).
 type queue struct {
-	db *bolt.DB
+	db   *bolt.DB
+	seal *sealer // nil: no queue key; an entry naming a card is refused
 
 	mu    sync.Mutex
 	slots map[uint64]*slot
@@ -55,17 +60,45 @@ type slot struct {
 
 // openQueue opens (or creates) the queue file. noSync skips fsync on
 // commits: entries then survive a crash of the process, not of the machine.
-func openQueue(path string, noSync bool) (*queue, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+// seal, if not nil, seals the card numbers the queue keeps. A file from
+// before sealing is upgraded (upgrade.go).
+func openQueue(path string, noSync bool, seal *sealer, log *slog.Logger) (*queue, error) {
+	db, err := openQueueDB(path)
 	if err != nil {
-		return nil, fmt.Errorf("failover: open reversal queue %s: %w", path, err)
+		return nil, err
 	}
-	db.NoSync = noSync
 	if err := db.Update(initBuckets); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("failover: reversal queue %s: %w", path, err)
 	}
-	return &queue{db: db, slots: make(map[uint64]*slot)}, nil
+	q := &queue{db: db, seal: seal, slots: make(map[uint64]*slot)}
+	rep, err := q.upgrade(path)
+	if err != nil {
+		q.db.Close()
+		return nil, fmt.Errorf("failover: reversal queue %s: %w", path, err)
+	}
+	if rep.upgraded {
+		log.Info("failover: reversal queue upgraded: no clear card number kept, file compacted",
+			"file", path, "entries_rewritten", rep.rewritten)
+	}
+	if rep.leftClear > 0 {
+		log.Error("failover: reversal queue holds advices (0120) with a clear card number and no queue key to seal them: set QueueKeyFile",
+			"file", path, "entries", rep.leftClear)
+	}
+	q.db.NoSync = noSync
+	return q, nil
+}
+
+func openQueueDB(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, queueOptions())
+	if err != nil {
+		return nil, fmt.Errorf("failover: open reversal queue %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func queueOptions() *bolt.Options {
+	return &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType}
 }
 
 // initBuckets creates the buckets; a file from before the index gets its
@@ -114,7 +147,7 @@ func (q *queue) add(e *entry) error {
 			return fmt.Errorf("reversal queue: index: %w", err)
 		}
 		q.setHeld(id, e.Held)
-		return putEntry(b, e)
+		return q.put(b, e)
 	})
 	if err != nil && id != 0 {
 		q.forget(id)
@@ -132,13 +165,14 @@ func (q *queue) update(e *entry) (bool, error) {
 			return nil
 		}
 		found = true
-		return putEntry(b, e)
+		return q.put(b, e)
 	})
 	return found, err
 }
 
-func putEntry(b *bolt.Bucket, e *entry) error {
-	v, err := json.Marshal(e)
+// put stores e as the file keeps it (encode).
+func (q *queue) put(b *bolt.Bucket, e *entry) error {
+	v, err := q.encode(e)
 	if err != nil {
 		return fmt.Errorf("reversal queue: encode: %w", err)
 	}
@@ -146,6 +180,45 @@ func putEntry(b *bolt.Bucket, e *entry) error {
 		return fmt.Errorf("reversal queue: put: %w", err)
 	}
 	return nil
+}
+
+// encode is e as the file keeps it: its card number, if any, sealed, and
+// no other card data (settlementFor left none; an upgraded entry may have
+// had some).
+func (q *queue) encode(e *entry) ([]byte, error) {
+	s := *e
+	s.Msg.Track2, s.Msg.PINBlock, s.Msg.ICC, s.Msg.Expiry, s.Card = "", nil, nil, "", nil
+	if pan := s.Msg.PAN; pan != "" {
+		if q.seal == nil {
+			return nil, errNoQueueKey
+		}
+		card, err := q.seal.seal(pan, s.Of)
+		if err != nil {
+			return nil, err
+		}
+		s.Msg.PAN, s.Card = "", card
+	}
+	return json.Marshal(&s)
+}
+
+// decode reads the entry stored under k, its card number opened.
+func (q *queue) decode(k, v []byte) (*entry, error) {
+	e := &entry{}
+	if err := json.Unmarshal(v, e); err != nil {
+		return nil, fmt.Errorf("reversal queue: entry %x: %w", k, err)
+	}
+	e.ID = binary.BigEndian.Uint64(k)
+	if e.Card != nil {
+		if q.seal == nil {
+			return nil, fmt.Errorf("reversal queue: entry %x: %w", k, errNoQueueKey)
+		}
+		pan, err := q.seal.open(e.Card, e.Of)
+		if err != nil {
+			return nil, fmt.Errorf("reversal queue: entry %x: %w", k, err)
+		}
+		e.Msg.PAN, e.Card = pan, nil
+	}
+	return e, nil
 }
 
 // remove deletes e and reports whether it was still there: when an answer
@@ -177,7 +250,7 @@ func (q *queue) removeDue(key string) (*entry, error) {
 			return nil
 		}
 		var err error
-		removed, err = deleteEntry(tx, k)
+		removed, err = q.deleteEntry(tx, k)
 		return err
 	})
 	if err == nil && removed != nil {
@@ -187,16 +260,15 @@ func (q *queue) removeDue(key string) (*entry, error) {
 }
 
 // deleteEntry deletes the entry under k and its index key and returns it.
-func deleteEntry(tx *bolt.Tx, k []byte) (*entry, error) {
+func (q *queue) deleteEntry(tx *bolt.Tx, k []byte) (*entry, error) {
 	v := tx.Bucket(bucketQueue).Get(k)
 	if v == nil {
 		return nil, nil
 	}
-	e := &entry{}
-	if err := json.Unmarshal(v, e); err != nil {
-		return nil, fmt.Errorf("reversal queue: entry %x: %w", k, err)
+	e, err := q.decode(k, v)
+	if err != nil {
+		return nil, err
 	}
-	e.ID = binary.BigEndian.Uint64(k)
 	return e, deleteKeys(tx, k, e.Msg.Key())
 }
 
@@ -216,11 +288,10 @@ func (q *queue) all() ([]*entry, error) {
 	var out []*entry
 	err := q.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketQueue).ForEach(func(k, v []byte) error {
-			e := &entry{}
-			if err := json.Unmarshal(v, e); err != nil {
-				return fmt.Errorf("reversal queue: entry %x: %w", k, err)
+			e, err := q.decode(k, v)
+			if err != nil {
+				return err
 			}
-			e.ID = binary.BigEndian.Uint64(k)
 			out = append(out, e)
 			return nil
 		})
@@ -259,7 +330,7 @@ func (q *queue) clearHolds(es []*entry) ([]*entry, error) {
 			if b.Get(idKey(e.ID)) == nil {
 				continue // answered meanwhile: never write it back
 			}
-			if err := putEntry(b, e); err != nil {
+			if err := q.put(b, e); err != nil {
 				return err
 			}
 		}

@@ -20,6 +20,10 @@ func (f *forwarder) writeAhead(x *exchange) error {
 		return nil
 	}
 	e.Held = true
+	if e.Msg.PAN != "" && f.q.seal == nil {
+		f.log.Warn("failover: an 0120 names a card and no queue key is configured: refused", "mti", x.orig.MTI, "key", x.key)
+		return fmt.Errorf("%w: %s %s names a card (DE2) its store-and-forward entry must keep: set QueueKeyFile to seal it", ErrInvalidRequest, x.orig.MTI, x.key)
+	}
 	if err := f.q.add(e); err != nil {
 		if errors.Is(err, errQueuedAlready) {
 			return fmt.Errorf("%w: %s %s is in the store-and-forward queue: %w", ErrInvalidRequest, x.orig.MTI, x.key, err)
