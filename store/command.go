@@ -53,6 +53,9 @@ type Command struct {
 	Merchant *Merchant       // OpMerchantAdd
 	Payment  *Payment        // OpPaymentCreate
 	pstep    *paymentStepCmd // OpPaymentStep
+	// Merchant notification (webhook.go).
+	Webhook    *Webhook    // OpMerchantWebhook
+	WebhookAck *WebhookAck // OpWebhookAck
 }
 
 // Outcome is the answer to a transaction.
@@ -90,7 +93,9 @@ type Result struct {
 	Merchant *Merchant
 	Payment  *Payment
 	Step     *PaymentStep
-	Err      error
+	// Webhook is the webhook a webhook command set (URL "": removed).
+	Webhook *Webhook
+	Err     error
 }
 
 // IntentCmd encodes the INTENT for t. Apply ignores t's Status and Day and
@@ -153,6 +158,10 @@ func Encode(c Command) []byte {
 		return PaymentCreateCmd(*c.Payment)
 	case OpPaymentStep:
 		return PaymentStepCmd(c.pstep.ID, *c.pstep.Step)
+	case OpMerchantWebhook:
+		return MerchantWebhookCmd(*c.Webhook)
+	case OpWebhookAck:
+		return WebhookAckCmd(*c.WebhookAck)
 	}
 	return []byte{cmdVersion, byte(c.Op)}
 }
@@ -192,6 +201,10 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.Payment = readPayment(&r)
 	case OpPaymentStep:
 		c.pstep = readPaymentStepCmd(&r)
+	case OpMerchantWebhook:
+		c.Webhook = readWebhook(&r)
+	case OpWebhookAck:
+		c.WebhookAck = readWebhookAck(&r)
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

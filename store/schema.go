@@ -70,6 +70,11 @@ var (
 	// "merchant" -> the last merchant number; "stan|"+terminal -> the last
 	// STAN of a virtual terminal (uint64 big-endian)
 	bucketCNPSeq = []byte("cnp_seq")
+	// transaction id of a payment's step -> payment id
+	bucketPaymentTxn = []byte("idx_payment_txn")
+	// Merchant notification (webhook.go).
+	bucketWebhooks = []byte("webhooks")  // merchant id -> encoded Webhook
+	bucketWebhookQ = []byte("webhook_q") // merchant|seq(8) -> encoded WebhookEvent
 )
 
 // tailFill is the fill percent of the buckets whose keys grow at the tail:
@@ -88,7 +93,8 @@ func allBuckets() [][]byte {
 		bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen,
 		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload,
 		bucketAcqSTAN, bucketTerminals, bucketAudit, bucketAuditIDs,
-		bucketMerchants, bucketMerchantKeys, bucketPayments, bucketPaymentIdx, bucketCNPSeq}
+		bucketMerchants, bucketMerchantKeys, bucketPayments, bucketPaymentIdx, bucketCNPSeq,
+		bucketPaymentTxn, bucketWebhooks, bucketWebhookQ}
 }
 
 // Keys of bucketMeta.
