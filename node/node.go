@@ -19,6 +19,7 @@ import (
 	"github.com/tillgate/tillgate/node/businessday"
 	"github.com/tillgate/tillgate/node/leadership"
 	"github.com/tillgate/tillgate/node/payments"
+	"github.com/tillgate/tillgate/node/webhooks"
 	"github.com/tillgate/tillgate/node/pipeline"
 	"github.com/tillgate/tillgate/node/relay"
 	"github.com/tillgate/tillgate/node/saf"
@@ -51,6 +52,7 @@ type Node struct {
 	leaders   *leadership.History // every (term, leader) seen, for GET /leaders
 	relay     *relay.Relay        // a standby's link to the active
 	forwarder *saf.Forwarder
+	hooks     *webhooks.Deliverer // merchant notification, on the active
 	days      *businessday.Service
 	page      *admin.StatusPage
 	pipeline  *pipeline.Pipeline
@@ -180,7 +182,11 @@ func (n *Node) openDoors() error {
 		return fmt.Errorf("node: %w", err)
 	}
 	if n.cfg.APIAddr != "" {
-		n.payments = n.paymentsAPI()
+		tc, forward, err := n.cfg.apiTLS()
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.payments = n.paymentsAPI(tc, forward)
 		if err := n.payments.Start(); err != nil {
 			n.payments = nil
 			return fmt.Errorf("node: %w", err)
