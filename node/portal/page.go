@@ -16,7 +16,7 @@ main{padding:16px 24px;max-width:1300px}
 table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e6e9ee;vertical-align:middle}
 th{background:#eef1f5;font-weight:600}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .st{display:inline-block;padding:1px 8px;border-radius:10px;font-size:13px;font-weight:600}
 .st-authorized{background:#fff4d6;color:#7a5500}.st-captured{background:#dcf5e3;color:#145c2c}
 .st-declined{background:#fde2e2;color:#8a1c1c}.st-voided,.st-refunded{background:#e6e9ee;color:#3b4656}
