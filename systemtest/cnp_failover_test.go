@@ -1,7 +1,9 @@
 package systemtest
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -21,6 +23,7 @@ import (
 	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/node/adminapi"
 	"github.com/tillgate/tillgate/node/webhooks"
+	"github.com/tillgate/tillgate/settle"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -276,5 +279,107 @@ func TestPaymentsAPIOverTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 || !resp.Cookies()[0].Secure || !resp.Cookies()[0].HttpOnly {
 		t.Fatalf("portal login over HTTPS: %s %+v", resp.Status, resp.Cookies())
+	}
+}
+
+// TestCNPSettlement: a card-not-present payment settles by capture time.
+// Authorized on day 1 (a pre-auth: not in the file), captured in part and
+// refunded in part on day 2: day 1's file has no row of the merchant's
+// terminal, day 2's has the completion (+4500) and the refund (-1000),
+// and both days reconcile with acqsim's export without a discrepancy.
+func TestCNPSettlement(t *testing.T) {
+	dir := t.TempDir()
+	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "acqsim"), Dialect: wire.DefaultDialect(), Logger: testLogger(t), Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { acq.Close() })
+	cl, err := localcluster.Start(localcluster.Options{Dir: dir, AcquirerAddr: acq.Addr(), APIBase: -1, Logger: testLogger(t),
+		Tune: func(c *node.Config) {
+			c.Raft.HeartbeatTimeout, c.Raft.ElectionTimeout, c.Raft.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	leader, err := cl.WaitLeader(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var admins []*adminapi.Client
+	for _, c := range cl.Configs {
+		admins = append(admins, adminapi.NewClient(c.AdminAddr))
+	}
+	h := sha256.Sum256([]byte(cnpKey))
+	m, err := admins[leader].AddMerchant(ctx, adminapi.MerchantAdd{ID: "shop", Name: "Shop", KeyName: "k", KeyHash: hex.EncodeToString(h[:])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := cl.Configs[(leader+1)%3].APIAddr // a standby: forwarded
+	closeDay := func() adminapi.ClosedDay {
+		t.Helper()
+		export := func(_ context.Context, _ string, from, to time.Time) ([]byte, error) {
+			rows, err := acq.Settlement(from, to)
+			if err != nil {
+				return nil, err
+			}
+			var b bytes.Buffer
+			err = sim.WriteSettlementCSV(&b, rows, from, to)
+			return b.Bytes(), err
+		}
+		closed, err := adminapi.CloseDay(ctx, admins, adminapi.DayCloseOptions{Export: export, Before: time.Minute, After: time.Second, Poll: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(closed.Files) != 1 || closed.Files[0].Err != nil || closed.Files[0].Recon == nil || !closed.Files[0].Recon.Reconciled || closed.Files[0].Recon.Discrepancies != 0 {
+			t.Fatalf("day %s: files %+v", closed.Day.Day, closed.Files)
+		}
+		return closed
+	}
+	rowsOf := func(day, acquirer string) []settle.Row {
+		t.Helper()
+		b, _, err := settlementFile(admins[leader], day, acquirer, "csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := settle.ReadCSV(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []settle.Row
+		for _, r := range f.Rows {
+			if r.TerminalID == m.Terminal {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+
+	code, p := cnpCall(t, api, "POST", "/v1/payments", "st-1", cnpPayment(5000, "manual", "st-1"))
+	if code != 200 || p.Status != "authorized" {
+		t.Fatalf("authorize: %d %+v", code, p)
+	}
+	day1 := closeDay()
+	if rows := rowsOf(day1.Day.Day, day1.Files[0].File.Acquirer); len(rows) != 0 {
+		t.Fatalf("day 1 (authorization only) settles %+v, want nothing", rows)
+	}
+	if code, p = cnpCall(t, api, "POST", "/v1/payments/"+p.ID+"/capture", "", `{"amount":4500}`); code != 200 || p.Status != "captured" {
+		t.Fatalf("capture on day 2: %d %+v", code, p)
+	}
+	if code, p = cnpCall(t, api, "POST", "/v1/payments/"+p.ID+"/refunds", "st-1-r", `{"amount":1000}`); code != 200 || p.AmountRefunded != 1000 {
+		t.Fatalf("refund on day 2: %d %+v", code, p)
+	}
+	day2 := closeDay()
+	rows := rowsOf(day2.Day.Day, day2.Files[0].File.Acquirer)
+	var got []string
+	var net int64
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%s %d %s", r.Type, r.Amount, r.Status))
+		net += r.Net
+	}
+	if len(rows) != 2 || got[0] != "completion 4500 approved" || got[1] != "refund 1000 approved" || net != 3500 || rows[0].MerchantID != m.MID {
+		t.Fatalf("day 2 settles %q (net %d), want the completion 4500 and the refund 1000, net 3500", got, net)
 	}
 }
