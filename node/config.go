@@ -2,6 +2,7 @@ package node
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -120,7 +121,7 @@ type Config struct {
 	// merchant portal) HTTPS only, like AdminCertFile for the admin API.
 	// Every node of a cluster should set them or none: a standby forwards
 	// over HTTPS when it serves HTTPS, verifying the active against the
-	// cluster's CA (Raft's; the system's roots without one).
+	// system's roots and the cluster's CA (RaftTLS.CAFile).
 	APICertFile, APIKeyFile string
 
 	// Peers lists every voter, this node included. The register addresses
@@ -432,19 +433,28 @@ func (c *Config) adminToken() (string, error) {
 
 // apiTLS is the payments API's TLS config, and how a standby verifies the
 // active's when it forwards: nil, nil for plain HTTP.
-func (c *Config) apiTLS() (server, forward *tls.Config, err error) {
+func (c *Config) apiTLS() (*tls.Config, *tls.Config, error) {
 	if c.APICertFile == "" {
 		return nil, nil, nil
 	}
-	server, err = tlsconf.Server{CertFile: c.APICertFile, KeyFile: c.APIKeyFile}.Config()
+	server, err := tlsconf.Server{CertFile: c.APICertFile, KeyFile: c.APIKeyFile}.Config()
 	if err != nil {
 		return nil, nil, fmt.Errorf("payments API TLS (api_cert_file, api_key_file): %w", err)
 	}
-	forward = &tls.Config{MinVersion: tls.VersionTLS12}
-	if rt := c.Raft.TLS; rt != nil {
-		forward.RootCAs = rt.ClientCAs
+	// The peers' API certificates may come from the cluster's CA (the
+	// demo's) or from a public one (merchants' browsers trust it): the
+	// system's roots and the cluster's CA file both verify them.
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
 	}
-	return server, forward, nil
+	if ca := c.RaftTLS.CAFile; ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil || !roots.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("payments API TLS: the cluster CA %s to verify peers' APIs with: %v", ca, err)
+		}
+	}
+	return server, &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}, nil
 }
 
 // adminTLS is the admin API's TLS config: nil for plain HTTP.
