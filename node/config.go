@@ -2,6 +2,7 @@ package node
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -117,6 +118,12 @@ type Config struct {
 	// empty (the default) disables it. A standby forwards calls to the
 	// active's Peers[].APIAddr.
 	APIAddr string
+	// APICertFile and APIKeyFile, if set, make the payments API (and the
+	// merchant portal) HTTPS only, like AdminCertFile for the admin API.
+	// Every node of a cluster should set them or none: a standby forwards
+	// over HTTPS when it serves HTTPS, verifying the active against the
+	// system's roots and the cluster's CA (RaftTLS.CAFile).
+	APICertFile, APIKeyFile string
 
 	// Peers lists every voter, this node included. The register addresses
 	// are what answers advertise as the active's address.
@@ -259,6 +266,12 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Peers) > 0 && !self {
 		errs = append(errs, fmt.Errorf("peers do not list this node's id %q", c.ID))
+	}
+	if (c.APICertFile == "") != (c.APIKeyFile == "") {
+		errs = append(errs, fmt.Errorf("api_cert_file %q, api_key_file %q: give both for HTTPS, or neither", c.APICertFile, c.APIKeyFile))
+	}
+	if c.APICertFile != "" && c.APIAddr == "" {
+		errs = append(errs, fmt.Errorf("api_cert_file %q: without api_addr there is no payments API to serve over HTTPS", c.APICertFile))
 	}
 	if (c.AdminCertFile == "") != (c.AdminKeyFile == "") {
 		errs = append(errs, fmt.Errorf("admin_cert_file %q, admin_key_file %q: give both for HTTPS, or neither", c.AdminCertFile, c.AdminKeyFile))
@@ -427,6 +440,32 @@ func (c *Config) adminToken() (string, error) {
 		return "", fmt.Errorf("admin_token_file: %w", err)
 	}
 	return tok, nil
+}
+
+// apiTLS is the payments API's TLS config, and how a standby verifies the
+// active's when it forwards: nil, nil for plain HTTP.
+func (c *Config) apiTLS() (*tls.Config, *tls.Config, error) {
+	if c.APICertFile == "" {
+		return nil, nil, nil
+	}
+	server, err := tlsconf.Server{CertFile: c.APICertFile, KeyFile: c.APIKeyFile}.Config()
+	if err != nil {
+		return nil, nil, fmt.Errorf("payments API TLS (api_cert_file, api_key_file): %w", err)
+	}
+	// The peers' API certificates may come from the cluster's CA (the
+	// demo's) or from a public one (merchants' browsers trust it): the
+	// system's roots and the cluster's CA file both verify them.
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if ca := c.RaftTLS.CAFile; ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil || !roots.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("payments API TLS: the cluster CA %s to verify peers' APIs with: %v", ca, err)
+		}
+	}
+	return server, &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}, nil
 }
 
 // adminTLS is the admin API's TLS config: nil for plain HTTP.

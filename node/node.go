@@ -26,6 +26,7 @@ import (
 	"github.com/tillgate/tillgate/node/server"
 	"github.com/tillgate/tillgate/node/takeover"
 	"github.com/tillgate/tillgate/node/upstream"
+	"github.com/tillgate/tillgate/node/webhooks"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
@@ -52,6 +53,7 @@ type Node struct {
 	leaders   *leadership.History // every (term, leader) seen, for GET /leaders
 	relay     *relay.Relay        // a standby's link to the active
 	forwarder *saf.Forwarder
+	hooks     *webhooks.Deliverer // merchant notification, on the active
 	days      *businessday.Service
 	resealer  *reseal.Resealer
 	page      *admin.StatusPage
@@ -197,7 +199,11 @@ func (n *Node) openDoors() error {
 		return fmt.Errorf("node: %w", err)
 	}
 	if n.cfg.APIAddr != "" {
-		n.payments = n.paymentsAPI()
+		tc, forward, err := n.cfg.apiTLS()
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.payments = n.paymentsAPI(tc, forward)
 		if err := n.payments.Start(); err != nil {
 			n.payments = nil
 			return fmt.Errorf("node: %w", err)

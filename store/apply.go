@@ -176,6 +176,10 @@ func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
 		return a.cardKey(c.Key)
 	case OpReseal:
 		return a.reseal(c.Reseal)
+	case OpMerchantWebhook:
+		return a.merchantWebhook(c.Webhook)
+	case OpWebhookAck:
+		return a.webhookAck(c.WebhookAck)
 	}
 	return Result{Err: fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)}, nil
 }
@@ -472,6 +476,11 @@ func (a *applier) update(t *Txn, seq []byte, prev Status) error {
 	status := a.tx.Bucket(bucketStatus)
 	if err := status.Delete(statusKey(prev, seq)); err != nil {
 		return err
+	}
+	if prev.open() && !t.Status.open() {
+		if err := a.paymentAnswered(t); err != nil {
+			return err
+		}
 	}
 	return status.Put(statusKey(t.Status, seq), seq)
 }

@@ -56,6 +56,9 @@ type Command struct {
 	// Card keys (cardkeys.go).
 	Key    *KeyCmd    // OpCardKey
 	Reseal *ResealCmd // OpReseal
+	// Merchant notification (webhook.go).
+	Webhook    *Webhook    // OpMerchantWebhook
+	WebhookAck *WebhookAck // OpWebhookAck
 }
 
 // Outcome is the answer to a transaction.
@@ -95,7 +98,9 @@ type Result struct {
 	Step     *PaymentStep
 	// Keys is the card keys' state after a card key or re-seal command.
 	Keys *KeyState
-	Err  error
+	// Webhook is the webhook a webhook command set (URL "": removed).
+	Webhook *Webhook
+	Err     error
 }
 
 // IntentCmd encodes the INTENT for t. Apply ignores t's Status and Day and
@@ -162,6 +167,10 @@ func Encode(c Command) []byte {
 		return KeyCmdOf(*c.Key)
 	case OpReseal:
 		return ResealCmdOf(*c.Reseal)
+	case OpMerchantWebhook:
+		return MerchantWebhookCmd(*c.Webhook)
+	case OpWebhookAck:
+		return WebhookAckCmd(*c.WebhookAck)
 	}
 	return []byte{cmdVersion, byte(c.Op)}
 }
@@ -205,6 +214,10 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.Key = readKeyCmd(&r)
 	case OpReseal:
 		c.Reseal = readResealCmd(&r)
+	case OpMerchantWebhook:
+		c.Webhook = readWebhook(&r)
+	case OpWebhookAck:
+		c.WebhookAck = readWebhookAck(&r)
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

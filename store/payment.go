@@ -222,7 +222,8 @@ func (a *applier) identifyStep(p *Payment, s *PaymentStep) error {
 	}
 	s.STAN = fmt.Sprintf("%06d", (n-1)%999999+1)
 	s.TxnID = p.Terminal + s.STAN + s.DE7
-	return nil
+	// The answer to the transaction finds its payment (webhook.go).
+	return a.tx.Bucket(bucketPaymentTxn).Put([]byte(s.TxnID), []byte(p.ID))
 }
 
 // paymentStep adds a capture, void or refund to a payment, if its rules

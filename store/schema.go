@@ -75,6 +75,11 @@ var (
 	// Open in an older file, the counts from its records.
 	bucketCardKeys       = []byte("card_keys")
 	bucketCardKeyRecords = []byte("card_key_records")
+	// transaction id of a payment's step -> payment id
+	bucketPaymentTxn = []byte("idx_payment_txn")
+	// Merchant notification (webhook.go).
+	bucketWebhooks = []byte("webhooks")  // merchant id -> encoded Webhook
+	bucketWebhookQ = []byte("webhook_q") // merchant|seq(8) -> encoded WebhookEvent
 )
 
 // tailFill is the fill percent of the buckets whose keys grow at the tail:
@@ -94,7 +99,8 @@ func allBuckets() [][]byte {
 		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload,
 		bucketAcqSTAN, bucketTerminals, bucketAudit, bucketAuditIDs,
 		bucketMerchants, bucketMerchantKeys, bucketPayments, bucketPaymentIdx, bucketCNPSeq,
-		bucketCardKeys, bucketCardKeyRecords}
+		bucketCardKeys, bucketCardKeyRecords,
+		bucketPaymentTxn, bucketWebhooks, bucketWebhookQ}
 }
 
 // Keys of bucketMeta.

@@ -31,6 +31,9 @@ type fileConfig struct {
 	} `json:"register_tls"`
 	// APIAddr serves the payments API; absent or empty: none.
 	APIAddr string `json:"api_addr"`
+	// APICertFile and APIKeyFile make the payments API HTTPS.
+	APICertFile string `json:"api_cert_file"`
+	APIKeyFile  string `json:"api_key_file"`
 	// AdminTokens are the admin API's named tokens, each read from its
 	// file; AdminTokenFile (the older form) is one more operator token,
 	// named "admin".
@@ -154,6 +157,8 @@ func parseConfig(b []byte, cfg *node.Config) error {
 		cfg.AdminAddr = *f.AdminAddr
 	}
 	setStr(&cfg.APIAddr, f.APIAddr)
+	setStr(&cfg.APICertFile, f.APICertFile)
+	setStr(&cfg.APIKeyFile, f.APIKeyFile)
 	setStr(&cfg.AdminTokenFile, f.AdminTokenFile)
 	setStr(&cfg.RegisterTLS.CertFile, f.RegisterTLS.CertFile)
 	setStr(&cfg.RegisterTLS.KeyFile, f.RegisterTLS.KeyFile)

@@ -43,6 +43,7 @@ each node's certificate; acqsim.pem and acqsim-key.pem), all for
 localhost and 127.0.0.1, and runs every link over TLS: the register
 ports speak TLS only and require the register certificate (plain TCP is
 refused), Raft runs over mutual TLS, the admin APIs over HTTPS (tillctl
+--cacert DATA/tls/ca.pem) and so the payments APIs and the portal (curl
 --cacert DATA/tls/ca.pem), the nodes' links to the acquirer simulator
 over TLS with their certificates; the simulated registers connect with
 the register certificate.
@@ -132,7 +133,8 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if err := demoMerchant(ctx, cl, admin); err != nil {
 		return err
 	}
-	fmt.Printf("payments    http://%s/v1/payments (any node)  merchant %q, key %s\n", cl.Configs[0].APIAddr, demoMerchantID, demoMerchantKey)
+	fmt.Printf("payments    %s://%s/v1/payments (any node)  merchant %q, key %s\n", scheme, cl.Configs[0].APIAddr, demoMerchantID, demoMerchantKey)
+	fmt.Printf("portal      %s://%s/portal/  (log in with the key)\n", scheme, cl.Configs[0].APIAddr)
 	if certs != nil {
 		printTLS(certs, cl.Configs[0].RegisterAddr)
 	}
@@ -202,7 +204,7 @@ func demoAdmin(certs *pki.Files) (func(addr string) *adminapi.Client, error) {
 
 // printTLS says where the certificates are and how to connect.
 func printTLS(f *pki.Files, addr string) {
-	fmt.Printf("tls         every link over TLS: registers (certificate required), Raft (mutual), admin (HTTPS), acqsim; files in %s\n", f.Dir)
+	fmt.Printf("tls         every link over TLS: registers (certificate required), Raft (mutual), admin and payments APIs (HTTPS), acqsim; files in %s\n", f.Dir)
 	fmt.Printf("            CA %s; register certificate %s, key %s (CN %s)\n", f.CA, f.Register.Cert, f.Register.Key, demoStore)
 	fmt.Printf("            try: openssl s_client -connect %s -CAfile %s -cert %s -key %s\n", addr, f.CA, f.Register.Cert, f.Register.Key)
 	fmt.Printf("            in Go: failover.TLSFiles{CAFile: %q, CertFile: %q, KeyFile: %q}.Load()\n", f.CA, f.Register.Cert, f.Register.Key)

@@ -36,7 +36,7 @@ type Options struct {
 	// TLS, if set, runs every link over TLS with the files
 	// pki.WriteCluster wrote for the nodes' ids (node1, node2, ...) and
 	// AcqsimName: the registers' port (a register certificate required),
-	// Raft (mutual), the admin API (HTTPS) and the link to the acquirer,
+	// Raft (mutual), the admin and payments APIs (HTTPS) and the link to the acquirer,
 	// which must serve AcqsimTLS.
 	TLS *pki.Files
 	// Tune adjusts each node's config before it starts (timings, limits).
@@ -121,6 +121,9 @@ func Start(o Options) (*Cluster, error) {
 			cfg.RegisterTLS = node.RegisterTLSConfig{CertFile: nf.Cert, KeyFile: nf.Key, ClientCAFile: f.CA, RequireClientCert: true}
 			cfg.RaftTLS = node.RaftTLSConfig{CAFile: f.CA, CertFile: nf.Cert, KeyFile: nf.Key}
 			cfg.AdminCertFile, cfg.AdminKeyFile = nf.Cert, nf.Key
+			if cfg.APIAddr != "" {
+				cfg.APICertFile, cfg.APIKeyFile = nf.Cert, nf.Key
+			}
 			cfg.Acquirer.TLS = &tlsconf.Client{CAFile: f.CA, CertFile: nf.Cert, KeyFile: nf.Key}
 		}
 		if o.Tune != nil {

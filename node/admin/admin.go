@@ -284,6 +284,8 @@ func (s *Server) register(m *router) {
 	s.keyRoutes(m)
 	m.HandleFunc("GET /merchants", s.merchants)
 	m.write("POST /merchants", "merchant.add", s.addMerchant)
+	// The secret is the body's other field: never audited.
+	m.write("POST /merchants/{id}/webhook", "merchant.webhook", s.setWebhook, bodyParams("url"))
 	m.HandleFunc("GET /audit", s.audit.listAudit)
 	m.routes = append(m.routes, route{pattern: "POST /audit/records", need: RoleOperator, auditWrite: true, h: s.audit.recordAudit})
 	// Profiles: an operator chasing CPU or memory on a live node needs

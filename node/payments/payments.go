@@ -14,6 +14,7 @@ package payments
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,6 +77,15 @@ type Config struct {
 	Timeout time.Duration
 	// Clock stamps payments (default time.Now).
 	Clock func() time.Time
+	// TLS, if set, serves the API over HTTPS (api_cert_file,
+	// api_key_file); ForwardTLS is then how a standby verifies the
+	// active's API when it forwards a call (nil: plain HTTP).
+	TLS, ForwardTLS *tls.Config
+	// Mount adds routes that build on the API (the merchant portal): mux
+	// is the API's own, api the API's routes without forwarding, for
+	// in-process calls (see AsMerchant). Both sit behind the forwarding to
+	// the active.
+	Mount func(mux *http.ServeMux, api http.Handler)
 
 	Handler Handler
 	Raft    Log
@@ -95,6 +105,7 @@ type Server struct {
 	metrics *metrics
 	srv     *http.Server
 	ln      net.Listener
+	fwd     http.RoundTripper // to the active's API
 }
 
 // forwardedHeader marks a call a standby forwarded: the receiver answers it
@@ -112,7 +123,13 @@ func New(cfg Config) *Server {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer)}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), fwd: http.DefaultTransport}
+	if cfg.ForwardTLS != nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = cfg.ForwardTLS
+		s.fwd = t
+	}
+	return s
 }
 
 // Start listens on cfg.Addr and serves.
@@ -120,6 +137,9 @@ func (s *Server) Start() error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("payments: listen %s: %w", s.cfg.Addr, err)
+	}
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
 	s.ln = ln
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
@@ -156,6 +176,11 @@ func (s *Server) Handler() http.Handler {
 	route("POST /v1/payments/{id}/capture", s.capture)
 	route("POST /v1/payments/{id}/void", s.void)
 	route("POST /v1/payments/{id}/refunds", s.refund)
+	if s.cfg.Mount != nil {
+		api := http.NewServeMux()
+		api.Handle("/v1/", mux)
+		s.cfg.Mount(mux, api)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "unknown", apiErr(http.StatusNotFound, "not_found", "", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -185,9 +210,17 @@ func (s *Server) forwarding(next http.Handler) http.Handler {
 		s.metrics.forwarded.Inc()
 		proxy := &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
-				pr.SetURL(&url.URL{Scheme: "http", Host: target})
+				scheme := "http"
+				if s.cfg.ForwardTLS != nil {
+					scheme = "https"
+				}
+				pr.SetURL(&url.URL{Scheme: scheme, Host: target})
+				// The Host the client named: the portal checks a form's
+				// Origin against it.
+				pr.Out.Host = pr.In.Host
 				pr.Out.Header.Set(forwardedHeader, s.cfg.NodeID)
 			},
+			Transport: s.fwd,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				w.Header().Set("Retry-After", "1")
 				s.fail(w, r, "forward", apiErr(http.StatusServiceUnavailable, "active_unreachable", "",
@@ -202,6 +235,13 @@ func (s *Server) forwarding(next http.Handler) http.Handler {
 // otherwise runs fn for the merchant.
 func (s *Server) authenticated(route string, fn func(w http.ResponseWriter, r *http.Request, m *store.Merchant)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m := merchantOf(r.Context()); m != nil {
+			rw := &recorder{ResponseWriter: w, code: http.StatusOK}
+			fn(rw, r, m)
+			s.metrics.requests.WithLabelValues(route, fmt.Sprint(rw.code)).Inc()
+			s.log.Info("payments call", "route", route, "status", rw.code, "merchant", m.ID, "key", "portal", "payment", rw.payment)
+			return
+		}
 		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || key == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tillgate payments"`)
