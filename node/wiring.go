@@ -88,7 +88,7 @@ func (n *Node) adminPeerClient(tc *tls.Config) func(addr string) *adminapi.Clien
 // paymentsAPI builds the card-not-present API over the pipeline.
 func (n *Node) paymentsAPI() *payments.Server {
 	return payments.New(payments.Config{
-		NodeID: n.cfg.ID, Addr: n.cfg.APIAddr, APIAddrOf: n.apiAddrOf, Timeout: n.cfg.requestTimeout() + relay.Margin,
+		NodeID: n.cfg.ID, Addr: n.cfg.APIAddr, APIAddrOf: n.apiAddrOf, Timeout: n.cfg.requestTimeout() + relay.Margin, ACSURL: n.cfg.ACSURL,
 		Handler: n.pipeline, Raft: n.raft, State: n.store, Vault: n.vault, Views: n.views, Fail: n.health.Fail,
 		Logger: n.log, Registerer: n.reg,
 	})

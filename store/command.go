@@ -53,6 +53,9 @@ type Command struct {
 	Merchant *Merchant       // OpMerchantAdd
 	Payment  *Payment        // OpPaymentCreate
 	pstep    *paymentStepCmd // OpPaymentStep
+	pauth    *paymentAuthCmd // OpPaymentAuth
+	Link     *Link           // OpLinkCreate
+	Messages []Message       // OpOutboxAdd
 }
 
 // Outcome is the answer to a transaction.
@@ -90,6 +93,7 @@ type Result struct {
 	Merchant *Merchant
 	Payment  *Payment
 	Step     *PaymentStep
+	Link     *Link // OpLinkCreate: the link as stored
 	Err      error
 }
 
@@ -153,6 +157,14 @@ func Encode(c Command) []byte {
 		return PaymentCreateCmd(*c.Payment)
 	case OpPaymentStep:
 		return PaymentStepCmd(c.pstep.ID, *c.pstep.Step)
+	case OpPaymentAuth:
+		w := writer{b: []byte{cmdVersion, byte(OpPaymentAuth)}}
+		appendPaymentAuthCmd(&w, c.pauth)
+		return w.b
+	case OpLinkCreate:
+		return LinkCreateCmd(*c.Link)
+	case OpOutboxAdd:
+		return OutboxAddCmd(c.Messages...)
 	}
 	return []byte{cmdVersion, byte(c.Op)}
 }
@@ -192,6 +204,12 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.Payment = readPayment(&r)
 	case OpPaymentStep:
 		c.pstep = readPaymentStepCmd(&r)
+	case OpPaymentAuth:
+		c.pauth = readPaymentAuthCmd(&r)
+	case OpLinkCreate:
+		c.Link = readLink(&r)
+	case OpOutboxAdd:
+		c.Messages = readMessages(&r)
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

@@ -31,6 +31,8 @@ type fileConfig struct {
 	} `json:"register_tls"`
 	// APIAddr serves the payments API; absent or empty: none.
 	APIAddr string `json:"api_addr"`
+	// ACSURL is the card issuers' ACS (3-D Secure); absent or empty: none.
+	ACSURL string `json:"acs_url"`
 	// AdminTokens are the admin API's named tokens, each read from its
 	// file; AdminTokenFile (the older form) is one more operator token,
 	// named "admin".
@@ -153,6 +155,7 @@ func parseConfig(b []byte, cfg *node.Config) error {
 		cfg.AdminAddr = *f.AdminAddr
 	}
 	setStr(&cfg.APIAddr, f.APIAddr)
+	setStr(&cfg.ACSURL, f.ACSURL)
 	setStr(&cfg.AdminTokenFile, f.AdminTokenFile)
 	setStr(&cfg.RegisterTLS.CertFile, f.RegisterTLS.CertFile)
 	setStr(&cfg.RegisterTLS.KeyFile, f.RegisterTLS.KeyFile)

@@ -48,6 +48,12 @@ type State interface {
 	MerchantByKey(hash []byte) (*store.Merchant, string, error)
 	Payment(id string) (*store.Payment, error)
 	Payments(merchant string, from, to int64, cursor string, limit int) ([]*store.Payment, string, error)
+	Merchant(id string) (*store.Merchant, error)
+	Link(id string) (*store.Link, error)
+	LinkByToken(token string) (*store.Link, error)
+	Links(merchant, cursor string, limit int) ([]*store.Link, string, error)
+	Outbox(merchant string, after uint64, limit int) ([]store.Message, error)
+	OutboxHas(id string) (bool, error)
 }
 
 // Vault opens the card of a payment's authorization (a capture, void or
@@ -76,6 +82,12 @@ type Config struct {
 	Timeout time.Duration
 	// Clock stamps payments (default time.Now).
 	Clock func() time.Time
+	// ACSURL is the card issuer's access control server (3-D Secure), as
+	// acqsim --acs serves it (http://host:port); empty: payments are
+	// authorized without cardholder authentication.
+	ACSURL string
+	// ACSTimeout bounds one call to the ACS (default 10 s).
+	ACSTimeout time.Duration
 
 	Handler Handler
 	Raft    Log
@@ -95,6 +107,8 @@ type Server struct {
 	metrics *metrics
 	srv     *http.Server
 	ln      net.Listener
+	acs     *acsClient // nil without an ACS
+	hold    *cardHold
 }
 
 // forwardedHeader marks a call a standby forwarded: the receiver answers it
@@ -112,7 +126,14 @@ func New(cfg Config) *Server {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer)}
+	if cfg.ACSTimeout <= 0 {
+		cfg.ACSTimeout = 10 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), hold: &cardHold{cards: map[string]heldCard{}}}
+	if cfg.ACSURL != "" {
+		s.acs = &acsClient{base: strings.TrimSuffix(cfg.ACSURL, "/"), http: &http.Client{Timeout: cfg.ACSTimeout}}
+	}
+	return s
 }
 
 // Start listens on cfg.Addr and serves.
@@ -156,6 +177,15 @@ func (s *Server) Handler() http.Handler {
 	route("POST /v1/payments/{id}/capture", s.capture)
 	route("POST /v1/payments/{id}/void", s.void)
 	route("POST /v1/payments/{id}/refunds", s.refund)
+	route("POST /v1/links", s.createLink)
+	route("GET /v1/links", s.listLinks)
+	route("GET /v1/links/{id}", s.getLink)
+	route("GET /v1/outbox", s.outbox)
+	// The customer's pages: no API key, the URL's token is the credential.
+	mux.HandleFunc("GET /pay/{token}", s.payPage)
+	mux.HandleFunc("POST /pay/{token}", s.paySubmit)
+	mux.HandleFunc("GET /challenge/{id}/{token}", s.challengePage)
+	mux.HandleFunc("POST /challenge/{id}/{token}", s.challengeSubmit)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "unknown", apiErr(http.StatusNotFound, "not_found", "", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -172,6 +202,9 @@ func (s *Server) forwarding(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// A standby holds no card: what it held as the active is for a
+		// challenge the new active cannot finish with it anyway.
+		s.hold.clear()
 		target := ""
 		if v.LeaderID != "" && s.cfg.APIAddrOf != nil {
 			target = s.cfg.APIAddrOf(v.LeaderID)
@@ -186,6 +219,9 @@ func (s *Server) forwarding(next http.Handler) http.Handler {
 		proxy := &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(&url.URL{Scheme: "http", Host: target})
+				// The active builds the URLs of links and challenges on
+				// the address the client used.
+				pr.SetXForwarded()
 				pr.Out.Header.Set(forwardedHeader, s.cfg.NodeID)
 			},
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
