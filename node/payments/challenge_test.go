@@ -112,3 +112,63 @@ func TestChallengeHoldsTheCard(t *testing.T) {
 		t.Fatalf("a guessed token: %d", w.Code)
 	}
 }
+
+// TestLinkAfterLostCard: a link's payment whose card is no longer held
+// when its challenge passes (a failover) is finished by entering the card
+// again on the link's page, as the same attempt: one authorization, the
+// receipt and its copy in the outbox, and the link paid for good.
+func TestLinkAfterLostCard(t *testing.T) {
+	srv, a := newTestServer(t, fakeACS(t).URL)
+	h := srv.Handler()
+	code, body := do(h, "POST", "/v1/links", testKey, "l1", `{"amount":2450,"currency":"EUR","description":"Invoice 7","customer":{"name":"Robin","email":"robin@example.com"},"expires_at":"2025-11-23T12:00:00Z"}`)
+	var l LinkView
+	json.Unmarshal([]byte(body), &l)
+	if code != 200 || l.Status != LinkOpen || !strings.HasPrefix(l.URL, "http://example.com/pay/") {
+		t.Fatalf("link: %d %s", code, body)
+	}
+	path := strings.TrimPrefix(l.URL, "http://example.com")
+	submit := func(page string) *httptest.ResponseRecorder {
+		t.Helper()
+		f := url.Values{"card_number": {"4761 7390 0101 0119"}, "expiry": {"12/30"}, "cvc": {"123"}}
+		for _, m := range regexp.MustCompile(`name="(csrf|attempt)" value="([0-9a-f]+)"`).FindAllStringSubmatch(page, -1) {
+			f.Set(m[1], m[2])
+		}
+		r := httptest.NewRequest("POST", path, strings.NewReader(f.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: f.Get("csrf")})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	get := func() string {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w.Body.String()
+	}
+	page := get()
+	w := submit(page)
+	challenge := w.Header().Get("Location")
+	if w.Code != 303 || !strings.HasPrefix(challenge, "/challenge/") {
+		t.Fatalf("pay: %d %q", w.Code, challenge)
+	}
+	srv.hold.clear() // the failover
+	if w := passChallenge(t, h, challenge, "123456"); !strings.Contains(w.Body.String(), "no longer held") || !strings.Contains(w.Body.String(), `href="`+path+`"`) {
+		t.Fatalf("challenge without the card: %d %s", w.Code, w.Body.String())
+	}
+	page = get()
+	if !strings.Contains(page, "Enter your card again to finish") || len(a.seen) != 0 {
+		t.Fatalf("the link's page after a lost card:\n%s", page)
+	}
+	if w := submit(page); w.Code != 303 || w.Header().Get("Location") != path || len(a.seen) != 1 {
+		t.Fatalf("the card again: %d %q, pipeline saw %d", w.Code, w.Header().Get("Location"), len(a.seen))
+	}
+	if page = get(); !strings.Contains(page, "Payment received") || strings.Contains(page, "<form") {
+		t.Fatalf("after paying:\n%s", page)
+	}
+	if code, body := do(h, "GET", "/v1/outbox", testKey, "", ""); code != 200 || strings.Count(body, `"kind":"receipt`) != 2 {
+		t.Fatalf("outbox: %d %s", code, body)
+	}
+	if code, body := do(h, "GET", "/v1/links/"+l.ID, testKey, "", ""); code != 200 || !strings.Contains(body, `"status":"paid"`) || strings.Count(body, "pay_") != 2 { // one attempt, which paid
+		t.Fatalf("the link: %d %s", code, body)
+	}
+}

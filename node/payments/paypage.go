@@ -74,6 +74,14 @@ func (s *Server) payPage(w http.ResponseWriter, r *http.Request) {
 		case v.Status == StatusRequiresAuthentication && s.cfg.Clock().Sub(time.Unix(0, last.At)) < store.LinkAttemptWindow:
 			p.Notice = "A payment with your " + cardText(last) + " is waiting for your bank's verification."
 			p.Action, p.ActionText = challengePath(last), "Continue verification"
+		case v.Status == StatusPending && last.Auth.Status == store.AuthAuthenticated && !s.sent(last):
+			// The challenge passed on a node that no longer holds the card
+			// (a failover, a restart, or the time ran out): the same
+			// attempt again, with the card entered anew, finishes it.
+			p.Notice = "Your bank confirmed it was you. Enter your card again to finish the payment: its details were not kept."
+			p.Pay = &payForm{CSRF: csrfToken(w, r), Attempt: strings.TrimPrefix(last.IdemKey, "link-"+l.ID+"-")}
+			s.render(w, http.StatusOK, "pay", p)
+			return
 		case v.Status == StatusPending && s.cfg.Clock().Sub(time.Unix(0, last.At)) < store.LinkAttemptWindow:
 			p.Notice = "A payment with your " + cardText(last) + " is being processed: reload this page in a moment."
 			s.render(w, http.StatusOK, "pay", p)
@@ -160,6 +168,13 @@ func (s *Server) afterPay(ctx context.Context, w http.ResponseWriter, r *http.Re
 		}
 	}
 	http.Redirect(w, r, "/pay/"+l.Token, http.StatusSeeOther)
+}
+
+// sent reports whether p's authorization reached the pipeline (its
+// INTENT is recorded).
+func (s *Server) sent(p *store.Payment) bool {
+	_, known, err := s.cfg.State.Get(p.Steps[0].TxnID)
+	return err != nil || known // unreadable: do not offer to send it again
 }
 
 // formMessage puts an API message in the form's words.
