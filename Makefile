@@ -2,7 +2,7 @@ GO      ?= go
 FUZZTIME ?= 30s
 SEEDS   ?= 20
 
-.PHONY: build test fuzz verify demo bench sim chaos clean
+.PHONY: build test fuzz verify demo bench peer-bench sim chaos clean
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -16,10 +16,10 @@ test:
 
 # Bounded fuzz runs (FUZZTIME each) of the wire decoder, the frame decoder
 # (arbitrary bytes in arbitrary chunks), DE48, the state machine's command
-# decoder, the settlement CSV readers, the failover client's answer path
-# and the config loader (FuzzRestore and FuzzAppliedIndexOf run by hand:
-# store/DESIGN.md says why). A failure writes its input under the
-# package's testdata/fuzz: commit it with the fix.
+# decoder, the settlement CSV readers, the failover client's answer path,
+# the config loader, and restore from a snapshot or a backup file. A
+# failure writes its input under the package's testdata/fuzz: commit it
+# with the fix.
 fuzz:
 	$(GO) test ./wire -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 	$(GO) test ./wire -run '^$$' -fuzz FuzzFrameDecoder -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
@@ -29,6 +29,8 @@ fuzz:
 	$(GO) test ./settle -run '^$$' -fuzz FuzzReadAcquirerCSV -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./failover -run '^$$' -fuzz FuzzDeliver -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./cmd/tillgate -run '^$$' -fuzz FuzzParseConfig -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./store -run '^$$' -fuzz FuzzRestore -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./store -run '^$$' -fuzz FuzzAppliedIndexOf -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 verify:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -47,6 +49,15 @@ demo:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./wire ./store ./cluster
 	$(GO) test -run '^$$' -bench EndToEnd -benchtime 40000x ./systemtest
+
+# Issue 16's goal 1, side by side in one run: a 3-member etcd (Debian's
+# etcd-server, installed if missing and root) takes WRITERS concurrent
+# writers of 400-byte values (bench/peer, its own Go module: tillgate's
+# go.mod stays clean), then tillbench's closed loop at REGISTERS registers;
+# it prints both rates, each side's CPU per operation and the ratio.
+# DURATION per side (30s).
+peer-bench:
+	bash scripts/peer-bench.sh
 
 # The randomized fault simulation's long tier (simulation/; `go test
 # ./simulation` is its short tier, inside `make test`): SEEDS seeds, one

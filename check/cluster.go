@@ -71,8 +71,18 @@ func (c *checker) sameHash(idx uint64, nodes []*Node) {
 func short(h string) string { return h[:min(12, len(h))] }
 
 // checkLeaders (I6): across every node's view, a term names one leader.
+//
+// A follower's view can carry the previous leader into a new term:
+// hashicorp/raft raises a follower's term when it grants a leadership
+// transfer's vote (or takes the new leader's first AppendEntries) and
+// learns the new leader only after, so a read in between names (new
+// term, old leader) though the old leader never led that term. Such a
+// view is not a second leader when exactly one node saw itself lead the
+// term and the name it carries led an earlier term. Two nodes that each
+// saw themselves lead one term always are.
 func (c *checker) checkLeaders() {
 	terms := map[uint64]map[string][]string{} // term -> leader -> nodes that saw it
+	declared := map[uint64][]string{}         // term -> nodes that saw themselves lead it
 	for _, ni := range c.nodes {
 		for _, l := range ni.n.Leaders {
 			if l.LeaderID == "" {
@@ -85,10 +95,29 @@ func (c *checker) checkLeaders() {
 			if !slices.Contains(seen, ni.n.ID) {
 				terms[l.Term][l.LeaderID] = append(seen, ni.n.ID)
 			}
+			if l.LeaderID == ni.n.ID && !slices.Contains(declared[l.Term], ni.n.ID) {
+				declared[l.Term] = append(declared[l.Term], ni.n.ID)
+			}
 		}
 	}
+	ledBefore := func(id string, term uint64) bool {
+		for t, leaders := range terms {
+			if _, ok := leaders[id]; ok && t < term {
+				return true
+			}
+		}
+		return false
+	}
 	for _, term := range slices.Sorted(maps.Keys(terms)) {
-		if leaders := terms[term]; len(leaders) > 1 {
+		leaders := terms[term]
+		if d := declared[term]; len(d) == 1 {
+			for id := range leaders {
+				if id != d[0] && !slices.Contains(leaders[id], id) && ledBefore(id, term) {
+					delete(leaders, id) // carried over from an earlier term
+				}
+			}
+		}
+		if len(leaders) > 1 {
 			var parts []string
 			for _, id := range slices.Sorted(maps.Keys(leaders)) {
 				parts = append(parts, fmt.Sprintf("%s (seen by %s)", id, strings.Join(leaders[id], ", ")))

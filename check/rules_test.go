@@ -323,6 +323,16 @@ var failing = []ruleCase{
 	{name: "two leaders in one term", build: func(w *world) {
 		w.perNode[2] = func(n *Node) { n.Leaders = append(n.Leaders, Leader{Term: 2, LeaderID: "n3"}) }
 	}, want: []string{I6}, detail: "term 2 has 2 leaders"},
+	{name: "a follower carries the last term's leader into a transfer's term", build: func(w *world) {
+		// n2 saw itself lead term 2; n3 read term 2 before it learnt so.
+		w.perNode[2] = func(n *Node) { n.Leaders = append(n.Leaders, Leader{Term: 2, LeaderID: "n1"}) }
+	}},
+	{name: "a follower names a leader that never led before", build: func(w *world) {
+		w.perNode[0] = func(n *Node) { n.Leaders = append(n.Leaders, Leader{Term: 2, LeaderID: "n3"}) }
+	}, want: []string{I6}, detail: "term 2 has 2 leaders: n2 (seen by n1, n2, n3); n3 (seen by n1)"},
+	{name: "two leaders of one term, one of them the last term's", build: func(w *world) {
+		w.perNode[0] = func(n *Node) { n.Leaders = append(n.Leaders, Leader{Term: 2, LeaderID: "n1"}) }
+	}, want: []string{I6}, detail: "term 2 has 2 leaders: n1 (seen by n1)"},
 
 	// I7 alone: every end state nets right, but the order cannot be.
 	{name: "approved after its own reversal was acknowledged", build: func(w *world) {

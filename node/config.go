@@ -20,6 +20,7 @@ import (
 	"github.com/tillgate/tillgate/node/admin"
 	"github.com/tillgate/tillgate/node/bins"
 	"github.com/tillgate/tillgate/node/businessday"
+	"github.com/tillgate/tillgate/node/reseal"
 	"github.com/tillgate/tillgate/node/saf"
 	"github.com/tillgate/tillgate/node/standin"
 	"github.com/tillgate/tillgate/node/upstream"
@@ -176,8 +177,18 @@ type Config struct {
 	// an error fails that commit as a disk error would, and the node stops
 	// (Err). Fault tests only; nil in production.
 	StateCommitHook func() error
-	// CardKeyFile holds the 32-byte card-data key as 64 hex characters.
+	// CardKeyFile holds the first 32-byte card-data key as 64 hex
+	// characters: card key 1, and the source of the keyed-hash key, which
+	// never rotates (store/DESIGN.md, "Card keys"). Mode 0600 or stricter.
 	CardKeyFile string
+	// CardKeyDir, if set, holds the later card keys as ID.key (ID 2-255,
+	// mode 0600), read again whenever a key is needed that is not loaded:
+	// a key is added to every node's directory, then made current with
+	// `tillctl key rotate ID`.
+	CardKeyDir string
+	// Reseal tunes the re-seal of cards under the current key on the
+	// active.
+	Reseal reseal.Config
 
 	// Raft timings and log settings; ID, Dir, addresses and peers are
 	// filled in from the fields above.

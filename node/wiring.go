@@ -10,6 +10,7 @@ import (
 	"github.com/tillgate/tillgate/node/payments"
 	"github.com/tillgate/tillgate/node/pipeline"
 	"github.com/tillgate/tillgate/node/relay"
+	"github.com/tillgate/tillgate/node/reseal"
 	"github.com/tillgate/tillgate/node/saf"
 	"github.com/tillgate/tillgate/node/takeover"
 )
@@ -31,6 +32,9 @@ func (n *Node) build(relayTLS *tlsconf.Client) {
 		Clock: n.cfg.Clock, Failpoint: n.cfg.Failpoint, State: n.store, Raft: n.raft,
 		Logger: n.log, Registerer: n.reg,
 	})
+	n.resealer = reseal.New(reseal.Options{
+		Config: n.cfg.Reseal, State: n.store, Raft: n.raft, Vault: n.vault, Logger: n.log, Registerer: n.reg,
+	})
 	n.page = admin.NewStatusPage(n.cfg.Registry)
 	n.pipeline = pipeline.New(pipeline.Config{
 		NodeID: n.cfg.ID, StandIn: n.cfg.StandIn, RelayTimeout: timeout + relay.Margin, Closing: n.ctx.Done(),
@@ -41,7 +45,7 @@ func (n *Node) build(relayTLS *tlsconf.Client) {
 	n.watcher = takeover.New(takeover.Config{
 		RequestTimeout: timeout, RegisterAddrOf: n.registerAddrOf,
 		Raft: n.raft, State: n.store, Calls: n.pipeline.Calls(), Resolver: n.pipeline,
-		Views: n.views, History: n.leaders, Duties: []takeover.Duty{n.forwarder, n.days}, Fail: n.health.Fail,
+		Views: n.views, History: n.leaders, Duties: []takeover.Duty{n.forwarder, n.days, n.resealer}, Fail: n.health.Fail,
 		Logger: n.log, Registerer: n.reg,
 	})
 	n.acquirers.RegisterMetrics(n.reg)
@@ -53,7 +57,7 @@ func (n *Node) adminConfig(tokens []admin.Token, tc *tls.Config) admin.Config {
 	def := n.acquirers.Default()
 	return admin.Config{
 		NodeID: n.cfg.ID, Addr: n.cfg.AdminAddr, Tokens: tokens, Hosts: n.cfg.AdminHosts, AdminAddrOf: n.adminAddrOf, TLS: tc, PeerClient: n.adminPeerClient(tc),
-		Raft: n.raft, State: n.store, Days: n.days, Views: n.views, Leaders: n.leaders,
+		Raft: n.raft, State: n.store, KeyState: n.store, Vault: n.vault, Days: n.days, Views: n.views, Leaders: n.leaders,
 		Registers: n.regs, Page: n.page, RegisterAddrOf: n.registerAddrOf,
 		AcquirerName: n.cfg.Acquirer.Name, AcquirerAddr: n.cfg.Acquirer.Addr, AcquirerLink: def.Link(),
 		Gatherer: n.cfg.Registry, Registerer: n.reg, Fail: n.health.Fail, Logger: n.log,

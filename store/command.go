@@ -56,6 +56,9 @@ type Command struct {
 	pauth    *paymentAuthCmd // OpPaymentAuth
 	Link     *Link           // OpLinkCreate
 	Messages []Message       // OpOutboxAdd
+	// Card keys (cardkeys.go).
+	Key    *KeyCmd    // OpCardKey
+	Reseal *ResealCmd // OpReseal
 }
 
 // Outcome is the answer to a transaction.
@@ -94,7 +97,9 @@ type Result struct {
 	Payment  *Payment
 	Step     *PaymentStep
 	Link     *Link // OpLinkCreate: the link as stored
-	Err      error
+	// Keys is the card keys' state after a card key or re-seal command.
+	Keys *KeyState
+	Err  error
 }
 
 // IntentCmd encodes the INTENT for t. Apply ignores t's Status and Day and
@@ -165,6 +170,10 @@ func Encode(c Command) []byte {
 		return LinkCreateCmd(*c.Link)
 	case OpOutboxAdd:
 		return OutboxAddCmd(c.Messages...)
+	case OpCardKey:
+		return KeyCmdOf(*c.Key)
+	case OpReseal:
+		return ResealCmdOf(*c.Reseal)
 	}
 	return []byte{cmdVersion, byte(c.Op)}
 }
@@ -210,6 +219,10 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.Link = readLink(&r)
 	case OpOutboxAdd:
 		c.Messages = readMessages(&r)
+	case OpCardKey:
+		c.Key = readKeyCmd(&r)
+	case OpReseal:
+		c.Reseal = readResealCmd(&r)
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

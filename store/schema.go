@@ -76,6 +76,11 @@ var (
 	bucketLinkIdx    = []byte("idx_link")    // merchant|created(8)|link id -> link id
 	bucketOutbox     = []byte("outbox")      // merchant|seq(8) -> encoded Message
 	bucketOutboxIDs  = []byte("outbox_ids")  // message id -> its outbox key
+	// Card keys (cardkeys.go): "state" -> encoded KeyState; and key id (0:
+	// the legacy format) -> Sum of the records sealed under it. Created at
+	// Open in an older file, the counts from its records.
+	bucketCardKeys       = []byte("card_keys")
+	bucketCardKeyRecords = []byte("card_key_records")
 )
 
 // tailFill is the fill percent of the buckets whose keys grow at the tail:
@@ -95,7 +100,8 @@ func allBuckets() [][]byte {
 		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload,
 		bucketAcqSTAN, bucketTerminals, bucketAudit, bucketAuditIDs,
 		bucketMerchants, bucketMerchantKeys, bucketPayments, bucketPaymentIdx, bucketCNPSeq,
-		bucketLinks, bucketLinkTokens, bucketLinkIdx, bucketOutbox, bucketOutboxIDs}
+		bucketLinks, bucketLinkTokens, bucketLinkIdx, bucketOutbox, bucketOutboxIDs,
+		bucketCardKeys, bucketCardKeyRecords}
 }
 
 // Keys of bucketMeta.
@@ -105,6 +111,8 @@ var (
 	metaSchema  = []byte("schema_version") // schemaVersion
 	// uint64 big-endian: the records in bucketAudit
 	metaAuditCount = []byte("audit_count")
+	// in bucketCardKeys: the encoded KeyState
+	metaKeyState = []byte("state")
 )
 
 // schemaVersion changes whenever the layout above or the record encoding

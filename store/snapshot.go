@@ -149,15 +149,22 @@ func syncDir(dir string) error {
 
 // checkStateFile opens a candidate state file read-only and checks that it
 // is a bbolt file of this schema that reads whole. bbolt trusts its pages:
-// a truncated file faults (SIGBUS, which kills the process) and a corrupt
-// page panics, at the reopen after the swap in bbolt's own goroutines,
-// where nothing can recover. So the file size is checked against the pages
-// the meta claims, and every key of every bucket is read here, where a
-// fault or panic is turned into an error and the old state stays.
+// a truncated file faults (SIGBUS, which kills the process), a corrupt
+// page panics or loops, at the reopen after the swap in bbolt's own
+// goroutines, where nothing can recover. So the page graph is checked
+// first (checkPages), then every key of every bucket is read here, where
+// a fault or panic is turned into an error and the old state stays.
 // It returns the applied index the file records.
 func checkStateFile(path string) (applied uint64, err error) {
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
+		return 0, err
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		err = checkPages(f, fi.Size())
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
 		return 0, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 // reports.
 type loadFlags struct {
 	scenario, mix, out, queues, logLevel *string
+	cpuProfile                           *string
 	registers, base, hostile             *int
 	duration, think, deadline, settle    *time.Duration
 	rate                                 *float64
@@ -42,6 +44,8 @@ func addLoadFlags(fs *flag.FlagSet, defaultScenario string) *loadFlags {
 		settle:    fs.Duration("settle-timeout", time.Minute, "how long to wait for queues to drain and nodes to converge"),
 		seed:      fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed"),
 		logLevel:  fs.String("log-level", "warn", "harness log (stderr): debug, info, warn or error"),
+		cpuProfile: fs.String("cpuprofile", "", "write tillbench's own CPU profile (registers, checks) to this file, for go tool pprof;"+
+			" a node's is at its admin API's /debug/pprof/profile"),
 		noBatchClose: fs.Bool("no-batch-close", false,
 			"do not close the registers' batches (0500, upload on 95) after the load, nor check them"),
 		noDayClose: fs.Bool("no-day-close", false,
@@ -66,6 +70,23 @@ func (f *loadFlags) options(progress io.Writer) (bench.Options, error) {
 		NoDayClose: *f.noDayClose, Hostile: *f.hostile,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}, nil
+}
+
+// profile starts tillbench's CPU profile if --cpuprofile asks for one; the
+// returned func stops it and closes the file.
+func (f *loadFlags) profile() (func(), error) {
+	if *f.cpuProfile == "" {
+		return func() {}, nil
+	}
+	out, err := os.Create(*f.cpuProfile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --cpuprofile: %w", errUsage, err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); out.Close() }, nil
 }
 
 // verdict maps a finished run to the command's error.

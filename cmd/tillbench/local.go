@@ -97,6 +97,11 @@ func (c *localCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	stop, err := lf.profile()
+	if err != nil {
+		return err
+	}
+	defer stop()
 	lo := bench.LocalOptions{
 		Load: o, Nodes: *nodes, TillgateBin: *tillgate, AcqsimBin: *acqsim, Dir: *dir, KeepDir: *keep,
 		AcqsimLatency: *latency, KillActiveEvery: *kill, RestartAfter: *restart, MaxKills: *kills, PauseActive: *pause,

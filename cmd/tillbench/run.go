@@ -72,6 +72,11 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	stop, err := lf.profile()
+	if err != nil {
+		return err
+	}
+	defer stop()
 	o.RegisterAddrs, o.AdminAddrs, o.AdminToken, o.AcqsimAdmin = split(*regAddrs), split(*adminAddrs), *token, *acqsim
 	o.AdminCACert = *cacert
 	return verdict(bench.RunAgainst(ctx, o))

@@ -47,6 +47,7 @@ type fileConfig struct {
 	Peers         []filePeer `json:"peers"`
 	Bootstrap     bool       `json:"bootstrap"`
 	CardKeyFile   string     `json:"card_key_file"`
+	CardKeyDir    string     `json:"card_key_dir"`
 	HexBitmap     bool       `json:"hex_bitmap"`
 	ASCIIHeader   bool       `json:"ascii_header"`
 	MaxFrame      int        `json:"max_frame"`
@@ -180,6 +181,7 @@ func parseConfig(b []byte, cfg *node.Config) error {
 	}
 	cfg.Bootstrap = cfg.Bootstrap || f.Bootstrap
 	setStr(&cfg.CardKeyFile, f.CardKeyFile)
+	setStr(&cfg.CardKeyDir, f.CardKeyDir)
 	cfg.HexBitmap, cfg.ASCIIHeader = f.HexBitmap, f.ASCIIHeader
 	setInt(&cfg.MaxFrame, f.MaxFrame)
 	setDur(&cfg.IdleTimeout, f.IdleTimeout)

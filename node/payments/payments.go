@@ -60,7 +60,7 @@ type State interface {
 // refund carries it like a register's would) and keys the request
 // fingerprint: store.Vault.
 type Vault interface {
-	Open(enc []byte) (string, error)
+	Open(enc []byte, id string) (string, error)
 	Hash(pan string) []byte
 }
 

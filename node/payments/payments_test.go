@@ -49,7 +49,7 @@ func (a *approver) Handle(ctx context.Context, req *wire.Message) *wire.Message 
 	a.mu.Lock()
 	a.seen = append(a.seen, req)
 	a.mu.Unlock()
-	enc, bin, last4, hash, _ := a.vault.Seal(req.PAN)
+	enc, bin, last4, hash, _ := a.vault.Seal(req.PAN, req.Key())
 	t := &store.Txn{ID: req.Key(), Type: store.TypeOf(req.Kind()), MTI: wire.OriginalMTI(req.MTI), ProcCode: req.ProcCode, Amount: req.Amount,
 		Currency: req.Currency, TerminalID: req.TerminalID, MerchantID: req.MerchantID, STAN: req.STAN, TransmissionTime: req.TransmissionTime,
 		PANEnc: enc, BIN: bin, Last4: last4, PANHash: hash, Acquirer: "acq", CreatedAt: time.Now().UnixNano()}

@@ -258,7 +258,7 @@ func (p *Pipeline) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool)
 			// stored, so a repeat resolved later goes without it.
 			m.Private.Set(wire.TagCVC, cvc)
 		}
-	} else if pan, err := p.cfg.Vault.Open(t.PANEnc); err == nil {
+	} else if pan, err := p.cfg.Vault.Open(t.PANEnc, t.ID); err == nil {
 		m.PAN = pan
 	}
 	if repeat {
