@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,6 +125,12 @@ type Config struct {
 	// over HTTPS when it serves HTTPS, verifying the active against the
 	// system's roots and the cluster's CA (RaftTLS.CAFile).
 	APICertFile, APIKeyFile string
+	// ACSURL is the card issuers' access control server (3-D Secure, as
+	// acqsim --acs serves it: http://host:port): the payments API asks it
+	// whether a card's holder must pass a challenge before authorizing.
+	// Empty: card-not-present payments go without cardholder
+	// authentication.
+	ACSURL string
 
 	// Peers lists every voter, this node included. The register addresses
 	// are what answers advertise as the active's address.
@@ -227,6 +234,13 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir is empty"))
+	}
+	if c.ACSURL != "" {
+		if u, err := url.Parse(c.ACSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("acs_url %q: want http://host:port or https://host:port", c.ACSURL))
+		} else if c.APIAddr == "" {
+			errs = append(errs, fmt.Errorf("acs_url %q is set but api_addr is not: only the payments API uses it", c.ACSURL))
+		}
 	}
 	if c.APIAddr != "" {
 		if _, _, err := net.SplitHostPort(c.APIAddr); err != nil {

@@ -106,7 +106,7 @@ func (n *Node) portalMount(secure bool) func(*http.ServeMux, http.Handler) {
 func (n *Node) paymentsAPI(tc, forward *tls.Config) *payments.Server {
 	return payments.New(payments.Config{
 		NodeID: n.cfg.ID, Addr: n.cfg.APIAddr, APIAddrOf: n.apiAddrOf, Timeout: n.cfg.requestTimeout() + relay.Margin,
-		TLS: tc, ForwardTLS: forward, Mount: n.portalMount(tc != nil),
+		TLS: tc, ForwardTLS: forward, Mount: n.portalMount(tc != nil), ACSURL: n.cfg.ACSURL,
 		Handler: n.pipeline, Raft: n.raft, State: n.store, Vault: n.vault, Views: n.views, Fail: n.health.Fail,
 		Logger: n.log, Registerer: n.reg,
 	})

@@ -172,6 +172,12 @@ func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
 		return a.paymentCreate(c.Payment)
 	case OpPaymentStep:
 		return a.paymentStep(c.pstep)
+	case OpPaymentAuth:
+		return a.paymentAuth(c.pauth)
+	case OpLinkCreate:
+		return a.linkCreate(c.Link)
+	case OpOutboxAdd:
+		return a.outboxAdd(c.Messages)
 	case OpCardKey:
 		return a.cardKey(c.Key)
 	case OpReseal:

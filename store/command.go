@@ -53,6 +53,9 @@ type Command struct {
 	Merchant *Merchant       // OpMerchantAdd
 	Payment  *Payment        // OpPaymentCreate
 	pstep    *paymentStepCmd // OpPaymentStep
+	pauth    *paymentAuthCmd // OpPaymentAuth
+	Link     *Link           // OpLinkCreate
+	Messages []Message       // OpOutboxAdd
 	// Card keys (cardkeys.go).
 	Key    *KeyCmd    // OpCardKey
 	Reseal *ResealCmd // OpReseal
@@ -96,6 +99,7 @@ type Result struct {
 	Merchant *Merchant
 	Payment  *Payment
 	Step     *PaymentStep
+	Link     *Link // OpLinkCreate: the link as stored
 	// Keys is the card keys' state after a card key or re-seal command.
 	Keys *KeyState
 	// Webhook is the webhook a webhook command set (URL "": removed).
@@ -163,6 +167,14 @@ func Encode(c Command) []byte {
 		return PaymentCreateCmd(*c.Payment)
 	case OpPaymentStep:
 		return PaymentStepCmd(c.pstep.ID, *c.pstep.Step)
+	case OpPaymentAuth:
+		w := writer{b: []byte{cmdVersion, byte(OpPaymentAuth)}}
+		appendPaymentAuthCmd(&w, c.pauth)
+		return w.b
+	case OpLinkCreate:
+		return LinkCreateCmd(*c.Link)
+	case OpOutboxAdd:
+		return OutboxAddCmd(c.Messages...)
 	case OpCardKey:
 		return KeyCmdOf(*c.Key)
 	case OpReseal:
@@ -210,6 +222,12 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.Payment = readPayment(&r)
 	case OpPaymentStep:
 		c.pstep = readPaymentStepCmd(&r)
+	case OpPaymentAuth:
+		c.pauth = readPaymentAuthCmd(&r)
+	case OpLinkCreate:
+		c.Link = readLink(&r)
+	case OpOutboxAdd:
+		c.Messages = readMessages(&r)
 	case OpCardKey:
 		c.Key = readKeyCmd(&r)
 	case OpReseal:

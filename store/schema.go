@@ -70,6 +70,12 @@ var (
 	// "merchant" -> the last merchant number; "stan|"+terminal -> the last
 	// STAN of a virtual terminal (uint64 big-endian)
 	bucketCNPSeq = []byte("cnp_seq")
+	// Pay-by-link and the outbox (link.go, outbox.go).
+	bucketLinks      = []byte("links")       // link id -> encoded Link
+	bucketLinkTokens = []byte("link_tokens") // a link's URL token -> link id
+	bucketLinkIdx    = []byte("idx_link")    // merchant|created(8)|link id -> link id
+	bucketOutbox     = []byte("outbox")      // merchant|seq(8) -> encoded Message
+	bucketOutboxIDs  = []byte("outbox_ids")  // message id -> its outbox key
 	// Card keys (cardkeys.go): "state" -> encoded KeyState; and key id (0:
 	// the legacy format) -> Sum of the records sealed under it. Created at
 	// Open in an older file, the counts from its records.
@@ -99,6 +105,7 @@ func allBuckets() [][]byte {
 		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload,
 		bucketAcqSTAN, bucketTerminals, bucketAudit, bucketAuditIDs,
 		bucketMerchants, bucketMerchantKeys, bucketPayments, bucketPaymentIdx, bucketCNPSeq,
+		bucketLinks, bucketLinkTokens, bucketLinkIdx, bucketOutbox, bucketOutboxIDs,
 		bucketCardKeys, bucketCardKeyRecords,
 		bucketPaymentTxn, bucketWebhooks, bucketWebhookQ}
 }

@@ -34,6 +34,8 @@ type fileConfig struct {
 	// APICertFile and APIKeyFile make the payments API HTTPS.
 	APICertFile string `json:"api_cert_file"`
 	APIKeyFile  string `json:"api_key_file"`
+	// ACSURL is the card issuers' ACS (3-D Secure); absent or empty: none.
+	ACSURL string `json:"acs_url"`
 	// AdminTokens are the admin API's named tokens, each read from its
 	// file; AdminTokenFile (the older form) is one more operator token,
 	// named "admin".
@@ -159,6 +161,7 @@ func parseConfig(b []byte, cfg *node.Config) error {
 	setStr(&cfg.APIAddr, f.APIAddr)
 	setStr(&cfg.APICertFile, f.APICertFile)
 	setStr(&cfg.APIKeyFile, f.APIKeyFile)
+	setStr(&cfg.ACSURL, f.ACSURL)
 	setStr(&cfg.AdminTokenFile, f.AdminTokenFile)
 	setStr(&cfg.RegisterTLS.CertFile, f.RegisterTLS.CertFile)
 	setStr(&cfg.RegisterTLS.KeyFile, f.RegisterTLS.KeyFile)

@@ -48,6 +48,13 @@ refused), Raft runs over mutual TLS, the admin APIs over HTTPS (tillctl
 over TLS with their certificates; the simulated registers connect with
 the register certificate.
 
+The payments API (node1 on 127.0.0.1:8080, the others on :8081, :8082)
+has a test merchant "demo" with the key demo-merchant-key; the issuer's
+access control server (3-D Secure) runs on 127.0.0.1:9585, where cards
+whose number starts with 400000 need a challenge, whose code is always
+123456 (4000000000000010 needs one; 4761739001010119 does not). The demo
+creates a payment link and prints its URL: open it in a browser.
+
 `
 }
 
@@ -101,6 +108,11 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	acsURL, stopACS, err := demoACS(log)
+	if err != nil {
+		return err
+	}
+	defer stopACS()
 	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:9583", DataDir: filepath.Join(dir, "acqsim"), Latency: lat, Dialect: wire.DefaultDialect(), TLS: acqTLS, Logger: log})
 	if err != nil {
 		return err
@@ -108,7 +120,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	defer acq.Close()
 	cl, err := localcluster.Start(localcluster.Options{
 		Dir: dir, RegisterBase: 8583, RaftBase: 7001, AdminBase: 9101, APIBase: 8080,
-		AcquirerAddr: acq.Addr(), Logger: log, TLS: certs,
+		AcquirerAddr: acq.Addr(), ACSURL: acsURL, Logger: log, TLS: certs,
 	})
 	if err != nil {
 		return err
@@ -134,7 +146,13 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("payments    %s://%s/v1/payments (any node)  merchant %q, key %s\n", scheme, cl.Configs[0].APIAddr, demoMerchantID, demoMerchantKey)
-	fmt.Printf("portal      %s://%s/portal/  (log in with the key)\n", scheme, cl.Configs[0].APIAddr)
+	fmt.Printf("3-D Secure  %s: cards starting %s need a challenge, code %s (test card %s)\n", acsURL, demoACSRange, demoACSCode, demoChallengeCard)
+	link, err := demoLink(ctx, scheme+"://"+cl.Configs[0].APIAddr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("pay link    %s\n", link)
+	fmt.Printf("portal      %s://%s/portal/ (log in with the key %s)\n", scheme, cl.Configs[0].APIAddr, demoMerchantKey)
 	if certs != nil {
 		printTLS(certs, cl.Configs[0].RegisterAddr)
 	}

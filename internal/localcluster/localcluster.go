@@ -32,7 +32,10 @@ type Options struct {
 	// free ports. 0: no payments API.
 	APIBase      int
 	AcquirerAddr string
-	Logger       *slog.Logger
+	// ACSURL is the issuer ACS the payments API asks (acqsim's); empty:
+	// none.
+	ACSURL string
+	Logger *slog.Logger
 	// TLS, if set, runs every link over TLS with the files
 	// pki.WriteCluster wrote for the nodes' ids (node1, node2, ...) and
 	// AcqsimName: the registers' port (a register certificate required),
@@ -113,6 +116,9 @@ func Start(o Options) (*Cluster, error) {
 		cfg.Bootstrap = true
 		cfg.CardKeyFile = keyFile
 		cfg.Acquirer.Addr = o.AcquirerAddr
+		if cfg.APIAddr != "" {
+			cfg.ACSURL = o.ACSURL
+		}
 		cfg.Logger = o.Logger
 		// The whole simulated fleet connects from one loopback address.
 		cfg.MaxConnsPerIP = -1

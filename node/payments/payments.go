@@ -49,6 +49,12 @@ type State interface {
 	MerchantByKey(hash []byte) (*store.Merchant, string, error)
 	Payment(id string) (*store.Payment, error)
 	Payments(merchant string, from, to int64, cursor string, limit int) ([]*store.Payment, string, error)
+	Merchant(id string) (*store.Merchant, error)
+	Link(id string) (*store.Link, error)
+	LinkByToken(token string) (*store.Link, error)
+	Links(merchant, cursor string, limit int) ([]*store.Link, string, error)
+	Outbox(merchant string, after uint64, limit int) ([]store.Message, error)
+	OutboxHas(id string) (bool, error)
 }
 
 // Vault opens the card of a payment's authorization (a capture, void or
@@ -86,6 +92,12 @@ type Config struct {
 	// in-process calls (see AsMerchant). Both sit behind the forwarding to
 	// the active.
 	Mount func(mux *http.ServeMux, api http.Handler)
+	// ACSURL is the card issuer's access control server (3-D Secure), as
+	// acqsim --acs serves it (http://host:port); empty: payments are
+	// authorized without cardholder authentication.
+	ACSURL string
+	// ACSTimeout bounds one call to the ACS (default 10 s).
+	ACSTimeout time.Duration
 
 	Handler Handler
 	Raft    Log
@@ -106,6 +118,8 @@ type Server struct {
 	srv     *http.Server
 	ln      net.Listener
 	fwd     http.RoundTripper // to the active's API
+	acs     *acsClient        // nil without an ACS
+	hold    *cardHold
 }
 
 // forwardedHeader marks a call a standby forwarded: the receiver answers it
@@ -123,11 +137,18 @@ func New(cfg Config) *Server {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), fwd: http.DefaultTransport}
+	if cfg.ACSTimeout <= 0 {
+		cfg.ACSTimeout = 10 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), fwd: http.DefaultTransport,
+		hold: &cardHold{cards: map[string]heldCard{}}}
 	if cfg.ForwardTLS != nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.TLSClientConfig = cfg.ForwardTLS
 		s.fwd = t
+	}
+	if cfg.ACSURL != "" {
+		s.acs = &acsClient{base: strings.TrimSuffix(cfg.ACSURL, "/"), http: &http.Client{Timeout: cfg.ACSTimeout}}
 	}
 	return s
 }
@@ -181,6 +202,15 @@ func (s *Server) Handler() http.Handler {
 		api.Handle("/v1/", mux)
 		s.cfg.Mount(mux, api)
 	}
+	route("POST /v1/links", s.createLink)
+	route("GET /v1/links", s.listLinks)
+	route("GET /v1/links/{id}", s.getLink)
+	route("GET /v1/outbox", s.outbox)
+	// The customer's pages: no API key, the URL's token is the credential.
+	mux.HandleFunc("GET /pay/{token}", s.payPage)
+	mux.HandleFunc("POST /pay/{token}", s.paySubmit)
+	mux.HandleFunc("GET /challenge/{id}/{token}", s.challengePage)
+	mux.HandleFunc("POST /challenge/{id}/{token}", s.challengeSubmit)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "unknown", apiErr(http.StatusNotFound, "not_found", "", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -197,6 +227,9 @@ func (s *Server) forwarding(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// A standby holds no card: what it held as the active is for a
+		// challenge the new active cannot finish with it anyway.
+		s.hold.clear()
 		target := ""
 		if v.LeaderID != "" && s.cfg.APIAddrOf != nil {
 			target = s.cfg.APIAddrOf(v.LeaderID)
@@ -218,6 +251,9 @@ func (s *Server) forwarding(next http.Handler) http.Handler {
 				// The Host the client named: the portal checks a form's
 				// Origin against it.
 				pr.Out.Host = pr.In.Host
+				// The active builds the URLs of links and challenges on
+				// the address the client used.
+				pr.SetXForwarded()
 				pr.Out.Header.Set(forwardedHeader, s.cfg.NodeID)
 			},
 			Transport: s.fwd,

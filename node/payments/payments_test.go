@@ -64,6 +64,14 @@ func (leader) Current() *leadership.View { return &leadership.View{Leader: true,
 
 func newTestAPI(t *testing.T) (http.Handler, *approver) {
 	t.Helper()
+	srv, a := newTestServer(t, "")
+	return srv.Handler(), a
+}
+
+// newTestServer is the API over a real store, with the ACS at acsURL
+// ("" none).
+func newTestServer(t *testing.T, acsURL string) (*Server, *approver) {
+	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -80,10 +88,10 @@ func newTestAPI(t *testing.T) (http.Handler, *approver) {
 	}
 	l.idx = 1
 	a := &approver{log: l, vault: v}
-	srv := New(Config{NodeID: "n1", Handler: a, Raft: l, State: s, Vault: v, Views: leader{},
+	srv := New(Config{NodeID: "n1", Handler: a, Raft: l, State: s, Vault: v, Views: leader{}, ACSURL: acsURL,
 		Clock:  func() time.Time { return time.Date(2025, 11, 22, 12, 0, 0, 0, time.UTC) },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	return srv.Handler(), a
+	return srv, a
 }
 
 func do(h http.Handler, method, path, key, idem, body string) (int, string) {

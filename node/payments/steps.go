@@ -94,7 +94,7 @@ func (s *Server) step(w http.ResponseWriter, r *http.Request, m *store.Merchant,
 	if sr.Existed {
 		s.metrics.retries.Inc()
 	}
-	s.runStep(w, r, route, sr.Payment, sr.Step, pan, "", "", sr.Existed)
+	s.runStep(w, r, route, sr.Payment, sr.Step, heldCard{pan: pan}, sr.Existed)
 }
 
 // stepAmount is the amount of a step: a void reverses the whole
