@@ -65,13 +65,16 @@ func startCNP(t *testing.T) *cnpEnv {
 	e := &cnpEnv{dir: t.TempDir(), logs: &logBuf{}, acsLogs: &logBuf{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
-	e.acq, err = sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(e.dir, "acqsim"), Dialect: wire.DefaultDialect(), Logger: log, Strict: true})
+	// The acquirer checks the authentication values this ACS issues.
+	issuer := sim.NewACS(sim.ACSConfig{Ranges: []string{"400000"},
+		Logger: slog.New(slog.NewTextHandler(io.MultiWriter(e.acsLogs, e.logs), nil))})
+	e.acq, err = sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(e.dir, "acqsim"), Dialect: wire.DefaultDialect(), Logger: log, Strict: true,
+		ACS: issuer})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.acq.Close() })
-	acs := httptest.NewServer(sim.NewACS(sim.ACSConfig{Ranges: []string{"400000"},
-		Logger: slog.New(slog.NewTextHandler(io.MultiWriter(e.acsLogs, e.logs), nil))}).Handler())
+	acs := httptest.NewServer(issuer.Handler())
 	t.Cleanup(acs.Close)
 	e.cl, err = localcluster.Start(localcluster.Options{Dir: e.dir, AcquirerAddr: e.acq.Addr(), APIBase: -1, ACSURL: acs.URL, Logger: log,
 		Tune: func(c *node.Config) {
