@@ -122,9 +122,9 @@ type Server struct {
 	hold    *cardHold
 }
 
-// forwardedHeader marks a call a standby forwarded: the receiver answers it
+// ForwardedHeader marks a call a standby forwarded: the receiver answers it
 // itself or 503, never forwards it again.
-const forwardedHeader = "X-Tillgate-Forwarded-By"
+const ForwardedHeader = "X-Tillgate-Forwarded-By"
 
 // maxBody bounds a request body.
 const maxBody = 1 << 16
@@ -234,7 +234,7 @@ func (s *Server) forwarding(next http.Handler) http.Handler {
 		if v.LeaderID != "" && s.cfg.APIAddrOf != nil {
 			target = s.cfg.APIAddrOf(v.LeaderID)
 		}
-		if target == "" || r.Header.Get(forwardedHeader) != "" {
+		if target == "" || r.Header.Get(ForwardedHeader) != "" {
 			w.Header().Set("Retry-After", "1")
 			s.fail(w, r, "forward", apiErr(http.StatusServiceUnavailable, "no_active", "",
 				"%s is a standby and knows no active to forward to (an election is running, or the active has no api_addr): retry shortly, with the same Idempotency-Key", s.cfg.NodeID))
@@ -254,7 +254,7 @@ func (s *Server) forwarding(next http.Handler) http.Handler {
 				// The active builds the URLs of links and challenges on
 				// the address the client used.
 				pr.SetXForwarded()
-				pr.Out.Header.Set(forwardedHeader, s.cfg.NodeID)
+				pr.Out.Header.Set(ForwardedHeader, s.cfg.NodeID)
 			},
 			Transport: s.fwd,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -213,7 +213,7 @@ func baseURL(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if r.Header.Get(forwardedHeader) != "" {
+	if r.Header.Get(ForwardedHeader) != "" {
 		if h := r.Header.Get("X-Forwarded-Host"); h != "" {
 			host = h
 		}
