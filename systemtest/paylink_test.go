@@ -80,7 +80,10 @@ func startCNP(t *testing.T) *cnpEnv {
 	t.Cleanup(acs.Close)
 	e.cl, err = localcluster.Start(localcluster.Options{Dir: e.dir, AcquirerAddr: e.acq.Addr(), APIBase: -1, ACSURL: acs.URL, Logger: log,
 		Tune: func(c *node.Config) {
-			c.Raft.HeartbeatTimeout, c.Raft.ElectionTimeout, c.Raft.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
+			// No failover here: slow elections, so that a busy machine
+			// (2 shared cores, a browser) does not change the active in the
+			// middle of a customer's payment.
+			c.Raft.HeartbeatTimeout, c.Raft.ElectionTimeout, c.Raft.LeaderLeaseTimeout = 3*time.Second, 3*time.Second, time.Second
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -93,8 +96,19 @@ func startCNP(t *testing.T) *cnpEnv {
 	h := sha256.Sum256([]byte(cnpKey))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := adminapi.NewClient(e.cl.Configs[leader].AdminAddr).AddMerchant(ctx, adminapi.MerchantAdd{ID: "books", Name: "Corner Bookshop", KeyName: "k", KeyHash: hex.EncodeToString(h[:])}); err != nil {
-		t.Fatalf("merchant: %v", err)
+	for {
+		_, err := adminapi.NewClient(e.cl.Configs[leader].AdminAddr).AddMerchant(ctx, adminapi.MerchantAdd{ID: "books", Name: "Corner Bookshop", KeyName: "k", KeyHash: hex.EncodeToString(h[:])})
+		if err == nil {
+			break
+		}
+		// A slow machine may hold an election right after the first one
+		// (421: not the leader): ask the next active.
+		if ctx.Err() != nil {
+			t.Fatalf("merchant: %v", err)
+		}
+		if leader, err = e.cl.WaitLeader(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.standby = e.cl.Configs[(leader+1)%3].APIAddr
 	return e

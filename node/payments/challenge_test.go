@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tillgate/tillgate/node/leadership"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -183,5 +184,28 @@ func TestLinkAfterLostCard(t *testing.T) {
 	}
 	if code, body := do(h, "GET", "/v1/links/"+l.ID, testKey, "", ""); code != 200 || !strings.Contains(body, `"status":"paid"`) || strings.Count(body, "pay_") != 2 { // one attempt, which paid
 		t.Fatalf("the link: %d %s", code, body)
+	}
+}
+
+type noActive struct{}
+
+func (noActive) Current() *leadership.View { return &leadership.View{} }
+
+// TestPagesWithoutActive: a standby that knows no active answers a
+// browser's page with a page saying to try again, an API call with the
+// API's JSON error.
+func TestPagesWithoutActive(t *testing.T) {
+	srv, _ := newTestServer(t, "")
+	srv.cfg.Views = noActive{}
+	h := srv.Handler()
+	for _, path := range []string{"/pay/sometoken", "/challenge/pay_1/token", "/portal/"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if w.Code != 503 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") || !strings.Contains(w.Body.String(), "changing servers") || w.Header().Get("Retry-After") != "1" {
+			t.Errorf("%s: %d %s\n%s", path, w.Code, w.Header(), w.Body.String())
+		}
+	}
+	if code, body := do(h, "GET", "/v1/payments", testKey, "", ""); code != 503 || !strings.Contains(body, `"code":"no_active"`) {
+		t.Errorf("API call: %d %s", code, body)
 	}
 }
