@@ -61,7 +61,8 @@ type PaymentAuth struct {
 	Reason string
 	At     int64 // the last change, unix nanos stamped by the leader
 	// Value and ECI are the proof of a passed challenge the ACS issued
-	// (3-D Secure's CAVV and ECI), for the authorization.
+	// (3-D Secure's CAVV and ECI), for the authorization and its retries;
+	// the authorization's final answer erases Value (paymentAnswered).
 	Value, ECI string
 }
 

@@ -9,10 +9,12 @@ import (
 
 // TestPaymentAuthProof: a passed challenge records the ACS's value and
 // ECI with the payment (read back from the state, as a new active would
-// for a retried authorization); a failed one may carry none, and a
-// payment may not be created with one.
+// for a retried authorization) until the authorization's final answer
+// erases the value; a failed one may carry none, and a payment may not be
+// created with one.
 func TestPaymentAuthProof(t *testing.T) {
 	s := mustOpen(t, true)
+	v := mustVault(t)
 	l := newLog(t, s)
 	if r := l.apply(MerchantAddCmd(Merchant{ID: "shop", Name: "Shop", Keys: []APIKey{{Name: "k", Hash: bytes.Repeat([]byte{1}, 32)}}, At: testEpoch})); r.Err != nil {
 		t.Fatal(r.Err)
@@ -42,6 +44,11 @@ func TestPaymentAuthProof(t *testing.T) {
 	p, err := s.Payment("pay_1")
 	if err != nil || p.Auth.Status != AuthAuthenticated || p.Auth.Value != cavv || p.Auth.ECI != "05" || p.Auth.Token != pending.Token {
 		t.Fatalf("read back: %+v %v", p, err)
+	}
+	// The acquirer answered: the value is no longer needed, the ECI stays.
+	l.txn(cnpIntent(t, v, p, p.Steps[0], TypePreAuth), StatusApproved)
+	if p, err := s.Payment("pay_1"); err != nil || p.Auth.Value != "" || p.Auth.ECI != "05" || p.Auth.Status != AuthAuthenticated {
+		t.Fatalf("after the authorization's answer: %+v %v", p.Auth, err)
 	}
 	// Without a value (an ACS that issues none) the record reads as before.
 	if r := l.apply(PaymentAuthCmd("pay_2", AuthAuthenticated, "", "", "", time.Unix(0, testEpoch+1))); r.Err != nil {
