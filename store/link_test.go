@@ -43,16 +43,16 @@ func TestLinkAttempts(t *testing.T) {
 	if r := attempt("pay_2", testEpoch+1, PaymentAuth{}); !errors.Is(r.Err, ErrConflict) || r.Payment.ID != "pay_1" {
 		t.Fatalf("a second attempt while the first waits for its challenge: %+v", r)
 	}
-	if r := l.apply(PaymentAuthCmd("pay_1", AuthPending, "", time.Unix(0, testEpoch))); !errors.Is(r.Err, ErrInvalid) {
+	if r := l.apply(PaymentAuthCmd("pay_1", AuthPending, "", "", "", time.Unix(0, testEpoch))); !errors.Is(r.Err, ErrInvalid) {
 		t.Fatalf("pending as a result: %v", r.Err)
 	}
-	if r := l.apply(PaymentAuthCmd("pay_1", AuthFailed, "too many wrong codes", time.Unix(0, testEpoch+2))); r.Err != nil || r.Payment.Auth.Status != AuthFailed {
+	if r := l.apply(PaymentAuthCmd("pay_1", AuthFailed, "too many wrong codes", "", "", time.Unix(0, testEpoch+2))); r.Err != nil || r.Payment.Auth.Status != AuthFailed {
 		t.Fatalf("failed: %+v %v", r.Payment, r.Err)
 	}
-	if r := l.apply(PaymentAuthCmd("pay_1", AuthFailed, "too many wrong codes", time.Unix(0, testEpoch+3))); r.Err != nil || !r.Existed {
+	if r := l.apply(PaymentAuthCmd("pay_1", AuthFailed, "too many wrong codes", "", "", time.Unix(0, testEpoch+3))); r.Err != nil || !r.Existed {
 		t.Fatalf("the same result again: %+v", r)
 	}
-	if r := l.apply(PaymentAuthCmd("pay_1", AuthAuthenticated, "", time.Unix(0, testEpoch+3))); !errors.Is(r.Err, ErrState) {
+	if r := l.apply(PaymentAuthCmd("pay_1", AuthAuthenticated, "", "", "", time.Unix(0, testEpoch+3))); !errors.Is(r.Err, ErrState) {
 		t.Fatalf("another result: %v", r.Err)
 	}
 	// The failed attempt is over: a new one may go, and once approved the
@@ -128,7 +128,7 @@ func TestOutbox(t *testing.T) {
 // again, and a payment record of before Link and Auth still reads.
 func TestCNPCommandsRoundTrip(t *testing.T) {
 	for _, b := range [][]byte{
-		PaymentAuthCmd("pay_1", AuthFailed, "too many wrong codes", time.Unix(0, testEpoch)),
+		PaymentAuthCmd("pay_1", AuthFailed, "too many wrong codes", "", "", time.Unix(0, testEpoch)),
 		LinkCreateCmd(Link{ID: "l", Merchant: "m", Token: "t", Amount: 1, Currency: "978", ExpiresAt: 2, At: 1}),
 		OutboxAddCmd(Message{ID: "m1", Kind: "receipt", Body: "b"}, Message{ID: "m2"}),
 		PaymentCreateCmd(Payment{ID: "p", Link: "l", Auth: PaymentAuth{Status: AuthPending, ACSID: "a", Token: "t"}, Steps: []*PaymentStep{{Kind: StepAuth}}}),

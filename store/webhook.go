@@ -204,10 +204,13 @@ func (a *applier) webhookAck(ack *WebhookAck) (Result, error) {
 	return Result{}, a.tx.Bucket(bucketWebhookQ).Delete(webhookKey(ack.Merchant, ack.Seq))
 }
 
-// paymentAnswered enqueues the event of t's final answer, if t is a
-// payment's transaction and its merchant has a webhook. Called by update
-// when a transaction leaves the open statuses: each transaction does that
-// once, so a payment's every change is one event.
+// paymentAnswered follows t's final answer, if t is a payment's
+// transaction: the authorization's answer ends the need for the proof of
+// authentication (erased from the record: the acquirer has decided, no
+// retry sends it again), and the event is enqueued if the merchant has a
+// webhook. Called by update when a transaction leaves the open statuses:
+// each transaction does that once, so a payment's every change is one
+// event.
 func (a *applier) paymentAnswered(t *Txn) error {
 	pid := a.tx.Bucket(bucketPaymentTxn).Get([]byte(t.ID))
 	if pid == nil {
@@ -217,9 +220,6 @@ func (a *applier) paymentAnswered(t *Txn) error {
 	if err != nil || p == nil {
 		return err
 	}
-	if a.tx.Bucket(bucketWebhooks).Get([]byte(p.Merchant)) == nil {
-		return nil
-	}
 	var step *PaymentStep
 	for _, s := range p.Steps {
 		if s.TxnID == t.ID {
@@ -228,6 +228,15 @@ func (a *applier) paymentAnswered(t *Txn) error {
 	}
 	if step == nil {
 		return fmt.Errorf("%w: payment %s lacks the transaction %s its index names", ErrCorrupt, p.ID, t.ID)
+	}
+	if step.Kind == StepAuth && p.Auth.Value != "" {
+		p.Auth.Value = ""
+		if err := a.putPayment(p); err != nil {
+			return err
+		}
+	}
+	if a.tx.Bucket(bucketWebhooks).Get([]byte(p.Merchant)) == nil {
+		return nil
 	}
 	n, err := a.next(bucketCNPSeq, []byte("event|"+p.Merchant))
 	if err != nil {

@@ -220,13 +220,19 @@ func (b *browser) click(text string) {
 })()`, text, text))
 }
 
-// screenshot saves the page as dir/name.png and returns the path.
+// resize sets the page's width (the portal's tables want a desktop's).
+func (b *browser) resize(width, height int) {
+	b.t.Helper()
+	b.call("Emulation.setDeviceMetricsOverride", map[string]any{"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}, nil)
+}
+
+// screenshot saves the whole page as dir/name.png and returns the path.
 func (b *browser) screenshot(dir, name string) string {
 	b.t.Helper()
 	var shot struct {
 		Data string `json:"data"`
 	}
-	b.call("Page.captureScreenshot", map[string]any{"format": "png"}, &shot)
+	b.call("Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true}, &shot)
 	png, err := base64.StdEncoding.DecodeString(shot.Data)
 	if err != nil {
 		b.t.Fatal(err)

@@ -91,10 +91,13 @@ func cnpPayment(amount int64, capture, order string) string {
 // through a standby's API (forwarded to the active), then stops the
 // active and retries a payment under its Idempotency-Key: the first
 // result comes back and the acquirer saw the payment once. The CVC is in
-// no file of the data directories afterwards.
+// no file of the data directories afterwards. The nodes ask no issuer ACS
+// while the acquirer checks one's values: a card of its challenge range
+// is declined 1A, as a payment that skipped authentication must be.
 func TestPaymentsAPI(t *testing.T) {
 	dir := t.TempDir()
-	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "acqsim"), Dialect: wire.DefaultDialect(), Logger: testLogger(t), Strict: true})
+	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "acqsim"), Dialect: wire.DefaultDialect(), Logger: testLogger(t), Strict: true,
+		ACS: sim.NewACS(sim.ACSConfig{Ranges: []string{"400000"}})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +165,11 @@ func TestPaymentsAPI(t *testing.T) {
 	bad := strings.Replace(cnpPayment(700, "automatic", "order-3"), cnpCVC, sim.CVCWrong, 1)
 	if code, d := cnpCall(t, standby, "POST", "/v1/payments", "order-3", bad); code != 200 || d.Status != "declined" || d.DeclineCode != sim.RCCVCFailed {
 		t.Fatalf("wrong CVC: %d %+v", code, d)
+	}
+	// A challenge-range card without the issuer's authentication value.
+	skipped := strings.Replace(cnpPayment(800, "manual", "order-5"), cnpPAN, challengePAN, 1)
+	if code, d := cnpCall(t, standby, "POST", "/v1/payments", "order-5", skipped); code != 200 || d.Status != "declined" || d.DeclineCode != sim.RCAuthenticationRequired {
+		t.Fatalf("unauthenticated challenge-range card: %d %+v", code, d)
 	}
 
 	// An automatic payment, the active stopped, the same call again at a

@@ -29,6 +29,14 @@ const (
 	// passes through the node to the acquirer and is never stored or
 	// logged.
 	TagCVC = "CV"
+	// TagAuthValue is the authentication value the issuer's access control
+	// server issued when the cardholder of a card-not-present payment
+	// passed its challenge (3-D Secure's CAVV), and TagECI the electronic
+	// commerce indicator that goes with it: the acquirer checks them. Like
+	// the CVC they pass through the node and are never logged; the
+	// payment's record keeps them for the authorization's retries.
+	TagAuthValue = "AV"
+	TagECI       = "EC"
 )
 
 // maxTLVValue is the largest value the 3-digit length can express.

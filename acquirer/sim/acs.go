@@ -1,10 +1,14 @@
 package sim
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,7 +33,16 @@ import (
 //	POST /acs/v1/authentications {"pan", "amount", "currency", "merchant"}
 //	  -> {"id", "status": "frictionless" | "challenge", "expires_at"}
 //	POST /acs/v1/authentications/{id}/challenge {"code"}
-//	  -> {"id", "status": "authenticated" | "retry" | "failed", "attempts_left", "reason"}
+//	  -> {"id", "status": "authenticated" | "retry" | "failed", "attempts_left", "reason",
+//	      "authentication_value", "eci"}
+//
+// A passed challenge issues an authentication value (3-D Secure's CAVV: 20
+// random bytes, base64) bound to the card and the amount, with ECI "05"
+// (fully authenticated). The merchant's authorization carries both (DE48
+// tags AV and EC); the simulated acquirer asks Verify, and declines a
+// card-not-present authorization of a card in the ranges without a value
+// this ACS issued for that card and amount (RCAuthenticationRequired). A
+// value authorizes one transaction: its repeats, not another.
 //
 // A challenge allows ACSConfig.Attempts wrong codes, then fails; it
 // expires after ACSConfig.TTL. The ACS holds the transactions in memory
@@ -39,8 +52,13 @@ type ACS struct {
 	cfg ACSConfig
 	log *slog.Logger
 
-	mu    sync.Mutex
-	trans map[string]*acsTrans
+	// key binds an issued value to its card without keeping the card
+	// number: values[v].card is HMAC(key, PAN).
+	key []byte
+
+	mu     sync.Mutex
+	trans  map[string]*acsTrans
+	values map[string]*acsTrans // by authentication value
 }
 
 // ACSConfig configures the ACS.
@@ -67,6 +85,10 @@ type acsTrans struct {
 	done     string // "", authenticated, failed
 	last4    string
 	merchant string
+	card     []byte // HMAC(key, PAN)
+	amount   int64
+	value    string // the authentication value, once authenticated
+	usedBy   string // the acquirer identity of the authorization that used value
 }
 
 // NewACS builds an ACS.
@@ -83,7 +105,9 @@ func NewACS(cfg ACSConfig) *ACS {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &ACS{cfg: cfg, log: cfg.Logger, trans: map[string]*acsTrans{}}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return &ACS{cfg: cfg, log: cfg.Logger, key: key, trans: map[string]*acsTrans{}, values: map[string]*acsTrans{}}
 }
 
 // ParseRanges reads a comma-separated list of BIN prefixes (digits, 1 to
@@ -120,7 +144,15 @@ type AuthAnswer struct {
 	AttemptsLeft int    `json:"attempts_left,omitempty"`
 	ExpiresAt    string `json:"expires_at,omitempty"`
 	Reason       string `json:"reason,omitempty"` // why a challenge failed
+	// AuthenticationValue and ECI come with "authenticated": what the
+	// authorization carries to prove it (DE48 tags AV and EC).
+	AuthenticationValue string `json:"authentication_value,omitempty"`
+	ECI                 string `json:"eci,omitempty"`
 }
+
+// ECIAuthenticated is the electronic commerce indicator of a payment whose
+// cardholder passed the challenge (Visa's 05).
+const ECIAuthenticated = "05"
 
 // ChallengeRequest is the body of POST /acs/v1/authentications/{id}/challenge.
 type ChallengeRequest struct {
@@ -176,7 +208,8 @@ func (a *ACS) authenticate(w http.ResponseWriter, r *http.Request) {
 		n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
 		code = fmt.Sprintf("%06d", n.Int64())
 	}
-	t := &acsTrans{code: code, left: a.cfg.Attempts, until: now.Add(a.cfg.TTL), last4: req.PAN[len(req.PAN)-4:], merchant: req.Merchant}
+	t := &acsTrans{code: code, left: a.cfg.Attempts, until: now.Add(a.cfg.TTL), last4: req.PAN[len(req.PAN)-4:], merchant: req.Merchant,
+		card: a.cardMAC(req.PAN), amount: req.Amount}
 	a.mu.Lock()
 	a.sweep(now)
 	a.trans[id] = t
@@ -204,7 +237,8 @@ func (a *ACS) challenge(w http.ResponseWriter, r *http.Request) {
 		acsJSON(w, AuthAnswer{ID: id, Status: ACSFailed, Reason: "unknown or expired authentication"})
 		return
 	case t.done != "":
-		acsJSON(w, AuthAnswer{ID: id, Status: t.done})
+		// A repeated call (its answer was lost) gets the same result.
+		acsJSON(w, t.answer(id))
 		return
 	case now.After(t.until):
 		t.done = ACSFailed
@@ -214,8 +248,11 @@ func (a *ACS) challenge(w http.ResponseWriter, r *http.Request) {
 	}
 	if subtle.ConstantTimeCompare([]byte(req.Code), []byte(t.code)) == 1 {
 		t.done = ACSAuthenticated
+		t.value = base64.StdEncoding.EncodeToString(randomBytes(20))
+		a.values[t.value] = t
+		// The value is a credential for one authorization: never logged.
 		a.log.Info("acs: cardholder authenticated", "id", id, "last4", t.last4, "merchant", t.merchant)
-		acsJSON(w, AuthAnswer{ID: id, Status: ACSAuthenticated})
+		acsJSON(w, t.answer(id))
 		return
 	}
 	t.left--
@@ -229,14 +266,64 @@ func (a *ACS) challenge(w http.ResponseWriter, r *http.Request) {
 	acsJSON(w, AuthAnswer{ID: id, Status: ACSRetry, AttemptsLeft: t.left})
 }
 
-// sweep forgets transactions an hour past their expiry (a late answer
-// still finds a recent one failed, not unknown).
+func (t *acsTrans) answer(id string) AuthAnswer {
+	a := AuthAnswer{ID: id, Status: t.done}
+	if t.done == ACSAuthenticated {
+		a.AuthenticationValue, a.ECI = t.value, ECIAuthenticated
+	}
+	return a
+}
+
+// sweep forgets transactions (and their values) an hour past their
+// expiry: a late answer still finds a recent one failed, not unknown, and
+// an authorization sent within the hour finds its value.
 func (a *ACS) sweep(now time.Time) {
 	for id, t := range a.trans {
 		if now.Sub(t.until) > time.Hour {
 			delete(a.trans, id)
+			delete(a.values, t.value)
 		}
 	}
+}
+
+func (a *ACS) cardMAC(pan string) []byte {
+	m := hmac.New(sha256.New, a.key)
+	m.Write([]byte(pan))
+	return m.Sum(nil)
+}
+
+// RequiresAuthentication reports whether a card-not-present authorization
+// of pan needs an authentication value from this ACS.
+func (a *ACS) RequiresAuthentication(pan string) bool {
+	return a.needsChallenge(pan)
+}
+
+// Verify checks the authentication value of the card-not-present
+// authorization txn (its acquirer identity) of amount on pan: one this
+// ACS issued when the cardholder passed the challenge for that card and
+// amount, and not used by another authorization. The error says what is
+// wrong, for the acquirer's log (it never holds the value).
+func (a *ACS) Verify(pan string, amount int64, value, eci, txn string) error {
+	if value == "" {
+		return errors.New("no authentication value")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t := a.values[value]
+	switch {
+	case t == nil:
+		return errors.New("authentication value unknown to the ACS (or more than an hour past its challenge)")
+	case eci != ECIAuthenticated:
+		return fmt.Errorf("eci %q with an authentication value: want %s", eci, ECIAuthenticated)
+	case !hmac.Equal(t.card, a.cardMAC(pan)):
+		return errors.New("authentication value issued for another card")
+	case t.amount != amount:
+		return fmt.Errorf("authentication value issued for amount %d, authorization of %d", t.amount, amount)
+	case t.usedBy != "" && t.usedBy != txn:
+		return errors.New("authentication value already used by another authorization")
+	}
+	t.usedBy = txn
+	return nil
 }
 
 func readACS(r *http.Request, v any) error {
@@ -264,7 +351,11 @@ func acsError(w http.ResponseWriter, code int, msg string) {
 }
 
 func randomHex(n int) string {
+	return hex.EncodeToString(randomBytes(n))
+}
+
+func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return b
 }

@@ -31,6 +31,12 @@
 //     one is not checked
 //   - amount 0 (not for a balance inquiry): 13
 //   - amount ending in 51 (Amount%100 == 51): 51
+//   - with Config.ACS: a card-not-present authorization (DE25 59, a
+//     purchase or a pre-auth) of a card in the ACS's challenge ranges
+//     without an authentication value (DE48 tag AV, with EC "05") the ACS
+//     issued for that card and amount when its challenge passed, or with
+//     one another authorization used: 1A (additional customer
+//     authentication required)
 //   - otherwise 00 with a 6-digit auth code derived from the identity
 //
 // A completion (0220 whose DE90 names a pre-auth) is not judged again: the

@@ -50,11 +50,36 @@ func (s *Sim) entryOf(m *wire.Message, class string, now time.Time) entry {
 		e.orig = originalKey(m)
 		e.rec.Original, e.rec.RC, e.rec.AuthCode = e.orig, wire.RCApproved, authCode(e.key)
 	default:
-		if e.rec.RC = decide(m, e.rec.Kind, now); e.rec.RC == wire.RCApproved {
+		if e.rec.RC = decide(m, e.rec.Kind, now); e.rec.RC == wire.RCApproved && !s.authenticated(m, e) {
+			e.rec.RC = RCAuthenticationRequired
+		}
+		if e.rec.RC == wire.RCApproved {
 			e.rec.AuthCode = authCode(e.key)
 		}
 	}
 	return e
+}
+
+// authenticated reports whether m, if a card-not-present authorization
+// (e-commerce, DE25 59) of a card the ACS challenges, carries an
+// authentication value the ACS issued for it. Refunds need none, and
+// without an ACS nothing is checked.
+func (s *Sim) authenticated(m *wire.Message, e entry) bool {
+	if s.cfg.ACS == nil || m.POSCondition != posConditionECommerce || (e.rec.Kind != KindPurchase && e.rec.Kind != KindPreAuth) {
+		return true
+	}
+	pan, _ := card(m)
+	if !s.cfg.ACS.RequiresAuthentication(pan) {
+		return true
+	}
+	av, _ := m.Private.Get(wire.TagAuthValue)
+	eci, _ := m.Private.Get(wire.TagECI)
+	if err := s.cfg.ACS.Verify(pan, m.Amount, av, eci, e.key); err != nil {
+		s.st.unauthenticated.Add(1)
+		s.log.Info("declined: cardholder not authenticated", "key", m.Key(), "card", wire.MaskPAN(pan), "why", err.Error())
+		return false
+	}
+	return true
 }
 
 // advice fills the record of an advice: an approval the client already

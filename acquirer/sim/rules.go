@@ -20,6 +20,13 @@ const (
 	// RCCVCFailed answers a card whose CVC does not match: N7, "decline
 	// for CVV2 failure" in Visa's base I codes.
 	RCCVCFailed = "N7"
+	// RCAuthenticationRequired answers a card-not-present authorization of
+	// a card in the ACS's challenge ranges without a valid authentication
+	// value: 1A, "additional customer authentication required" (Visa's
+	// strong customer authentication decline).
+	RCAuthenticationRequired = "1A"
+	// posConditionECommerce is DE25 of an electronic commerce request.
+	posConditionECommerce = "59"
 )
 
 // Kinds of transactions, as in the shared Totals definition: the names of

@@ -35,6 +35,11 @@ type Config struct {
 	TLS *tls.Config
 	// HandshakeTimeout bounds a TLS handshake (default 10 s).
 	HandshakeTimeout time.Duration
+	// ACS, if set, is the issuer's access control server whose challenge
+	// ranges need proof of authentication: a card-not-present
+	// authorization of such a card without a valid value from it is
+	// declined RCAuthenticationRequired. Nil: nothing is checked.
+	ACS *ACS
 }
 
 // DefaultHandshakeTimeout bounds a TLS handshake when
@@ -135,12 +140,15 @@ type Stats struct {
 	HostEchoTimeouts int64 // connections closed for leaving a host echo unanswered
 
 	TLSRefused int64 // connections closed for a failed TLS handshake (Config.TLS)
+	// Unauthenticated counts card-not-present authorizations declined
+	// RCAuthenticationRequired (Config.ACS).
+	Unauthenticated int64
 }
 
 type counters struct {
 	conns, accepted, requests, answered, duplicates, echoes, malformed atomic.Int64
 	refused, stanReuse, unknownOriginal, hostEchoes, hostEchoTimeouts  atomic.Int64
-	tlsRefused                                                         atomic.Int64
+	tlsRefused, unauthenticated                                        atomic.Int64
 }
 
 // Sim is a running acquirer simulator.
@@ -288,6 +296,7 @@ func (s *Sim) Stats() Stats {
 		Malformed: c.malformed.Load(), Refused: c.refused.Load(), STANReuse: c.stanReuse.Load(),
 		UnknownOriginal: c.unknownOriginal.Load(), HostEchoes: c.hostEchoes.Load(),
 		HostEchoTimeouts: c.hostEchoTimeouts.Load(), TLSRefused: c.tlsRefused.Load(),
+		Unauthenticated: c.unauthenticated.Load(),
 	}
 }
 

@@ -45,7 +45,9 @@ CA, as an acquirer that authenticates its merchants' hosts does.
 cards whose number starts with one of --acs-ranges need a challenge, whose
 one-time code is logged ("acs: challenge: one-time code"), or is
 --acs-code for every challenge; POST /acs/v1/authentications and
-POST /acs/v1/authentications/{id}/challenge (see package sim, ACS).
+POST /acs/v1/authentications/{id}/challenge (see package sim, ACS). A passed
+challenge issues an authentication value; the host declines (1A) an
+e-commerce authorization of a card in --acs-ranges without a valid one.
 
 The admin API answers GET /totals, /totals/days, /stats, /fault, /ledger
 ({"records": [...]}: every identity, declines and tombstones included,
@@ -106,10 +108,15 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 
+	acs, err := newACS(*acsAddr, *acsBINs, *acsCode, log)
+	if err != nil {
+		return err
+	}
+
 	cli.TuneServerGC()
 	s, err := sim.Open(sim.Config{Addr: *listen, DataDir: *dataDir, Latency: lat, Dialect: dialect, Logger: log,
 		Strict: *strict, StrictConfig: sim.StrictConfig{DupWindow: *dupWin, EchoEvery: *echoEach, EchoTimeout: *echoWait},
-		TLS: tc})
+		TLS: tc, ACS: acs})
 	if err != nil {
 		return err
 	}
@@ -130,7 +137,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		}()
 		log.Info("admin API listening", "addr", adminAddr)
 	}
-	acsSrv, err := serveACS(*acsAddr, *acsBINs, *acsCode, log)
+	acsSrv, err := serveACS(*acsAddr, acs, log)
 	if err != nil {
 		if srv != nil {
 			srv.Close()
@@ -156,8 +163,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	return s.Close()
 }
 
-// serveACS starts the issuer ACS on addr (nil without one).
-func serveACS(addr, ranges, code string, log *slog.Logger) (*http.Server, error) {
+// newACS is the issuer ACS of --acs (nil without one): the host checks
+// the authentication values it issues.
+func newACS(addr, ranges, code string, log *slog.Logger) (*sim.ACS, error) {
 	if addr == "" {
 		return nil, nil
 	}
@@ -165,18 +173,25 @@ func serveACS(addr, ranges, code string, log *slog.Logger) (*http.Server, error)
 	if err != nil {
 		return nil, fmt.Errorf("--acs-ranges: %w", err)
 	}
+	return sim.NewACS(sim.ACSConfig{Ranges: bins, Code: code, Logger: log}), nil
+}
+
+// serveACS serves acs on addr (nil without one).
+func serveACS(addr string, acs *sim.ACS, log *slog.Logger) (*http.Server, error) {
+	if acs == nil {
+		return nil, nil
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--acs: %w", err)
 	}
-	acs := sim.NewACS(sim.ACSConfig{Ranges: bins, Code: code, Logger: log})
 	srv := &http.Server{Handler: acs.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("acs server", "err", err)
 		}
 	}()
-	log.Info("issuer ACS listening", "addr", ln.Addr().String(), "challenge_ranges", bins)
+	log.Info("issuer ACS listening", "addr", ln.Addr().String())
 	return srv, nil
 }
 

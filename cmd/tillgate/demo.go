@@ -108,12 +108,12 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	acsURL, stopACS, err := demoACS(log)
+	acs, acsURL, stopACS, err := demoACS(log)
 	if err != nil {
 		return err
 	}
 	defer stopACS()
-	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:9583", DataDir: filepath.Join(dir, "acqsim"), Latency: lat, Dialect: wire.DefaultDialect(), TLS: acqTLS, Logger: log})
+	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:9583", DataDir: filepath.Join(dir, "acqsim"), Latency: lat, Dialect: wire.DefaultDialect(), TLS: acqTLS, Logger: log, ACS: acs})
 	if err != nil {
 		return err
 	}

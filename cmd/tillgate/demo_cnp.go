@@ -26,11 +26,12 @@ const (
 	demoChallengeCard = "4000000000000010"
 )
 
-// demoACS serves the issuer ACS on demoACSAddr.
-func demoACS(log *slog.Logger) (string, func(), error) {
+// demoACS serves the issuer ACS on demoACSAddr; the demo's acqsim checks
+// the authentication values it issues.
+func demoACS(log *slog.Logger) (*sim.ACS, string, func(), error) {
 	ln, err := net.Listen("tcp", demoACSAddr)
 	if err != nil {
-		return "", nil, fmt.Errorf("demo: acs: %w", err)
+		return nil, "", nil, fmt.Errorf("demo: acs: %w", err)
 	}
 	acs := sim.NewACS(sim.ACSConfig{Ranges: []string{demoACSRange}, Code: demoACSCode, Logger: log})
 	srv := &http.Server{Handler: acs.Handler(), ReadHeaderTimeout: 5 * time.Second}
@@ -39,7 +40,7 @@ func demoACS(log *slog.Logger) (string, func(), error) {
 			log.Error("demo: acs", "err", err)
 		}
 	}()
-	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+	return acs, "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }
 
 // demoLink creates the demo's payment link through the payments API (the

@@ -29,6 +29,10 @@ type acsAnswer struct {
 	Status       string `json:"status"` // frictionless, challenge, authenticated, retry, failed
 	AttemptsLeft int    `json:"attempts_left"`
 	Reason       string `json:"reason"`
+	// AuthenticationValue and ECI prove a passed challenge to the
+	// acquirer: recorded with the payment, sent with its authorization.
+	AuthenticationValue string `json:"authentication_value"`
+	ECI                 string `json:"eci"`
 }
 
 type acsClient struct {

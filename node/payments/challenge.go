@@ -111,15 +111,23 @@ func (s *Server) challengeSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	case "authenticated":
 		status = store.AuthAuthenticated
+		if ans.AuthenticationValue == "" || len(ans.AuthenticationValue) > 255 || len(ans.ECI) > 2 {
+			// An acquirer that checks authentication would decline the
+			// authorization without the value: it is recorded as it came
+			// (the acquirer has the last word), and the oddity logged.
+			s.log.Warn("payments: issuer ACS authenticated without a usable authentication value", "payment", p.ID)
+			ans.AuthenticationValue, ans.ECI = "", ""
+		}
 	case "failed":
 		status = store.AuthFailed
+		ans.AuthenticationValue, ans.ECI = "", ""
 	default:
 		s.log.Warn("payments: issuer ACS answered an unknown status", "payment", p.ID, "status", ans.Status)
 		retry(http.StatusBadGateway, "Your bank's verification service gave an answer this page does not know: try again.")
 		return
 	}
 	s.metrics.auth.WithLabelValues(ans.Status).Inc()
-	res, err := s.cfg.Raft.Apply(ctx, store.PaymentAuthCmd(p.ID, status, ans.Reason, s.cfg.Clock()))
+	res, err := s.cfg.Raft.Apply(ctx, store.PaymentAuthCmd(p.ID, status, ans.Reason, ans.AuthenticationValue, ans.ECI, s.cfg.Clock()))
 	ar, ok := res.(store.Result)
 	if err != nil || !ok || (ar.Err != nil && ar.Payment == nil) {
 		s.log.Warn("payments: recording the challenge's result", "payment", p.ID, "err", err)

@@ -9,8 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tillgate/tillgate/node/leadership"
 	"github.com/tillgate/tillgate/wire"
 )
+
+// testCAVV is the authentication value fakeACS issues.
+const testCAVV = "AAECAwQFBgcICQoLDA0ODxAREhM="
 
 // fakeACS wants a challenge for every card and takes the code 123456.
 func fakeACS(t *testing.T) *httptest.Server {
@@ -21,7 +25,7 @@ func fakeACS(t *testing.T) *httptest.Server {
 		case r.URL.Path == "/acs/v1/authentications":
 			json.NewEncoder(w).Encode(map[string]any{"id": "acs-1", "status": "challenge", "attempts_left": 3})
 		case body["code"] == "123456":
-			json.NewEncoder(w).Encode(map[string]any{"id": "acs-1", "status": "authenticated"})
+			json.NewEncoder(w).Encode(map[string]any{"id": "acs-1", "status": "authenticated", "authentication_value": testCAVV, "eci": "05"})
 		default:
 			json.NewEncoder(w).Encode(map[string]any{"id": "acs-1", "status": "retry", "attempts_left": 2})
 		}
@@ -76,12 +80,19 @@ func TestChallengeHoldsTheCard(t *testing.T) {
 	if cvc, _ := a.seen[0].Private.Get(wire.TagCVC); cvc != "123" || a.seen[0].Expiry != "3012" {
 		t.Fatalf("the authorization after the challenge: CVC %q, expiry %q", cvc, a.seen[0].Expiry)
 	}
+	if av, _ := a.seen[0].Private.Get(wire.TagAuthValue); av != testCAVV {
+		t.Fatalf("the authorization after the challenge carries the authentication value %q, want the ACS's", av)
+	}
+	if eci, _ := a.seen[0].Private.Get(wire.TagECI); eci != "05" {
+		t.Fatalf("the authorization after the challenge: ECI %q", eci)
+	}
 	if _, ok := srv.hold.get(v.ID); ok {
 		t.Fatal("the card is still held after its authorization")
 	}
 	code, body = do(h, "GET", "/v1/payments/"+v.ID, testKey, "", "")
-	if code != 200 || !strings.Contains(body, `"status":"authorized"`) || !strings.Contains(body, `"authentication":{"status":"authenticated"}`) {
-		t.Fatalf("get: %d %s", code, body)
+	if code != 200 || !strings.Contains(body, `"status":"authorized"`) || !strings.Contains(body, `"authentication":{"status":"authenticated","eci":"05"}`) ||
+		strings.Contains(body, testCAVV) {
+		t.Fatalf("get (the ECI shown, never the value): %d %s", code, body)
 	}
 
 	// The card lost (a failover): the challenge passes, nothing is sent,
@@ -95,6 +106,9 @@ func TestChallengeHoldsTheCard(t *testing.T) {
 	}
 	if code, body := do(h, "POST", "/v1/payments", testKey, "k2", goodPayment); code != 200 || !strings.Contains(body, `"status":"authorized"`) || len(a.seen) != 2 {
 		t.Fatalf("retry after the challenge: %d %s", code, body)
+	}
+	if av, _ := a.seen[1].Private.Get(wire.TagAuthValue); av != testCAVV {
+		t.Fatalf("the retry's authorization carries the value %q from the payment's record, want the ACS's", av)
 	}
 	// A form without the cookie's token is refused, and nothing is sent.
 	do(h, "POST", "/v1/payments", testKey, "k3", goodPayment)
@@ -170,5 +184,28 @@ func TestLinkAfterLostCard(t *testing.T) {
 	}
 	if code, body := do(h, "GET", "/v1/links/"+l.ID, testKey, "", ""); code != 200 || !strings.Contains(body, `"status":"paid"`) || strings.Count(body, "pay_") != 2 { // one attempt, which paid
 		t.Fatalf("the link: %d %s", code, body)
+	}
+}
+
+type noActive struct{}
+
+func (noActive) Current() *leadership.View { return &leadership.View{} }
+
+// TestPagesWithoutActive: a standby that knows no active answers a
+// browser's page with a page saying to try again, an API call with the
+// API's JSON error.
+func TestPagesWithoutActive(t *testing.T) {
+	srv, _ := newTestServer(t, "")
+	srv.cfg.Views = noActive{}
+	h := srv.Handler()
+	for _, path := range []string{"/pay/sometoken", "/challenge/pay_1/token", "/portal/"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if w.Code != 503 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") || !strings.Contains(w.Body.String(), "changing servers") || w.Header().Get("Retry-After") != "1" {
+			t.Errorf("%s: %d %s\n%s", path, w.Code, w.Header(), w.Body.String())
+		}
+	}
+	if code, body := do(h, "GET", "/v1/payments", testKey, "", ""); code != 503 || !strings.Contains(body, `"code":"no_active"`) {
+		t.Errorf("API call: %d %s", code, body)
 	}
 }

@@ -19,6 +19,8 @@ import (
 //	      PIN entry capability (0)
 //	DE25  posCondition "59": electronic commerce
 //	DE14  the card's expiry (YYMM); DE48 tag CV the CVC (authorizations only)
+//	DE48 tags AV, EC  an authorization's proof that the cardholder passed
+//	      the issuer's challenge (the ACS's value and ECI, from the record)
 //	DE90  a capture's and a void's original: the authorization (0100)
 const (
 	posEntryMode = "810"
@@ -56,6 +58,10 @@ func stepMessage(p *store.Payment, s *store.PaymentStep, pan, expiry, cvc string
 	auth := p.Steps[0]
 	switch s.Kind {
 	case store.StepAuth:
+		if p.Auth.Status == store.AuthAuthenticated && p.Auth.Value != "" {
+			m.Private.Set(wire.TagAuthValue, p.Auth.Value)
+			m.Private.Set(wire.TagECI, p.Auth.ECI)
+		}
 		m.MTI = wire.MTIFinancial
 		if p.Manual {
 			m.MTI = wire.MTIAuth

@@ -153,6 +153,8 @@ func declineText(v *PaymentView) string {
 		return "the card has expired"
 	case "N7":
 		return "the security code (CVC) is not right"
+	case "1A":
+		return "your bank wants to confirm it was you, and it was not asked"
 	case "14":
 		return "the card number is not valid"
 	case "05":

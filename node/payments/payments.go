@@ -122,9 +122,9 @@ type Server struct {
 	hold    *cardHold
 }
 
-// forwardedHeader marks a call a standby forwarded: the receiver answers it
+// ForwardedHeader marks a call a standby forwarded: the receiver answers it
 // itself or 503, never forwards it again.
-const forwardedHeader = "X-Tillgate-Forwarded-By"
+const ForwardedHeader = "X-Tillgate-Forwarded-By"
 
 // maxBody bounds a request body.
 const maxBody = 1 << 16
@@ -234,8 +234,11 @@ func (s *Server) forwarding(next http.Handler) http.Handler {
 		if v.LeaderID != "" && s.cfg.APIAddrOf != nil {
 			target = s.cfg.APIAddrOf(v.LeaderID)
 		}
-		if target == "" || r.Header.Get(forwardedHeader) != "" {
+		if target == "" || r.Header.Get(ForwardedHeader) != "" {
 			w.Header().Set("Retry-After", "1")
+			if s.pageUnavailable(w, r, "no_active", "Nothing was sent: go back and try again in a moment.") {
+				return
+			}
 			s.fail(w, r, "forward", apiErr(http.StatusServiceUnavailable, "no_active", "",
 				"%s is a standby and knows no active to forward to (an election is running, or the active has no api_addr): retry shortly, with the same Idempotency-Key", s.cfg.NodeID))
 			return
@@ -254,17 +257,35 @@ func (s *Server) forwarding(next http.Handler) http.Handler {
 				// The active builds the URLs of links and challenges on
 				// the address the client used.
 				pr.SetXForwarded()
-				pr.Out.Header.Set(forwardedHeader, s.cfg.NodeID)
+				pr.Out.Header.Set(ForwardedHeader, s.cfg.NodeID)
 			},
 			Transport: s.fwd,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				w.Header().Set("Retry-After", "1")
+				if s.pageUnavailable(w, r, "active_unreachable", "If you were paying, open the payment link again in a moment: it shows whether the payment went through.") {
+					return
+				}
 				s.fail(w, r, "forward", apiErr(http.StatusServiceUnavailable, "active_unreachable", "",
 					"the active %s did not answer (%v): retry with the same Idempotency-Key", v.LeaderID, err))
 			},
 		}
 		proxy.ServeHTTP(w, r)
 	})
+}
+
+// pageUnavailable answers a browser's page (the payment link's, the
+// challenge's, the portal's) that cannot reach the active with a page
+// saying so rather than the API's JSON, and reports whether it did.
+func (s *Server) pageUnavailable(w http.ResponseWriter, r *http.Request, code, what string) bool {
+	p := r.URL.Path
+	if !strings.HasPrefix(p, "/pay/") && !strings.HasPrefix(p, "/challenge/") && !strings.HasPrefix(p, "/portal") {
+		return false
+	}
+	s.metrics.refused.WithLabelValues("forward", code).Inc()
+	s.log.Info("payments page: the active is out of reach", "code", code, "path", p, "method", r.Method)
+	s.render(w, http.StatusServiceUnavailable, "unavailable", &page{Title: "Please try again",
+		Error: "The payment service is changing servers. " + what})
+	return true
 }
 
 // authenticated answers 401 to a call without a merchant's API key, and

@@ -59,6 +59,10 @@ type AuthView struct {
 	// (while pending): the shop sends its customer there.
 	ChallengeURL string `json:"challenge_url,omitempty"`
 	Reason       string `json:"reason,omitempty"` // why it failed
+	// ECI is the electronic commerce indicator the issuer gave a passed
+	// challenge ("05"); its authentication value goes to the acquirer
+	// only, never in a view.
+	ECI string `json:"eci,omitempty"`
 }
 
 // CardView is what the API shows of a card.
@@ -131,7 +135,7 @@ func view(p *store.Payment, states []stepState) *PaymentView {
 	}
 	v.Link = p.Link
 	if p.Auth.Status != store.AuthNone {
-		v.Authentication = &AuthView{Status: p.Auth.Status.String(), Reason: p.Auth.Reason}
+		v.Authentication = &AuthView{Status: p.Auth.Status.String(), Reason: p.Auth.Reason, ECI: p.Auth.ECI}
 		if p.Auth.Status == store.AuthPending {
 			v.Authentication.ChallengeURL = challengePath(p)
 		}
@@ -209,7 +213,7 @@ func baseURL(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if r.Header.Get(forwardedHeader) != "" {
+	if r.Header.Get(ForwardedHeader) != "" {
 		if h := r.Header.Get("X-Forwarded-Host"); h != "" {
 			host = h
 		}

@@ -253,10 +253,13 @@ func (p *Pipeline) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool)
 	if req != nil {
 		m.PAN, m.Expiry, m.POSEntryMode, m.POSCondition = req.PAN, req.Expiry, req.POSEntryMode, req.POSCondition
 		m.Track2, m.PINBlock, m.ICC = req.Track2, req.PINBlock, req.ICC
-		if cvc, ok := req.Private.Get(wire.TagCVC); ok {
-			// Card data like the PIN block: the request's own, never
-			// stored, so a repeat resolved later goes without it.
-			m.Private.Set(wire.TagCVC, cvc)
+		// Card data like the PIN block: the request's own, never
+		// stored by the pipeline, so a repeat resolved later goes
+		// without them (the CVC and the proof of authentication).
+		for _, tag := range []string{wire.TagCVC, wire.TagAuthValue, wire.TagECI} {
+			if v, ok := req.Private.Get(tag); ok {
+				m.Private.Set(tag, v)
+			}
 		}
 	}
 	if (req == nil || m.PAN == "" && m.Track2 == "" && t.Type == store.TypeCompletion) && t.PANEnc != nil {

@@ -20,7 +20,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:now
 .st{display:inline-block;padding:1px 8px;border-radius:10px;font-size:13px;font-weight:600}
 .st-authorized{background:#fff4d6;color:#7a5500}.st-captured{background:#dcf5e3;color:#145c2c}
 .st-declined{background:#fde2e2;color:#8a1c1c}.st-voided,.st-refunded{background:#e6e9ee;color:#3b4656}
-.st-pending{background:#e3ecff;color:#1b3f8a}
+.st-pending,.st-open{background:#e3ecff;color:#1b3f8a}.st-paid{background:#dcf5e3;color:#145c2c}.st-expired{background:#e6e9ee;color:#3b4656}
 .err{background:#fde2e2;border-color:#f3b4b4;color:#8a1c1c}.ok{background:#dcf5e3;border-color:#a9dcb8;color:#145c2c}
 form.inline{display:inline-flex;gap:4px;margin:2px 6px 2px 0;align-items:center}
 input[type=text],input[type=password],input[type=date],select{padding:4px 6px;border:1px solid #b8c0cc;border-radius:4px;font:inherit}
@@ -74,8 +74,7 @@ label{margin-right:10px}
 {{if .Next}}<p><a href="/portal/?{{.Next}}">Next page →</a></p>{{end}}
 {{end}}
 </div>
-{{/* Payment links (pay-by-link, /v1/links) get their section here: a
-     "links" block listing each link with its status, next to the orders. */}}
+{{/* Payment links (pay-by-link, /v1/links): the "links" block, links.go. */}}
 {{block "links" .}}{{end}}
 {{end}}
 </main></body></html>

@@ -3,7 +3,8 @@
 // merchant logs in with its API key (a session cookie follows: HttpOnly,
 // SameSite=Strict, a CSRF token in every form), sees every payment with
 // its status (filters: status, dates), and captures a pre-authorization,
-// voids it, or refunds an amount. Everything it shows or does goes through
+// voids it, or refunds an amount; it lists the payment links (open, paid,
+// expired) and makes new ones. Everything it shows or does goes through
 // the payments API's own routes, called in process as the logged-in
 // merchant (payments.AsMerchant): the portal holds no payment logic.
 package portal
@@ -85,6 +86,7 @@ func (p *Portal) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /portal/login", p.login)
 	mux.HandleFunc("POST /portal/logout", p.logout)
 	mux.HandleFunc("POST /portal/payments/{id}/{action}", p.act)
+	mux.HandleFunc("POST /portal/links", p.createLink)
 }
 
 // page is what the template renders.
@@ -99,6 +101,16 @@ type page struct {
 	Statuses               []string
 	Next                   string // the query of the next page ("" at the end)
 	LoginHint, LoginFailed bool
+	// The payment links (links.go): the list, its filter, the new link
+	// form, and the link just created.
+	Links        []linkRow
+	LinkStatus   string
+	LinkStatuses []string
+	LinksMore    int  // links past the shown ones
+	LinksPartial bool // more links than the portal reads
+	LinksRead    int
+	LinkForm     *linkForm
+	Created      *linkRow
 }
 
 // row is one payment in the list, with the forms it offers.
@@ -163,9 +175,15 @@ func (p *Portal) index(w http.ResponseWriter, r *http.Request) {
 
 // orders renders the merchant's payments as the API lists them.
 func (p *Portal) orders(w http.ResponseWriter, r *http.Request, m *store.Merchant, s *session, code int, notice, problem string) {
+	p.ordersPage(w, r, m, code, &page{Merchant: m, CSRF: p.csrf(s), Notice: notice, Error: problem})
+}
+
+// ordersPage renders pg (its merchant, CSRF token, messages and link form
+// set) with the payments and the links.
+func (p *Portal) ordersPage(w http.ResponseWriter, r *http.Request, m *store.Merchant, code int, pg *page) {
 	q := r.URL.Query()
-	pg := &page{Merchant: m, CSRF: p.csrf(s), Notice: notice, Error: problem, Status: q.Get("status"), From: q.Get("from"), To: q.Get("to"),
-		Statuses: []string{payments.StatusPending, payments.StatusAuthorized, payments.StatusCaptured, payments.StatusDeclined, payments.StatusVoided, payments.StatusRefunded}}
+	pg.Status, pg.From, pg.To = q.Get("status"), q.Get("from"), q.Get("to")
+	pg.Statuses = []string{payments.StatusPending, payments.StatusAuthorized, payments.StatusCaptured, payments.StatusDeclined, payments.StatusVoided, payments.StatusRefunded}
 	api := url.Values{"limit": {"50"}}
 	for _, k := range []string{"status", "from", "to", "cursor"} {
 		if v := q.Get(k); v != "" {
@@ -196,6 +214,7 @@ func (p *Portal) orders(w http.ResponseWriter, r *http.Request, m *store.Merchan
 		next.Set("cursor", list.NextCursor)
 		pg.Next = next.Encode()
 	}
+	p.fillLinks(r, m, pg)
 	p.render(w, code, pg)
 }
 
@@ -305,6 +324,14 @@ func (p *Portal) call(r *http.Request, m *store.Merchant, method, path, idem str
 	}
 	if idem != "" {
 		req.Header.Set("Idempotency-Key", idem)
+	}
+	// The API makes a link's URL on the address the merchant's browser
+	// used (through a standby's forwarding too).
+	req.Host, req.TLS = r.Host, r.TLS
+	for _, h := range []string{payments.ForwardedHeader, "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if v := r.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
 	}
 	rec := &recorder{h: http.Header{}, Code: http.StatusOK}
 	p.api.ServeHTTP(rec, req)
