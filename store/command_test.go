@@ -116,7 +116,7 @@ func FuzzDecodeCommand(f *testing.F) {
 		PaymentStepCmd("pay_1", PaymentStep{Kind: StepCapture, Amount: 400, DE7: testDE7, At: testEpoch}),
 		KeyCmdOf(KeyCmd{Action: KeyRotate, ID: 2, Check: "c2", HashCheck: "h", At: testEpoch}),
 		ResealCmdOf(ResealCmd{From: 0, Next: 3, Items: []ResealItem{{Seq: 1, Enc: make([]byte, 50)}}}),
-		PaymentAuthCmd("pay_1", AuthFailed, "too many wrong codes", time.Unix(0, testEpoch)),
+		PaymentAuthCmd("pay_1", AuthAuthenticated, "", "dmFsdWU=", "05", time.Unix(0, testEpoch)),
 		LinkCreateCmd(Link{ID: "l", Merchant: "shop", Token: "t", Amount: 1, Currency: "978", ExpiresAt: 2, At: 1}),
 		OutboxAddCmd(Message{ID: "m1", Kind: "receipt", Body: "b"}),
 		MerchantWebhookCmd(Webhook{Merchant: "shop", URL: "https://shop.example/hook", Secret: "s", At: testEpoch}),
