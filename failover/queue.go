@@ -1,13 +1,8 @@
 package failover
 
 import (
-	"encoding/binary"
-	"encoding/json"
-	"fmt"
 	"sync"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/tillgate/tillgate/wire"
 )
@@ -29,18 +24,36 @@ type entry struct {
 	Created int64 `json:"created"` // unix nanos (wall: survives restarts)
 }
 
-// The queue file's buckets: entries by id (arrival order), and the index
-// of entries by their message's identity (DE41 + DE11 + DE7), so that an
-// answer finds its entry without a walk.
-var (
-	bucketQueue = []byte("reversals")
-	bucketKeys  = []byte("reversal_keys")
-)
+// store is where a queue keeps its entries and the register's STAN block:
+// the register's own bbolt file (fileStore), or its part of a SharedQueue
+// that a simulated fleet shares. Every method returns once its change is
+// as durable as the store makes it: the write-ahead rests on that.
+type store interface {
+	// add stores e under a new id (set in e.ID) unless an entry of its
+	// message's identity is there (errQueuedAlready); hold runs with the
+	// id before the change is readable.
+	add(e *entry, hold func(id uint64)) error
+	// update rewrites e if it is still there.
+	update(e *entry) (bool, error)
+	// remove deletes entry id (its message's identity key) if it is there.
+	remove(id uint64, key string) (bool, error)
+	// removeKey deletes and returns the entry whose message has identity
+	// key, unless held reports its id held.
+	removeKey(key string, held func(id uint64) bool) (*entry, error)
+	// all returns every entry, oldest first.
+	all() ([]*entry, error)
+	// rewrite stores those of es still there, in one change.
+	rewrite(es []*entry) error
+	// stanNext and putSTANNext keep the first STAN after the reserved block.
+	stanNext() (uint32, bool, error)
+	putSTANNext(n uint32) error
+	close() error
+}
 
-// queue is the durable store-and-forward queue, one bbolt file, plus what
-// the running client knows of each entry beyond the file (slots).
+// queue is the durable store-and-forward queue, a store, plus what the
+// running client knows of each entry beyond it (slots).
 type queue struct {
-	db *bolt.DB
+	st store
 
 	mu    sync.Mutex
 	slots map[uint64]*slot
@@ -53,45 +66,18 @@ type slot struct {
 	notBefore time.Time // backoff: not sent again before (monotonic)
 }
 
-// openQueue opens (or creates) the queue file. noSync skips fsync on
-// commits: entries then survive a crash of the process, not of the machine.
+// openQueue opens (or creates) a register's own queue file.
 func openQueue(path string, noSync bool) (*queue, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	st, err := openFileStore(path, noSync)
 	if err != nil {
-		return nil, fmt.Errorf("failover: open reversal queue %s: %w", path, err)
+		return nil, err
 	}
-	db.NoSync = noSync
-	if err := db.Update(initBuckets); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("failover: reversal queue %s: %w", path, err)
-	}
-	return &queue{db: db, slots: make(map[uint64]*slot)}, nil
+	return newQueue(st), nil
 }
 
-// initBuckets creates the buckets; a file from before the index gets its
-// index built from its entries.
-func initBuckets(tx *bolt.Tx) error {
-	b, err := tx.CreateBucketIfNotExists(bucketQueue)
-	if err != nil {
-		return err
-	}
-	if tx.Bucket(bucketKeys) != nil {
-		return nil
-	}
-	keys, err := tx.CreateBucket(bucketKeys)
-	if err != nil {
-		return err
-	}
-	return b.ForEach(func(k, v []byte) error {
-		e := &entry{}
-		if err := json.Unmarshal(v, e); err != nil {
-			return fmt.Errorf("entry %x: %w", k, err)
-		}
-		return keys.Put([]byte(e.Msg.Key()), k)
-	})
-}
+func newQueue(st store) *queue { return &queue{st: st, slots: make(map[uint64]*slot)} }
 
-func (q *queue) close() error { return q.db.Close() }
+func (q *queue) close() error { return q.st.close() }
 
 // add stores e and sets its ID; an entry with the same message identity
 // already queued is refused (errQueuedAlready). The hold of a written-ahead
@@ -99,23 +85,7 @@ func (q *queue) close() error { return q.db.Close() }
 // read the entry takes it for due.
 func (q *queue) add(e *entry) error {
 	var id uint64
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		b, keys := tx.Bucket(bucketQueue), tx.Bucket(bucketKeys)
-		k := []byte(e.Msg.Key())
-		if keys.Get(k) != nil {
-			return fmt.Errorf("%s: %w", k, errQueuedAlready)
-		}
-		var err error
-		if id, err = b.NextSequence(); err != nil {
-			return fmt.Errorf("reversal queue: %w", err)
-		}
-		e.ID = id
-		if err := keys.Put(k, idKey(id)); err != nil {
-			return fmt.Errorf("reversal queue: index: %w", err)
-		}
-		q.setHeld(id, e.Held)
-		return putEntry(b, e)
-	})
+	err := q.st.add(e, func(got uint64) { id = got; q.setHeld(got, e.Held) })
 	if err != nil && id != 0 {
 		q.forget(id)
 	}
@@ -124,42 +94,12 @@ func (q *queue) add(e *entry) error {
 
 // update rewrites e if it is still queued; false when an answer removed
 // it meanwhile, so that an acknowledged entry never comes back.
-func (q *queue) update(e *entry) (bool, error) {
-	found := false
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketQueue)
-		if b.Get(idKey(e.ID)) == nil {
-			return nil
-		}
-		found = true
-		return putEntry(b, e)
-	})
-	return found, err
-}
-
-func putEntry(b *bolt.Bucket, e *entry) error {
-	v, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("reversal queue: encode: %w", err)
-	}
-	if err := b.Put(idKey(e.ID), v); err != nil {
-		return fmt.Errorf("reversal queue: put: %w", err)
-	}
-	return nil
-}
+func (q *queue) update(e *entry) (bool, error) { return q.st.update(e) }
 
 // remove deletes e and reports whether it was still there: when an answer
 // removed it meanwhile, only that one reports it acknowledged.
 func (q *queue) remove(e *entry) (bool, error) {
-	found := false
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		b, k := tx.Bucket(bucketQueue), idKey(e.ID)
-		if b.Get(k) == nil {
-			return nil
-		}
-		found = true
-		return deleteKeys(tx, k, e.Msg.Key())
-	})
+	found, err := q.st.remove(e.ID, e.Msg.Key())
 	if err == nil {
 		q.forget(e.ID) // after the commit: no pass may see it unheld before
 	}
@@ -170,63 +110,15 @@ func (q *queue) remove(e *entry) (bool, error) {
 // returns it; nil when there is none, or when a Do in flight holds it (the
 // Do learns the answer itself, or releases it to the forwarder).
 func (q *queue) removeDue(key string) (*entry, error) {
-	var removed *entry
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		k := tx.Bucket(bucketKeys).Get([]byte(key))
-		if k == nil || q.isHeld(binary.BigEndian.Uint64(k)) {
-			return nil
-		}
-		var err error
-		removed, err = deleteEntry(tx, k)
-		return err
-	})
+	removed, err := q.st.removeKey(key, q.isHeld)
 	if err == nil && removed != nil {
 		q.forget(removed.ID)
 	}
 	return removed, err
 }
 
-// deleteEntry deletes the entry under k and its index key and returns it.
-func deleteEntry(tx *bolt.Tx, k []byte) (*entry, error) {
-	v := tx.Bucket(bucketQueue).Get(k)
-	if v == nil {
-		return nil, nil
-	}
-	e := &entry{}
-	if err := json.Unmarshal(v, e); err != nil {
-		return nil, fmt.Errorf("reversal queue: entry %x: %w", k, err)
-	}
-	e.ID = binary.BigEndian.Uint64(k)
-	return e, deleteKeys(tx, k, e.Msg.Key())
-}
-
-// deleteKeys deletes the entry under k and the index key of its message.
-func deleteKeys(tx *bolt.Tx, k []byte, key string) error {
-	if err := tx.Bucket(bucketKeys).Delete([]byte(key)); err != nil {
-		return fmt.Errorf("reversal queue: index: %w", err)
-	}
-	if err := tx.Bucket(bucketQueue).Delete(k); err != nil {
-		return fmt.Errorf("reversal queue: delete: %w", err)
-	}
-	return nil
-}
-
 // all returns every entry, oldest first, held ones included.
-func (q *queue) all() ([]*entry, error) {
-	var out []*entry
-	err := q.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketQueue).ForEach(func(k, v []byte) error {
-			e := &entry{}
-			if err := json.Unmarshal(v, e); err != nil {
-				return fmt.Errorf("reversal queue: entry %x: %w", k, err)
-			}
-			e.ID = binary.BigEndian.Uint64(k)
-			out = append(out, e)
-			return nil
-		})
-	})
-	return out, err
-}
+func (q *queue) all() ([]*entry, error) { return q.st.all() }
 
 // persistReleased clears, in one commit, the file's hold of every entry no
 // Do holds any more, and returns those entries. At Open no Do holds any:
@@ -253,25 +145,7 @@ func (q *queue) clearHolds(es []*entry) ([]*entry, error) {
 	if len(out) == 0 {
 		return nil, nil
 	}
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketQueue)
-		for _, e := range out {
-			if b.Get(idKey(e.ID)) == nil {
-				continue // answered meanwhile: never write it back
-			}
-			if err := putEntry(b, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return out, err
-}
-
-func idKey(id uint64) []byte {
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], id)
-	return k[:]
+	return out, q.st.rewrite(out)
 }
 
 // In-memory state.
