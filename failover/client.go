@@ -44,7 +44,7 @@ func Open(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	q, err := openQueue(cfg.ReversalQueue, cfg.QueueNoSync)
+	q, err := cfg.openQueue()
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +72,19 @@ func Open(cfg Config) (*Client, error) {
 	}
 	c.fwd.start()
 	return c, nil
+}
+
+// openQueue opens the register's own queue file, or its queue in the
+// SharedQueue.
+func (cfg *Config) openQueue() (*queue, error) {
+	if cfg.SharedQueue == nil {
+		return openQueue(cfg.ReversalQueue, cfg.QueueNoSync)
+	}
+	st, err := cfg.SharedQueue.store(cfg.ReversalQueue)
+	if err != nil {
+		return nil, err
+	}
+	return newQueue(st), nil
 }
 
 // Close stops the client: connections close, requests in flight end (those
