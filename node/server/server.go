@@ -102,6 +102,7 @@ type Server struct {
 	metrics *metrics
 	conns   atomic.Int64 // open register connections, every listener's
 	gate    *gate
+	work    *workers
 	gnet    *gnetListener
 	tls     *tlsListener
 }
@@ -119,7 +120,7 @@ func Start(cfg Config) (*Server, error) {
 		cfg.FrameTimeout = DefaultDeadline
 	}
 	cfg.limits()
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger, work: newWorkers()}
 	s.metrics = newMetrics(cfg.Registerer, s)
 	s.gate = newGate(s)
 	var err error
@@ -129,6 +130,7 @@ func Start(cfg Config) (*Server, error) {
 		s.gnet, err = startGNet(s)
 	}
 	if err != nil {
+		s.work.close()
 		return nil, fmt.Errorf("register listener %s: %w", cfg.Addr, err)
 	}
 	return s, nil
@@ -139,6 +141,7 @@ func Start(cfg Config) (*Server, error) {
 func (s *Server) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	defer s.work.close()
 	var err error
 	if s.tls != nil {
 		err = s.tls.stop(ctx)
