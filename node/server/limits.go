@@ -206,10 +206,10 @@ func (s *Server) dispatch(c conn, in *inflight, frame []byte) bool {
 		s.limitClosed(c, closedInflight)
 		return false
 	}
-	s.work.run(func() {
+	go func() {
 		defer in.n.Add(-1)
 		s.serve(c, frame)
-	})
+	}()
 	return true
 }
 

@@ -102,7 +102,6 @@ type Server struct {
 	metrics *metrics
 	conns   atomic.Int64 // open register connections, every listener's
 	gate    *gate
-	work    *workers
 	gnet    *gnetListener
 	tls     *tlsListener
 }
@@ -120,7 +119,7 @@ func Start(cfg Config) (*Server, error) {
 		cfg.FrameTimeout = DefaultDeadline
 	}
 	cfg.limits()
-	s := &Server{cfg: cfg, log: cfg.Logger, work: newWorkers()}
+	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.metrics = newMetrics(cfg.Registerer, s)
 	s.gate = newGate(s)
 	var err error
@@ -130,7 +129,6 @@ func Start(cfg Config) (*Server, error) {
 		s.gnet, err = startGNet(s)
 	}
 	if err != nil {
-		s.work.close()
 		return nil, fmt.Errorf("register listener %s: %w", cfg.Addr, err)
 	}
 	return s, nil
@@ -141,7 +139,6 @@ func Start(cfg Config) (*Server, error) {
 func (s *Server) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	defer s.work.close()
 	var err error
 	if s.tls != nil {
 		err = s.tls.stop(ctx)
