@@ -150,6 +150,7 @@ func (l *Link) Send(ctx context.Context, m *wire.Message) (*wire.Message, error)
 		return nil, fmt.Errorf("acquirer %s: pack %s: %w: %w", l.cfg.Name, m.MTI, ErrUnavailable, err)
 	}
 	s, w, err := l.submit(ctx, m.Key(), frame)
+	clear(frame) // queued as a copy (or not at all): its card data goes now
 	if err != nil {
 		l.st.unavailable.Add(1)
 		return nil, err

@@ -106,6 +106,7 @@ func (w *frameWriter) take() ([]byte, []queuedFrame) {
 // recycle keeps one buffer for the next batch so that a steady stream
 // does not allocate; oversized buffers after a burst are dropped.
 func (w *frameWriter) recycle(b []byte) {
+	clear(b) // sent: no card data stays in a buffer kept or freed
 	if cap(b) > 1<<20 {
 		return
 	}

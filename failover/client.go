@@ -44,7 +44,11 @@ func Open(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	q, err := cfg.openQueue()
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	q, err := cfg.openQueue(log)
 	if err != nil {
 		return nil, err
 	}
@@ -53,10 +57,7 @@ func Open(cfg Config) (*Client, error) {
 		q.close()
 		return nil, fmt.Errorf("failover: reversal queue %s: %w", cfg.ReversalQueue, err)
 	}
-	k := &core{cfg: cfg, log: cfg.Logger, codec: wire.NewCodec(cfg.Dialect), epoch: time.Now(), closing: make(chan struct{})}
-	if k.log == nil {
-		k.log = slog.New(slog.DiscardHandler)
-	}
+	k := &core{cfg: cfg, log: log, codec: wire.NewCodec(cfg.Dialect), epoch: time.Now(), closing: make(chan struct{})}
 	if k.stan, err = openSTAN(q, k.log); err != nil {
 		q.close()
 		return nil, err
@@ -75,16 +76,29 @@ func Open(cfg Config) (*Client, error) {
 }
 
 // openQueue opens the register's own queue file, or its queue in the
-// SharedQueue.
-func (cfg *Config) openQueue() (*queue, error) {
+// SharedQueue; either way the queue seals the card numbers it keeps with
+// the queue key, if one is configured, before they reach the store.
+func (cfg *Config) openQueue(log *slog.Logger) (*queue, error) {
+	var seal *sealer
+	if cfg.QueueKeyFile != "" {
+		var err error
+		if seal, err = loadQueueKey(cfg.QueueKeyFile); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.SharedQueue == nil {
-		return openQueue(cfg.ReversalQueue, cfg.QueueNoSync)
+		return openQueue(cfg.ReversalQueue, cfg.QueueNoSync, seal, log)
 	}
 	st, err := cfg.SharedQueue.store(cfg.ReversalQueue)
 	if err != nil {
 		return nil, err
 	}
-	return newQueue(st), nil
+	q, err := newQueue(st, seal)
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("failover: reversal queue %q of shared queue %s: %w", cfg.ReversalQueue, cfg.SharedQueue.path, err)
+	}
+	return q, nil
 }
 
 // Close stops the client: connections close, requests in flight end (those
@@ -160,6 +174,7 @@ func (c *Client) Stats() Stats {
 		ReversalsQueued: s.revQueued.Load(), ReversalsAcked: s.revAcked.Load(),
 		QueueDepth: int(s.queueDepth.Load()), QueueOldest: time.Duration(s.queueOldest.Load()),
 		BreakersOpen: s.breakersOpen.Load(), Dials: s.dials.Load(), DialFailures: s.dialFailures.Load(),
+		HintsIgnored: s.hintsIgnored.Load(),
 	}
 }
 

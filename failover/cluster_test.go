@@ -28,7 +28,8 @@ type outcome struct {
 }
 
 // TestClusterFailoverFromStandbyAddress runs a real 3-node cluster, gives the
-// client only a standby's address, stops the leader mid-run, and checks that
+// client every node with a standby's address first (hints are followed to
+// configured nodes only), stops the leader mid-run, and checks that
 // every request ended approved/declined or unknown-and-reversed, and that
 // every approval is in the surviving nodes' stores.
 func TestClusterFailoverFromStandbyAddress(t *testing.T) {
@@ -70,6 +71,11 @@ func TestClusterFailoverFromStandbyAddress(t *testing.T) {
 	queuedKeys := map[string]bool{}
 	cfg := failover.DefaultConfig()
 	cfg.Nodes = []string{cl.Configs[standby].RegisterAddr}
+	for i := range cl.Configs {
+		if i != standby {
+			cfg.Nodes = append(cfg.Nodes, cl.Configs[i].RegisterAddr)
+		}
+	}
 	cfg.ReversalQueue = filepath.Join(dir, "register.db")
 	cfg.DialTimeout = time.Second
 	cfg.Deadline = 15 * time.Second

@@ -69,6 +69,16 @@ type Config struct {
 	// crash. For simulated fleets, where thousands of registers share one
 	// disk; a real register keeps the default.
 	QueueNoSync bool
+	// QueueKeyFile is the register's queue key (64 hex digits, as
+	// WriteQueueKeyFile writes it; the file must be readable by its owner
+	// only), which seals the one card number the queue keeps: that of an
+	// 0120, an authorization the register approved offline, which no
+	// original names. "": no key, and an 0120 carrying a card is refused
+	// (ErrInvalidRequest) rather than queued with its card in clear.
+	// Nothing else sent needs it: reversals go without DE2, 0220
+	// completions too (the node takes the card from the original DE90
+	// names), and track 2, PIN block, ICC and expiry are never queued.
+	QueueKeyFile string
 	// ReversalBackoffMin/Max bound the resend interval of a queued entry.
 	ReversalBackoffMin, ReversalBackoffMax time.Duration
 	// AlertAfter attempts of one entry raise an EventAlert.

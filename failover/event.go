@@ -116,6 +116,8 @@ type Stats struct {
 	QueueDepth                        int
 	QueueOldest                       time.Duration
 	BreakersOpen, Dials, DialFailures int64
+	// HintsIgnored counts DE48 AN hints naming a node not in Config.Nodes.
+	HintsIgnored int64
 }
 
 // counters are the live values behind Stats.
@@ -124,5 +126,5 @@ type counters struct {
 	timeouts, repeats, resends, late, failovers    atomic.Int64
 	lastRecovery, revQueued, revAcked              atomic.Int64
 	queueDepth, queueOldest, breakersOpen          atomic.Int64
-	dials, dialFailures                            atomic.Int64
+	dials, dialFailures, hintsIgnored              atomic.Int64
 }

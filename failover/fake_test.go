@@ -87,7 +87,14 @@ func lateBy(d time.Duration) behaviour {
 func testConfig(t testing.TB, nodes ...string) Config {
 	cfg := DefaultConfig()
 	cfg.Nodes = nodes
-	cfg.ReversalQueue = filepath.Join(t.TempDir(), "reversals.db")
+	dir := t.TempDir()
+	cfg.ReversalQueue = filepath.Join(dir, "reversals.db")
+	// A register's queue key, as a real one is configured: 0120s keep
+	// their card sealed.
+	cfg.QueueKeyFile = filepath.Join(dir, "queue.key")
+	if err := WriteQueueKeyFile(cfg.QueueKeyFile); err != nil {
+		t.Fatal(err)
+	}
 	cfg.DialTimeout = 500 * time.Millisecond
 	cfg.Deadline = 1500 * time.Millisecond
 	cfg.AttemptTimeout = 300 * time.Millisecond

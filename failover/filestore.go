@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,17 +26,45 @@ var (
 
 // openFileStore opens (or creates) the queue file. noSync skips fsync on
 // commits: entries then survive a crash of the process, not of the machine.
-func openFileStore(path string, noSync bool) (*fileStore, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+// A file from before sealing is upgraded with seal (upgrade.go) before
+// anything else reads it.
+func openFileStore(path string, noSync bool, seal *sealer, log *slog.Logger) (*fileStore, error) {
+	db, err := openQueueDB(path)
 	if err != nil {
-		return nil, fmt.Errorf("failover: open reversal queue %s: %w", path, err)
+		return nil, err
 	}
-	db.NoSync = noSync
 	if err := db.Update(initBuckets); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("failover: reversal queue %s: %w", path, err)
 	}
-	return &fileStore{db: db}, nil
+	s := &fileStore{db: db}
+	rep, err := s.upgrade(path, seal)
+	if err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("failover: reversal queue %s: %w", path, err)
+	}
+	if rep.upgraded {
+		log.Info("failover: reversal queue upgraded: no clear card number kept, file compacted",
+			"file", path, "entries_rewritten", rep.rewritten)
+	}
+	if rep.leftClear > 0 {
+		log.Error("failover: reversal queue holds advices (0120) with a clear card number and no queue key to seal them: set QueueKeyFile",
+			"file", path, "entries", rep.leftClear)
+	}
+	s.db.NoSync = noSync // the upgrade's commits were synced
+	return s, nil
+}
+
+func openQueueDB(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, queueOptions())
+	if err != nil {
+		return nil, fmt.Errorf("failover: open reversal queue %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func queueOptions() *bolt.Options {
+	return &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType}
 }
 
 // initBuckets creates the buckets; a file from before the index gets its

@@ -137,6 +137,7 @@ func (l *link) write(m *wire.Message, until time.Time) (wrote bool, err error) {
 		return false, fmt.Errorf("%w: %s: %w", errPack, m.MTI, err)
 	}
 	l.wbuf = b
+	defer clear(b) // the buffer is kept for the next write, not its card data
 	_ = l.nc.SetWriteDeadline(minTime(time.Now().Add(l.r.cfg.AttemptTimeout), until))
 	n, err := l.nc.Write(b)
 	if err != nil {

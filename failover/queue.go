@@ -1,6 +1,9 @@
 package failover
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -13,6 +16,10 @@ type entry struct {
 	ID  uint64       `json:"-"`
 	Msg wire.Message `json:"msg"` // what goes out next; no card data: see settlementFor
 	Of  string       `json:"of"`  // key of the request it settles
+	// Card is, in a store only, the card number of an 0120 sealed with
+	// the queue key (seal.go); in the queue's callers it is nil and
+	// Msg.PAN is clear.
+	Card []byte `json:"card,omitempty"`
 	// Attempts counts the forwarder's sends; each is stored before it goes.
 	Attempts int  `json:"attempts"`
 	Sent     bool `json:"sent"` // bytes may have left once: repeats only
@@ -28,6 +35,11 @@ type entry struct {
 // the register's own bbolt file (fileStore), or its part of a SharedQueue
 // that a simulated fleet shares. Every method returns once its change is
 // as durable as the store makes it: the write-ahead rests on that.
+//
+// A store keeps entries as it is given them: the queue has sealed their
+// card number (Card) and left out every other card data, so that no store
+// ever holds a clear one. The entries it returns are new ones, the
+// caller's to change (the queue opens their card in place).
 type store interface {
 	// add stores e under a new id (set in e.ID) unless an entry of its
 	// message's identity is there (errQueuedAlready); hold runs with the
@@ -51,9 +63,12 @@ type store interface {
 }
 
 // queue is the durable store-and-forward queue, a store, plus what the
-// running client knows of each entry beyond it (slots).
+// running client knows of each entry beyond it (slots). It seals an
+// entry's card number on its way to the store and opens it on the way
+// back, whichever the store.
 type queue struct {
-	st store
+	st   store
+	seal *sealer // nil: no queue key; an entry naming a card is refused
 
 	mu    sync.Mutex
 	slots map[uint64]*slot
@@ -66,16 +81,42 @@ type slot struct {
 	notBefore time.Time // backoff: not sent again before (monotonic)
 }
 
-// openQueue opens (or creates) a register's own queue file.
-func openQueue(path string, noSync bool) (*queue, error) {
-	st, err := openFileStore(path, noSync)
+// openQueue opens (or creates) a register's own queue file. noSync skips
+// fsync on commits: entries then survive a crash of the process, not of
+// the machine. seal, if not nil, seals the card numbers the queue keeps. A
+// file from before sealing is upgraded (upgrade.go).
+func openQueue(path string, noSync bool, seal *sealer, log *slog.Logger) (*queue, error) {
+	st, err := openFileStore(path, noSync, seal, log)
 	if err != nil {
 		return nil, err
 	}
-	return newQueue(st), nil
+	q, err := newQueue(st, seal)
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("failover: reversal queue %s: %w", path, err)
+	}
+	return q, nil
 }
 
-func newQueue(st store) *queue { return &queue{st: st, slots: make(map[uint64]*slot)} }
+// newQueue returns the queue kept in st, once every sealed card in it
+// opens with seal: an entry that cannot be sent would otherwise only be
+// found at its first try.
+func newQueue(st store, seal *sealer) (*queue, error) {
+	q := &queue{st: st, seal: seal, slots: make(map[uint64]*slot)}
+	es, err := st.all()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range es {
+		if err := openCard(seal, e); err != nil {
+			if errors.Is(err, errNoQueueKey) {
+				return nil, fmt.Errorf("%w: entry %d holds a card number sealed with a queue key: set QueueKeyFile to that key", ErrConfig, e.ID)
+			}
+			return nil, err
+		}
+	}
+	return q, nil
+}
 
 func (q *queue) close() error { return q.st.close() }
 
@@ -84,8 +125,13 @@ func (q *queue) close() error { return q.st.close() }
 // entry is in memory before the commit, so that no forwarder pass that can
 // read the entry takes it for due.
 func (q *queue) add(e *entry) error {
+	s, err := sealCard(q.seal, e)
+	if err != nil {
+		return err
+	}
 	var id uint64
-	err := q.st.add(e, func(got uint64) { id = got; q.setHeld(got, e.Held) })
+	err = q.st.add(s, func(got uint64) { id = got; q.setHeld(got, e.Held) })
+	e.ID = s.ID
 	if err != nil && id != 0 {
 		q.forget(id)
 	}
@@ -94,7 +140,13 @@ func (q *queue) add(e *entry) error {
 
 // update rewrites e if it is still queued; false when an answer removed
 // it meanwhile, so that an acknowledged entry never comes back.
-func (q *queue) update(e *entry) (bool, error) { return q.st.update(e) }
+func (q *queue) update(e *entry) (bool, error) {
+	s, err := sealCard(q.seal, e)
+	if err != nil {
+		return false, err
+	}
+	return q.st.update(s)
+}
 
 // remove deletes e and reports whether it was still there: when an answer
 // removed it meanwhile, only that one reports it acknowledged.
@@ -108,17 +160,32 @@ func (q *queue) remove(e *entry) (bool, error) {
 
 // removeDue deletes the due entry whose message has identity key and
 // returns it; nil when there is none, or when a Do in flight holds it (the
-// Do learns the answer itself, or releases it to the forwarder).
+// Do learns the answer itself, or releases it to the forwarder). An entry
+// whose card does not open is removed all the same (the answer
+// acknowledged it) and returned with the error.
 func (q *queue) removeDue(key string) (*entry, error) {
 	removed, err := q.st.removeKey(key, q.isHeld)
-	if err == nil && removed != nil {
-		q.forget(removed.ID)
+	if err != nil || removed == nil {
+		return nil, err
 	}
-	return removed, err
+	q.forget(removed.ID)
+	return removed, openCard(q.seal, removed)
 }
 
-// all returns every entry, oldest first, held ones included.
-func (q *queue) all() ([]*entry, error) { return q.st.all() }
+// all returns every entry, oldest first, held ones included, their card
+// numbers opened.
+func (q *queue) all() ([]*entry, error) {
+	es, err := q.st.all()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range es {
+		if err := openCard(q.seal, e); err != nil {
+			return nil, err
+		}
+	}
+	return es, nil
+}
 
 // persistReleased clears, in one commit, the file's hold of every entry no
 // Do holds any more, and returns those entries. At Open no Do holds any:
@@ -135,17 +202,21 @@ func (q *queue) persistReleased() ([]*entry, error) {
 
 // clearHolds is persistReleased over es, as read by the caller.
 func (q *queue) clearHolds(es []*entry) ([]*entry, error) {
-	var out []*entry
+	var out, sealed []*entry
 	for _, e := range es {
 		if e.Held && !q.isHeld(e.ID) {
-			e.Held = false
-			out = append(out, e)
+			s, err := sealCard(q.seal, e)
+			if err != nil {
+				return nil, err
+			}
+			s.Held, e.Held = false, false
+			out, sealed = append(out, e), append(sealed, s)
 		}
 	}
 	if len(out) == 0 {
 		return nil, nil
 	}
-	return out, q.st.rewrite(out)
+	return out, q.st.rewrite(sealed)
 }
 
 // In-memory state.

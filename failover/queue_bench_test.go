@@ -3,6 +3,7 @@ package failover
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -21,7 +22,7 @@ import (
 func BenchmarkQueueWriteAhead(b *testing.B) {
 	for _, noSync := range []bool{false, true} {
 		b.Run(syncName(noSync), func(b *testing.B) {
-			q, err := openQueue(filepath.Join(b.TempDir(), "q.db"), noSync)
+			q, err := openQueue(filepath.Join(b.TempDir(), "q.db"), noSync, nil, slog.New(slog.DiscardHandler))
 			if err != nil {
 				b.Fatal(err)
 			}

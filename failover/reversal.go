@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"strings"
 	"time"
 
 	"github.com/tillgate/tillgate/wire"
@@ -17,8 +18,11 @@ func settlementFor(orig *wire.Message, newSTAN func() string, now time.Time) *en
 	switch k := orig.Kind(); {
 	case k.Owed():
 		e.Msg = withoutCardData(orig)
-		if k.Advice() && !k.Reversal() {
-			e.Msg.PAN = orig.PAN // an advice must name its card (DE2)
+		if k == wire.KindPreAuthAdvice {
+			// An 0120 names no original: it must name its card, which
+			// the queue seals (seal.go). A 0220 goes without: the node
+			// takes the card from the original its DE90 names.
+			e.Msg.PAN = cardNumber(orig)
 		}
 		e.Msg.MTI = wire.RepeatMTI(wire.OriginalMTI(orig.MTI))
 		e.Sent = true
@@ -52,8 +56,9 @@ func Reversal(orig *wire.Message, stan, transmissionTime string) wire.Message {
 }
 
 // withoutCardData copies m without the card data a register must not keep
-// on disk (track 2, PIN block, ICC, and the PAN, which reversals do not
-// need: the node takes the card from the original named by DE90).
+// on disk (track 2, PIN block, ICC, and the PAN, which reversals and
+// completions do not need: the node takes the card from the original
+// named by DE90).
 func withoutCardData(m *wire.Message) wire.Message {
 	c := *m
 	c.PAN, c.Track2, c.PINBlock, c.ICC, c.Expiry = "", "", nil, nil, ""
@@ -74,4 +79,16 @@ func acknowledges(resp *wire.Message) bool {
 		return false
 	}
 	return !notProcessed(resp)
+}
+
+// cardNumber is m's card number: DE2, or the PAN of its track 2 (before
+// the separator, '=' or 'D').
+func cardNumber(m *wire.Message) string {
+	if m.PAN != "" {
+		return m.PAN
+	}
+	if i := strings.IndexAny(m.Track2, "=D"); i > 0 {
+		return m.Track2[:i]
+	}
+	return ""
 }

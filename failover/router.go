@@ -123,7 +123,8 @@ func (r *router) lostRecently(n *nodeState, now int64) bool {
 	return n.lostAt != 0 && now-n.lostAt < int64(r.suspectFor())
 }
 
-// nodeFor returns addr's state, adding a node learned from a hint.
+// nodeFor returns addr's state, adding it to the list if it is not there
+// (newRouter builds the list from Config.Nodes; hints name only those).
 // Called with r.mu held (or before the router is shared).
 func (r *router) nodeFor(addr string) *nodeState {
 	for _, n := range r.nodes {
@@ -134,6 +135,17 @@ func (r *router) nodeFor(addr string) *nodeState {
 	n := &nodeState{addr: addr}
 	r.nodes = append(r.nodes, n)
 	return n
+}
+
+// configured reports addr in the node list (Config.Nodes). Called with
+// r.mu held.
+func (r *router) configured(addr string) bool {
+	for _, n := range r.nodes {
+		if n.addr == addr {
+			return true
+		}
+	}
+	return false
 }
 
 // current returns the live link to the active, if any.
@@ -436,6 +448,15 @@ func (r *router) hint(l *link, m *wire.Message) {
 		term, _ = strconv.ParseUint(tm, 10, 64)
 	}
 	r.mu.Lock()
+	if !r.configured(an) {
+		r.mu.Unlock()
+		// Only the configured nodes are followed: a hint is data from
+		// the network, and following it to an address the register was
+		// not given would hand its card data to whoever wrote it.
+		r.st.hintsIgnored.Add(1)
+		r.log.Warn("failover: hint names a node not in the configured list: ignored", "hint", an, "term", term, "told_by", l.addr)
+		return
+	}
 	if term < r.term || an == r.active {
 		if term > r.term {
 			r.term = term
@@ -449,7 +470,7 @@ func (r *router) hint(l *link, m *wire.Message) {
 	}
 	r.term = term
 	r.active = an
-	n := r.nodeFor(an) // a node learned from a hint joins the list
+	n := r.nodeFor(an)
 	var old *link
 	// A node just lost stays out of the way while the link in use works:
 	// probeActive brings the client back once it answers.

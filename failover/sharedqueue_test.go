@@ -1,11 +1,13 @@
 package failover
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,6 +24,16 @@ func openShared(t *testing.T, path string) *SharedQueue {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// mustQueue is the queue kept in st, sealing with seal.
+func mustQueue(t *testing.T, st store, seal *sealer) *queue {
+	t.Helper()
+	q, err := newQueue(st, seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }
 
 func sharedConfig(t *testing.T, s *SharedQueue, name string, nodes ...string) Config {
@@ -164,7 +176,7 @@ func TestSharedQueueTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := newQueue(st)
+	q := mustQueue(t, st, nil)
 	var es []*entry
 	for i := range 3 {
 		e := &entry{Msg: Reversal(purchase(int64(i)), pad6(uint32(100+i)), "1203120000"), Of: pad6(uint32(i))}
@@ -203,14 +215,14 @@ func TestSharedQueueTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := newQueue(st2).all()
+	got, err := mustQueue(t, st2, nil).all()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 3 || got[0].ID != es[1].ID || got[1].ID != es[2].ID || got[2].ID != held.ID || !got[2].Held {
 		t.Fatalf("after the torn record: %+v", got)
 	}
-	q2 := newQueue(st2)
+	q2 := mustQueue(t, st2, nil)
 	if err := q2.add(&entry{Msg: Reversal(purchase(9), "000999", "1203120000")}); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +240,7 @@ func TestSharedQueueWriteFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := newQueue(st)
+	q := mustQueue(t, st, nil)
 	e := &entry{Msg: Reversal(purchase(1), "000101", "1203120000")}
 	if err := q.add(e); err != nil {
 		t.Fatal(err)
@@ -244,5 +256,103 @@ func TestSharedQueueWriteFails(t *testing.T) {
 	}
 	if all, _ := q.all(); len(all) != 1 || all[0].ID != e.ID {
 		t.Fatalf("after the failures: %+v, want the first entry only", all)
+	}
+}
+
+// TestSharedQueueKeepsNoClearCardData: registers of a fleet queue advices
+// and purchases carrying DE2, DE35, DE52 and DE55 whose outcome stays
+// unknown; the shared journal holds none of that card data in any form,
+// neither while they run nor after the snapshot of a reopen, only the two
+// 0120s' cards sealed. Reopened with their keys, the registers deliver the
+// 0120s with their card; without its key, or with another, a register's
+// queue does not open; a register with no key refuses an 0120 naming a
+// card, as one with its own file does.
+func TestSharedQueueKeepsNoClearCardData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queues")
+	s := openShared(t, path)
+	silent := newFake(t, echoOnly)
+	var cfgs []Config
+	for i := range 2 {
+		cfg := sharedConfig(t, s, fmt.Sprintf("reg%d", i), silent.Addr)
+		cfg.Deadline, cfg.AttemptTimeout = 300*time.Millisecond, 100*time.Millisecond
+		cfg.ReversalBackoffMin, cfg.ReversalBackoffMax = time.Hour, time.Hour
+		c := open(t, cfg)
+		for _, req := range []*wire.Message{
+			withCard(advice(wire.MTIAuthAdvice), i == 0), // register 1: the PAN from track 2
+			withCard(advice(wire.MTIFinancialAdvice), true),
+			withCard(purchase(500), false),
+		} {
+			if _, err := c.Do(context.Background(), req); !errors.Is(err, ErrOutcomeUnknown) {
+				t.Fatalf("%s: %v, want an unknown outcome", req.MTI, err)
+			}
+		}
+		if found := cardDataIn(t, path); len(found) != 0 {
+			t.Fatalf("register %d running: the journal holds clear %v", i, found)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b, []byte(`"card":"`)); n < 2 {
+		t.Fatalf("%d records of a sealed card in the journal, want the two 0120s' at least", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := openShared(t, path) // replayed and snapshot
+	if found := cardDataIn(t, path); len(found) != 0 {
+		t.Fatalf("after the snapshot the journal holds clear %v", found)
+	}
+	bare := cfgs[0]
+	bare.SharedQueue, bare.QueueKeyFile = s2, ""
+	if _, err := Open(bare); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "sealed") {
+		t.Fatalf("sealed entries, no key: %v", err)
+	}
+	other := cfgs[0]
+	other.SharedQueue, other.QueueKeyFile = s2, cfgs[1].QueueKeyFile
+	if _, err := Open(other); err == nil || !strings.Contains(err.Error(), "does not open with the queue key") {
+		t.Fatalf("sealed entries, another key: %v", err)
+	}
+
+	node := newFake(t, approve)
+	for i, cfg := range cfgs {
+		cfg.SharedQueue, cfg.Nodes = s2, []string{node.Addr}
+		cfg.ReversalBackoffMin, cfg.ReversalBackoffMax = 50*time.Millisecond, 200*time.Millisecond
+		rec := &recorder{}
+		cfg.OnEvent = rec.add
+		c := open(t, cfg)
+		eventually(t, fmt.Sprintf("register %d: all three acknowledged", i), func() bool { return rec.count(EventReversalAcked, nil) == 3 })
+		c.Close()
+	}
+	got := node.Received("0121", "0221", "0400", "0401")
+	if len(got) != 6 {
+		t.Fatalf("node got %d, want 6", len(got))
+	}
+	for _, m := range got {
+		want := map[string]string{"0121": testPAN}[m.MTI]
+		if m.PAN != want || m.Track2 != "" || m.PINBlock != nil || m.ICC != nil || m.Expiry != "" {
+			t.Fatalf("%s delivered with DE2 %q DE35 %q DE52 %x DE55 %x; want DE2 %q and no other card data",
+				m.MTI, m.PAN, m.Track2, m.PINBlock, m.ICC, want)
+		}
+	}
+
+	noKey := sharedConfig(t, s2, "reg9", node.Addr)
+	noKey.QueueKeyFile = ""
+	c := open(t, noKey)
+	if _, err := c.Do(context.Background(), withCard(advice(wire.MTIAuthAdvice), true)); !errors.Is(err, ErrInvalidRequest) || !strings.Contains(err.Error(), "QueueKeyFile") {
+		t.Fatalf("0120 without a queue key: %v", err)
+	}
+	if len(node.Received("0120")) != 0 {
+		t.Fatal("the refused 0120 was sent")
+	}
+	c.Close()
+	if found := cardDataIn(t, path); len(found) != 0 {
+		t.Fatalf("at the end the journal holds clear %v", found)
 	}
 }

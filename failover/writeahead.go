@@ -20,6 +20,10 @@ func (f *forwarder) writeAhead(x *exchange) error {
 		return nil
 	}
 	e.Held = true
+	if e.Msg.PAN != "" && f.q.seal == nil {
+		f.log.Warn("failover: an 0120 names a card and no queue key is configured: refused", "mti", x.orig.MTI, "key", x.key)
+		return fmt.Errorf("%w: %s %s names a card (DE2) its store-and-forward entry must keep: set QueueKeyFile to seal it", ErrInvalidRequest, x.orig.MTI, x.key)
+	}
 	if err := f.q.add(e); err != nil {
 		if errors.Is(err, errQueuedAlready) {
 			return fmt.Errorf("%w: %s %s is in the store-and-forward queue: %w", ErrInvalidRequest, x.orig.MTI, x.key, err)
@@ -97,9 +101,11 @@ func (f *forwarder) lateAnswer(l *link, m *wire.Message) {
 	if !acknowledges(m) {
 		return // a refused reversal or advice stays queued
 	}
-	if e, err := f.q.removeDue(key); err != nil {
+	e, err := f.q.removeDue(key)
+	if err != nil {
 		f.log.Error("failover: queue", "err", err)
-	} else if e != nil {
+	}
+	if e != nil { // removed, even if its card did not open
 		f.acked(e, &e.Msg, m.ResponseCode)
 	}
 	// A late approval of an abandoned request: its reversal became due

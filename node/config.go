@@ -2,10 +2,12 @@ package node
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"github.com/tillgate/tillgate/node/admin"
 	"github.com/tillgate/tillgate/node/bins"
 	"github.com/tillgate/tillgate/node/businessday"
+	"github.com/tillgate/tillgate/node/reseal"
 	"github.com/tillgate/tillgate/node/saf"
 	"github.com/tillgate/tillgate/node/standin"
 	"github.com/tillgate/tillgate/node/upstream"
@@ -116,6 +119,18 @@ type Config struct {
 	// empty (the default) disables it. A standby forwards calls to the
 	// active's Peers[].APIAddr.
 	APIAddr string
+	// APICertFile and APIKeyFile, if set, make the payments API (and the
+	// merchant portal) HTTPS only, like AdminCertFile for the admin API.
+	// Every node of a cluster should set them or none: a standby forwards
+	// over HTTPS when it serves HTTPS, verifying the active against the
+	// system's roots and the cluster's CA (RaftTLS.CAFile).
+	APICertFile, APIKeyFile string
+	// ACSURL is the card issuers' access control server (3-D Secure, as
+	// acqsim --acs serves it: http://host:port): the payments API asks it
+	// whether a card's holder must pass a challenge before authorizing.
+	// Empty: card-not-present payments go without cardholder
+	// authentication.
+	ACSURL string
 
 	// Peers lists every voter, this node included. The register addresses
 	// are what answers advertise as the active's address.
@@ -169,8 +184,18 @@ type Config struct {
 	// an error fails that commit as a disk error would, and the node stops
 	// (Err). Fault tests only; nil in production.
 	StateCommitHook func() error
-	// CardKeyFile holds the 32-byte card-data key as 64 hex characters.
+	// CardKeyFile holds the first 32-byte card-data key as 64 hex
+	// characters: card key 1, and the source of the keyed-hash key, which
+	// never rotates (store/DESIGN.md, "Card keys"). Mode 0600 or stricter.
 	CardKeyFile string
+	// CardKeyDir, if set, holds the later card keys as ID.key (ID 2-255,
+	// mode 0600), read again whenever a key is needed that is not loaded:
+	// a key is added to every node's directory, then made current with
+	// `tillctl key rotate ID`.
+	CardKeyDir string
+	// Reseal tunes the re-seal of cards under the current key on the
+	// active.
+	Reseal reseal.Config
 
 	// Raft timings and log settings; ID, Dir, addresses and peers are
 	// filled in from the fields above.
@@ -210,6 +235,13 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir is empty"))
 	}
+	if c.ACSURL != "" {
+		if u, err := url.Parse(c.ACSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("acs_url %q: want http://host:port or https://host:port", c.ACSURL))
+		} else if c.APIAddr == "" {
+			errs = append(errs, fmt.Errorf("acs_url %q is set but api_addr is not: only the payments API uses it", c.ACSURL))
+		}
+	}
 	if c.APIAddr != "" {
 		if _, _, err := net.SplitHostPort(c.APIAddr); err != nil {
 			errs = append(errs, fmt.Errorf("api_addr %q: want host:port", c.APIAddr))
@@ -248,6 +280,12 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Peers) > 0 && !self {
 		errs = append(errs, fmt.Errorf("peers do not list this node's id %q", c.ID))
+	}
+	if (c.APICertFile == "") != (c.APIKeyFile == "") {
+		errs = append(errs, fmt.Errorf("api_cert_file %q, api_key_file %q: give both for HTTPS, or neither", c.APICertFile, c.APIKeyFile))
+	}
+	if c.APICertFile != "" && c.APIAddr == "" {
+		errs = append(errs, fmt.Errorf("api_cert_file %q: without api_addr there is no payments API to serve over HTTPS", c.APICertFile))
 	}
 	if (c.AdminCertFile == "") != (c.AdminKeyFile == "") {
 		errs = append(errs, fmt.Errorf("admin_cert_file %q, admin_key_file %q: give both for HTTPS, or neither", c.AdminCertFile, c.AdminKeyFile))
@@ -416,6 +454,32 @@ func (c *Config) adminToken() (string, error) {
 		return "", fmt.Errorf("admin_token_file: %w", err)
 	}
 	return tok, nil
+}
+
+// apiTLS is the payments API's TLS config, and how a standby verifies the
+// active's when it forwards: nil, nil for plain HTTP.
+func (c *Config) apiTLS() (*tls.Config, *tls.Config, error) {
+	if c.APICertFile == "" {
+		return nil, nil, nil
+	}
+	server, err := tlsconf.Server{CertFile: c.APICertFile, KeyFile: c.APIKeyFile}.Config()
+	if err != nil {
+		return nil, nil, fmt.Errorf("payments API TLS (api_cert_file, api_key_file): %w", err)
+	}
+	// The peers' API certificates may come from the cluster's CA (the
+	// demo's) or from a public one (merchants' browsers trust it): the
+	// system's roots and the cluster's CA file both verify them.
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if ca := c.RaftTLS.CAFile; ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil || !roots.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("payments API TLS: the cluster CA %s to verify peers' APIs with: %v", ca, err)
+		}
+	}
+	return server, &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}, nil
 }
 
 // adminTLS is the admin API's TLS config: nil for plain HTTP.

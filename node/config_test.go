@@ -31,6 +31,8 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.Peers[0].ID = "other" }, "do not list this node"},
 		{func(c *Config) { c.MaxFrame = 70000 }, "max_frame"},
 		{func(c *Config) { c.Acquirer.Addr = "" }, "acquirer.addr"},
+		{func(c *Config) { c.APIAddr, c.ACSURL = "127.0.0.1:8080", "127.0.0.1:9585" }, "acs_url \"127.0.0.1:9585\": want http://host:port"},
+		{func(c *Config) { c.ACSURL = "http://127.0.0.1:9585" }, "api_addr is not"},
 	}
 	for _, tc := range cases {
 		c := good()

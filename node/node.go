@@ -21,10 +21,12 @@ import (
 	"github.com/tillgate/tillgate/node/payments"
 	"github.com/tillgate/tillgate/node/pipeline"
 	"github.com/tillgate/tillgate/node/relay"
+	"github.com/tillgate/tillgate/node/reseal"
 	"github.com/tillgate/tillgate/node/saf"
 	"github.com/tillgate/tillgate/node/server"
 	"github.com/tillgate/tillgate/node/takeover"
 	"github.com/tillgate/tillgate/node/upstream"
+	"github.com/tillgate/tillgate/node/webhooks"
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
@@ -51,7 +53,9 @@ type Node struct {
 	leaders   *leadership.History // every (term, leader) seen, for GET /leaders
 	relay     *relay.Relay        // a standby's link to the active
 	forwarder *saf.Forwarder
+	hooks     *webhooks.Deliverer // merchant notification, on the active
 	days      *businessday.Service
+	resealer  *reseal.Resealer
 	page      *admin.StatusPage
 	pipeline  *pipeline.Pipeline
 	watcher   *takeover.Watcher
@@ -135,22 +139,37 @@ func (n *Node) open() error {
 	return nil
 }
 
+// vaultHolds reports whether the vault holds key id, reading the key
+// directory again if not.
+func (n *Node) vaultHolds(id uint8) bool {
+	if _, ok := n.vault.Check(id); ok {
+		return true
+	}
+	if err := n.vault.Reload(); err != nil {
+		n.log.Error("card keys", "err", err)
+	}
+	_, ok := n.vault.Check(id)
+	return ok
+}
+
 // openState opens the card vault, the replicated state and the Raft log.
 func (n *Node) openState() error {
 	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("node: data dir: %w", err)
 	}
-	key, err := store.LoadKeyFile(n.cfg.CardKeyFile)
-	if err != nil {
-		return fmt.Errorf("node: card key: %w", err)
-	}
-	if n.vault, err = store.NewVault(key); err != nil {
-		return fmt.Errorf("node: card key %s: %w", n.cfg.CardKeyFile, err)
+	var err error
+	if n.vault, err = store.LoadVault(n.cfg.CardKeyFile, n.cfg.CardKeyDir); err != nil {
+		return fmt.Errorf("node: card keys: %w", err)
 	}
 	// The state file is not fsynced: Raft's log is the durable copy, and
 	// the store rebuilds from it after a crash (store.Options.NoSync).
 	if n.store, err = store.Open(filepath.Join(n.cfg.DataDir, stateFile), store.Options{Logger: n.log, NoSync: true, CommitHook: n.cfg.StateCommitHook}); err != nil {
 		return fmt.Errorf("node: %w", err)
+	}
+	// The key that seals is the cluster's (store op 14), not this node's.
+	n.vault.Follow(n.store.CardKeys)
+	if id := n.store.CardKeys().Sealing(); !n.vaultHolds(id) {
+		return fmt.Errorf("node: card key %d seals in this cluster but this node does not hold it: copy %d.key (mode 0600) from another node into card_key_dir %q", id, id, n.cfg.CardKeyDir)
 	}
 	// Into the config itself: whatever else trusts the cluster's CA (the
 	// admin API's peer client) reads it from Raft.TLS.
@@ -180,7 +199,11 @@ func (n *Node) openDoors() error {
 		return fmt.Errorf("node: %w", err)
 	}
 	if n.cfg.APIAddr != "" {
-		n.payments = n.paymentsAPI()
+		tc, forward, err := n.cfg.apiTLS()
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		n.payments = n.paymentsAPI(tc, forward)
 		if err := n.payments.Start(); err != nil {
 			n.payments = nil
 			return fmt.Errorf("node: %w", err)

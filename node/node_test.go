@@ -241,7 +241,7 @@ func TestDeclinesWithoutStoring(t *testing.T) {
 }
 
 func TestPreAuthCompletionRefundEcho(t *testing.T) {
-	_, addr := single(t)
+	n, addr := single(t)
 	c := dial(t, addr)
 
 	pre := purchase(5000)
@@ -254,6 +254,23 @@ func TestPreAuthCompletionRefundEcho(t *testing.T) {
 	comp.OriginalData = "0100" + pre.STAN + pre.TransmissionTime + "00000000000" + "00000000000"
 	if r := c.roundTrip(comp); r.MTI != "0230" || r.ResponseCode != "00" {
 		t.Fatalf("completion: %s %s", r.MTI, r.ResponseCode)
+	}
+	// A completion a register's queue repeats names its card only by the
+	// original: the node takes it from there, and the acquirer (acqsim
+	// wants DE2 on a 0220) gets it.
+	pre2 := purchase(3000)
+	pre2.MTI, pre2.PAN = "0100", "5555555555554444"
+	if r := c.roundTrip(pre2); r.ResponseCode != "00" {
+		t.Fatalf("second pre-auth: %s", r.ResponseCode)
+	}
+	bare := purchase(2900)
+	bare.MTI, bare.PAN, bare.Expiry = "0220", "", ""
+	bare.OriginalData = "0100" + pre2.STAN + pre2.TransmissionTime + "00000000000" + "00000000000"
+	if r := c.roundTrip(bare); r.MTI != "0230" || r.ResponseCode != "00" {
+		t.Fatalf("completion without DE2: %s %s", r.MTI, r.ResponseCode)
+	}
+	if got, ok, err := n.Store().Get(bare.Key()); err != nil || !ok || got.Last4 != "4444" || got.PANEnc == nil {
+		t.Fatalf("completion without DE2 stored %+v %v %v: want the pre-auth's card", got, ok, err)
 	}
 	orphan := purchase(4200)
 	orphan.MTI = "0220"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,14 @@ func newRegister(seed uint64, i int, dir string, nodes []string, hist *history.L
 	}
 	r.b = newBuilder(tid, DefaultMix(), stream(seed, "mix/"+tid), r.nextSTAN)
 	r.cfg = registerClientConfig(nodes, filepath.Join(dir, tid+".queue"), log.With("register", tid))
+	// Its queue key, as a real register has one: the 0120s of the mix
+	// keep their card sealed in the queue.
+	r.cfg.QueueKeyFile = filepath.Join(dir, tid+".queue.key")
+	if _, err := os.Stat(r.cfg.QueueKeyFile); errors.Is(err, os.ErrNotExist) {
+		if err := failover.WriteQueueKeyFile(r.cfg.QueueKeyFile); err != nil {
+			return nil, err
+		}
+	}
 	r.cfg.NewSTAN = r.nextSTAN
 	r.cfg.OnEvent = r.onEvent
 	if err := r.open(); err != nil {

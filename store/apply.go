@@ -43,12 +43,17 @@ func (s *Store) ApplyBatch(indexes []uint64, cmds [][]byte) []any {
 	if s.db == nil {
 		return refuse(results, indexes, cmds, applied, ErrClosed)
 	}
-	last, err := s.commitBatch(indexes, cmds, results)
+	last, keys, err := s.commitBatch(indexes, cmds, results)
 	if err != nil {
 		s.fail(fmt.Errorf("apply batch of %d entries up to index %d to %s: %w", len(cmds), indexes[len(indexes)-1], s.path, err))
 		return refuse(results, indexes, cmds, applied, s.failure())
 	}
 	s.applied.Store(last)
+	if keys {
+		if err := s.loadKeyState(s.db); err != nil {
+			s.log.Error("store: card key state", "err", err)
+		}
+	}
 	return results
 }
 
@@ -68,7 +73,7 @@ func refuse(results []any, indexes []uint64, cmds [][]byte, applied uint64, err 
 // commitBatch runs the batch in one write transaction and returns the
 // applied index it committed. A panic inside is turned into an error after
 // bbolt has rolled the transaction back.
-func (s *Store) commitBatch(indexes []uint64, cmds [][]byte, results []any) (last uint64, err error) {
+func (s *Store) commitBatch(indexes []uint64, cmds [][]byte, results []any) (last uint64, keys bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
@@ -79,6 +84,7 @@ func (s *Store) commitBatch(indexes []uint64, cmds [][]byte, results []any) (las
 		prev := readApplied(meta)
 		last = prev
 		a := newApplier(tx, s.log)
+		defer func() { keys = a.keysChanged }()
 		for i, cmd := range cmds {
 			if indexes[i] <= last {
 				continue // applied before: Raft replays from its last snapshot
@@ -103,7 +109,7 @@ func (s *Store) commitBatch(indexes []uint64, cmds [][]byte, results []any) (las
 		}
 		return meta.Put(metaApplied, binary.BigEndian.AppendUint64(nil, last))
 	})
-	return last, err
+	return last, keys, err
 }
 
 // applier applies commands inside one write transaction. Its methods return
@@ -115,6 +121,9 @@ type applier struct {
 	// index is the Raft index of the command being applied: the seq of the
 	// record an INTENT creates.
 	index uint64
+	// keysChanged: a command changed the card keys' state (the store
+	// reloads its copy after the commit).
+	keysChanged bool
 }
 
 func newApplier(tx *bolt.Tx, log *slog.Logger) *applier {
@@ -163,6 +172,20 @@ func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
 		return a.paymentCreate(c.Payment)
 	case OpPaymentStep:
 		return a.paymentStep(c.pstep)
+	case OpPaymentAuth:
+		return a.paymentAuth(c.pauth)
+	case OpLinkCreate:
+		return a.linkCreate(c.Link)
+	case OpOutboxAdd:
+		return a.outboxAdd(c.Messages)
+	case OpCardKey:
+		return a.cardKey(c.Key)
+	case OpReseal:
+		return a.reseal(c.Reseal)
+	case OpMerchantWebhook:
+		return a.merchantWebhook(c.Webhook)
+	case OpWebhookAck:
+		return a.webhookAck(c.WebhookAck)
 	}
 	return Result{Err: fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)}, nil
 }
@@ -208,6 +231,15 @@ func (a *applier) intent(t *Txn) (Result, error) {
 	old, _, err := a.get(t.ID)
 	if err != nil || old != nil {
 		return Result{Txn: old, Existed: old != nil}, err
+	}
+	if id, err := SealedKeyID(t.PANEnc); err == nil {
+		k, err := a.keyState()
+		if err != nil {
+			return Result{}, err
+		}
+		if k.retired(id) {
+			return Result{Err: fmt.Errorf("%w: intent %s sealed under key %d", ErrKeyRetired, t.ID, id)}, nil
+		}
 	}
 	if t.Day, err = a.openDay(t.CreatedAt); err != nil {
 		return Result{}, err
@@ -417,6 +449,9 @@ func (a *applier) insert(t *Txn, seq []byte) error {
 	if err := a.putRecord(t, seq); err != nil {
 		return err
 	}
+	if err := a.countSealed(nil, t.PANEnc); err != nil {
+		return err
+	}
 	if err := a.tx.Bucket(bucketIDs).Put([]byte(t.ID), seq); err != nil {
 		return err
 	}
@@ -447,6 +482,11 @@ func (a *applier) update(t *Txn, seq []byte, prev Status) error {
 	status := a.tx.Bucket(bucketStatus)
 	if err := status.Delete(statusKey(prev, seq)); err != nil {
 		return err
+	}
+	if prev.open() && !t.Status.open() {
+		if err := a.paymentAnswered(t); err != nil {
+			return err
+		}
 	}
 	return status.Put(statusKey(t.Status, seq), seq)
 }

@@ -53,6 +53,15 @@ type Command struct {
 	Merchant *Merchant       // OpMerchantAdd
 	Payment  *Payment        // OpPaymentCreate
 	pstep    *paymentStepCmd // OpPaymentStep
+	pauth    *paymentAuthCmd // OpPaymentAuth
+	Link     *Link           // OpLinkCreate
+	Messages []Message       // OpOutboxAdd
+	// Card keys (cardkeys.go).
+	Key    *KeyCmd    // OpCardKey
+	Reseal *ResealCmd // OpReseal
+	// Merchant notification (webhook.go).
+	Webhook    *Webhook    // OpMerchantWebhook
+	WebhookAck *WebhookAck // OpWebhookAck
 }
 
 // Outcome is the answer to a transaction.
@@ -90,7 +99,12 @@ type Result struct {
 	Merchant *Merchant
 	Payment  *Payment
 	Step     *PaymentStep
-	Err      error
+	Link     *Link // OpLinkCreate: the link as stored
+	// Keys is the card keys' state after a card key or re-seal command.
+	Keys *KeyState
+	// Webhook is the webhook a webhook command set (URL "": removed).
+	Webhook *Webhook
+	Err     error
 }
 
 // IntentCmd encodes the INTENT for t. Apply ignores t's Status and Day and
@@ -153,6 +167,22 @@ func Encode(c Command) []byte {
 		return PaymentCreateCmd(*c.Payment)
 	case OpPaymentStep:
 		return PaymentStepCmd(c.pstep.ID, *c.pstep.Step)
+	case OpPaymentAuth:
+		w := writer{b: []byte{cmdVersion, byte(OpPaymentAuth)}}
+		appendPaymentAuthCmd(&w, c.pauth)
+		return w.b
+	case OpLinkCreate:
+		return LinkCreateCmd(*c.Link)
+	case OpOutboxAdd:
+		return OutboxAddCmd(c.Messages...)
+	case OpCardKey:
+		return KeyCmdOf(*c.Key)
+	case OpReseal:
+		return ResealCmdOf(*c.Reseal)
+	case OpMerchantWebhook:
+		return MerchantWebhookCmd(*c.Webhook)
+	case OpWebhookAck:
+		return WebhookAckCmd(*c.WebhookAck)
 	}
 	return []byte{cmdVersion, byte(c.Op)}
 }
@@ -192,6 +222,20 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.Payment = readPayment(&r)
 	case OpPaymentStep:
 		c.pstep = readPaymentStepCmd(&r)
+	case OpPaymentAuth:
+		c.pauth = readPaymentAuthCmd(&r)
+	case OpLinkCreate:
+		c.Link = readLink(&r)
+	case OpOutboxAdd:
+		c.Messages = readMessages(&r)
+	case OpCardKey:
+		c.Key = readKeyCmd(&r)
+	case OpReseal:
+		c.Reseal = readResealCmd(&r)
+	case OpMerchantWebhook:
+		c.Webhook = readWebhook(&r)
+	case OpWebhookAck:
+		c.WebhookAck = readWebhookAck(&r)
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tillgate/tillgate/wire"
 )
@@ -108,6 +109,18 @@ func FuzzDecodeCommand(f *testing.F) {
 			SAFEntry{Acquirer: "acq", Kind: SAFCancel}, SAFEntry{Acquirer: "acq", Kind: SAFAdvice, STAN: "000001", AcqTime: "1203101112"}),
 		TerminalsAddCmd(testEpoch, TerminalRange{From: "T0000001", To: "T0000009", Merchant: testMerchant, Store: "store-1"}),
 		TerminalsBlockCmd(TerminalRange{From: "T0000002"}, true, testEpoch),
+		AuditCmd(Audit{Keep: 10, Record: AuditRecord{ID: "a1", At: testEpoch, Actor: "ops", Role: "operator", Action: "cutover", Params: []AuditParam{{Name: "day", Value: testDay}}}}),
+		MerchantAddCmd(Merchant{ID: "shop", Name: "Shop", Keys: []APIKey{{Name: "k1", Hash: make([]byte, 32)}}, At: testEpoch}),
+		PaymentCreateCmd(Payment{ID: "pay_1", Merchant: "shop", IdemKey: "i1", Amount: 500, Currency: "978", Manual: true,
+			Steps: []*PaymentStep{{Kind: StepAuth, Amount: 500, DE7: testDE7}}, At: testEpoch}),
+		PaymentStepCmd("pay_1", PaymentStep{Kind: StepCapture, Amount: 400, DE7: testDE7, At: testEpoch}),
+		KeyCmdOf(KeyCmd{Action: KeyRotate, ID: 2, Check: "c2", HashCheck: "h", At: testEpoch}),
+		ResealCmdOf(ResealCmd{From: 0, Next: 3, Items: []ResealItem{{Seq: 1, Enc: make([]byte, 50)}}}),
+		PaymentAuthCmd("pay_1", AuthFailed, "too many wrong codes", time.Unix(0, testEpoch)),
+		LinkCreateCmd(Link{ID: "l", Merchant: "shop", Token: "t", Amount: 1, Currency: "978", ExpiresAt: 2, At: 1}),
+		OutboxAddCmd(Message{ID: "m1", Kind: "receipt", Body: "b"}),
+		MerchantWebhookCmd(Webhook{Merchant: "shop", URL: "https://shop.example/hook", Secret: "s", At: testEpoch}),
+		WebhookAckCmd(WebhookAck{Merchant: "shop", Seq: 1, At: testEpoch}),
 	} {
 		f.Add(c)
 	}

@@ -51,7 +51,7 @@ func idOf(n int) string { return testTerminal + stanOf(n) + testDE7 }
 // newTxn is an INTENT as the node builds it: STAN n, sealed card.
 func newTxn(tb testing.TB, v *Vault, n int, typ TxnType, amount int64) *Txn {
 	tb.Helper()
-	enc, bin, last4, hash, err := v.Seal(testPAN)
+	enc, bin, last4, hash, err := v.Seal(testPAN, idOf(n))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -82,6 +82,12 @@ type Payment struct {
 	Last4       string
 	At          int64          // created, unix nanos stamped by the leader
 	Steps       []*PaymentStep // [0] is the authorization
+	// Link is the pay-by-link link this payment is an attempt to pay ("" for
+	// a payment made through the API).
+	Link string
+	// Auth is the cardholder authentication (3-D Secure) before the
+	// authorization (payment_auth.go).
+	Auth PaymentAuth
 }
 
 // Step returns the first step of kind k, nil if there is none.
@@ -126,7 +132,17 @@ func appendPayment(w *writer, p *Payment) {
 	for _, s := range p.Steps {
 		appendStep(w, s)
 	}
+	// The pay-by-link and authentication fields came later: a record
+	// without them ends here, and reads with them zero.
+	if p.Link != "" || p.Auth != (PaymentAuth{}) {
+		w.byte(paymentExtV1)
+		w.str(p.Link)
+		appendPaymentAuth(w, &p.Auth)
+	}
 }
+
+// paymentExtV1 marks the trailing fields of a Payment (Link, Auth).
+const paymentExtV1 = 1
 
 func appendStep(w *writer, s *PaymentStep) {
 	w.byte(byte(s.Kind))
@@ -145,6 +161,14 @@ func readPayment(r *reader) *Payment {
 	p.At = r.int()
 	for n := r.count(); n > 0; n-- {
 		p.Steps = append(p.Steps, readStep(r))
+	}
+	if r.err == nil && len(r.b) > 0 {
+		if v := r.byte(); v != paymentExtV1 {
+			r.failf("payment extension %d", v)
+			return p
+		}
+		p.Link = r.str()
+		p.Auth = readPaymentAuth(r)
 	}
 	return p
 }
@@ -199,6 +223,16 @@ func (a *applier) paymentCreate(p *Payment) (Result, error) {
 	if m == nil {
 		return Result{Err: fmt.Errorf("%w: payment %s: no merchant %q", ErrInvalid, p.ID, p.Merchant)}, nil
 	}
+	if !p.Auth.validAtCreate() {
+		return Result{Err: fmt.Errorf("%w: payment %s: authentication %v at creation", ErrInvalid, p.ID, p.Auth.Status)}, nil
+	}
+	var link *Link
+	if p.Link != "" {
+		var refusal Result
+		if link, refusal, err = a.linkAttempt(p); err != nil || refusal.Err != nil {
+			return refusal, err
+		}
+	}
 	p.Terminal, p.MID = m.Terminal, m.MID
 	if err := a.identifyStep(p, p.Steps[0]); err != nil {
 		return Result{}, err
@@ -209,6 +243,12 @@ func (a *applier) paymentCreate(p *Payment) (Result, error) {
 	idx := append(joinKey(p.Merchant, ""), binary.BigEndian.AppendUint64(nil, uint64(p.At))...)
 	if err := a.tx.Bucket(bucketPaymentIdx).Put(append(idx, p.ID...), []byte(p.ID)); err != nil {
 		return Result{}, err
+	}
+	if link != nil {
+		link.Attempts = append(link.Attempts, p.ID)
+		if err := a.putLink(link); err != nil {
+			return Result{}, err
+		}
 	}
 	return Result{Payment: p}, nil
 }
@@ -222,7 +262,8 @@ func (a *applier) identifyStep(p *Payment, s *PaymentStep) error {
 	}
 	s.STAN = fmt.Sprintf("%06d", (n-1)%999999+1)
 	s.TxnID = p.Terminal + s.STAN + s.DE7
-	return nil
+	// The answer to the transaction finds its payment (webhook.go).
+	return a.tx.Bucket(bucketPaymentTxn).Put([]byte(s.TxnID), []byte(p.ID))
 }
 
 // paymentStep adds a capture, void or refund to a payment, if its rules

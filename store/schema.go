@@ -70,6 +70,22 @@ var (
 	// "merchant" -> the last merchant number; "stan|"+terminal -> the last
 	// STAN of a virtual terminal (uint64 big-endian)
 	bucketCNPSeq = []byte("cnp_seq")
+	// Pay-by-link and the outbox (link.go, outbox.go).
+	bucketLinks      = []byte("links")       // link id -> encoded Link
+	bucketLinkTokens = []byte("link_tokens") // a link's URL token -> link id
+	bucketLinkIdx    = []byte("idx_link")    // merchant|created(8)|link id -> link id
+	bucketOutbox     = []byte("outbox")      // merchant|seq(8) -> encoded Message
+	bucketOutboxIDs  = []byte("outbox_ids")  // message id -> its outbox key
+	// Card keys (cardkeys.go): "state" -> encoded KeyState; and key id (0:
+	// the legacy format) -> Sum of the records sealed under it. Created at
+	// Open in an older file, the counts from its records.
+	bucketCardKeys       = []byte("card_keys")
+	bucketCardKeyRecords = []byte("card_key_records")
+	// transaction id of a payment's step -> payment id
+	bucketPaymentTxn = []byte("idx_payment_txn")
+	// Merchant notification (webhook.go).
+	bucketWebhooks = []byte("webhooks")  // merchant id -> encoded Webhook
+	bucketWebhookQ = []byte("webhook_q") // merchant|seq(8) -> encoded WebhookEvent
 )
 
 // tailFill is the fill percent of the buckets whose keys grow at the tail:
@@ -88,7 +104,10 @@ func allBuckets() [][]byte {
 		bucketSAF, bucketSAFSeq, bucketStandInCard, bucketStandInOpen,
 		bucketDays, bucketReversedLate, bucketBatchOpen, bucketBatchTotals, bucketBatches, bucketBatchReqs, bucketBatchUpload,
 		bucketAcqSTAN, bucketTerminals, bucketAudit, bucketAuditIDs,
-		bucketMerchants, bucketMerchantKeys, bucketPayments, bucketPaymentIdx, bucketCNPSeq}
+		bucketMerchants, bucketMerchantKeys, bucketPayments, bucketPaymentIdx, bucketCNPSeq,
+		bucketLinks, bucketLinkTokens, bucketLinkIdx, bucketOutbox, bucketOutboxIDs,
+		bucketCardKeys, bucketCardKeyRecords,
+		bucketPaymentTxn, bucketWebhooks, bucketWebhookQ}
 }
 
 // Keys of bucketMeta.
@@ -98,6 +117,8 @@ var (
 	metaSchema  = []byte("schema_version") // schemaVersion
 	// uint64 big-endian: the records in bucketAudit
 	metaAuditCount = []byte("audit_count")
+	// in bucketCardKeys: the encoded KeyState
+	metaKeyState = []byte("state")
 )
 
 // schemaVersion changes whenever the layout above or the record encoding

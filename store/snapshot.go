@@ -77,13 +77,39 @@ func (s *Store) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-// stage writes the stream to path, syncs it and checks it is a state file.
+// stage writes the stream to path, syncs it, checks it is a state file and
+// prepares it as Open would (schema buckets, the card key counts of a file
+// from before them, the key state), so that nothing can make the reopen
+// after the swap fail on its content: the swap has replaced the old state
+// by then.
 func (s *Store) stage(path string, r io.Reader) error {
 	if err := writeFileSync(path, r); err != nil {
 		return err
 	}
-	_, err := checkStateFile(path)
-	return err
+	if _, err := checkStateFile(path); err != nil {
+		return err
+	}
+	return prepareStateFile(path)
+}
+
+// prepareStateFile runs on the candidate at path what Open runs on a state
+// file, in a writable transaction of its own.
+func prepareStateFile(path string) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	if err != nil {
+		return fmt.Errorf("snapshot is not a state file: %w", err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if _, err := initSchema(tx); err != nil {
+			return err
+		}
+		_, err := decodeKeyState(tx.Bucket(bucketCardKeys).Get(metaKeyState))
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("snapshot does not open as a state: %w", err)
+	}
+	return errors.Join(err, db.Close())
 }
 
 // swap closes the current file, renames path over it and opens the result.

@@ -69,9 +69,10 @@ type Store struct {
 	db     *bolt.DB // nil when closed, or when a Restore could not reopen the file
 	closed bool     // Close was called
 
-	applied atomic.Uint64         // mirrors meta applied_index after each commit
-	failed  atomic.Pointer[error] // set when a batch could not be committed; see ErrFailed
-	stopped chan struct{}         // closed when failed is set
+	applied atomic.Uint64            // mirrors meta applied_index after each commit
+	keys    atomic.Pointer[KeyState] // mirrors the card keys' state after each commit that changed it
+	failed  atomic.Pointer[error]    // set when a batch could not be committed; see ErrFailed
+	stopped chan struct{}            // closed when failed is set
 }
 
 // Open opens (or creates) the state file at path. A second Open of the same
@@ -167,11 +168,16 @@ func (s *Store) openDB(discardUnclean bool) (*bolt.DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", s.path, err)
 	}
 	s.applied.Store(applied)
+	if err := s.loadKeyState(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", s.path, err)
+	}
 	return db, nil
 }
 
 // initSchema creates the buckets and returns the applied index.
 func initSchema(tx *bolt.Tx) (uint64, error) {
+	countSealed := tx.Bucket(bucketCardKeyRecords) == nil && tx.Bucket(bucketTxns) != nil
 	for _, b := range allBuckets() {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return 0, fmt.Errorf("bucket %s: %w", b, err)
@@ -185,6 +191,11 @@ func initSchema(tx *bolt.Tx) (uint64, error) {
 		}
 	case string(v) != schemaVersion:
 		return 0, fmt.Errorf("schema version %q, this binary knows %q (files of another version are not converted)", v, schemaVersion)
+	}
+	if countSealed {
+		if err := countAllSealed(tx); err != nil {
+			return 0, fmt.Errorf("card key records: %w", err)
+		}
 	}
 	return readApplied(meta), nil
 }

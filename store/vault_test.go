@@ -13,14 +13,14 @@ import (
 func TestVaultRoundTrip(t *testing.T) {
 	v := mustVault(t)
 	for _, pan := range []string{"411111111111", testPAN, "6011000990139424123"} {
-		enc, bin, last4, hash, err := v.Seal(pan)
+		enc, bin, last4, hash, err := v.Seal(pan, "T1")
 		if err != nil || bin != pan[:6] || last4 != pan[len(pan)-4:] || len(hash) != 32 {
 			t.Fatalf("seal %d digits: %q %q %d-byte hash, %v", len(pan), bin, last4, len(hash), err)
 		}
 		if bytes.Contains(enc, []byte(pan)) || bytes.Contains(enc, []byte(pan[6:len(pan)-4])) {
 			t.Fatal("sealed bytes contain the card number")
 		}
-		if got, err := v.Open(enc); err != nil || got != pan {
+		if got, err := v.Open(enc, "T1"); err != nil || got != pan {
 			t.Fatalf("open: %v", err)
 		}
 		if !bytes.Equal(hash, v.Hash(pan)) {
@@ -31,8 +31,8 @@ func TestVaultRoundTrip(t *testing.T) {
 
 func TestVaultNonceAndHash(t *testing.T) {
 	v := mustVault(t)
-	enc1, _, _, hash1, _ := v.Seal(testPAN)
-	enc2, _, _, hash2, _ := v.Seal(testPAN)
+	enc1, _, _, hash1, _ := v.Seal(testPAN, "T1")
+	enc2, _, _, hash2, _ := v.Seal(testPAN, "T1")
 	if bytes.Equal(enc1, enc2) {
 		t.Fatal("two seals of one card are equal: the nonce is not fresh")
 	}
@@ -49,23 +49,23 @@ func TestVaultNonceAndHash(t *testing.T) {
 	if bytes.Equal(other.Hash(testPAN), hash1) {
 		t.Fatal("the hash does not depend on the key")
 	}
-	if _, err := other.Open(enc1); err == nil {
+	if _, err := other.Open(enc1, "T1"); err == nil {
 		t.Fatal("opened with another key")
 	}
 }
 
 func TestVaultRefuses(t *testing.T) {
 	v := mustVault(t)
-	enc, _, _, _, _ := v.Seal(testPAN)
+	enc, _, _, _, _ := v.Seal(testPAN, "T1")
 	tampered := append([]byte(nil), enc...)
 	tampered[len(tampered)-1] ^= 1
 	for name, b := range map[string][]byte{"tampered": tampered, "empty": nil, "short": enc[:20]} {
-		if _, err := v.Open(b); err == nil {
+		if _, err := v.Open(b, "T1"); err == nil {
 			t.Fatalf("%s: opened", name)
 		}
 	}
 	for _, pan := range []string{"", "41111111111", "41111111111111111111", "4111-1111-1111-1111", "411111111111111x"} {
-		_, _, _, _, err := v.Seal(pan)
+		_, _, _, _, err := v.Seal(pan, "T1")
 		if err == nil {
 			t.Fatalf("sealed %q", pan)
 		}

@@ -37,6 +37,8 @@ type procCluster struct {
 	procs  []*exec.Cmd // nil while a node is down
 
 	acqAdmin string // acqsim's admin address (faults, ledger)
+	logLevel string // the nodes' --log-level
+
 	// faults are those injected, with their times, for the checker's
 	// report: a kill ends when the node is started again.
 	faults []check.Fault
@@ -68,7 +70,14 @@ func startProcCluster(t *testing.T) *procCluster {
 // startProcClusterWith lets tune change each node's JSON config.
 func startProcClusterWith(t *testing.T, tune func(cfg map[string]any)) *procCluster {
 	t.Helper()
-	p := &procCluster{t: t, dir: t.TempDir(), bin: buildBinaries(t), ids: []string{"node1", "node2", "node3"}}
+	return startProcClusterLogging(t, tune, "warn")
+}
+
+// startProcClusterLogging is startProcClusterWith with the nodes and
+// acqsim logging at level (their logs are files in the cluster's dir).
+func startProcClusterLogging(t *testing.T, tune func(cfg map[string]any), level string) *procCluster {
+	t.Helper()
+	p := &procCluster{t: t, dir: t.TempDir(), bin: buildBinaries(t), ids: []string{"node1", "node2", "node3"}, logLevel: level}
 	// Below the range the in-process tests of other packages use: a killed
 	// node's ports must still be free when it restarts.
 	addrs, err := localcluster.FreePortsIn(10000, 20000, 11)
@@ -80,7 +89,7 @@ func startProcClusterWith(t *testing.T, tune func(cfg map[string]any)) *procClus
 	p.acqAdmin = acqAdmin
 	p.acqDir = filepath.Join(p.dir, "acqsim")
 	p.acq = p.spawn("acqsim.log", filepath.Join(p.bin, "acqsim"), "serve", "--listen", acqAddr, "--admin", acqAdmin,
-		"--data", p.acqDir, "--latency", "0-2ms", "--log-level", "warn", "--strict", "--echo-every", "2s", "--echo-timeout", "5s")
+		"--data", p.acqDir, "--latency", "0-2ms", "--log-level", level, "--strict", "--echo-every", "2s", "--echo-timeout", "5s")
 	key := filepath.Join(p.dir, "card.key")
 	if _, err := store.WriteNewKeyFile(key); err != nil {
 		t.Fatal(err)
@@ -149,7 +158,7 @@ func (p *procCluster) start(i int) {
 		}
 	}
 	p.procs[i] = p.spawn(p.ids[i]+".log", filepath.Join(p.bin, "tillgate"), "serve",
-		"--config", filepath.Join(p.dir, p.ids[i]+".json"), "--log-level", "warn")
+		"--config", filepath.Join(p.dir, p.ids[i]+".json"), "--log-level", p.logLevel)
 }
 
 func (p *procCluster) kill(i int) {

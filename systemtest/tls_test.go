@@ -25,7 +25,8 @@ import (
 // API over HTTPS, the acquirer link over TLS): plain TCP
 // to every register port is refused without a byte; failover clients with
 // the register certificate transact through every node (registers that
-// know only a standby follow its hint); a register that knows only a
+// know only a standby are relayed by it: hints are followed to configured
+// nodes only); a register that knows only a
 // standby and ignores hints is relayed to the active over TLS (the active
 // takes the standby's certificate for the node it is, not for a store of
 // other terminals, and approves); a client

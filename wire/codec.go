@@ -204,7 +204,7 @@ func (c *Codec) unpack(p []byte) (*Message, int, error) {
 	m := &Message{MTI: s[:4]}
 	for _, sp := range spans {
 		v := s[sp.start:sp.end]
-		if sp.id == 2 || sp.id == 35 {
+		if cardField(sp.id) {
 			v = string(p[sp.start:sp.end])
 		}
 		if err := assign(m, sp.id, v, p[sp.start:sp.end]); err != nil {
@@ -217,16 +217,23 @@ func (c *Codec) unpack(p []byte) (*Message, int, error) {
 // span is where a field's value lies in the payload.
 type span struct{ id, start, end int }
 
+// cardField reports the fields of card data: the card number (DE2), its
+// expiry (DE14), track 2 (DE35), the PIN block (DE52) and the chip's data
+// (DE55).
+func cardField(id int) bool { return id == 2 || id == 14 || id == 35 || id == 52 || id == 55 }
+
 // sharedText returns one copy of the payload whose substrings become the
-// text fields (one allocation for all of them). The card number (DE2) and
-// track 2 (DE35) are blanked in it and get copies of their own, so a field
-// kept for long (a STAN in a table) does not keep a clear PAN in memory.
+// text fields (one allocation for all of them). The card data fields
+// (cardField) are blanked in it and get copies of their own (the PIN block
+// and ICC are decoded from the payload), so a field kept for long (a STAN
+// in a table, a terminal id in the status page's ring) does not keep a
+// clear PAN, track, PIN block or chip data in memory.
 func sharedText(p []byte, spans []span) string {
 	var sb strings.Builder
 	sb.Grow(len(p))
 	at := 0
 	for _, sp := range spans {
-		if sp.id == 2 || sp.id == 35 {
+		if cardField(sp.id) {
 			sb.Write(p[at:sp.start])
 			for range sp.end - sp.start {
 				sb.WriteByte(0)

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"strings"
@@ -307,7 +308,9 @@ func TestCodecConcurrent(t *testing.T) {
 }
 
 // TestSharedTextHidesCard checks that the copy of the payload the text
-// fields share has the PAN and track 2 blanked (they get their own copies).
+// fields share has the card data blanked: PAN, expiry, track 2, PIN block
+// and ICC get copies of their own, so a field kept after the answer (a
+// terminal id, a STAN) pins none of them.
 func TestSharedTextHidesCard(t *testing.T) {
 	c := NewCodec(DefaultDialect())
 	for _, name := range []string{"0200_purchase", "0200_track2"} {
@@ -330,8 +333,23 @@ func TestSharedTextHidesCard(t *testing.T) {
 		if strings.Contains(shared, testPAN[6:12]) {
 			t.Fatalf("%s: shared copy holds the card number", name)
 		}
-		if got.PAN != m.PAN || got.Track2 != m.Track2 {
-			t.Fatalf("%s: card fields %q %q", name, got.PAN, got.Track2)
+		for what, v := range map[string][]byte{"PIN block": m.PINBlock, "ICC": m.ICC} {
+			if len(v) > 0 && strings.Contains(strings.ToUpper(shared), strings.ToUpper(hex.EncodeToString(v))) {
+				t.Fatalf("%s: shared copy holds the %s", name, what)
+			}
 		}
+		if m.Expiry != "" && within(shared, got.Expiry) {
+			t.Fatalf("%s: the expiry is a substring of the shared copy", name)
+		}
+		if got.PAN != m.PAN || got.Track2 != m.Track2 || !bytes.Equal(got.PINBlock, m.PINBlock) || !bytes.Equal(got.ICC, m.ICC) || got.Expiry != m.Expiry {
+			t.Fatalf("%s: card fields %q %q %x %x %q", name, got.PAN, got.Track2, got.PINBlock, got.ICC, got.Expiry)
+		}
+
 	}
+}
+
+// within reports s backed by shared's bytes.
+func within(shared, s string) bool {
+	b, p := uintptr(unsafe.Pointer(unsafe.StringData(shared))), uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	return p >= b && p < b+uintptr(len(shared))
 }

@@ -141,6 +141,7 @@ type FrameReader struct {
 	dec  FrameDecoder
 	buf  []byte // the read buffer
 	rest []byte // the part of buf not decoded yet
+	used int    // bytes of buf the last read filled
 	err  error  // the read error, returned (once) when rest is decoded
 }
 
@@ -189,7 +190,10 @@ func (fr *FrameReader) Next() ([]byte, error) {
 			fr.err = nil // as bufio: once, then the next call reads again
 			return nil, err
 		}
+		// The frames read before are spent: the buffer keeps no card
+		// data of theirs while the connection waits.
+		clear(fr.buf[:fr.used])
 		k, err := fr.r.Read(fr.buf)
-		fr.rest, fr.err = fr.buf[:k], err
+		fr.rest, fr.err, fr.used = fr.buf[:k], err, k
 	}
 }

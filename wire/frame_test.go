@@ -321,3 +321,25 @@ func TestFrameReaderStarted(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameReaderKeepsNoSpentFrame: once the reader goes back to the
+// connection for more, the bytes of the frames it returned are gone from
+// its buffer, which it keeps for the connection's life: a register's card
+// data is not held while the connection waits.
+func TestFrameReaderKeepsNoSpentFrame(t *testing.T) {
+	d := DefaultDialect()
+	frame, err := d.AppendFrame(nil, []byte("0200"+testPAN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := NewFrameReader(bytes.NewReader(frame), d, 0)
+	if p, err := fr.Next(); err != nil || !bytes.Contains(p, []byte(testPAN)) {
+		t.Fatalf("Next: %q %v", p, err)
+	}
+	if _, err := fr.Next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("second Next: %v, want EOF", err)
+	}
+	if bytes.Contains(fr.buf, []byte(testPAN)) {
+		t.Fatal("the read buffer still holds the spent frame's card number")
+	}
+}

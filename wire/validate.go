@@ -10,7 +10,8 @@ import (
 // It returns a *FormatError (answer with its RC()) or nil.
 //
 //	0100, 0120, 0200, 0220 DE2 or DE35, DE3, DE4 (not for balance inquiry DE3 31xxxx), DE7, DE11, DE41, DE49;
-//	                       0220 also DE90
+//	                       0220 also DE90, and it may go without DE2 and DE35: its card is
+//	                       the original's (a register's store-and-forward queue keeps no card)
 //	0320                   DE3, DE4, DE7, DE11, DE41, DE90 (the original's MTI, DE11, DE7);
 //	                       DE38 (6 characters) and DE39 (2 letters or digits) if present
 //	0400, 0420             DE4, DE7, DE11, DE41, DE90
@@ -77,7 +78,10 @@ var (
 		{2, checkCard}, {3, checkProcCode}, {4, checkAmount}, {7, checkDE7},
 		{11, checkSTAN}, {41, checkTerminal}, {49, checkCurrency},
 	}
-	adviceChecks    = append(append([]check(nil), financialChecks...), check{90, checkOriginal})
+	adviceChecks = []check{
+		{2, checkCardIfAny}, {3, checkProcCode}, {4, checkAmount}, {7, checkDE7},
+		{11, checkSTAN}, {41, checkTerminal}, {49, checkCurrency}, {90, checkOriginal},
+	}
 	reversalChecks  = []check{{4, checkAmount}, {7, checkDE7}, {11, checkSTAN}, {41, checkTerminal}, {90, checkOriginal}}
 	reconcileChecks = []check{{3, checkSettleCode}, {7, checkDE7}, {11, checkSTAN}, {41, checkTerminal}, {0, checkTotals}}
 	uploadChecks    = []check{
@@ -122,6 +126,15 @@ func checkCard(m *Message) error {
 		return invalid("DE2 must be 12-19 digits")
 	}
 	return nil
+}
+
+// checkCardIfAny is checkCard for a message that may name its card by its
+// original (DE90) instead.
+func checkCardIfAny(m *Message) error {
+	if m.PAN == "" && m.Track2 == "" {
+		return nil
+	}
+	return checkCard(m)
 }
 
 func checkProcCode(m *Message) error {

@@ -169,8 +169,15 @@ func (s *Sim) respond(payload []byte) (*wire.Message, error) {
 // validateRequest is wire.ValidateRequest, except that a zero amount on a
 // financial request is left to the card rules (RC 13, recorded like any
 // decline) provided nothing else is wrong with the request.
+//
+// A 0220 must name its card: a register may leave DE2 to the original
+// (wire.ValidateRequest allows it), but tillgate takes it from there and
+// an acquirer's host requires it.
 func validateRequest(m *wire.Message, class string) (string, error) {
 	err := wire.ValidateRequest(m)
+	if err == nil && class == wire.MTIFinancialAdvice && m.PAN == "" && m.Track2 == "" {
+		return wire.RCFormatError, &wire.FormatError{MTI: m.MTI, STAN: m.STAN, Field: 2, Err: fmt.Errorf("%w: DE2 or DE35 (a 0220 names its card at the acquirer)", wire.ErrMissingField)}
+	}
 	var fe *wire.FormatError
 	if err == nil || !errors.As(err, &fe) {
 		return "", err

@@ -41,6 +41,12 @@ plain client, or one that does not finish its handshake within 10 s, is
 closed. --tls-client-ca also requires a client certificate issued by that
 CA, as an acquirer that authenticates its merchants' hosts does.
 
+--acs serves the issuer's access control server (3-D Secure) over HTTP:
+cards whose number starts with one of --acs-ranges need a challenge, whose
+one-time code is logged ("acs: challenge: one-time code"), or is
+--acs-code for every challenge; POST /acs/v1/authentications and
+POST /acs/v1/authentications/{id}/challenge (see package sim, ACS).
+
 The admin API answers GET /totals, /totals/days, /stats, /fault, /ledger
 ({"records": [...]}: every identity, declines and tombstones included,
 with how often it was asked) and /healthz with JSON, and GET
@@ -70,6 +76,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		tlsCert  = fs.String("tls-cert", "", "serve ISO 8583 over TLS only, with this certificate (PEM; with --tls-key)")
 		tlsKey   = fs.String("tls-key", "", "the key of --tls-cert (PEM)")
 		clientCA = fs.String("tls-client-ca", "", "with --tls-cert: require client certificates issued by this CA (PEM)")
+		acsAddr  = fs.String("acs", "", "serve the issuer ACS (3-D Secure cardholder authentication) on this HTTP address (empty: none)")
+		acsBINs  = fs.String("acs-ranges", "400000", "--acs: comma-separated card number prefixes that need a challenge")
+		acsCode  = fs.String("acs-code", "", "--acs: every challenge's code (empty: a random 6-digit code per challenge, logged)")
 	)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, c.Usage()); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +130,14 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		}()
 		log.Info("admin API listening", "addr", adminAddr)
 	}
+	acsSrv, err := serveACS(*acsAddr, *acsBINs, *acsCode, log)
+	if err != nil {
+		if srv != nil {
+			srv.Close()
+		}
+		s.Close()
+		return err
+	}
 	if c.ready != nil {
 		c.ready(s.Addr(), adminAddr)
 	}
@@ -133,7 +150,34 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		defer cancel()
 		srv.Shutdown(shutCtx)
 	}
+	if acsSrv != nil {
+		acsSrv.Close()
+	}
 	return s.Close()
+}
+
+// serveACS starts the issuer ACS on addr (nil without one).
+func serveACS(addr, ranges, code string, log *slog.Logger) (*http.Server, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	bins, err := sim.ParseRanges(ranges)
+	if err != nil {
+		return nil, fmt.Errorf("--acs-ranges: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--acs: %w", err)
+	}
+	acs := sim.NewACS(sim.ACSConfig{Ranges: bins, Code: code, Logger: log})
+	srv := &http.Server{Handler: acs.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("acs server", "err", err)
+		}
+	}()
+	log.Info("issuer ACS listening", "addr", ln.Addr().String(), "challenge_ranges", bins)
+	return srv, nil
 }
 
 // serverTLS is the TLS of the ISO 8583 listener: nil without --tls-cert.

@@ -33,6 +33,7 @@ func commands(out io.Writer) map[string]cli.Command {
 		"day":      &dayCommand{g: g()},
 		"batch":    &batchCommand{g: g()},
 		"terminal": &terminalCommand{g: g()},
+		"key":      &keyCommand{g: g()},
 		"audit":    &auditCommand{g: g()},
 		"merchant": &merchantCommand{g: g()},
 	}
@@ -88,6 +89,8 @@ Usage:
   tillctl terminal list [--store S] [--merchant M] [--all]   the terminal registry
   tillctl terminal add ID|FROM-TO --merchant M --store S     register terminals (a range in one command)
   tillctl terminal block|unblock ID|FROM-TO                  refuse (or admit again) a terminal's requests
+  tillctl key status                           which card key seals, records per key, the re-seal
+  tillctl key rotate ID | retire ID            make card key ID seal (every node holds ID.key) / retire one
   tillctl audit [--since T|D] [--actor A] [--action X] [--limit N] [--json]
                                                the audit log of operator actions
   tillctl merchant add ID [--name N] [--key-name N] [--key K]

@@ -31,6 +31,11 @@ type fileConfig struct {
 	} `json:"register_tls"`
 	// APIAddr serves the payments API; absent or empty: none.
 	APIAddr string `json:"api_addr"`
+	// APICertFile and APIKeyFile make the payments API HTTPS.
+	APICertFile string `json:"api_cert_file"`
+	APIKeyFile  string `json:"api_key_file"`
+	// ACSURL is the card issuers' ACS (3-D Secure); absent or empty: none.
+	ACSURL string `json:"acs_url"`
 	// AdminTokens are the admin API's named tokens, each read from its
 	// file; AdminTokenFile (the older form) is one more operator token,
 	// named "admin".
@@ -45,6 +50,7 @@ type fileConfig struct {
 	Peers         []filePeer `json:"peers"`
 	Bootstrap     bool       `json:"bootstrap"`
 	CardKeyFile   string     `json:"card_key_file"`
+	CardKeyDir    string     `json:"card_key_dir"`
 	HexBitmap     bool       `json:"hex_bitmap"`
 	ASCIIHeader   bool       `json:"ascii_header"`
 	MaxFrame      int        `json:"max_frame"`
@@ -153,6 +159,9 @@ func parseConfig(b []byte, cfg *node.Config) error {
 		cfg.AdminAddr = *f.AdminAddr
 	}
 	setStr(&cfg.APIAddr, f.APIAddr)
+	setStr(&cfg.APICertFile, f.APICertFile)
+	setStr(&cfg.APIKeyFile, f.APIKeyFile)
+	setStr(&cfg.ACSURL, f.ACSURL)
 	setStr(&cfg.AdminTokenFile, f.AdminTokenFile)
 	setStr(&cfg.RegisterTLS.CertFile, f.RegisterTLS.CertFile)
 	setStr(&cfg.RegisterTLS.KeyFile, f.RegisterTLS.KeyFile)
@@ -177,6 +186,7 @@ func parseConfig(b []byte, cfg *node.Config) error {
 	}
 	cfg.Bootstrap = cfg.Bootstrap || f.Bootstrap
 	setStr(&cfg.CardKeyFile, f.CardKeyFile)
+	setStr(&cfg.CardKeyDir, f.CardKeyDir)
 	cfg.HexBitmap, cfg.ASCIIHeader = f.HexBitmap, f.ASCIIHeader
 	setInt(&cfg.MaxFrame, f.MaxFrame)
 	setDur(&cfg.IdleTimeout, f.IdleTimeout)

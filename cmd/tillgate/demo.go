@@ -43,9 +43,17 @@ each node's certificate; acqsim.pem and acqsim-key.pem), all for
 localhost and 127.0.0.1, and runs every link over TLS: the register
 ports speak TLS only and require the register certificate (plain TCP is
 refused), Raft runs over mutual TLS, the admin APIs over HTTPS (tillctl
+--cacert DATA/tls/ca.pem) and so the payments APIs and the portal (curl
 --cacert DATA/tls/ca.pem), the nodes' links to the acquirer simulator
 over TLS with their certificates; the simulated registers connect with
 the register certificate.
+
+The payments API (node1 on 127.0.0.1:8080, the others on :8081, :8082)
+has a test merchant "demo" with the key demo-merchant-key; the issuer's
+access control server (3-D Secure) runs on 127.0.0.1:9585, where cards
+whose number starts with 400000 need a challenge, whose code is always
+123456 (4000000000000010 needs one; 4761739001010119 does not). The demo
+creates a payment link and prints its URL: open it in a browser.
 
 `
 }
@@ -100,6 +108,11 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	acsURL, stopACS, err := demoACS(log)
+	if err != nil {
+		return err
+	}
+	defer stopACS()
 	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:9583", DataDir: filepath.Join(dir, "acqsim"), Latency: lat, Dialect: wire.DefaultDialect(), TLS: acqTLS, Logger: log})
 	if err != nil {
 		return err
@@ -107,7 +120,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	defer acq.Close()
 	cl, err := localcluster.Start(localcluster.Options{
 		Dir: dir, RegisterBase: 8583, RaftBase: 7001, AdminBase: 9101, APIBase: 8080,
-		AcquirerAddr: acq.Addr(), Logger: log, TLS: certs,
+		AcquirerAddr: acq.Addr(), ACSURL: acsURL, Logger: log, TLS: certs,
 	})
 	if err != nil {
 		return err
@@ -132,7 +145,14 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if err := demoMerchant(ctx, cl, admin); err != nil {
 		return err
 	}
-	fmt.Printf("payments    http://%s/v1/payments (any node)  merchant %q, key %s\n", cl.Configs[0].APIAddr, demoMerchantID, demoMerchantKey)
+	fmt.Printf("payments    %s://%s/v1/payments (any node)  merchant %q, key %s\n", scheme, cl.Configs[0].APIAddr, demoMerchantID, demoMerchantKey)
+	fmt.Printf("3-D Secure  %s: cards starting %s need a challenge, code %s (test card %s)\n", acsURL, demoACSRange, demoACSCode, demoChallengeCard)
+	link, err := demoLink(ctx, scheme+"://"+cl.Configs[0].APIAddr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("pay link    %s\n", link)
+	fmt.Printf("portal      %s://%s/portal/ (log in with the key %s)\n", scheme, cl.Configs[0].APIAddr, demoMerchantKey)
 	if certs != nil {
 		printTLS(certs, cl.Configs[0].RegisterAddr)
 	}
@@ -202,7 +222,7 @@ func demoAdmin(certs *pki.Files) (func(addr string) *adminapi.Client, error) {
 
 // printTLS says where the certificates are and how to connect.
 func printTLS(f *pki.Files, addr string) {
-	fmt.Printf("tls         every link over TLS: registers (certificate required), Raft (mutual), admin (HTTPS), acqsim; files in %s\n", f.Dir)
+	fmt.Printf("tls         every link over TLS: registers (certificate required), Raft (mutual), admin and payments APIs (HTTPS), acqsim; files in %s\n", f.Dir)
 	fmt.Printf("            CA %s; register certificate %s, key %s (CN %s)\n", f.CA, f.Register.Cert, f.Register.Key, demoStore)
 	fmt.Printf("            try: openssl s_client -connect %s -CAfile %s -cert %s -key %s\n", addr, f.CA, f.Register.Cert, f.Register.Key)
 	fmt.Printf("            in Go: failover.TLSFiles{CAFile: %q, CertFile: %q, KeyFile: %q}.Load()\n", f.CA, f.Register.Cert, f.Register.Key)

@@ -32,11 +32,14 @@ type Options struct {
 	// free ports. 0: no payments API.
 	APIBase      int
 	AcquirerAddr string
-	Logger       *slog.Logger
+	// ACSURL is the issuer ACS the payments API asks (acqsim's); empty:
+	// none.
+	ACSURL string
+	Logger *slog.Logger
 	// TLS, if set, runs every link over TLS with the files
 	// pki.WriteCluster wrote for the nodes' ids (node1, node2, ...) and
 	// AcqsimName: the registers' port (a register certificate required),
-	// Raft (mutual), the admin API (HTTPS) and the link to the acquirer,
+	// Raft (mutual), the admin and payments APIs (HTTPS) and the link to the acquirer,
 	// which must serve AcqsimTLS.
 	TLS *pki.Files
 	// Tune adjusts each node's config before it starts (timings, limits).
@@ -113,6 +116,9 @@ func Start(o Options) (*Cluster, error) {
 		cfg.Bootstrap = true
 		cfg.CardKeyFile = keyFile
 		cfg.Acquirer.Addr = o.AcquirerAddr
+		if cfg.APIAddr != "" {
+			cfg.ACSURL = o.ACSURL
+		}
 		cfg.Logger = o.Logger
 		// The whole simulated fleet connects from one loopback address.
 		cfg.MaxConnsPerIP = -1
@@ -121,6 +127,9 @@ func Start(o Options) (*Cluster, error) {
 			cfg.RegisterTLS = node.RegisterTLSConfig{CertFile: nf.Cert, KeyFile: nf.Key, ClientCAFile: f.CA, RequireClientCert: true}
 			cfg.RaftTLS = node.RaftTLSConfig{CAFile: f.CA, CertFile: nf.Cert, KeyFile: nf.Key}
 			cfg.AdminCertFile, cfg.AdminKeyFile = nf.Cert, nf.Key
+			if cfg.APIAddr != "" {
+				cfg.APICertFile, cfg.APIKeyFile = nf.Cert, nf.Key
+			}
 			cfg.Acquirer.TLS = &tlsconf.Client{CAFile: f.CA, CertFile: nf.Cert, KeyFile: nf.Key}
 		}
 		if o.Tune != nil {

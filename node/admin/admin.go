@@ -130,8 +130,12 @@ type Config struct {
 	// TLS, if set, serves HTTPS only (its certificate is the node's).
 	TLS *tls.Config
 
-	Raft      Raft
-	State     State
+	Raft  Raft
+	State State
+	// KeyState and Vault: the card keys (the replicated state's, and this
+	// node's ring).
+	KeyState  KeyState
+	Vault     Vault
 	Days      Days
 	Views     Views
 	Leaders   *leadership.History
@@ -277,8 +281,11 @@ func (s *Server) register(m *router) {
 	m.HandleFunc("GET /reports", s.report)
 	s.dayRoutes(m)
 	s.terminalRoutes(m)
+	s.keyRoutes(m)
 	m.HandleFunc("GET /merchants", s.merchants)
 	m.write("POST /merchants", "merchant.add", s.addMerchant)
+	// The secret is the body's other field: never audited.
+	m.write("POST /merchants/{id}/webhook", "merchant.webhook", s.setWebhook, bodyParams("url"))
 	m.HandleFunc("GET /audit", s.audit.listAudit)
 	m.routes = append(m.routes, route{pattern: "POST /audit/records", need: RoleOperator, auditWrite: true, h: s.audit.recordAudit})
 	// Profiles: an operator chasing CPU or memory on a live node needs

@@ -358,6 +358,13 @@ func (c *Client) AddMerchant(ctx context.Context, m MerchantAdd) (Merchant, erro
 	return r, c.do(ctx, http.MethodPost, "/merchants", m, &r)
 }
 
+// SetMerchantWebhook sets (URL "": removes) a merchant's webhook (a
+// write: the leader).
+func (c *Client) SetMerchantWebhook(ctx context.Context, id string, h MerchantWebhook) (Merchant, error) {
+	var r Merchant
+	return r, c.do(ctx, http.MethodPost, "/merchants/"+url.PathEscape(id)+"/webhook", h, &r)
+}
+
 // Merchants lists the card-not-present merchants.
 func (c *Client) Merchants(ctx context.Context) (Merchants, error) {
 	var r Merchants

@@ -240,6 +240,19 @@ type Merchant struct {
 	MID       string    `json:"merchant_number"`
 	Keys      []string  `json:"keys"` // the API keys' names
 	CreatedAt time.Time `json:"created_at"`
+	// Webhook is the URL the merchant's payment events are posted to
+	// ("" for none); its secret is never shown.
+	Webhook string `json:"webhook,omitempty"`
+	// WebhookQueued counts the events not yet acknowledged by the merchant.
+	WebhookQueued int `json:"webhook_queued,omitempty"`
+}
+
+// MerchantWebhook is the body of POST /merchants/{id}/webhook: the URL
+// (empty to remove the webhook, which drops its queued events) and the
+// HMAC-SHA256 secret of the signatures (16-256 bytes; tillctl makes one).
+type MerchantWebhook struct {
+	URL    string `json:"url"`
+	Secret string `json:"secret"`
 }
 
 // Merchants is the answer of GET /merchants.

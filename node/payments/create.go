@@ -29,8 +29,10 @@ func randomKey() string {
 	return "auto-" + hex.EncodeToString(b)
 }
 
-// create is POST /v1/payments: record the payment and the identity of its
-// authorization, then authorize through the pipeline. A retry (the same
+// create is POST /v1/payments: ask the issuer's ACS whether the
+// cardholder must be authenticated, record the payment and the identity
+// of its authorization, then authorize through the pipeline, or answer
+// requires_authentication with the challenge's URL. A retry (the same
 // Idempotency-Key and request) finds the record and sends the same
 // identity again as a repeat: the pipeline answers what it recorded, or
 // resolves an INTENT left open, or authorizes one that never got appended.
@@ -46,8 +48,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, m *store.Merchan
 		s.fail(w, r, route, e)
 		return
 	}
-	now := s.cfg.Clock()
-	c, e := req.check(now)
+	c, e := req.check(s.cfg.Clock())
 	if e != nil {
 		s.fail(w, r, route, e)
 		return
@@ -55,80 +56,161 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, m *store.Merchan
 	if key == "" {
 		key = randomKey()
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+	p, v, e := s.pay(r.Context(), m, key, c, nil)
+	if p != nil {
+		if rw, ok := w.(*recorder); ok {
+			rw.payment = p.ID
+		}
+	}
+	if e != nil {
+		if e.body.Code == "outcome_unknown" || e.status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
+		s.fail(w, r, route, e)
+		return
+	}
+	s.writeView(w, r, v)
+}
+
+// pay makes (or finds again, on a retry) merchant m's payment under key
+// for card c, as an attempt to pay link when it is not nil. It returns the
+// payment as recorded and as the API shows it; on a refusal the payment,
+// when one stands in the way (the link's attempt in progress), and why.
+func (s *Server) pay(ctx context.Context, m *store.Merchant, key string, c *checkedPayment, link *store.Link) (*store.Payment, *PaymentView, *apiError) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	id := paymentID(m.ID, key)
+	var auth store.PaymentAuth
+	if old, err := s.cfg.State.Payment(id); err != nil {
+		return nil, nil, apiErr(http.StatusServiceUnavailable, "unavailable", "", "state unreadable: retry with the same Idempotency-Key")
+	} else if old == nil {
+		// Only a new payment asks the ACS: a retry keeps the answer
+		// recorded with the first call.
+		var e *apiError
+		if auth, e = s.authentication(ctx, m, c); e != nil {
+			return nil, nil, e
+		}
+	}
+	now := s.cfg.Clock()
 	de7 := wire.TransmissionTime(now)
 	rec := store.Payment{
-		ID: paymentID(m.ID, key), Merchant: m.ID, IdemKey: key, Fingerprint: c.fingerprint(s.cfg.Vault),
+		ID: id, Merchant: m.ID, IdemKey: key, Fingerprint: c.fingerprint(s.cfg.Vault),
 		Amount: c.amount, Currency: c.currency, Manual: c.manual, OrderID: c.orderID, Description: c.description,
-		Brand: brand(c.pan), Last4: c.pan[len(c.pan)-4:], At: now.UnixNano(),
+		Brand: brand(c.pan), Last4: c.pan[len(c.pan)-4:], At: now.UnixNano(), Auth: auth,
 		Steps: []*store.PaymentStep{{Kind: store.StepAuth, IdemKey: key, Amount: c.amount, DE7: de7, At: now.UnixNano()}},
+	}
+	if link != nil {
+		rec.Link = link.ID
 	}
 	res, err := s.cfg.Raft.Apply(ctx, store.PaymentCreateCmd(rec))
 	r2, ok := res.(store.Result)
 	switch {
 	case err != nil:
-		s.fail(w, r, route, commitErr(err, "payment"))
-		return
+		return nil, nil, commitErr(err, "payment")
 	case !ok:
-		s.fail(w, r, route, commitErr(errUnexpected, "payment"))
-		return
+		return nil, nil, commitErr(errUnexpected, "payment")
 	case r2.Err != nil && r2.Existed:
-		s.fail(w, r, route, apiErr(http.StatusConflict, "idempotency_key_reused", "Idempotency-Key",
-			"Idempotency-Key %q was used for another request (payment %s): send a new key for a new payment", key, r2.Payment.ID))
-		return
+		return nil, nil, apiErr(http.StatusConflict, "idempotency_key_reused", "Idempotency-Key",
+			"Idempotency-Key %q was used for another request (payment %s): send a new key for a new payment", key, r2.Payment.ID)
+	case r2.Err != nil && link != nil:
+		return r2.Payment, nil, linkRefusal(r2.Err, link)
 	case r2.Err != nil:
-		s.fail(w, r, route, commitErr(r2.Err, "payment"))
-		return
+		return nil, nil, commitErr(r2.Err, "payment")
 	}
 	p := r2.Payment
 	if r2.Existed {
 		s.metrics.retries.Inc()
 	}
-	s.runStep(w, r, route, p, p.Steps[0], c.pan, c.expiry, c.cvc, r2.Existed)
+	card := heldCard{pan: c.pan, expiry: c.expiry, cvc: c.cvc}
+	switch p.Auth.Status {
+	case store.AuthPending:
+		s.hold.put(p.ID, card)
+		s.metrics.auth.WithLabelValues("challenge").Inc()
+		v, e := s.viewOf(p, nil)
+		return p, v, e
+	case store.AuthFailed:
+		v, e := s.viewOf(p, nil)
+		return p, v, e
+	case store.AuthNotRequired:
+		if !r2.Existed {
+			s.metrics.auth.WithLabelValues("not_required").Inc()
+		}
+	}
+	v, e := s.execStep(ctx, p, p.Steps[0], card, r2.Existed)
+	return p, v, e
 }
 
 // runStep sends step st of p through the pipeline (a repeat when the call
-// is a retry) and answers with the payment. A step whose transaction is
-// final already is not sent again: its outcome is recorded.
-func (s *Server) runStep(w http.ResponseWriter, r *http.Request, route string, p *store.Payment, st *store.PaymentStep, pan, expiry, cvc string, retry bool) {
+// is a retry) and answers with the payment.
+func (s *Server) runStep(w http.ResponseWriter, r *http.Request, route string, p *store.Payment, st *store.PaymentStep, card heldCard, retry bool) {
 	if rw, ok := w.(*recorder); ok {
 		rw.payment = p.ID
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
+	v, e := s.execStep(ctx, p, st, card, retry)
+	if e != nil {
+		if e.body.Code == "outcome_unknown" {
+			w.Header().Set("Retry-After", "1")
+		}
+		s.fail(w, r, route, e)
+		return
+	}
+	s.writeView(w, r, v)
+}
+
+// execStep sends step st of p through the pipeline (a repeat when the
+// call is a retry) and returns the payment as it then stands. A step whose
+// transaction is final already is not sent again: its outcome is recorded.
+func (s *Server) execStep(ctx context.Context, p *store.Payment, st *store.PaymentStep, card heldCard, retry bool) (*PaymentView, *apiError) {
 	fresh := map[string]stepState{}
 	t, known, err := s.cfg.State.Get(st.TxnID)
 	if err != nil {
-		s.fail(w, r, route, apiErr(http.StatusServiceUnavailable, "unavailable", "", "state unreadable: retry with the same Idempotency-Key"))
-		return
+		return nil, apiErr(http.StatusServiceUnavailable, "unavailable", "", "state unreadable: retry with the same Idempotency-Key")
 	}
 	if !known || t.Status == store.StatusPending {
 		// A retry goes as a repeat even when this node has no INTENT of
 		// it: an active that died may have appended one this node has not
 		// applied yet, and only a repeat is looked up first.
-		resp := s.cfg.Handler.Handle(ctx, stepMessage(p, st, pan, expiry, cvc, retry || known))
+		resp := s.cfg.Handler.Handle(ctx, stepMessage(p, st, card.pan, card.expiry, card.cvc, retry || known))
 		if resp == nil {
 			s.metrics.unknown.Inc()
-			w.Header().Set("Retry-After", "1")
-			s.fail(w, r, route, apiErr(http.StatusServiceUnavailable, "outcome_unknown", "",
-				"the %s of payment %s has no outcome yet (the active changed, or the acquirer did not answer): retry the same call with the same Idempotency-Key; it will not be charged twice", st.Kind, p.ID))
-			return
+			return nil, apiErr(http.StatusServiceUnavailable, "outcome_unknown", "",
+				"the %s of payment %s has no outcome yet (the active changed, or the acquirer did not answer): retry the same call with the same Idempotency-Key; it will not be charged twice", st.Kind, p.ID)
 		}
 		fresh[st.TxnID] = answered(resp)
 	}
-	s.answer(w, r, route, p, fresh)
+	if st.Kind == store.StepAuth {
+		s.hold.drop(p.ID)
+	}
+	return s.viewOf(p, fresh)
+}
+
+// viewOf is p as it now stands.
+func (s *Server) viewOf(p *store.Payment, fresh map[string]stepState) (*PaymentView, *apiError) {
+	states, err := s.states(p, fresh)
+	if err != nil {
+		s.log.Error("payments: state", "payment", p.ID, "err", err)
+		return nil, apiErr(http.StatusServiceUnavailable, "unavailable", "", "state unreadable: retry")
+	}
+	return view(p, states), nil
+}
+
+// writeView answers with v, its challenge URL made absolute on the
+// address the client called.
+func (s *Server) writeView(w http.ResponseWriter, r *http.Request, v *PaymentView) {
+	absolute(r, v)
+	writeJSON(w, http.StatusOK, v)
 }
 
 // answer writes p as it now stands.
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, route string, p *store.Payment, fresh map[string]stepState) {
-	states, err := s.states(p, fresh)
-	if err != nil {
-		s.log.Error("payments: state", "payment", p.ID, "err", err)
-		s.fail(w, r, route, apiErr(http.StatusServiceUnavailable, "unavailable", "", "state unreadable: retry"))
+	v, e := s.viewOf(p, fresh)
+	if e != nil {
+		s.fail(w, r, route, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, view(p, states))
+	s.writeView(w, r, v)
 }
 
 // get is GET /v1/payments/{id}.
@@ -179,7 +261,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, m *store.Merchant)
 	q := r.URL.Query()
 	status := q.Get("status")
 	if status != "" && !statuses[status] {
-		s.fail(w, r, route, invalid("status", "status must be one of pending, authorized, captured, declined, voided, refunded"))
+		s.fail(w, r, route, invalid("status", "status must be one of requires_authentication, pending, authorized, captured, declined, voided, refunded"))
 		return
 	}
 	from, e := timeParam(q.Get("from"), "from", 0)
@@ -224,6 +306,7 @@ func (s *Server) listRange(w http.ResponseWriter, r *http.Request, m *store.Merc
 				return
 			}
 			if v := view(p, states); status == "" || v.Status == status {
+				absolute(r, v)
 				out.Data = append(out.Data, v)
 			}
 			if len(out.Data) == limit {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/tillgate/tillgate/cluster"
 	"github.com/tillgate/tillgate/store"
@@ -80,4 +81,18 @@ func trimStore(err error) string {
 		}
 	}
 	return s
+}
+
+// linkRefusal is the answer to an attempt to pay a link that may not take
+// one.
+func linkRefusal(err error, l *store.Link) *apiError {
+	switch {
+	case errors.Is(err, store.ErrState) && strings.Contains(err.Error(), "expired"):
+		return apiErr(http.StatusGone, "link_expired", "", "payment link %s expired", l.ID)
+	case errors.Is(err, store.ErrState):
+		return apiErr(http.StatusConflict, "link_paid", "", "payment link %s is paid", l.ID)
+	case errors.Is(err, store.ErrConflict):
+		return apiErr(http.StatusConflict, "link_in_progress", "", "a payment of link %s is in progress: finish it, or wait %v", l.ID, store.LinkAttemptWindow)
+	}
+	return commitErr(err, "payment")
 }

@@ -8,6 +8,9 @@ type metrics struct {
 	forwarded prometheus.Counter
 	retries   prometheus.Counter
 	unknown   prometheus.Counter
+	auth      *prometheus.CounterVec // cardholder authentications by result
+	links     prometheus.Counter
+	pages     *prometheus.CounterVec // customer pages served, by page and outcome
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,9 +30,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		unknown: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tillgate_api_outcome_unknown_total", Help: "Payments API calls answered 503 outcome_unknown.",
 		}),
+		auth: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tillgate_api_authentications_total", Help: "Cardholder authentications (3-D Secure) by result: not_required, challenge (asked), authenticated, failed, retry (a wrong code).",
+		}, []string{"result"}),
+		links: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tillgate_api_links_created_total", Help: "Payment links created.",
+		}),
+		pages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tillgate_api_pages_total", Help: "Customer pages (payment link, challenge) answered, by page and outcome.",
+		}, []string{"page", "outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.refused, m.forwarded, m.retries, m.unknown)
+		reg.MustRegister(m.requests, m.refused, m.forwarded, m.retries, m.unknown, m.auth, m.links, m.pages)
 	}
 	return m
 }

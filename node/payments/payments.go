@@ -14,6 +14,7 @@ package payments
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,13 +49,19 @@ type State interface {
 	MerchantByKey(hash []byte) (*store.Merchant, string, error)
 	Payment(id string) (*store.Payment, error)
 	Payments(merchant string, from, to int64, cursor string, limit int) ([]*store.Payment, string, error)
+	Merchant(id string) (*store.Merchant, error)
+	Link(id string) (*store.Link, error)
+	LinkByToken(token string) (*store.Link, error)
+	Links(merchant, cursor string, limit int) ([]*store.Link, string, error)
+	Outbox(merchant string, after uint64, limit int) ([]store.Message, error)
+	OutboxHas(id string) (bool, error)
 }
 
 // Vault opens the card of a payment's authorization (a capture, void or
 // refund carries it like a register's would) and keys the request
 // fingerprint: store.Vault.
 type Vault interface {
-	Open(enc []byte) (string, error)
+	Open(enc []byte, id string) (string, error)
 	Hash(pan string) []byte
 }
 
@@ -76,6 +83,21 @@ type Config struct {
 	Timeout time.Duration
 	// Clock stamps payments (default time.Now).
 	Clock func() time.Time
+	// TLS, if set, serves the API over HTTPS (api_cert_file,
+	// api_key_file); ForwardTLS is then how a standby verifies the
+	// active's API when it forwards a call (nil: plain HTTP).
+	TLS, ForwardTLS *tls.Config
+	// Mount adds routes that build on the API (the merchant portal): mux
+	// is the API's own, api the API's routes without forwarding, for
+	// in-process calls (see AsMerchant). Both sit behind the forwarding to
+	// the active.
+	Mount func(mux *http.ServeMux, api http.Handler)
+	// ACSURL is the card issuer's access control server (3-D Secure), as
+	// acqsim --acs serves it (http://host:port); empty: payments are
+	// authorized without cardholder authentication.
+	ACSURL string
+	// ACSTimeout bounds one call to the ACS (default 10 s).
+	ACSTimeout time.Duration
 
 	Handler Handler
 	Raft    Log
@@ -95,6 +117,9 @@ type Server struct {
 	metrics *metrics
 	srv     *http.Server
 	ln      net.Listener
+	fwd     http.RoundTripper // to the active's API
+	acs     *acsClient        // nil without an ACS
+	hold    *cardHold
 }
 
 // forwardedHeader marks a call a standby forwarded: the receiver answers it
@@ -112,7 +137,20 @@ func New(cfg Config) *Server {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer)}
+	if cfg.ACSTimeout <= 0 {
+		cfg.ACSTimeout = 10 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer), fwd: http.DefaultTransport,
+		hold: &cardHold{cards: map[string]heldCard{}}}
+	if cfg.ForwardTLS != nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = cfg.ForwardTLS
+		s.fwd = t
+	}
+	if cfg.ACSURL != "" {
+		s.acs = &acsClient{base: strings.TrimSuffix(cfg.ACSURL, "/"), http: &http.Client{Timeout: cfg.ACSTimeout}}
+	}
+	return s
 }
 
 // Start listens on cfg.Addr and serves.
@@ -120,6 +158,9 @@ func (s *Server) Start() error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("payments: listen %s: %w", s.cfg.Addr, err)
+	}
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
 	s.ln = ln
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
@@ -156,6 +197,20 @@ func (s *Server) Handler() http.Handler {
 	route("POST /v1/payments/{id}/capture", s.capture)
 	route("POST /v1/payments/{id}/void", s.void)
 	route("POST /v1/payments/{id}/refunds", s.refund)
+	if s.cfg.Mount != nil {
+		api := http.NewServeMux()
+		api.Handle("/v1/", mux)
+		s.cfg.Mount(mux, api)
+	}
+	route("POST /v1/links", s.createLink)
+	route("GET /v1/links", s.listLinks)
+	route("GET /v1/links/{id}", s.getLink)
+	route("GET /v1/outbox", s.outbox)
+	// The customer's pages: no API key, the URL's token is the credential.
+	mux.HandleFunc("GET /pay/{token}", s.payPage)
+	mux.HandleFunc("POST /pay/{token}", s.paySubmit)
+	mux.HandleFunc("GET /challenge/{id}/{token}", s.challengePage)
+	mux.HandleFunc("POST /challenge/{id}/{token}", s.challengeSubmit)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "unknown", apiErr(http.StatusNotFound, "not_found", "", "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -172,6 +227,9 @@ func (s *Server) forwarding(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// A standby holds no card: what it held as the active is for a
+		// challenge the new active cannot finish with it anyway.
+		s.hold.clear()
 		target := ""
 		if v.LeaderID != "" && s.cfg.APIAddrOf != nil {
 			target = s.cfg.APIAddrOf(v.LeaderID)
@@ -185,9 +243,20 @@ func (s *Server) forwarding(next http.Handler) http.Handler {
 		s.metrics.forwarded.Inc()
 		proxy := &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
-				pr.SetURL(&url.URL{Scheme: "http", Host: target})
+				scheme := "http"
+				if s.cfg.ForwardTLS != nil {
+					scheme = "https"
+				}
+				pr.SetURL(&url.URL{Scheme: scheme, Host: target})
+				// The Host the client named: the portal checks a form's
+				// Origin against it.
+				pr.Out.Host = pr.In.Host
+				// The active builds the URLs of links and challenges on
+				// the address the client used.
+				pr.SetXForwarded()
 				pr.Out.Header.Set(forwardedHeader, s.cfg.NodeID)
 			},
+			Transport: s.fwd,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				w.Header().Set("Retry-After", "1")
 				s.fail(w, r, "forward", apiErr(http.StatusServiceUnavailable, "active_unreachable", "",
@@ -202,6 +271,13 @@ func (s *Server) forwarding(next http.Handler) http.Handler {
 // otherwise runs fn for the merchant.
 func (s *Server) authenticated(route string, fn func(w http.ResponseWriter, r *http.Request, m *store.Merchant)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m := merchantOf(r.Context()); m != nil {
+			rw := &recorder{ResponseWriter: w, code: http.StatusOK}
+			fn(rw, r, m)
+			s.metrics.requests.WithLabelValues(route, fmt.Sprint(rw.code)).Inc()
+			s.log.Info("payments call", "route", route, "status", rw.code, "merchant", m.ID, "key", "portal", "payment", rw.payment)
+			return
+		}
 		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || key == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tillgate payments"`)

@@ -49,7 +49,7 @@ func (a *approver) Handle(ctx context.Context, req *wire.Message) *wire.Message 
 	a.mu.Lock()
 	a.seen = append(a.seen, req)
 	a.mu.Unlock()
-	enc, bin, last4, hash, _ := a.vault.Seal(req.PAN)
+	enc, bin, last4, hash, _ := a.vault.Seal(req.PAN, req.Key())
 	t := &store.Txn{ID: req.Key(), Type: store.TypeOf(req.Kind()), MTI: wire.OriginalMTI(req.MTI), ProcCode: req.ProcCode, Amount: req.Amount,
 		Currency: req.Currency, TerminalID: req.TerminalID, MerchantID: req.MerchantID, STAN: req.STAN, TransmissionTime: req.TransmissionTime,
 		PANEnc: enc, BIN: bin, Last4: last4, PANHash: hash, Acquirer: "acq", CreatedAt: time.Now().UnixNano()}
@@ -63,6 +63,14 @@ type leader struct{}
 func (leader) Current() *leadership.View { return &leadership.View{Leader: true, Serving: true} }
 
 func newTestAPI(t *testing.T) (http.Handler, *approver) {
+	t.Helper()
+	srv, a := newTestServer(t, "")
+	return srv.Handler(), a
+}
+
+// newTestServer is the API over a real store, with the ACS at acsURL
+// ("" none).
+func newTestServer(t *testing.T, acsURL string) (*Server, *approver) {
 	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{NoSync: true})
 	if err != nil {
@@ -80,10 +88,10 @@ func newTestAPI(t *testing.T) (http.Handler, *approver) {
 	}
 	l.idx = 1
 	a := &approver{log: l, vault: v}
-	srv := New(Config{NodeID: "n1", Handler: a, Raft: l, State: s, Vault: v, Views: leader{},
+	srv := New(Config{NodeID: "n1", Handler: a, Raft: l, State: s, Vault: v, Views: leader{}, ACSURL: acsURL,
 		Clock:  func() time.Time { return time.Date(2025, 11, 22, 12, 0, 0, 0, time.UTC) },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	return srv.Handler(), a
+	return srv, a
 }
 
 func do(h http.Handler, method, path, key, idem, body string) (int, string) {

@@ -67,7 +67,7 @@ func (s *Server) step(w http.ResponseWriter, r *http.Request, m *store.Merchant,
 		s.fail(w, r, route, apiErr(http.StatusConflict, "payment_state", "", "payment %s is not authorized (its outcome is not known here yet): retry the payment first", p.ID))
 		return
 	}
-	pan, err := s.cfg.Vault.Open(auth.PANEnc)
+	pan, err := s.cfg.Vault.Open(auth.PANEnc, auth.ID)
 	if err != nil {
 		s.log.Error("payments: card vault", "payment", p.ID, "err", err)
 		s.fail(w, r, route, apiErr(http.StatusServiceUnavailable, "unavailable", "", "the card could not be read: retry"))
@@ -94,7 +94,7 @@ func (s *Server) step(w http.ResponseWriter, r *http.Request, m *store.Merchant,
 	if sr.Existed {
 		s.metrics.retries.Inc()
 	}
-	s.runStep(w, r, route, sr.Payment, sr.Step, pan, "", "", sr.Existed)
+	s.runStep(w, r, route, sr.Payment, sr.Step, heldCard{pan: pan}, sr.Existed)
 }
 
 // stepAmount is the amount of a step: a void reverses the whole

@@ -1,26 +1,30 @@
 package payments
 
 import (
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
 
-// Payment statuses. A payment's status is derived from what its
-// transactions came to; "requires_authentication" (3-D Secure) would go
-// before "pending" as a state of its own once cardholder authentication
-// exists.
+// Payment statuses. A payment's status is derived from its cardholder
+// authentication and what its transactions came to.
 const (
-	StatusPending    = "pending" // the authorization's outcome is not known yet: retry the call
-	StatusAuthorized = "authorized"
-	StatusCaptured   = "captured"
-	StatusDeclined   = "declined"
-	StatusVoided     = "voided"
-	StatusRefunded   = "refunded" // refunds took back everything captured
+	// StatusRequiresAuthentication: the issuer wants the cardholder to
+	// pass a challenge (authentication.challenge_url) before the payment
+	// is authorized.
+	StatusRequiresAuthentication = "requires_authentication"
+	StatusPending                = "pending" // the authorization's outcome is not known yet: retry the call
+	StatusAuthorized             = "authorized"
+	StatusCaptured               = "captured"
+	StatusDeclined               = "declined"
+	StatusVoided                 = "voided"
+	StatusRefunded               = "refunded" // refunds took back everything captured
 )
 
-var statuses = map[string]bool{StatusPending: true, StatusAuthorized: true, StatusCaptured: true,
+var statuses = map[string]bool{StatusRequiresAuthentication: true, StatusPending: true, StatusAuthorized: true, StatusCaptured: true,
 	StatusDeclined: true, StatusVoided: true, StatusRefunded: true}
 
 // PaymentView is the API's payment object.
@@ -40,6 +44,21 @@ type PaymentView struct {
 	AmountRefunded int64      `json:"amount_refunded"`
 	Steps          []StepView `json:"transactions"`
 	Terminal       string     `json:"terminal"` // the merchant's virtual terminal (DE41)
+	// Authentication is the cardholder authentication (3-D Secure); absent
+	// when no issuer ACS is configured.
+	Authentication *AuthView `json:"authentication,omitempty"`
+	Link           string    `json:"link,omitempty"` // the payment link it pays
+}
+
+// AuthView is a payment's cardholder authentication.
+type AuthView struct {
+	// Status: not_required (frictionless), pending (the challenge waits for
+	// the cardholder), authenticated, failed.
+	Status string `json:"status"`
+	// ChallengeURL is the page where the cardholder passes the challenge
+	// (while pending): the shop sends its customer there.
+	ChallengeURL string `json:"challenge_url,omitempty"`
+	Reason       string `json:"reason,omitempty"` // why it failed
 }
 
 // CardView is what the API shows of a card.
@@ -110,6 +129,13 @@ func view(p *store.Payment, states []stepState) *PaymentView {
 	if p.Manual {
 		v.Capture = "manual"
 	}
+	v.Link = p.Link
+	if p.Auth.Status != store.AuthNone {
+		v.Authentication = &AuthView{Status: p.Auth.Status.String(), Reason: p.Auth.Reason}
+		if p.Auth.Status == store.AuthPending {
+			v.Authentication.ChallengeURL = challengePath(p)
+		}
+	}
 	var captured, voided bool
 	for i, s := range p.Steps {
 		st := states[i]
@@ -125,9 +151,17 @@ func view(p *store.Payment, states []stepState) *PaymentView {
 			v.AmountRefunded += s.Amount
 		}
 	}
+	if p.Auth.Status == store.AuthFailed {
+		// Nothing went to the acquirer.
+		v.Steps = []StepView{}
+	}
 	auth := states[0]
 	v.AuthCode = auth.auth
 	switch {
+	case p.Auth.Status == store.AuthFailed:
+		v.Status, v.AuthCode = StatusDeclined, ""
+	case p.Auth.Status == store.AuthPending && !auth.final():
+		v.Status = StatusRequiresAuthentication
 	case !auth.final():
 		v.Status = StatusPending
 	case voided:
@@ -154,6 +188,36 @@ func stepStatus(s stepState) string {
 		return "reversed"
 	}
 	return "declined"
+}
+
+// challengePath is the path of p's challenge page.
+func challengePath(p *store.Payment) string {
+	return "/challenge/" + p.ID + "/" + p.Auth.Token
+}
+
+// absolute makes v's challenge URL absolute on the address r was sent
+// to (the client's, when a standby forwarded it).
+func absolute(r *http.Request, v *PaymentView) {
+	if a := v.Authentication; a != nil && strings.HasPrefix(a.ChallengeURL, "/") {
+		a.ChallengeURL = baseURL(r) + a.ChallengeURL
+	}
+}
+
+// baseURL is scheme://host the client used to reach this API.
+func baseURL(r *http.Request) string {
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if r.Header.Get(forwardedHeader) != "" {
+		if h := r.Header.Get("X-Forwarded-Host"); h != "" {
+			host = h
+		}
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+			scheme = p
+		}
+	}
+	return scheme + "://" + host
 }
 
 func stamp(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }

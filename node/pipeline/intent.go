@@ -48,7 +48,15 @@ func (p *Pipeline) newTxn(ctx context.Context, req *wire.Message, wait *acquirer
 		// the original should it arrive after its reversal.
 		t.OriginalID = originalKey(req)
 		if orig != nil {
-			t.PANEnc, t.BIN, t.Last4, t.PANHash = orig.PANEnc, orig.BIN, orig.Last4, orig.PANHash
+			// The original's card, sealed again for this transaction: a
+			// sealed card opens only for the transaction it was sealed
+			// for.
+			if clear, err := p.cfg.Vault.Open(orig.PANEnc, orig.ID); err == nil {
+				pan = clear
+			} else if orig.PANEnc != nil {
+				p.log.Error("card vault: the original's card", logkey.Err, err)
+			}
+			t.BIN, t.Last4, t.PANHash = orig.BIN, orig.Last4, orig.PANHash
 			t.Acquirer = orig.Acquirer // a reversal or completion goes where its original went
 			if t.MerchantID == "" {
 				t.MerchantID = orig.MerchantID
@@ -59,7 +67,7 @@ func (p *Pipeline) newTxn(ctx context.Context, req *wire.Message, wait *acquirer
 		if !wire.ValidatePAN(pan) {
 			return nil, wire.RCInvalidCard
 		}
-		enc, bin, last4, hash, err := p.cfg.Vault.Seal(pan)
+		enc, bin, last4, hash, err := p.cfg.Vault.Seal(pan, t.ID)
 		if err != nil {
 			p.log.Error("card vault", logkey.Err, err)
 			return nil, wire.RCSystemError

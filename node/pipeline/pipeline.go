@@ -57,10 +57,11 @@ type Acquirers interface {
 	Send(ctx context.Context, name string, m *wire.Message) (*wire.Message, error)
 }
 
-// Vault seals and opens card numbers: store.Vault.
+// Vault seals and opens card numbers, each for its transaction's
+// identity: store.Vault.
 type Vault interface {
-	Seal(pan string) (enc []byte, bin, last4 string, hash []byte, err error)
-	Open(enc []byte) (string, error)
+	Seal(pan, id string) (enc []byte, bin, last4 string, hash []byte, err error)
+	Open(enc []byte, id string) (string, error)
 }
 
 // Leadership is this node's view of the leadership: leadership.Tracker.

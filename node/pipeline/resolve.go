@@ -258,8 +258,14 @@ func (p *Pipeline) acquirerRequest(t *store.Txn, req *wire.Message, repeat bool)
 			// stored, so a repeat resolved later goes without it.
 			m.Private.Set(wire.TagCVC, cvc)
 		}
-	} else if pan, err := p.cfg.Vault.Open(t.PANEnc); err == nil {
-		m.PAN = pan
+	}
+	if (req == nil || m.PAN == "" && m.Track2 == "" && t.Type == store.TypeCompletion) && t.PANEnc != nil {
+		// Resolved later, or a completion that names its card only by
+		// its original (a register's queue keeps no card): the card the
+		// INTENT holds, sealed.
+		if pan, err := p.cfg.Vault.Open(t.PANEnc, t.ID); err == nil {
+			m.PAN = pan
+		}
 	}
 	if repeat {
 		m.MTI = wire.RepeatMTI(m.MTI)

@@ -63,7 +63,7 @@ func (p *Pipeline) standInFor(t *store.Txn, req *wire.Message, st store.Status) 
 	pan := ""
 	if req != nil {
 		pan = card.Number(req)
-	} else if clear, err := p.cfg.Vault.Open(t.PANEnc); err == nil {
+	} else if clear, err := p.cfg.Vault.Open(t.PANEnc, t.ID); err == nil {
 		pan = clear
 	}
 	return p.tryStandIn(t, pan, why)

@@ -26,7 +26,7 @@ func (f *Forwarder) message(e store.SAFEntry, t *store.Txn, repeat bool) (*wire.
 	case store.SAFReversal, store.SAFCancel:
 		m.MTI = wire.MTIReversalAdvice
 	case store.SAFAdvice:
-		pan, err := f.cfg.Vault.Open(t.PANEnc)
+		pan, err := f.cfg.Vault.Open(t.PANEnc, t.ID)
 		if err != nil {
 			return nil, fmt.Errorf("card of %s: %w", t.ID, err)
 		}
@@ -60,7 +60,7 @@ func (f *Forwarder) forwardMessage(m *wire.Message, t *store.Txn) error {
 	if t.Type == store.TypeReversal {
 		return nil
 	}
-	pan, err := f.cfg.Vault.Open(t.PANEnc)
+	pan, err := f.cfg.Vault.Open(t.PANEnc, t.ID)
 	if err != nil {
 		return fmt.Errorf("card of %s: %w", t.ID, err)
 	}

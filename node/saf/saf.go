@@ -73,7 +73,7 @@ type Acquirers interface {
 
 // Vault opens sealed card numbers: store.Vault.
 type Vault interface {
-	Open(enc []byte) (string, error)
+	Open(enc []byte, id string) (string, error)
 }
 
 // Health is the node's own state.

@@ -90,8 +90,8 @@ func (r *senderRig) commit(_ context.Context, cmd []byte) (any, error) {
 // unknown records transaction i with an unknown outcome: a reversal owed.
 func (r *senderRig) unknown(i int) string {
 	r.t.Helper()
-	enc, bin, last4, hash, _ := r.f.cfg.Vault.(*store.Vault).Seal("4111111111111111")
 	stan := fmt.Sprintf("%06d", i)
+	enc, bin, last4, hash, _ := r.f.cfg.Vault.(*store.Vault).Seal("4111111111111111", "TERM0001"+stan+"1122120000")
 	tx := &store.Txn{ID: "TERM0001" + stan + "1122120000", Type: store.TypePurchase, MTI: "0200", ProcCode: "000000",
 		Amount: int64(100 * i), Currency: "978", TerminalID: "TERM0001", STAN: stan, TransmissionTime: "1122120000",
 		PANEnc: enc, BIN: bin, Last4: last4, PANHash: hash, Acquirer: "acq1", AcqSTAN: stan, AcqTime: "1122120001",

@@ -35,6 +35,9 @@ func (s *Server) serve(c conn, frame []byte) {
 		}
 	}()
 	req, ok := s.decode(c, frame)
+	// The request is decoded into copies of its own: the frame's bytes
+	// (PAN, track 2, PIN block, ICC) are not kept for the request's life.
+	clear(frame)
 	if !ok {
 		return
 	}

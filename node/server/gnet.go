@@ -145,6 +145,11 @@ func (l *gnetListener) OnTraffic(c gnet.Conn) gnet.Action {
 		}
 		frame := make([]byte, len(payload)) // payload dies at Discard
 		copy(frame, payload)
+		// gnet keeps its buffers for the connection's next bytes: the
+		// card data read stays in none of them (Peek's bytes are the
+		// loop's read buffer or the connection's ring, unless gnet
+		// joined a wrapped ring into a copy of its own).
+		clear(buf[:n])
 		_, _ = c.Discard(n)
 		if !l.s.dispatch(gc, &gc.inflight, frame) {
 			return gnet.Close

@@ -150,12 +150,13 @@ func (r *Rig) Fail(error) {}
 func (r *Rig) Intent(t testing.TB, stan string, age time.Duration) *store.Txn {
 	t.Helper()
 	pan := "4111111111111111"
-	enc, bin, last4, hash, err := r.Vault.Seal(pan)
+	now := time.Now()
+	id := "TSWEEP01" + stan + now.UTC().Format("0102150405")
+	enc, bin, last4, hash, err := r.Vault.Seal(pan, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	tx := &store.Txn{ID: "TSWEEP01" + stan + now.UTC().Format("0102150405"), Type: store.TypePurchase, MTI: wire.MTIFinancial,
+	tx := &store.Txn{ID: id, Type: store.TypePurchase, MTI: wire.MTIFinancial,
 		ProcCode: "000000", Amount: 999, Currency: "978", TerminalID: "TSWEEP01", STAN: stan,
 		TransmissionTime: now.UTC().Format("0102150405"), PANEnc: enc, BIN: bin, Last4: last4, PANHash: hash,
 		Acquirer: r.Acquirers.Route(pan), AcqTime: now.UTC().Format("0102150405"), CreatedAt: now.Add(-age).UnixNano()}
