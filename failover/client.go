@@ -48,14 +48,7 @@ func Open(cfg Config) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var seal *sealer
-	if cfg.QueueKeyFile != "" {
-		var err error
-		if seal, err = loadQueueKey(cfg.QueueKeyFile); err != nil {
-			return nil, err
-		}
-	}
-	q, err := openQueue(cfg.ReversalQueue, cfg.QueueNoSync, seal, log)
+	q, err := cfg.openQueue(log)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +73,32 @@ func Open(cfg Config) (*Client, error) {
 	}
 	c.fwd.start()
 	return c, nil
+}
+
+// openQueue opens the register's own queue file, or its queue in the
+// SharedQueue; either way the queue seals the card numbers it keeps with
+// the queue key, if one is configured, before they reach the store.
+func (cfg *Config) openQueue(log *slog.Logger) (*queue, error) {
+	var seal *sealer
+	if cfg.QueueKeyFile != "" {
+		var err error
+		if seal, err = loadQueueKey(cfg.QueueKeyFile); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.SharedQueue == nil {
+		return openQueue(cfg.ReversalQueue, cfg.QueueNoSync, seal, log)
+	}
+	st, err := cfg.SharedQueue.store(cfg.ReversalQueue)
+	if err != nil {
+		return nil, err
+	}
+	q, err := newQueue(st, seal)
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("failover: reversal queue %q of shared queue %s: %w", cfg.ReversalQueue, cfg.SharedQueue.path, err)
+	}
+	return q, nil
 }
 
 // Close stops the client: connections close, requests in flight end (those

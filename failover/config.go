@@ -56,8 +56,13 @@ type Config struct {
 	RepeatBackoff time.Duration
 
 	// ReversalQueue is the bbolt file of the store-and-forward queue (and
-	// of the register's STAN sequence). One client per file.
+	// of the register's STAN sequence). One client per file. With
+	// SharedQueue, it is the register's name in that file instead.
 	ReversalQueue string
+	// SharedQueue, if set, keeps the queue in a file shared by the
+	// simulated registers of one process (OpenSharedQueue): their changes
+	// are written together, never fsync'd. A real register leaves it nil.
+	SharedQueue *SharedQueue
 	// QueueNoSync skips the fsync of the queue's commits (two per request
 	// that may need undoing: the write-ahead and its removal). Entries then
 	// survive a crash of the register's process, not a power loss or an OS
@@ -122,7 +127,7 @@ func (c *Config) validate() error {
 	case len(c.Nodes) == 0:
 		return fmt.Errorf("%w: no nodes", ErrConfig)
 	case c.ReversalQueue == "":
-		return fmt.Errorf("%w: ReversalQueue (bbolt file) is empty", ErrConfig)
+		return fmt.Errorf("%w: ReversalQueue (bbolt file, or name in SharedQueue) is empty", ErrConfig)
 	case c.DialTimeout <= 0 || c.Deadline <= 0 || c.AttemptTimeout <= 0:
 		return fmt.Errorf("%w: DialTimeout, Deadline and AttemptTimeout must be positive", ErrConfig)
 	case c.EchoIdle <= 0 || c.DeadAfter <= c.EchoIdle:

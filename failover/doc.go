@@ -10,11 +10,13 @@
 // declined), ErrNotSent (the request provably never reached a node; the
 // caller may try again), or ErrOutcomeUnknown (bytes left and no answer came
 // by the deadline). A reversal, or the request itself for reversals and
-// advices, is written to a durable bbolt queue before the request leaves
+// advices, is written to a durable queue (the register's bbolt file, or a
+// simulated fleet's SharedQueue) before the request leaves
 // (write-ahead); a final answer removes it, otherwise it is sent until a
 // node acknowledges it (any answer but 30, 91, 96 or "not processed"),
-// across restarts and crashes. The queue keeps no clear card data: only an
-// 0120's card number, sealed with the register's queue key (seal.go).
+// across restarts and crashes. The queue keeps no clear card data, in
+// either store: only an 0120's card number, sealed with the register's
+// queue key (seal.go).
 //
 // A request is resent unchanged only while it provably never left; once
 // bytes left, only repeats (xx01, same DE7, DE11 and DE41) go out, one at a

@@ -1,14 +1,11 @@
 package failover
 
 import (
-	"encoding/binary"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/tillgate/tillgate/wire"
 )
@@ -19,8 +16,9 @@ type entry struct {
 	ID  uint64       `json:"-"`
 	Msg wire.Message `json:"msg"` // what goes out next; no card data: see settlementFor
 	Of  string       `json:"of"`  // key of the request it settles
-	// Card is, in the file only, the card number of an 0120 sealed with
-	// the queue key (seal.go); in memory it is nil and Msg.PAN is clear.
+	// Card is, in a store only, the card number of an 0120 sealed with
+	// the queue key (seal.go); in the queue's callers it is nil and
+	// Msg.PAN is clear.
 	Card []byte `json:"card,omitempty"`
 	// Attempts counts the forwarder's sends; each is stored before it goes.
 	Attempts int  `json:"attempts"`
@@ -33,18 +31,43 @@ type entry struct {
 	Created int64 `json:"created"` // unix nanos (wall: survives restarts)
 }
 
-// The queue file's buckets: entries by id (arrival order), and the index
-// of entries by their message's identity (DE41 + DE11 + DE7), so that an
-// answer finds its entry without a walk.
-var (
-	bucketQueue = []byte("reversals")
-	bucketKeys  = []byte("reversal_keys")
-)
+// store is where a queue keeps its entries and the register's STAN block:
+// the register's own bbolt file (fileStore), or its part of a SharedQueue
+// that a simulated fleet shares. Every method returns once its change is
+// as durable as the store makes it: the write-ahead rests on that.
+//
+// A store keeps entries as it is given them: the queue has sealed their
+// card number (Card) and left out every other card data, so that no store
+// ever holds a clear one. The entries it returns are new ones, the
+// caller's to change (the queue opens their card in place).
+type store interface {
+	// add stores e under a new id (set in e.ID) unless an entry of its
+	// message's identity is there (errQueuedAlready); hold runs with the
+	// id before the change is readable.
+	add(e *entry, hold func(id uint64)) error
+	// update rewrites e if it is still there.
+	update(e *entry) (bool, error)
+	// remove deletes entry id (its message's identity key) if it is there.
+	remove(id uint64, key string) (bool, error)
+	// removeKey deletes and returns the entry whose message has identity
+	// key, unless held reports its id held.
+	removeKey(key string, held func(id uint64) bool) (*entry, error)
+	// all returns every entry, oldest first.
+	all() ([]*entry, error)
+	// rewrite stores those of es still there, in one change.
+	rewrite(es []*entry) error
+	// stanNext and putSTANNext keep the first STAN after the reserved block.
+	stanNext() (uint32, bool, error)
+	putSTANNext(n uint32) error
+	close() error
+}
 
-// queue is the durable store-and-forward queue, one bbolt file, plus what
-// the running client knows of each entry beyond the file (slots).
+// queue is the durable store-and-forward queue, a store, plus what the
+// running client knows of each entry beyond it (slots). It seals an
+// entry's card number on its way to the store and opens it on the way
+// back, whichever the store.
 type queue struct {
-	db   *bolt.DB
+	st   store
 	seal *sealer // nil: no queue key; an entry naming a card is refused
 
 	mu    sync.Mutex
@@ -58,97 +81,57 @@ type slot struct {
 	notBefore time.Time // backoff: not sent again before (monotonic)
 }
 
-// openQueue opens (or creates) the queue file. noSync skips fsync on
-// commits: entries then survive a crash of the process, not of the machine.
-// seal, if not nil, seals the card numbers the queue keeps. A file from
-// before sealing is upgraded (upgrade.go).
+// openQueue opens (or creates) a register's own queue file. noSync skips
+// fsync on commits: entries then survive a crash of the process, not of
+// the machine. seal, if not nil, seals the card numbers the queue keeps. A
+// file from before sealing is upgraded (upgrade.go).
 func openQueue(path string, noSync bool, seal *sealer, log *slog.Logger) (*queue, error) {
-	db, err := openQueueDB(path)
+	st, err := openFileStore(path, noSync, seal, log)
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Update(initBuckets); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("failover: reversal queue %s: %w", path, err)
-	}
-	q := &queue{db: db, seal: seal, slots: make(map[uint64]*slot)}
-	rep, err := q.upgrade(path)
+	q, err := newQueue(st, seal)
 	if err != nil {
-		q.db.Close()
+		st.close()
 		return nil, fmt.Errorf("failover: reversal queue %s: %w", path, err)
 	}
-	if rep.upgraded {
-		log.Info("failover: reversal queue upgraded: no clear card number kept, file compacted",
-			"file", path, "entries_rewritten", rep.rewritten)
-	}
-	if rep.leftClear > 0 {
-		log.Error("failover: reversal queue holds advices (0120) with a clear card number and no queue key to seal them: set QueueKeyFile",
-			"file", path, "entries", rep.leftClear)
-	}
-	q.db.NoSync = noSync
 	return q, nil
 }
 
-func openQueueDB(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, queueOptions())
+// newQueue returns the queue kept in st, once every sealed card in it
+// opens with seal: an entry that cannot be sent would otherwise only be
+// found at its first try.
+func newQueue(st store, seal *sealer) (*queue, error) {
+	q := &queue{st: st, seal: seal, slots: make(map[uint64]*slot)}
+	es, err := st.all()
 	if err != nil {
-		return nil, fmt.Errorf("failover: open reversal queue %s: %w", path, err)
+		return nil, err
 	}
-	return db, nil
-}
-
-func queueOptions() *bolt.Options {
-	return &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType}
-}
-
-// initBuckets creates the buckets; a file from before the index gets its
-// index built from its entries.
-func initBuckets(tx *bolt.Tx) error {
-	b, err := tx.CreateBucketIfNotExists(bucketQueue)
-	if err != nil {
-		return err
-	}
-	if tx.Bucket(bucketKeys) != nil {
-		return nil
-	}
-	keys, err := tx.CreateBucket(bucketKeys)
-	if err != nil {
-		return err
-	}
-	return b.ForEach(func(k, v []byte) error {
-		e := &entry{}
-		if err := json.Unmarshal(v, e); err != nil {
-			return fmt.Errorf("entry %x: %w", k, err)
+	for _, e := range es {
+		if err := openCard(seal, e); err != nil {
+			if errors.Is(err, errNoQueueKey) {
+				return nil, fmt.Errorf("%w: entry %d holds a card number sealed with a queue key: set QueueKeyFile to that key", ErrConfig, e.ID)
+			}
+			return nil, err
 		}
-		return keys.Put([]byte(e.Msg.Key()), k)
-	})
+	}
+	return q, nil
 }
 
-func (q *queue) close() error { return q.db.Close() }
+func (q *queue) close() error { return q.st.close() }
 
 // add stores e and sets its ID; an entry with the same message identity
 // already queued is refused (errQueuedAlready). The hold of a written-ahead
 // entry is in memory before the commit, so that no forwarder pass that can
 // read the entry takes it for due.
 func (q *queue) add(e *entry) error {
+	s, err := sealCard(q.seal, e)
+	if err != nil {
+		return err
+	}
 	var id uint64
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		b, keys := tx.Bucket(bucketQueue), tx.Bucket(bucketKeys)
-		k := []byte(e.Msg.Key())
-		if keys.Get(k) != nil {
-			return fmt.Errorf("%s: %w", k, errQueuedAlready)
-		}
-		var err error
-		if id, err = b.NextSequence(); err != nil {
-			return fmt.Errorf("reversal queue: %w", err)
-		}
-		e.ID = id
-		if err := keys.Put(k, idKey(id)); err != nil {
-			return fmt.Errorf("reversal queue: index: %w", err)
-		}
-		q.setHeld(id, e.Held)
-		return q.put(b, e)
-	})
+	err = q.st.add(s, func(got uint64) { id = got; q.setHeld(got, e.Held) })
+	e.ID = s.ID
 	if err != nil && id != 0 {
 		q.forget(id)
 	}
@@ -158,81 +141,17 @@ func (q *queue) add(e *entry) error {
 // update rewrites e if it is still queued; false when an answer removed
 // it meanwhile, so that an acknowledged entry never comes back.
 func (q *queue) update(e *entry) (bool, error) {
-	found := false
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketQueue)
-		if b.Get(idKey(e.ID)) == nil {
-			return nil
-		}
-		found = true
-		return q.put(b, e)
-	})
-	return found, err
-}
-
-// put stores e as the file keeps it (encode).
-func (q *queue) put(b *bolt.Bucket, e *entry) error {
-	v, err := q.encode(e)
+	s, err := sealCard(q.seal, e)
 	if err != nil {
-		return fmt.Errorf("reversal queue: encode: %w", err)
+		return false, err
 	}
-	if err := b.Put(idKey(e.ID), v); err != nil {
-		return fmt.Errorf("reversal queue: put: %w", err)
-	}
-	return nil
-}
-
-// encode is e as the file keeps it: its card number, if any, sealed, and
-// no other card data (settlementFor left none; an upgraded entry may have
-// had some).
-func (q *queue) encode(e *entry) ([]byte, error) {
-	s := *e
-	s.Msg.Track2, s.Msg.PINBlock, s.Msg.ICC, s.Msg.Expiry, s.Card = "", nil, nil, "", nil
-	if pan := s.Msg.PAN; pan != "" {
-		if q.seal == nil {
-			return nil, errNoQueueKey
-		}
-		card, err := q.seal.seal(pan, s.Of)
-		if err != nil {
-			return nil, err
-		}
-		s.Msg.PAN, s.Card = "", card
-	}
-	return json.Marshal(&s)
-}
-
-// decode reads the entry stored under k, its card number opened.
-func (q *queue) decode(k, v []byte) (*entry, error) {
-	e := &entry{}
-	if err := json.Unmarshal(v, e); err != nil {
-		return nil, fmt.Errorf("reversal queue: entry %x: %w", k, err)
-	}
-	e.ID = binary.BigEndian.Uint64(k)
-	if e.Card != nil {
-		if q.seal == nil {
-			return nil, fmt.Errorf("reversal queue: entry %x: %w", k, errNoQueueKey)
-		}
-		pan, err := q.seal.open(e.Card, e.Of)
-		if err != nil {
-			return nil, fmt.Errorf("reversal queue: entry %x: %w", k, err)
-		}
-		e.Msg.PAN, e.Card = pan, nil
-	}
-	return e, nil
+	return q.st.update(s)
 }
 
 // remove deletes e and reports whether it was still there: when an answer
 // removed it meanwhile, only that one reports it acknowledged.
 func (q *queue) remove(e *entry) (bool, error) {
-	found := false
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		b, k := tx.Bucket(bucketQueue), idKey(e.ID)
-		if b.Get(k) == nil {
-			return nil
-		}
-		found = true
-		return deleteKeys(tx, k, e.Msg.Key())
-	})
+	found, err := q.st.remove(e.ID, e.Msg.Key())
 	if err == nil {
 		q.forget(e.ID) // after the commit: no pass may see it unheld before
 	}
@@ -241,62 +160,31 @@ func (q *queue) remove(e *entry) (bool, error) {
 
 // removeDue deletes the due entry whose message has identity key and
 // returns it; nil when there is none, or when a Do in flight holds it (the
-// Do learns the answer itself, or releases it to the forwarder).
+// Do learns the answer itself, or releases it to the forwarder). An entry
+// whose card does not open is removed all the same (the answer
+// acknowledged it) and returned with the error.
 func (q *queue) removeDue(key string) (*entry, error) {
-	var removed *entry
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		k := tx.Bucket(bucketKeys).Get([]byte(key))
-		if k == nil || q.isHeld(binary.BigEndian.Uint64(k)) {
-			return nil
-		}
-		var err error
-		removed, err = q.deleteEntry(tx, k)
-		return err
-	})
-	if err == nil && removed != nil {
-		q.forget(removed.ID)
+	removed, err := q.st.removeKey(key, q.isHeld)
+	if err != nil || removed == nil {
+		return nil, err
 	}
-	return removed, err
+	q.forget(removed.ID)
+	return removed, openCard(q.seal, removed)
 }
 
-// deleteEntry deletes the entry under k and its index key and returns it.
-func (q *queue) deleteEntry(tx *bolt.Tx, k []byte) (*entry, error) {
-	v := tx.Bucket(bucketQueue).Get(k)
-	if v == nil {
-		return nil, nil
-	}
-	e, err := q.decode(k, v)
+// all returns every entry, oldest first, held ones included, their card
+// numbers opened.
+func (q *queue) all() ([]*entry, error) {
+	es, err := q.st.all()
 	if err != nil {
 		return nil, err
 	}
-	return e, deleteKeys(tx, k, e.Msg.Key())
-}
-
-// deleteKeys deletes the entry under k and the index key of its message.
-func deleteKeys(tx *bolt.Tx, k []byte, key string) error {
-	if err := tx.Bucket(bucketKeys).Delete([]byte(key)); err != nil {
-		return fmt.Errorf("reversal queue: index: %w", err)
+	for _, e := range es {
+		if err := openCard(q.seal, e); err != nil {
+			return nil, err
+		}
 	}
-	if err := tx.Bucket(bucketQueue).Delete(k); err != nil {
-		return fmt.Errorf("reversal queue: delete: %w", err)
-	}
-	return nil
-}
-
-// all returns every entry, oldest first, held ones included.
-func (q *queue) all() ([]*entry, error) {
-	var out []*entry
-	err := q.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketQueue).ForEach(func(k, v []byte) error {
-			e, err := q.decode(k, v)
-			if err != nil {
-				return err
-			}
-			out = append(out, e)
-			return nil
-		})
-	})
-	return out, err
+	return es, nil
 }
 
 // persistReleased clears, in one commit, the file's hold of every entry no
@@ -314,35 +202,21 @@ func (q *queue) persistReleased() ([]*entry, error) {
 
 // clearHolds is persistReleased over es, as read by the caller.
 func (q *queue) clearHolds(es []*entry) ([]*entry, error) {
-	var out []*entry
+	var out, sealed []*entry
 	for _, e := range es {
 		if e.Held && !q.isHeld(e.ID) {
-			e.Held = false
-			out = append(out, e)
+			s, err := sealCard(q.seal, e)
+			if err != nil {
+				return nil, err
+			}
+			s.Held, e.Held = false, false
+			out, sealed = append(out, e), append(sealed, s)
 		}
 	}
 	if len(out) == 0 {
 		return nil, nil
 	}
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketQueue)
-		for _, e := range out {
-			if b.Get(idKey(e.ID)) == nil {
-				continue // answered meanwhile: never write it back
-			}
-			if err := q.put(b, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return out, err
-}
-
-func idKey(id uint64) []byte {
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], id)
-	return k[:]
+	return out, q.st.rewrite(sealed)
 }
 
 // In-memory state.

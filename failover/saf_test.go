@@ -221,7 +221,7 @@ func TestApprovalNotContradictedByItsWriteAhead(t *testing.T) {
 	var cp atomic.Pointer[Client]
 	f := newFake(t, func(f *fakeNode, m *wire.Message) (*wire.Message, bool, time.Duration) {
 		if m.MTI == "0200" {
-			if err := cp.Load().fwd.q.db.Close(); err != nil { // the disk is gone
+			if err := cp.Load().fwd.q.st.(*fileStore).db.Close(); err != nil { // the disk is gone
 				t.Error(err)
 			}
 		}
@@ -247,7 +247,7 @@ func TestApprovalNotContradictedByItsWriteAhead(t *testing.T) {
 // register that loses power at this moment.
 func snapshot(t *testing.T, c *Client) string {
 	path := filepath.Join(t.TempDir(), "at-power-loss.db")
-	if err := c.fwd.q.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(path, 0o600) }); err != nil {
+	if err := c.fwd.q.st.(*fileStore).db.View(func(tx *bolt.Tx) error { return tx.CopyFile(path, 0o600) }); err != nil {
 		t.Error(err)
 	}
 	return path

@@ -113,3 +113,39 @@ func (s *sealer) open(b []byte, of string) (string, error) {
 	}
 	return string(pan), nil
 }
+
+// sealCard returns e as a store keeps it: a copy with its card number, if
+// any, sealed into Card, and no other card data (settlementFor left none;
+// an entry from a file before sealing may have had some). Without a key
+// an entry naming a card is refused: no store gets a clear one.
+func sealCard(s *sealer, e *entry) (*entry, error) {
+	c := *e
+	c.Msg.Track2, c.Msg.PINBlock, c.Msg.ICC, c.Msg.Expiry, c.Card = "", nil, nil, "", nil
+	if pan := c.Msg.PAN; pan != "" {
+		if s == nil {
+			return nil, errNoQueueKey
+		}
+		card, err := s.seal(pan, c.Of)
+		if err != nil {
+			return nil, err
+		}
+		c.Msg.PAN, c.Card = "", card
+	}
+	return &c, nil
+}
+
+// openCard opens, in place, the card number a store returned e with.
+func openCard(s *sealer, e *entry) error {
+	if e.Card == nil {
+		return nil
+	}
+	if s == nil {
+		return fmt.Errorf("reversal queue: entry %d: %w", e.ID, errNoQueueKey)
+	}
+	pan, err := s.open(e.Card, e.Of)
+	if err != nil {
+		return fmt.Errorf("reversal queue: entry %d: %w", e.ID, err)
+	}
+	e.Msg.PAN, e.Card = pan, nil
+	return nil
+}

@@ -1,14 +1,11 @@
 package failover
 
 import (
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"sync"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // stanBlock is how many STANs one commit reserves: a restarted register
@@ -37,18 +34,11 @@ type stanSeq struct {
 // a random point, as registers' STANs do.
 func openSTAN(q *queue, log *slog.Logger) (*stanSeq, error) {
 	s := &stanSeq{q: q, log: log}
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		if v := b.Get(keySTAN); len(v) == 4 {
-			s.next = binary.BigEndian.Uint32(v)
-		} else {
-			s.next = 1 + rand.Uint32N(999999)
-		}
-		return nil
-	})
+	next, ok, err := q.st.stanNext()
+	if !ok {
+		next = 1 + rand.Uint32N(999999)
+	}
+	s.next = next
 	if err != nil {
 		return nil, fmt.Errorf("failover: STAN sequence: %w", err)
 	}
@@ -73,10 +63,7 @@ func (s *stanSeq) nextSTAN() string {
 // than a register that cannot send.
 func (s *stanSeq) reserve() {
 	limit := stanPlus(s.next, stanBlock)
-	var v [4]byte
-	binary.BigEndian.PutUint32(v[:], limit)
-	err := s.q.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySTAN, v[:]) })
-	if err != nil {
+	if err := s.q.st.putSTANNext(limit); err != nil {
 		s.log.Error("failover: STAN block not reserved: a restart may reuse these STANs", "from", s.next, "err", err)
 	}
 	s.limit = limit

@@ -27,9 +27,9 @@ type upgradeReport struct {
 }
 
 // upgrade makes a queue file written by a client from before sealing free
-// of clear card numbers, once, and checks that every sealed card opens with
-// the configured key (an entry that cannot be sent would only be found at
-// its first try).
+// of clear card numbers, once. It is the file store's own: a SharedQueue
+// never held a clear one. (That every sealed card opens with the
+// configured key the queue checks, whichever the store: newQueue.)
 //
 // The old client kept DE2 of every queued advice in clear JSON. Queued
 // 0220s lose it (the node takes the card from the original DE90 names);
@@ -38,54 +38,60 @@ type upgradeReport struct {
 // the file: the file is then compacted (only live data copied) into a new
 // one that replaces it. Without a queue key an 0120's card stays as it was,
 // and the file is left unmarked, so that the next Open with a key seals it.
-func (q *queue) upgrade(path string) (upgradeReport, error) {
+func (s *fileStore) upgrade(path string, seal *sealer) (upgradeReport, error) {
 	var rep upgradeReport
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
 		b := tx.Bucket(bucketQueue)
 		marked := string(meta.Get(keyCardFormat)) == cardFormatSealed
-		if !marked && b.Sequence() == 0 {
+		if marked {
+			return nil // the queue checks that the sealed cards open
+		}
+		if b.Sequence() == 0 {
 			// Nothing was ever queued: a new file, clean.
 			return meta.Put(keyCardFormat, []byte(cardFormatSealed))
 		}
 		var todo []*entry
-		err = b.ForEach(func(k, v []byte) error {
-			if _, err := q.decode(k, v); err != nil {
-				if errors.Is(err, errNoQueueKey) {
-					return fmt.Errorf("%w: entry %x holds a card number sealed with a queue key: set QueueKeyFile to that key", ErrConfig, k)
-				}
-				return err
-			}
-			if marked {
-				return nil
-			}
+		err := b.ForEach(func(k, v []byte) error {
 			e := &entry{}
 			if err := json.Unmarshal(v, e); err != nil {
 				return fmt.Errorf("entry %x: %w", k, err)
+			}
+			e.ID = idFromKey(k)
+			if e.Card != nil {
+				// Sealed already: it must open with this key before
+				// anything is rewritten under it.
+				if err := openCard(seal, e); err != nil {
+					if errors.Is(err, errNoQueueKey) {
+						return fmt.Errorf("%w: entry %x holds a card number sealed with a queue key: set QueueKeyFile to that key", ErrConfig, k)
+					}
+					return err
+				}
+				return nil
 			}
 			m := &e.Msg
 			if m.PAN == "" && m.Track2 == "" && m.PINBlock == nil && m.ICC == nil && m.Expiry == "" {
 				return nil
 			}
-			e.ID = idFromKey(k)
 			if wire.OriginalMTI(m.MTI) == wire.MTIFinancialAdvice {
 				m.PAN = "" // the node takes the card from the original (DE90)
 			}
-			if m.PAN != "" && q.seal == nil {
+			if m.PAN != "" && seal == nil {
 				rep.leftClear++
 				return nil
 			}
 			todo = append(todo, e)
 			return nil
 		})
-		if err != nil || marked {
+		if err != nil {
 			return err
 		}
 		for _, e := range todo {
-			if err := q.put(b, e); err != nil {
+			sealed, err := sealCard(seal, e)
+			if err != nil {
+				return err
+			}
+			if err := putEntry(b, sealed); err != nil {
 				return err
 			}
 			rep.rewritten++
@@ -99,11 +105,11 @@ func (q *queue) upgrade(path string) (upgradeReport, error) {
 	if err != nil || !rep.upgraded {
 		return rep, err
 	}
-	db, err := compact(q.db, path)
+	db, err := compact(s.db, path)
 	if err != nil {
 		return rep, err
 	}
-	q.db = db
+	s.db = db
 	return rep, nil
 }
 

@@ -101,9 +101,11 @@ func (f *forwarder) lateAnswer(l *link, m *wire.Message) {
 	if !acknowledges(m) {
 		return // a refused reversal or advice stays queued
 	}
-	if e, err := f.q.removeDue(key); err != nil {
+	e, err := f.q.removeDue(key)
+	if err != nil {
 		f.log.Error("failover: queue", "err", err)
-	} else if e != nil {
+	}
+	if e != nil { // removed, even if its card did not open
 		f.acked(e, &e.Msg, m.ResponseCode)
 	}
 	// A late approval of an abandoned request: its reversal became due

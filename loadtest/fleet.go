@@ -21,7 +21,8 @@ type Config struct {
 	Nodes []string
 	// Registers is the number of simulated registers.
 	Registers int
-	// Dir holds one reversal queue file per register.
+	// Dir holds the registers' reversal queues: one file (queues.journal)
+	// that the fleet shares (failover.SharedQueue).
 	Dir string
 	// TerminalBase numbers the terminals (DE41 "L" + 7 digits); two fleets
 	// against one cluster need disjoint ranges.
@@ -85,9 +86,10 @@ func (c *Config) validate() error {
 
 // Fleet is a set of simulated registers.
 type Fleet struct {
-	cfg  Config
-	regs []*register
-	rec  atomic.Pointer[Recorder]
+	cfg    Config
+	queues *failover.SharedQueue
+	regs   []*register
+	rec    atomic.Pointer[Recorder]
 }
 
 // Open opens every register's failover client.
@@ -104,7 +106,14 @@ func Open(cfg Config) (*Fleet, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}
-	f := &Fleet{cfg: cfg, regs: make([]*register, cfg.Registers)}
+	// One queue file for the fleet, written a batch of registers' entries
+	// at a time: a real register has its own disk, 2,000 on one box would
+	// otherwise pay 2,000 files' commits of the bench's CPU.
+	queues, err := failover.OpenSharedQueue(filepath.Join(cfg.Dir, "queues.journal"))
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
+	}
+	f := &Fleet{cfg: cfg, queues: queues, regs: make([]*register, cfg.Registers)}
 	f.rec.Store(NewRecorder(cfg.Clock.Now))
 	var wg sync.WaitGroup
 	errs := make([]error, cfg.Registers)
@@ -131,12 +140,11 @@ func (f *Fleet) openRegister(i int) (*register, error) {
 	fc := failover.DefaultConfig()
 	fc.Nodes = f.cfg.Nodes
 	fc.TLS = f.cfg.TLS
-	fc.ReversalQueue = filepath.Join(f.cfg.Dir, fmt.Sprintf("reg%07d.db", n))
-	fc.NewSTAN = r.nextSTAN // one DE11 sequence per terminal
 	// A simulated register only ever crashes as a process (a restart is
-	// Close and Open), which the page cache survives; an fsync per request
-	// and register would make the bench measure the registers' disk.
-	fc.QueueNoSync = true
+	// Close and Open), which the page cache survives: the shared queue
+	// never fsyncs.
+	fc.SharedQueue, fc.ReversalQueue = f.queues, fmt.Sprintf("reg%07d", n)
+	fc.NewSTAN = r.nextSTAN // one DE11 sequence per terminal
 	if d := f.cfg.RegisterDeadline; d > 0 {
 		fc.Deadline, fc.AttemptTimeout = d, d/3
 		fc.ReversalBackoffMin = min(fc.ReversalBackoffMin, max(d/10, 100*time.Millisecond))
@@ -165,7 +173,7 @@ func (f *Fleet) Close() error {
 			errs = append(errs, r.c.Close())
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, f.queues.Close())...)
 }
 
 // Snapshot is the live progress of the current (or last) Run.
