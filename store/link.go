@@ -22,10 +22,11 @@ import (
 // OpLinkCreate records a payment link.
 const OpLinkCreate Op = 24
 
-// LinkAttemptWindow is how long an attempt that has no outcome yet (its
-// challenge is waiting, or its authorization is being asked) keeps a new
-// attempt out. After it, a customer who walked away from a challenge may
-// try again.
+// LinkAttemptWindow is how long an attempt whose authorization was never
+// recorded (its challenge is waiting, or the card was lost with a node)
+// keeps a new attempt out. After it, a customer who walked away from a
+// challenge may try again. An attempt whose authorization's INTENT is
+// recorded keeps new ones out until its outcome is final.
 const LinkAttemptWindow = 15 * time.Minute
 
 // Link is a payment link.
@@ -131,16 +132,21 @@ func (a *applier) linkAttempt(p *Payment) (*Link, Result, error) {
 		if err != nil || q == nil {
 			return nil, Result{}, fmt.Errorf("%w: link %s names payment %q: %v", ErrCorrupt, l.ID, id, err)
 		}
-		st, err := a.stepStatus(q.Steps[0])
+		t, _, err := a.get(q.Steps[0].TxnID)
 		if err != nil {
 			return nil, Result{}, err
 		}
 		switch {
-		case st == StatusApproved:
+		case t != nil && t.Status == StatusApproved:
 			return nil, Result{Payment: q, Err: fmt.Errorf("%w: link %s is paid (payment %s)", ErrState, l.ID, q.ID)}, nil
-		case q.Auth.Status == AuthFailed || st != StatusPending:
+		case q.Auth.Status == AuthFailed || t != nil && t.Status != StatusPending:
 			continue // that attempt is over
-		case p.At-q.At < int64(LinkAttemptWindow):
+		case t != nil || p.At-q.At < int64(LinkAttemptWindow):
+			// An authorization whose INTENT is recorded may yet be
+			// approved, however old (a takeover or the sweep resolves
+			// it): only an attempt that never reached the acquirer times
+			// out, and node/payments authorizes none but a link's latest
+			// attempt.
 			return nil, Result{Payment: q, Err: fmt.Errorf("%w: link %s: payment %s is in progress", ErrConflict, l.ID, q.ID)}, nil
 		}
 	}

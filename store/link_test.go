@@ -96,6 +96,31 @@ func TestLinkAttempts(t *testing.T) {
 	} else if links, next, err = s.Links("shop", next, 1); err != nil || len(links) != 1 || links[0].ID != "link_2" || next != "" {
 		t.Fatalf("links page 2: %v %q %v", links, next, err)
 	}
+
+	// An attempt whose authorization's INTENT is recorded keeps others
+	// out past the window, until its outcome is final: it may yet be
+	// approved (a takeover resolves it), and a second attempt would pay
+	// the link twice.
+	link3 := link
+	link3.ID, link3.Token = "link_3", "tok3-0123456789abcdef"
+	l.apply(LinkCreateCmd(link3))
+	at3 := func(id string, at int64) Result {
+		return l.apply(PaymentCreateCmd(Payment{ID: id, Merchant: "shop", IdemKey: id, Fingerprint: []byte{1}, Amount: 2450, Currency: "978", At: at,
+			Link: "link_3", Steps: []*PaymentStep{{Kind: StepAuth, Amount: 2450, DE7: testDE7, At: at}}}))
+	}
+	r = at3("pay_7", testEpoch)
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	intent := cnpIntent(t, v, r.Payment, r.Payment.Steps[0], TypePurchase)
+	l.ok(IntentCmd(intent))
+	if r := at3("pay_8", testEpoch+int64(LinkAttemptWindow)+1); !errors.Is(r.Err, ErrConflict) || r.Payment.ID != "pay_7" {
+		t.Fatalf("an attempt past the window while the first one's INTENT is open: %+v", r)
+	}
+	l.ok(OutcomeCmd(Outcome{ID: intent.ID, Status: StatusDeclined, RC: "05", At: testEpoch + 2}))
+	if r := at3("pay_8", testEpoch+int64(LinkAttemptWindow)+2); r.Err != nil {
+		t.Fatalf("an attempt once the first was declined: %v", r.Err)
+	}
 }
 
 func TestOutbox(t *testing.T) {

@@ -146,6 +146,15 @@ func (s *Server) challengeSubmit(w http.ResponseWriter, r *http.Request) {
 		s.challengeDone(w, r, m, l, p, "Your bank confirmed it was you, but your card details are no longer held here (the service moved to another server, or 15 minutes passed). Enter your card again to finish: the verification counts.")
 		return
 	}
+	if l != nil {
+		defer s.links.lock(l.ID)()
+		if e := s.latestAttempt(p); e != nil {
+			s.hold.drop(p.ID)
+			s.log.Warn("payments: challenge passed for a superseded link attempt: not sent", "link", l.ID, "payment", p.ID, "code", e.body.Code)
+			s.challengeDone(w, r, m, l, p, "")
+			return
+		}
+	}
 	v, e := s.execStep(ctx, p, p.Steps[0], card, false)
 	if e == nil && l != nil && paidStatus(v.Status) {
 		if err := s.receipts(ctx, m, l, p, v); err != nil {

@@ -8,8 +8,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tillgate/tillgate/node/leadership"
+	"github.com/tillgate/tillgate/store"
 	"github.com/tillgate/tillgate/wire"
 )
 
@@ -207,5 +209,54 @@ func TestPagesWithoutActive(t *testing.T) {
 	}
 	if code, body := do(h, "GET", "/v1/payments", testKey, "", ""); code != 503 || !strings.Contains(body, `"code":"no_active"`) {
 		t.Errorf("API call: %d %s", code, body)
+	}
+}
+
+// TestLinkSupersededAttemptNotSent: a customer walks away from a link's
+// challenge; past store.LinkAttemptWindow a new attempt pays the link.
+// When the first attempt's challenge is passed after all (an old tab),
+// its authorization is not sent: the link would be paid twice.
+func TestLinkSupersededAttemptNotSent(t *testing.T) {
+	srv, a := newTestServer(t, fakeACS(t).URL)
+	now := time.Date(2025, 11, 22, 12, 0, 0, 0, time.UTC)
+	srv.cfg.Clock = func() time.Time { return now }
+	h := srv.Handler()
+	code, body := do(h, "POST", "/v1/links", testKey, "l1", `{"amount":2450,"currency":"EUR","description":"Invoice 8","customer":{"name":"Robin","email":"robin@example.com"},"expires_at":"2025-11-23T12:00:00Z"}`)
+	var l LinkView
+	json.Unmarshal([]byte(body), &l)
+	if code != 200 {
+		t.Fatalf("link: %d %s", code, body)
+	}
+	path := strings.TrimPrefix(l.URL, "http://example.com")
+	pay := func() string {
+		t.Helper()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		f := url.Values{"card_number": {"4761 7390 0101 0119"}, "expiry": {"12/30"}, "cvc": {"123"}}
+		for _, m := range regexp.MustCompile(`name="(csrf|attempt)" value="([0-9a-f]+)"`).FindAllStringSubmatch(w.Body.String(), -1) {
+			f.Set(m[1], m[2])
+		}
+		r := httptest.NewRequest("POST", path, strings.NewReader(f.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: f.Get("csrf")})
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if loc := w.Header().Get("Location"); w.Code != 303 || !strings.HasPrefix(loc, "/challenge/") {
+			t.Fatalf("pay: %d %q %s", w.Code, loc, w.Body.String())
+		}
+		return w.Header().Get("Location")
+	}
+	first := pay()
+	now = now.Add(store.LinkAttemptWindow + time.Minute)
+	second := pay()
+	passChallenge(t, h, second, "123456")
+	if len(a.seen) != 1 {
+		t.Fatalf("the second attempt: pipeline saw %d", len(a.seen))
+	}
+	if w := passChallenge(t, h, first, "123456"); w.Code != 303 || w.Header().Get("Location") != path {
+		t.Fatalf("the first attempt's challenge: %d %q", w.Code, w.Header().Get("Location"))
+	}
+	if len(a.seen) != 1 {
+		t.Fatalf("the superseded attempt was sent: pipeline saw %d authorizations", len(a.seen))
 	}
 }

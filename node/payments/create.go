@@ -79,6 +79,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, m *store.Merchan
 func (s *Server) pay(ctx context.Context, m *store.Merchant, key string, c *checkedPayment, link *store.Link) (*store.Payment, *PaymentView, *apiError) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	if link != nil {
+		defer s.links.lock(link.ID)()
+	}
 	id := paymentID(m.ID, key)
 	var auth store.PaymentAuth
 	if old, err := s.cfg.State.Payment(id); err != nil {
@@ -134,6 +137,11 @@ func (s *Server) pay(ctx context.Context, m *store.Merchant, key string, c *chec
 	case store.AuthNotRequired:
 		if !r2.Existed {
 			s.metrics.auth.WithLabelValues("not_required").Inc()
+		}
+	}
+	if link != nil {
+		if e := s.latestAttempt(p); e != nil {
+			return p, nil, e
 		}
 	}
 	v, e := s.execStep(ctx, p, p.Steps[0], card, r2.Existed)

@@ -120,6 +120,7 @@ type Server struct {
 	fwd     http.RoundTripper // to the active's API
 	acs     *acsClient        // nil without an ACS
 	hold    *cardHold
+	links   linkLocks
 }
 
 // ForwardedHeader marks a call a standby forwarded: the receiver answers it

@@ -141,7 +141,7 @@ func (s *Server) paySubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch e.body.Code {
-		case "link_in_progress", "link_paid", "link_expired", "outcome_unknown":
+		case "link_in_progress", "link_paid", "link_expired", "link_superseded", "outcome_unknown":
 			http.Redirect(w, r, back, http.StatusSeeOther)
 			return
 		case "idempotency_key_reused":
