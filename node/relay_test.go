@@ -1,9 +1,11 @@
 package node_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -39,9 +41,19 @@ func startTrio(t *testing.T) *trio {
 	}
 	t.Cleanup(func() { s.Close() })
 	tr := &trio{t: t, sim: s, regs: map[string]*prometheus.Registry{}}
+	logs := &syncBuffer{}
+	t.Cleanup(func() {
+		// A failure under load is rare and hard to replay: its logs are
+		// the evidence (the last 256 KiB).
+		if t.Failed() {
+			b := logs.Bytes()
+			t.Logf("the nodes' logs:\n%s", b[max(0, len(b)-256<<10):])
+		}
+	})
 	tr.cl, err = localcluster.Start(localcluster.Options{
 		Dir:          dir,
 		Nodes:        3,
+		Logger:       slog.New(slog.NewTextHandler(logs, nil)),
 		AcquirerAddr: s.Addr(),
 		Tune: func(c *node.Config) {
 			// A loaded 2-core box looks like a paused leader at LAN timings.
@@ -558,4 +570,23 @@ func TestRelayCarriesOnWhenTheActiveGoes(t *testing.T) {
 	if n := tr.metric(tr.id(s), "tillgate_carried_on_total", nil); n < 1 {
 		t.Errorf("the standby carried on %v requests, want the relayed one", n)
 	}
+}
+
+// syncBuffer is a bytes.Buffer the nodes' loggers share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// Bytes is a copy of what was written.
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
 }
