@@ -3,8 +3,6 @@ package systemtest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,11 +18,9 @@ import (
 	"github.com/tillgate/tillgate/acquirer/sim"
 	"github.com/tillgate/tillgate/internal/localcluster"
 	"github.com/tillgate/tillgate/internal/pki"
-	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/node/adminapi"
 	"github.com/tillgate/tillgate/node/webhooks"
 	"github.com/tillgate/tillgate/settle"
-	"github.com/tillgate/tillgate/wire"
 )
 
 // receiver is a merchant's webhook endpoint: it refuses (503) while
@@ -113,31 +109,14 @@ func cnpRetry(t *testing.T, addr, method, path, idem, body string) (int, payment
 // active inherited.
 func TestCNPFailover(t *testing.T) {
 	dir := t.TempDir()
-	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "acqsim"), Dialect: wire.DefaultDialect(), Logger: testLogger(t), Strict: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { acq.Close() })
-	cl, err := localcluster.Start(localcluster.Options{Dir: dir, AcquirerAddr: acq.Addr(), APIBase: -1, Logger: testLogger(t),
-		Tune: func(c *node.Config) {
-			c.Raft.HeartbeatTimeout, c.Raft.ElectionTimeout, c.Raft.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	leader, err := cl.WaitLeader(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	acq, cl, leader := startCNPCluster(t, dir, sim.Config{Strict: true}, nil)
 	rc := &receiver{t: t, secret: "whsec_systemtest_0123456789", fail: true, seen: map[string]bool{}}
 	hook := httptest.NewServer(rc)
 	t.Cleanup(hook.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	adm := adminapi.NewClient(cl.Configs[leader].AdminAddr)
-	h := sha256.Sum256([]byte(cnpKey))
-	m, err := adm.AddMerchant(ctx, adminapi.MerchantAdd{ID: "shop", Name: "Shop", KeyName: "k", KeyHash: hex.EncodeToString(h[:])})
+	m, err := adm.AddMerchant(ctx, cnpMerchant("shop", "Shop"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,31 +200,14 @@ func TestPaymentsAPIOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "acqsim"), Dialect: wire.DefaultDialect(), Logger: testLogger(t), TLS: acqsimTLS(t, certs)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { acq.Close() })
-	cl, err := localcluster.Start(localcluster.Options{Dir: dir, AcquirerAddr: acq.Addr(), APIBase: -1, TLS: certs, Logger: testLogger(t),
-		Tune: func(c *node.Config) {
-			c.Raft.HeartbeatTimeout, c.Raft.ElectionTimeout, c.Raft.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	leader, err := cl.WaitLeader(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cl, leader := startCNPCluster(t, dir, sim.Config{TLS: acqsimTLS(t, certs)}, certs)
 	tc, err := localcluster.AdminTLS(certs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	h := sha256.Sum256([]byte(cnpKey))
-	if _, err := adminapi.NewTLSClient(cl.Configs[leader].AdminAddr, tc).AddMerchant(ctx, adminapi.MerchantAdd{ID: "shop", Name: "Shop", KeyName: "k", KeyHash: hex.EncodeToString(h[:])}); err != nil {
+	if _, err := adminapi.NewTLSClient(cl.Configs[leader].AdminAddr, tc).AddMerchant(ctx, cnpMerchant("shop", "Shop")); err != nil {
 		t.Fatal(err)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 30 * time.Second,
@@ -298,47 +260,21 @@ func TestPaymentsAPIOverTLS(t *testing.T) {
 // and both days reconcile with acqsim's export without a discrepancy.
 func TestCNPSettlement(t *testing.T) {
 	dir := t.TempDir()
-	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "acqsim"), Dialect: wire.DefaultDialect(), Logger: testLogger(t), Strict: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { acq.Close() })
-	cl, err := localcluster.Start(localcluster.Options{Dir: dir, AcquirerAddr: acq.Addr(), APIBase: -1, Logger: testLogger(t),
-		Tune: func(c *node.Config) {
-			c.Raft.HeartbeatTimeout, c.Raft.ElectionTimeout, c.Raft.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	leader, err := cl.WaitLeader(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	acq, cl, leader := startCNPCluster(t, dir, sim.Config{Strict: true}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var admins []*adminapi.Client
 	for _, c := range cl.Configs {
 		admins = append(admins, adminapi.NewClient(c.AdminAddr))
 	}
-	h := sha256.Sum256([]byte(cnpKey))
-	m, err := admins[leader].AddMerchant(ctx, adminapi.MerchantAdd{ID: "shop", Name: "Shop", KeyName: "k", KeyHash: hex.EncodeToString(h[:])})
+	m, err := admins[leader].AddMerchant(ctx, cnpMerchant("shop", "Shop"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	api := cl.Configs[(leader+1)%3].APIAddr // a standby: forwarded
 	closeDay := func() adminapi.ClosedDay {
 		t.Helper()
-		export := func(_ context.Context, _ string, from, to time.Time) ([]byte, error) {
-			rows, err := acq.Settlement(from, to)
-			if err != nil {
-				return nil, err
-			}
-			var b bytes.Buffer
-			err = sim.WriteSettlementCSV(&b, rows, from, to)
-			return b.Bytes(), err
-		}
-		closed, err := adminapi.CloseDay(ctx, admins, adminapi.DayCloseOptions{Export: export, Before: time.Minute, After: time.Second, Poll: 50 * time.Millisecond})
+		closed, err := adminapi.CloseDay(ctx, admins, adminapi.DayCloseOptions{Export: acqsimExport(acq), Before: time.Minute, After: time.Second, Poll: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

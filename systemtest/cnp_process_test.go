@@ -2,8 +2,6 @@ package systemtest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -40,11 +38,10 @@ func TestProcessCNPFailover(t *testing.T) {
 		}
 	})
 	active := p.leader(60 * time.Second)
-	h := sha256.Sum256([]byte(cnpKey))
 	var m adminapi.Merchant
 	for deadline := time.Now().Add(time.Minute); ; {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		m, err = adminapi.NewClient(p.admin[active]).AddMerchant(ctx, adminapi.MerchantAdd{ID: "shop", Name: "Shop", KeyName: "k", KeyHash: hex.EncodeToString(h[:])})
+		m, err = adminapi.NewClient(p.admin[active]).AddMerchant(ctx, cnpMerchant("shop", "Shop"))
 		cancel()
 		if err == nil {
 			break

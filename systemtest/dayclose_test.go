@@ -1,7 +1,6 @@
 package systemtest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tillgate/tillgate/acquirer/sim"
 	"github.com/tillgate/tillgate/internal/regsim"
 	"github.com/tillgate/tillgate/node/adminapi"
 )
@@ -46,17 +44,11 @@ func TestCloseDay(t *testing.T) {
 
 	var mu sync.Mutex
 	var calls []exportCall
-	export := func(_ context.Context, acquirer string, from, to time.Time) ([]byte, error) {
+	export := func(ctx context.Context, acquirer string, from, to time.Time) ([]byte, error) {
 		mu.Lock()
 		calls = append(calls, exportCall{acquirer, from, to})
 		mu.Unlock()
-		rows, err := e.sim.Settlement(from, to)
-		if err != nil {
-			return nil, err
-		}
-		var b bytes.Buffer
-		err = sim.WriteSettlementCSV(&b, rows, from, to)
-		return b.Bytes(), err
+		return acqsimExport(e.sim)(ctx, acquirer, from, to)
 	}
 	o := adminapi.DayCloseOptions{Export: export, Before: time.Minute, After: time.Second, Poll: 50 * time.Millisecond}
 	closed, err := adminapi.CloseDay(ctx, nodes, o)

@@ -3,8 +3,6 @@ package systemtest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -93,11 +91,10 @@ func startCNP(t *testing.T) *cnpEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := sha256.Sum256([]byte(cnpKey))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
-		_, err := adminapi.NewClient(e.cl.Configs[leader].AdminAddr).AddMerchant(ctx, adminapi.MerchantAdd{ID: "books", Name: "Corner Bookshop", KeyName: "k", KeyHash: hex.EncodeToString(h[:])})
+		_, err := adminapi.NewClient(e.cl.Configs[leader].AdminAddr).AddMerchant(ctx, cnpMerchant("books", "Corner Bookshop"))
 		if err == nil {
 			break
 		}
@@ -363,16 +360,7 @@ func (e *cnpEnv) closeDay(t *testing.T, terminal string) []settle.Row {
 	for _, c := range e.cl.Configs {
 		admins = append(admins, adminapi.NewClient(c.AdminAddr))
 	}
-	export := func(_ context.Context, _ string, from, to time.Time) ([]byte, error) {
-		rows, err := e.acq.Settlement(from, to)
-		if err != nil {
-			return nil, err
-		}
-		var b bytes.Buffer
-		err = sim.WriteSettlementCSV(&b, rows, from, to)
-		return b.Bytes(), err
-	}
-	closed, err := adminapi.CloseDay(ctx, admins, adminapi.DayCloseOptions{Export: export, Before: time.Minute, After: time.Second, Poll: 50 * time.Millisecond})
+	closed, err := adminapi.CloseDay(ctx, admins, adminapi.DayCloseOptions{Export: acqsimExport(e.acq), Before: time.Minute, After: time.Second, Poll: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,8 @@ package systemtest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -18,10 +15,7 @@ import (
 	"time"
 
 	"github.com/tillgate/tillgate/acquirer/sim"
-	"github.com/tillgate/tillgate/internal/localcluster"
-	"github.com/tillgate/tillgate/node"
 	"github.com/tillgate/tillgate/node/adminapi"
-	"github.com/tillgate/tillgate/wire"
 )
 
 // The card-not-present test's card: it passes Luhn and acqsim approves it;
@@ -61,25 +55,9 @@ type payment struct {
 // cnpCall makes one payments API call and decodes the answer.
 func cnpCall(t *testing.T, addr, method, path, idem, body string) (int, payment) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+cnpKey)
-	if idem != "" {
-		req.Header.Set("Idempotency-Key", idem)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	var p payment
-	if err := json.Unmarshal(b, &p); err != nil {
-		t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
-	}
-	return resp.StatusCode, p
+	code := api(t, addr, method, path, idem, body, &p)
+	return code, p
 }
 
 func cnpPayment(amount int64, capture, order string) string {
@@ -96,28 +74,10 @@ func cnpPayment(amount int64, capture, order string) string {
 // is declined 1A, as a payment that skipped authentication must be.
 func TestPaymentsAPI(t *testing.T) {
 	dir := t.TempDir()
-	acq, err := sim.Open(sim.Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "acqsim"), Dialect: wire.DefaultDialect(), Logger: testLogger(t), Strict: true,
-		ACS: sim.NewACS(sim.ACSConfig{Ranges: []string{"400000"}})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { acq.Close() })
-	cl, err := localcluster.Start(localcluster.Options{Dir: dir, AcquirerAddr: acq.Addr(), APIBase: -1, Logger: testLogger(t),
-		Tune: func(c *node.Config) {
-			c.Raft.HeartbeatTimeout, c.Raft.ElectionTimeout, c.Raft.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	leader, err := cl.WaitLeader(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.Sum256([]byte(cnpKey))
+	acq, cl, leader := startCNPCluster(t, dir, sim.Config{Strict: true, ACS: sim.NewACS(sim.ACSConfig{Ranges: []string{"400000"}})}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	m, err := adminapi.NewClient(cl.Configs[leader].AdminAddr).AddMerchant(ctx, adminapi.MerchantAdd{ID: "shop", Name: "Shop", KeyName: "k", KeyHash: hex.EncodeToString(h[:])})
+	m, err := adminapi.NewClient(cl.Configs[leader].AdminAddr).AddMerchant(ctx, cnpMerchant("shop", "Shop"))
 	if err != nil || m.Terminal != "W0000001" {
 		t.Fatalf("merchant: %+v %v", m, err)
 	}
