@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -71,6 +72,10 @@ type Cluster struct {
 	failOnce  sync.Once
 	failErr   error // written before failed is closed
 	watchDone chan struct{}
+	deadDone  chan struct{} // watchDeadLeader returned
+	// deadStands counts the elections this node started because its
+	// leader's port refused connections (Status.DeadLeaderElections).
+	deadStands atomic.Int64
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -94,6 +99,7 @@ func Open(cfg Config, sm StateMachine) (*Cluster, error) {
 		closed:    make(chan struct{}),
 		failed:    make(chan struct{}),
 		watchDone: make(chan struct{}),
+		deadDone:  make(chan struct{}),
 	}
 	if err := c.open(sm); err != nil {
 		c.closeStores()
@@ -106,6 +112,7 @@ func Open(cfg Config, sm StateMachine) (*Cluster, error) {
 	c.raft.RegisterObserver(c.observer)
 	c.feed.publish(c.leadership())
 	go c.watchLeadership(obs)
+	go c.watchDeadLeader()
 	return c, nil
 }
 
@@ -378,6 +385,7 @@ func (c *Cluster) Close() error {
 		c.raft.DeregisterObserver(c.observer)
 		errShutdown := c.raft.Shutdown().Error()
 		<-c.watchDone
+		<-c.deadDone
 		c.feed.publish(c.leadership()) // the last word: not leader
 		c.closeErr = errors.Join(errShutdown, c.closeStores())
 		if c.closeErr != nil {

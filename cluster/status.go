@@ -40,6 +40,10 @@ type Status struct {
 	// the leader and before any contact.
 	LastContact time.Time
 
+	// DeadLeaderElections counts the elections this node started because
+	// its leader's Raft port refused connections (deadleader.go).
+	DeadLeaderElections int64
+
 	// Peers is the latest configuration (possibly not yet committed).
 	// hashicorp/raft v1.7 exposes no per-peer replication progress except
 	// through its metrics, so there is no lag figure here.
@@ -68,6 +72,8 @@ func (c *Cluster) Status() Status {
 		LastIndex:    c.raft.LastIndex(),
 		CommitIndex:  c.raft.CommitIndex(),
 		AppliedIndex: c.raft.AppliedIndex(),
+
+		DeadLeaderElections: c.deadStands.Load(),
 	}
 	// Stats is the only place raft exposes the snapshot index.
 	st.LastSnapshotIndex, _ = strconv.ParseUint(c.raft.Stats()["last_snapshot_index"], 10, 64)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -97,6 +98,11 @@ func (h *handshaking) Read(b []byte) (int, error) {
 			h.Conn.Close()
 		}
 	})
+	if h.err == io.EOF {
+		// Connected and left without a word (a follower asking whether
+		// anything listens here, deadleader.go): raft reads EOF quietly.
+		return 0, io.EOF
+	}
 	if h.err != nil {
 		return 0, fmt.Errorf("raft TLS: handshake with %s: %w", h.RemoteAddr(), h.err)
 	}

@@ -1,0 +1,157 @@
+package cluster
+
+import (
+	"errors"
+	"net"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// A leader whose process is gone (killed, crashed, stopped) leaves nothing
+// listening on its Raft port: a dial to it is refused at once. Raft alone
+// cannot tell that from a leader that is only slow, so a follower waits out
+// its heartbeat timeout (randomised up to twice that) and then a pre-vote
+// that the other follower refuses while it still believes in the dead
+// leader: more than a second at the default timings, all of it with the
+// registers waiting. A refused connection is proof, not a guess, so a
+// follower that has not heard from its leader for a few heartbeats asks the
+// port, and on a refusal starts an election at once, as a leadership
+// transfer does (raft's TimeoutNow): the other follower votes for it even
+// though it has not yet given up on the dead leader itself.
+//
+// Nothing else takes this path: a leader that is starved, paused or cut off
+// by the network still has a listening socket (the kernel completes the
+// handshake for it) or drops the dial, which times out; those wait for the
+// heartbeat timeout as before. Safety does not depend on the probe: Raft
+// grants one vote per term and elects only a node with every committed
+// entry; a wrong refusal (a leader that has just closed its port on its way
+// down) costs an election, nothing more.
+//
+// Both followers see the refusal together; if both stood at once each would
+// vote for itself and the split vote would cost an election timeout. So
+// they stand in the order of their server IDs, deadStagger apart, and a
+// later one stands only if no leader has been elected meanwhile (a first
+// candidate whose log is shorter than the other's loses its vote).
+
+const (
+	deadProbeEvery   = 20 * time.Millisecond
+	deadProbeTimeout = 100 * time.Millisecond
+)
+
+// deadLeaderTimings derives the watcher's timings from the heartbeat
+// timeout: the leader heartbeats every tenth of it, so a follower that has
+// heard nothing for a fifth has missed two heartbeats; the stagger leaves
+// the first candidate a few round trips to win before the next stands.
+func (c Config) deadLeaderTimings() (suspect, stagger time.Duration) {
+	return c.HeartbeatTimeout / 5, c.HeartbeatTimeout / 2
+}
+
+// watchDeadLeader runs until Close.
+func (c *Cluster) watchDeadLeader() {
+	defer close(c.deadDone)
+	suspect, stagger := c.cfg.deadLeaderTimings()
+	tick := time.NewTicker(deadProbeEvery)
+	defer tick.Stop()
+	var probed time.Time // the last probe of a leader that answered
+	for {
+		select {
+		case <-c.closed:
+			return
+		case <-c.failed:
+			return
+		case <-tick.C:
+		}
+		addr, id, ok := c.silentLeader(suspect)
+		if !ok || time.Since(probed) < suspect {
+			continue
+		}
+		if !c.refuses(addr) {
+			probed = time.Now()
+			continue
+		}
+		if rank := c.standRank(id); rank > 0 {
+			if !c.sleep(time.Duration(rank) * stagger) {
+				return
+			}
+			if a, _, still := c.silentLeader(suspect); !still || a != addr || !c.refuses(addr) {
+				continue
+			}
+		}
+		c.standNow(addr, id)
+	}
+}
+
+// silentLeader names this follower's leader when it has not heard from it
+// for suspect.
+func (c *Cluster) silentLeader(suspect time.Duration) (raft.ServerAddress, raft.ServerID, bool) {
+	if c.raft.State() != raft.Follower {
+		return "", "", false
+	}
+	addr, id := c.raft.LeaderWithID()
+	if addr == "" || time.Since(c.raft.LastContact()) < suspect {
+		return "", "", false
+	}
+	return addr, id, true
+}
+
+// refuses reports whether a dial to addr is refused: nothing listens
+// there. A timeout or a connection proves nothing of the kind.
+func (c *Cluster) refuses(addr raft.ServerAddress) bool {
+	conn, err := net.DialTimeout("tcp", string(addr), deadProbeTimeout)
+	if err == nil {
+		conn.Close()
+		return false
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// standRank is this node's place among the voters other than the dead
+// leader, by server ID: 0 stands first.
+func (c *Cluster) standRank(dead raft.ServerID) int {
+	f := c.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	var ids []string
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter && s.ID != dead {
+			ids = append(ids, string(s.ID))
+		}
+	}
+	slices.Sort(ids)
+	if i := slices.Index(ids, c.cfg.ID); i > 0 {
+		return i
+	}
+	return 0
+}
+
+// standNow makes this node a candidate through its own transport, as the
+// leader's TimeoutNow does in a leadership transfer.
+func (c *Cluster) standNow(dead raft.ServerAddress, deadID raft.ServerID) {
+	c.log.Warn("the leader's Raft port refuses connections: its process is gone; standing for election now",
+		"leader_id", string(deadID), "leader_addr", string(dead), "last_contact", c.raft.LastContact())
+	req := &raft.TimeoutNowRequest{RPCHeader: raft.RPCHeader{
+		ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(c.cfg.ID), Addr: []byte(c.localAddr),
+	}}
+	var resp raft.TimeoutNowResponse
+	if err := c.trans.TimeoutNow(raft.ServerID(c.cfg.ID), raft.ServerAddress(c.localAddr), req, &resp); err != nil {
+		c.log.Warn("could not stand for election; the heartbeat timeout will", "error", err)
+		return
+	}
+	c.deadStands.Add(1)
+}
+
+// sleep waits d unless the cluster closes first.
+func (c *Cluster) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.closed:
+		return false
+	}
+}

@@ -1,0 +1,37 @@
+package cluster_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tillgate/tillgate/cluster"
+)
+
+// A leader whose process is gone refuses connections on its Raft port; a
+// follower that notices stands for election at once, and the other votes
+// for it although it still names the dead leader. The heartbeat timeout
+// is long enough here (2-4 s before a follower stands on its own) that the
+// new leader having stood through the probe is the proof; the term going up
+// by exactly one shows the two followers did not split the vote.
+func TestDeadLeaderPortStartsElection(t *testing.T) {
+	tc := newTestCluster(t, 3, func(c *cluster.Config) {
+		c.HeartbeatTimeout, c.ElectionTimeout = 2*time.Second, 2*time.Second
+	})
+	old := tc.waitLeader()
+	applyN(t, old.c, "before", 10)
+	term := old.c.Status().Term
+	for i, n := range tc.nodes {
+		if n == old {
+			tc.stop(i) // Close shuts the transport: the port refuses
+		}
+	}
+	leader := tc.waitLeader()
+	st := leader.c.Status()
+	if st.DeadLeaderElections != 1 {
+		t.Errorf("%s leads term %d but stood %d times on a refused port; want 1 (it won by the heartbeat timeout instead)", leader.cfg.ID, st.Term, st.DeadLeaderElections)
+	}
+	if st.Term != term+1 {
+		t.Errorf("new term %d after term %d: the followers split the vote", st.Term, term)
+	}
+	applyN(t, leader.c, "after", 10)
+}
