@@ -42,6 +42,10 @@ func TestResumes(t *testing.T) {
 	if r.FromFault.P50 != 2*time.Second || r.FromFault.Max != 5*time.Second {
 		t.Errorf("from the fault %+v", r.FromFault)
 	}
+	// Waited: A sent 400 ms after the fault and waited 1.6 s; B 0.5 s; C 5 s.
+	if r.Waited.N != 3 || r.Waited.P50 != 1600*time.Millisecond || r.Waited.Max != 5*time.Second {
+		t.Errorf("waited %+v", r.Waited)
+	}
 	// Term 4 is after the load: not counted.
 	if r.Elections != 1 || r.Elected != 1500*time.Millisecond || r.Leader != "n2" {
 		t.Errorf("elections %d, elected %v by %s", r.Elections, r.Elected, r.Leader)

@@ -191,13 +191,15 @@ func writeResume(w io.Writer, rs []Resume) {
 	}
 	fmt.Fprintf(w, "\nTime to resume, per register, to its first answer to a financial request from a serving node (history):\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  fault\ttarget\tat\tlength\tresumed\tfrom fault p50\tp99\tmax\telections\telected after\tfrom election p50\tp99\tmax (n)")
+	fmt.Fprintln(tw, "  fault\ttarget\tat\tlength\tresumed\tfrom fault p50\tp99\tmax\twaited p50\tp99\tmax\telections\telected after\tfrom election p50\tp99\tmax (n)")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Kind, r.Target, roundMS(r.At), roundMS(r.Length),
-			r.Resumed, r.Registers, roundMS(r.FromFault.P50), roundMS(r.FromFault.P99), roundMS(r.FromFault.Max), r.Elections,
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Kind, r.Target, roundMS(r.At), roundMS(r.Length),
+			r.Resumed, r.Registers, roundMS(r.FromFault.P50), roundMS(r.FromFault.P99), roundMS(r.FromFault.Max),
+			roundMS(r.Waited.P50), roundMS(r.Waited.P99), roundMS(r.Waited.Max), r.Elections,
 			electedText(r), fromElectionText(r))
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "  (waited: from the later of the fault and the request's sending to its answer; from fault also counts the time a register had nothing to send)")
 }
 
 func roundMS(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
