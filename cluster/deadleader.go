@@ -32,7 +32,7 @@ import (
 //
 // Both followers see the refusal together; if both stood at once each would
 // vote for itself and the split vote would cost an election timeout. So
-// they stand in the order of their server IDs, deadStagger apart, and a
+// they stand in the order of their server IDs, a stagger apart, and a
 // later one stands only if no leader has been elected meanwhile (a first
 // candidate whose log is shorter than the other's loses its vote).
 
@@ -73,10 +73,11 @@ func (c *Cluster) watchDeadLeader() {
 			continue
 		}
 		if rank := c.standRank(id); rank > 0 {
+			found := time.Now()
 			if !c.sleep(time.Duration(rank) * stagger) {
 				return
 			}
-			if a, _, still := c.silentLeader(suspect); !still || a != addr || !c.refuses(addr) {
+			if !c.stillLeaderless(found, addr) || !c.refuses(addr) {
 				continue
 			}
 		}
@@ -95,6 +96,24 @@ func (c *Cluster) silentLeader(suspect time.Duration) (raft.ServerAddress, raft.
 		return "", "", false
 	}
 	return addr, id, true
+}
+
+// stillLeaderless reports a follower that, since it found its leader's
+// port dead (at found), has had no contact (neither a leader's RPC nor a
+// vote it granted: raft counts both) and learnt of no other leader. A
+// follower asked for its vote by a candidate of a higher term forgets its
+// leader (raft's setState) even when it refuses the vote (the first
+// candidate's log was shorter): that follower must stand now, or it waits
+// out its heartbeat timeout while the first candidate waits out its
+// election timeout. One that granted its vote must not: the candidate has
+// won or is winning, and standing would depose it before its first
+// heartbeat arrives (seen at load 16: three elections, 12 s).
+func (c *Cluster) stillLeaderless(found time.Time, dead raft.ServerAddress) bool {
+	if c.raft.State() != raft.Follower || !c.raft.LastContact().Before(found) {
+		return false
+	}
+	addr, _ := c.raft.LeaderWithID()
+	return addr == "" || addr == dead
 }
 
 // refuses reports whether a dial to addr is refused: nothing listens
