@@ -76,8 +76,8 @@ type Cluster struct {
 	// deadStands counts the elections this node started because its
 	// leader's port refused connections (Status.DeadLeaderElections).
 	deadStands atomic.Int64
-	closeOnce sync.Once
-	closeErr  error
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // Open starts a Raft node in cfg.Dir, bootstrapping the cluster with
