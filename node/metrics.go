@@ -84,6 +84,7 @@ type stateCollector struct {
 
 	info, role, hasLeader, term, lastIndex, commitIndex, appliedIndex *prometheus.Desc
 	snapshotIndex, stateApplied, lastContact, peer, peerLeader        *prometheus.Desc
+	deadLeaderElections                                               *prometheus.Desc
 }
 
 var raftRoles = []string{cluster.RoleLeader, cluster.RoleFollower, cluster.RoleCandidate, cluster.RoleShutdown}
@@ -114,12 +115,14 @@ func newStateCollector(n *Node) *stateCollector {
 			"Always 1 for each server in the latest Raft configuration. hashicorp/raft v1.7 exposes no per-peer replication progress, so there is no per-peer lag series: compare tillgate_raft_applied_index across nodes instead.",
 			"peer", "address", "suffrage", "self"),
 		peerLeader: desc("tillgate_raft_peer_leader", "1 for the peer this node believes is the leader, 0 for the others.", "peer"),
+		deadLeaderElections: desc("tillgate_raft_dead_leader_elections_total",
+			"Elections this node started at once because its leader's Raft port refused connections (the leader's process was gone), since the node started."),
 	}
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.info, c.role, c.hasLeader, c.term, c.lastIndex, c.commitIndex,
-		c.appliedIndex, c.snapshotIndex, c.stateApplied, c.lastContact, c.peer, c.peerLeader} {
+		c.appliedIndex, c.snapshotIndex, c.stateApplied, c.lastContact, c.peer, c.peerLeader, c.deadLeaderElections} {
 		ch <- d
 	}
 }
@@ -151,6 +154,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			since = time.Since(st.LastContact).Seconds()
 		}
 		gauge(c.lastContact, since)
+		ch <- prometheus.MustNewConstMetric(c.deadLeaderElections, prometheus.CounterValue, float64(st.DeadLeaderElections))
 		for _, p := range st.Peers {
 			gauge(c.peer, 1, p.ID, p.Addr, p.Suffrage, boolLabel(p.Self))
 			gauge(c.peerLeader, gaugeBool(p.Leader), p.ID)
