@@ -127,8 +127,8 @@ type applier struct {
 }
 
 func newApplier(tx *bolt.Tx, log *slog.Logger) *applier {
-	for _, name := range tailBuckets() {
-		tx.Bucket(name).FillPercent = tailFill
+	for _, b := range tailBuckets() {
+		tx.Bucket(b.name).FillPercent = b.percent
 	}
 	return &applier{tx: tx, log: log}
 }
