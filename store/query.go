@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,11 +40,10 @@ func (s *Store) Get(id string) (*Txn, bool, error) {
 func (s *Store) ByRRN(rrn string) (*Txn, bool, error) {
 	var t *Txn
 	err := s.view(func(tx *bolt.Tx) error {
-		seq := tx.Bucket(bucketRRN).Get([]byte(rrn))
-		if seq == nil {
-			return nil
+		seq, err := lookupRRN(tx, rrn)
+		if err != nil || seq == nil {
+			return err
 		}
-		var err error
 		t, err = getTxn(tx, seq)
 		return err
 	})
@@ -158,6 +158,12 @@ func (q Query) scan(tx *bolt.Tx, after []byte) (out []*Txn, next []byte, err err
 	if q.RRN != "" {
 		return q.byRRN(tx)
 	}
+	if walk, prefix, from, to, err := q.records(tx); err != nil || walk {
+		if err != nil {
+			return nil, nil, err
+		}
+		return q.scanRecords(tx, after, prefix, from, to)
+	}
 	bucket, prefix := q.index()
 	c := tx.Bucket(bucket).Cursor()
 	k, v := c.Seek(prefix)
@@ -185,6 +191,50 @@ func (q Query) scan(tx *bolt.Tx, after []byte) (out []*Txn, next []byte, err err
 	return out, nil, nil
 }
 
+// records reports whether the query walks records rather than an index:
+// a day's (without a merchant) or a final status's (layout.go), with the
+// prefix its cursors carry and the range of seqs to walk.
+func (q Query) records(tx *bolt.Tx) (walk bool, prefix []byte, from, to uint64, err error) {
+	switch {
+	case q.Merchant != "":
+		return false, nil, 0, 0, nil
+	case q.Day != "":
+		from, to, err = dayRange(tx, q.Day)
+		return true, joinKey(q.Day, ""), from, to, err
+	case q.Status != nil && !q.Status.open() && q.Terminal == "":
+		return true, []byte{byte(*q.Status)}, 0, 0, nil
+	}
+	return false, nil, 0, 0, nil
+}
+
+// scanRecords walks the records with seq in (from, to) after the cursor
+// (prefix + seq); next is the cursor of the last one returned when more
+// may follow.
+func (q Query) scanRecords(tx *bolt.Tx, after, prefix []byte, from, to uint64) (out []*Txn, next []byte, err error) {
+	if len(after) > 0 {
+		if len(after) != len(prefix)+8 || !bytes.HasPrefix(after, prefix) {
+			return nil, nil, fmt.Errorf("%w: it does not belong to this query", ErrBadCursor)
+		}
+		from = max(from, binary.BigEndian.Uint64(after[len(prefix):]))
+	}
+	more := false
+	err = seqWalk(tx, from, to, func(seq []byte, t *Txn) (bool, error) {
+		if !q.match(t) {
+			return true, nil
+		}
+		if len(out) == q.Limit {
+			more = true
+			return false, nil
+		}
+		out, next = append(out, t), append(append(next[:0], prefix...), seq...)
+		return true, nil
+	})
+	if err != nil || !more {
+		return out, nil, err
+	}
+	return out, next, nil
+}
+
 // index picks the bucket to walk and the key prefix within it.
 func (q Query) index() (bucket, prefix []byte) {
 	switch {
@@ -192,9 +242,7 @@ func (q Query) index() (bucket, prefix []byte) {
 		return bucketMerchant, joinKey(q.Merchant, q.Day, "")
 	case q.Merchant != "":
 		return bucketMerchant, joinKey(q.Merchant, "")
-	case q.Day != "":
-		return bucketDay, joinKey(q.Day, "")
-	case q.Status != nil:
+	case q.Status != nil && q.Status.open():
 		return bucketStatus, []byte{byte(*q.Status)}
 	}
 	// Ids start with the terminal id: its transactions are one prefix.
@@ -211,9 +259,9 @@ func (q Query) load(tx *bolt.Tx, bucket, v []byte) (*Txn, error) {
 }
 
 func (q Query) byRRN(tx *bolt.Tx) ([]*Txn, []byte, error) {
-	seq := tx.Bucket(bucketRRN).Get([]byte(q.RRN))
-	if seq == nil {
-		return nil, nil, nil
+	seq, err := lookupRRN(tx, q.RRN)
+	if err != nil || seq == nil {
+		return nil, nil, err
 	}
 	t, err := getTxn(tx, seq)
 	if err != nil || t == nil || !q.match(t) {
