@@ -169,34 +169,44 @@ func copyFile(tb testing.TB, from, to string) {
 //	STORE_BENCH_DIR=/tmp/sb go test -run '^$' -bench ApplyState -benchtime 20000x ./store
 func BenchmarkApplyState(b *testing.B) {
 	for _, txns := range []int{0, 200_000, 1_000_000} {
-		b.Run("state="+strconv.Itoa(txns), func(b *testing.B) {
-			s, f := benchState(b, txns)
-			for _, batch := range []int{2, 8, 64} {
-				b.Run("batch="+strconv.Itoa(batch), func(b *testing.B) {
-					// Generated up front: Stop/StartTimer per batch reads
-					// the memory statistics, which stops the world and
-					// costs more than a small batch.
-					start := f.intents
-					idx, cmds := make([][]uint64, b.N), make([][][]byte, b.N)
-					for i := range b.N {
-						idx[i], cmds[i] = f.next(batch)
-					}
-					before, cpu := s.db.Stats().TxStats, cpuTime(b)
-					b.ReportAllocs()
-					b.ResetTimer()
-					for i := range b.N {
-						f.apply(b, s, idx[i], cmds[i])
-					}
-					b.StopTimer()
-					after, n := s.db.Stats().TxStats, float64(f.intents-start)
-					// CPU time of the process (GC included): less at the
-					// mercy of the other work on a shared box than ns/op.
-					b.ReportMetric(float64(cpuTime(b)-cpu)/n, "cpu-ns/txn")
-					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/txn")
-					b.ReportMetric(float64(after.GetPageAlloc()-before.GetPageAlloc())/n, "B/txn")
-					b.ReportMetric(float64(after.GetPageAlloc()-before.GetPageAlloc())/float64(b.N), "B/commit")
-				})
+		for _, schema := range []string{schemaVersion, schemaLean} {
+			b.Run("state="+strconv.Itoa(txns)+"/schema="+schema, func(b *testing.B) {
+				benchApplyState(b, txns, schema)
+			})
+		}
+	}
+}
+
+func benchApplyState(b *testing.B, txns int, schema string) {
+	s, f := benchState(b, txns)
+	if schema == schemaLean {
+		f.index++
+		f.apply(b, s, []uint64{f.index}, [][]byte{SchemaCmd(schemaLean)})
+	}
+	for _, batch := range []int{2, 8, 64} {
+		b.Run("batch="+strconv.Itoa(batch), func(b *testing.B) {
+			// Generated up front: Stop/StartTimer per batch reads
+			// the memory statistics, which stops the world and
+			// costs more than a small batch.
+			start := f.intents
+			idx, cmds := make([][]uint64, b.N), make([][][]byte, b.N)
+			for i := range b.N {
+				idx[i], cmds[i] = f.next(batch)
 			}
+			before, cpu := s.db.Stats().TxStats, cpuTime(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				f.apply(b, s, idx[i], cmds[i])
+			}
+			b.StopTimer()
+			after, n := s.db.Stats().TxStats, float64(f.intents-start)
+			// CPU time of the process (GC included): less at the
+			// mercy of the other work on a shared box than ns/op.
+			b.ReportMetric(float64(cpuTime(b)-cpu)/n, "cpu-ns/txn")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/txn")
+			b.ReportMetric(float64(after.GetPageAlloc()-before.GetPageAlloc())/n, "B/txn")
+			b.ReportMetric(float64(after.GetPageAlloc()-before.GetPageAlloc())/float64(b.N), "B/commit")
 		})
 	}
 }

@@ -185,3 +185,16 @@ func seqWalk(tx *bolt.Tx, after, to uint64, fn func(seq []byte, t *Txn) (bool, e
 	}
 	return nil
 }
+
+// Schema is the state file's schema version ("4", or "5": the lean
+// layout) and the versions this binary reads and writes.
+func (s *Store) Schema() (current string, known []string, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		current = string(tx.Bucket(bucketMeta).Get(metaSchema))
+		return nil
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("store: schema: %w", err)
+	}
+	return current, []string{schemaVersion, schemaLean}, nil
+}
