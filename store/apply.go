@@ -463,10 +463,10 @@ func (a *applier) insert(t *Txn, seq []byte) error {
 	if err := a.indexRRN(t, seq); err != nil {
 		return err
 	}
-	if err := a.tx.Bucket(bucketMerchant).Put(merchantKey(t.MerchantID, t.Day, seq), seq); err != nil {
-		return err
-	}
 	if !a.lean {
+		if err := a.tx.Bucket(bucketMerchant).Put(merchantKey(t.MerchantID, t.Day, seq), seq); err != nil {
+			return err
+		}
 		if err := a.tx.Bucket(bucketDay).Put(dayKey(t.Day, seq), seq); err != nil {
 			return err
 		}

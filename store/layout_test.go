@@ -86,7 +86,7 @@ func storeAnswers(t *testing.T, s *Store, days []string) string {
 				t.Fatal(err)
 			}
 			for _, tx := range l {
-				fmt.Fprintf(&b, "list %+v: %s %v\n", q.Status, tx.ID, tx.Status)
+				fmt.Fprintf(&b, "list %v %s %s: %s %v\n", q.Status, q.Day, q.Merchant, tx.ID, tx.Status)
 			}
 			if next == "" {
 				return
@@ -101,8 +101,11 @@ func storeAnswers(t *testing.T, s *Store, days []string) string {
 			page(Query{Day: d, Status: &st})
 		}
 	}
+	page(Query{Merchant: testMerchant})
+	page(Query{Merchant: "MERCHANT0000002"})
 	for _, d := range days {
 		page(Query{Day: d})
+		page(Query{Day: d, Merchant: testMerchant})
 		err := s.EachInDay(context.Background(), d, func(dt DayTxn) error {
 			fmt.Fprintf(&b, "day %s: %d %s original %v takes back %v\n", d, dt.Seq, dt.Txn.ID, dt.Original != nil, dt.TakesBack)
 			return nil
@@ -174,8 +177,10 @@ func TestSchemaLeanAnswersAlike(t *testing.T) {
 	// What the lean file holds: no day index, only open statuses, and no
 	// own RRNs of the transactions after the switch.
 	err := lean[0].view(func(tx *bolt.Tx) error {
-		if k, _ := tx.Bucket(bucketDay).Cursor().First(); k != nil {
-			t.Errorf("day index holds %x", k)
+		for _, b := range [][]byte{bucketDay, bucketMerchant} {
+			if k, _ := tx.Bucket(b).Cursor().First(); k != nil {
+				t.Errorf("%s holds %x", b, k)
+			}
 		}
 		tx.Bucket(bucketStatus).ForEach(func(k, _ []byte) error {
 			if !Status(k[0]).open() {
