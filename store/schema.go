@@ -137,12 +137,16 @@ var (
 )
 
 // schemaVersion changes whenever the layout above or the record encoding
-// changes incompatibly; Open refuses a file of another version.
+// changes incompatibly; Open refuses a file of a version it does not know.
+// It is the version a new file starts at; schemaLean (layout.go) is
+// reached from it only through the log (OpSchema).
 //
 //	2: records keyed by seq; SAF queue and stand-in buckets
 //	3: business days and register batches (Txn.Batch)
 //	4: acquirer STANs per terminal (acq_stan), Txn.Repeat, SAF cancel and
 //	   forward entries
+//	5: the lean layout: no idx_day, no idx_merchant, open statuses only in
+//	   idx_status, no own RRNs in idx_rrn
 const schemaVersion = "4"
 
 // indexSep separates the parts of composite index keys.
