@@ -141,27 +141,24 @@ func lookupRRN(tx *bolt.Tx, rrn string) ([]byte, error) {
 	return seq, nil
 }
 
-// dayRange is the range of seqs (from, to) that can hold day's
-// transactions: after the cutover that closed the day before it, before
-// the one that closed it (to 0: none yet). A day recorded by a binary
-// without day records may be missing: the range is then everything, and
-// the caller's check of Txn.Day decides.
+// dayRange is the range of seqs (from, to) that holds day's transactions:
+// after the cutover that closed the day before it, before the one that
+// closed it (to 0: none yet). Every day that has transactions has its
+// record (openDay and cutover write it; files from before day records are
+// schema 3 and do not open), so a day without one is the empty range
+// (0, 1).
 func dayRange(tx *bolt.Tx, day string) (from, to uint64, err error) {
 	c := tx.Bucket(bucketDays).Cursor()
 	k, v := c.Seek([]byte(day))
-	if k != nil && string(k) == day {
-		d, err := getDay(v)
-		if err != nil {
-			return 0, 0, err
-		}
-		to = d.CutoverIndex
-		k, v = c.Prev()
-	} else if k != nil {
-		k, v = c.Prev()
-	} else {
-		k, v = c.Last()
+	if k == nil || string(k) != day {
+		return 0, 1, nil
 	}
-	for ; k != nil; k, v = c.Prev() {
+	d, err := getDay(v)
+	if err != nil {
+		return 0, 0, err
+	}
+	to = d.CutoverIndex
+	for k, v = c.Prev(); k != nil; k, v = c.Prev() {
 		d, err := getDay(v)
 		if err != nil {
 			return 0, 0, err

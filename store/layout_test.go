@@ -103,6 +103,7 @@ func storeAnswers(t *testing.T, s *Store, days []string) string {
 	}
 	page(Query{Merchant: testMerchant})
 	page(Query{Merchant: "MERCHANT0000002"})
+	page(Query{Day: "20251201"}) // no such day: nothing
 	for _, d := range days {
 		page(Query{Day: d})
 		page(Query{Day: d, Merchant: testMerchant})
