@@ -63,7 +63,7 @@ func (n *Node) adminConfig(tokens []admin.Token, tc *tls.Config) admin.Config {
 	def := n.acquirers.Default()
 	return admin.Config{
 		NodeID: n.cfg.ID, Addr: n.cfg.AdminAddr, Tokens: tokens, Hosts: n.cfg.AdminHosts, AdminAddrOf: n.adminAddrOf, TLS: tc, PeerClient: n.adminPeerClient(tc),
-		Raft: n.raft, State: n.store, KeyState: n.store, Vault: n.vault, Days: n.days, Views: n.views, Leaders: n.leaders,
+		Raft: n.raft, State: n.store, KeyState: n.store, SchemaState: n.store, Vault: n.vault, Days: n.days, Views: n.views, Leaders: n.leaders,
 		Registers: n.regs, Page: n.page, RegisterAddrOf: n.registerAddrOf,
 		AcquirerName: n.cfg.Acquirer.Name, AcquirerAddr: n.cfg.Acquirer.Addr, AcquirerLink: def.Link(),
 		Gatherer: n.cfg.Registry, Registerer: n.reg, Fail: n.health.Fail, Logger: n.log,

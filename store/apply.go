@@ -124,13 +124,16 @@ type applier struct {
 	// keysChanged: a command changed the card keys' state (the store
 	// reloads its copy after the commit).
 	keysChanged bool
+	// lean: the file has the lean layout (layout.go), which writes fewer
+	// index entries.
+	lean bool
 }
 
 func newApplier(tx *bolt.Tx, log *slog.Logger) *applier {
-	for _, name := range tailBuckets() {
-		tx.Bucket(name).FillPercent = tailFill
+	for _, b := range tailBuckets() {
+		tx.Bucket(b.name).FillPercent = b.percent
 	}
-	return &applier{tx: tx, log: log}
+	return &applier{tx: tx, log: log, lean: isLean(tx)}
 }
 
 func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
@@ -186,6 +189,8 @@ func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
 		return a.merchantWebhook(c.Webhook)
 	case OpWebhookAck:
 		return a.webhookAck(c.WebhookAck)
+	case OpSchema:
+		return a.schema(c.schema)
 	}
 	return Result{Err: fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)}, nil
 }
@@ -285,7 +290,7 @@ func (a *applier) identify(t *Txn) error {
 		t.AcqSTAN = stan
 	}
 	if t.RRN == "" {
-		t.RRN = fmt.Sprintf("%012d", a.index%1_000_000_000_000)
+		t.RRN = seqRRN(a.index)
 	}
 	return nil
 }
@@ -455,19 +460,38 @@ func (a *applier) insert(t *Txn, seq []byte) error {
 	if err := a.tx.Bucket(bucketIDs).Put([]byte(t.ID), seq); err != nil {
 		return err
 	}
-	rrn := a.tx.Bucket(bucketRRN)
-	if t.RRN != "" && rrn.Get([]byte(t.RRN)) == nil {
-		if err := rrn.Put([]byte(t.RRN), seq); err != nil {
+	if err := a.indexRRN(t, seq); err != nil {
+		return err
+	}
+	if !a.lean {
+		if err := a.tx.Bucket(bucketMerchant).Put(merchantKey(t.MerchantID, t.Day, seq), seq); err != nil {
+			return err
+		}
+		if err := a.tx.Bucket(bucketDay).Put(dayKey(t.Day, seq), seq); err != nil {
 			return err
 		}
 	}
-	if err := a.tx.Bucket(bucketMerchant).Put(merchantKey(t.MerchantID, t.Day, seq), seq); err != nil {
-		return err
-	}
-	if err := a.tx.Bucket(bucketDay).Put(dayKey(t.Day, seq), seq); err != nil {
-		return err
-	}
 	return a.tx.Bucket(bucketStatus).Put(statusKey(t.Status, seq), seq)
+}
+
+// indexRRN indexes t's RRN unless an earlier transaction has it (the
+// first keeps it) or, in the lean layout, it is t's own (layout.go).
+func (a *applier) indexRRN(t *Txn, seq []byte) error {
+	if t.RRN == "" || (a.lean && ownRRN(t.RRN, a.index)) {
+		return nil
+	}
+	rrn := a.tx.Bucket(bucketRRN)
+	if rrn.Get([]byte(t.RRN)) != nil {
+		return nil
+	}
+	if a.lean {
+		// An earlier record may hold it as its own RRN, unindexed. (Not
+		// t's: its own RRN returned above.)
+		if old, err := lookupRRN(a.tx, t.RRN); err != nil || old != nil {
+			return err
+		}
+	}
+	return rrn.Put([]byte(t.RRN), seq)
 }
 
 // update rewrites the transaction at seq whose status changed from prev,
@@ -487,6 +511,9 @@ func (a *applier) update(t *Txn, seq []byte, prev Status) error {
 		if err := a.paymentAnswered(t); err != nil {
 			return err
 		}
+	}
+	if a.lean && !t.Status.open() {
+		return nil
 	}
 	return status.Put(statusKey(t.Status, seq), seq)
 }

@@ -62,6 +62,7 @@ type Command struct {
 	// Merchant notification (webhook.go).
 	Webhook    *Webhook    // OpMerchantWebhook
 	WebhookAck *WebhookAck // OpWebhookAck
+	schema     string      // OpSchema: the version to convert to
 }
 
 // Outcome is the answer to a transaction.
@@ -183,6 +184,8 @@ func Encode(c Command) []byte {
 		return MerchantWebhookCmd(*c.Webhook)
 	case OpWebhookAck:
 		return WebhookAckCmd(*c.WebhookAck)
+	case OpSchema:
+		return SchemaCmd(c.schema)
 	}
 	return []byte{cmdVersion, byte(c.Op)}
 }
@@ -236,6 +239,8 @@ func DecodeCommand(b []byte) (Command, error) {
 		c.Webhook = readWebhook(&r)
 	case OpWebhookAck:
 		c.WebhookAck = readWebhookAck(&r)
+	case OpSchema:
+		c.schema = r.str()
 	default:
 		return Command{}, fmt.Errorf("%w: op %d", ErrUnknownOp, c.Op)
 	}

@@ -121,6 +121,7 @@ func FuzzDecodeCommand(f *testing.F) {
 		OutboxAddCmd(Message{ID: "m1", Kind: "receipt", Body: "b"}),
 		MerchantWebhookCmd(Webhook{Merchant: "shop", URL: "https://shop.example/hook", Secret: "s", At: testEpoch}),
 		WebhookAckCmd(WebhookAck{Merchant: "shop", Seq: 1, At: testEpoch}),
+		SchemaCmd(SchemaLean),
 	} {
 		f.Add(c)
 	}

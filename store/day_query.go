@@ -92,7 +92,7 @@ const dayChunk = 4096
 // are frozen (day.go): the settlement files, the reason it exists. It
 // stops early with ctx's error.
 func (s *Store) EachInDay(ctx context.Context, day string, fn func(DayTxn) error) error {
-	var after []byte // the last day index key read
+	var after []byte // the seq of the last record read
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -117,26 +117,26 @@ func (s *Store) EachInDay(ctx context.Context, day string, fn func(DayTxn) error
 	}
 }
 
-// dayTxns reads up to limit transactions of day after day index key after
-// (nil: from the start) and returns the last key read.
+// dayTxns reads up to limit transactions of day after the one with seq
+// after (nil: from the start) and returns the seq of the last one read. It
+// walks the day's range of records (layout.go).
 func dayTxns(tx *bolt.Tx, day string, after []byte, limit int) ([]DayTxn, []byte, error) {
-	prefix := joinKey(day, "")
-	ids, late, txns := tx.Bucket(bucketIDs), tx.Bucket(bucketReversedLate), tx.Bucket(bucketTxns)
-	c := tx.Bucket(bucketDay).Cursor()
-	k, seq := c.Seek(prefix)
-	if after != nil {
-		if k, seq = c.Seek(after); k != nil && bytes.Equal(k, after) {
-			k, seq = c.Next()
-		}
+	from, to, err := dayRange(tx, day)
+	if err != nil {
+		return nil, nil, err
 	}
+	if after != nil {
+		from = max(from, binary.BigEndian.Uint64(after))
+	}
+	ids, late, txns := tx.Bucket(bucketIDs), tx.Bucket(bucketReversedLate), tx.Bucket(bucketTxns)
 	var out []DayTxn
-	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, seq = c.Next() {
-		t, err := getTxn(tx, seq)
-		if err == nil && t == nil {
-			err = fmt.Errorf("%w: day index names missing record %x", ErrCorrupt, seq)
+	err = seqWalk(tx, from, to, func(seq []byte, t *Txn) (bool, error) {
+		if len(out) == limit {
+			return false, nil
 		}
-		if err != nil {
-			return nil, nil, err
+		after = bytes.Clone(seq)
+		if t.Day != day {
+			return true, nil
 		}
 		dt := DayTxn{Seq: binary.BigEndian.Uint64(seq), Txn: t}
 		if t.OriginalID != "" {
@@ -144,35 +144,30 @@ func dayTxns(tx *bolt.Tx, day string, after []byte, limit int) ([]DayTxn, []byte
 				dt.TakesBack = string(late.Get([]byte(t.OriginalID))) == t.ID
 			}
 			if oseq := ids.Get([]byte(t.OriginalID)); oseq != nil {
+				var err error
 				if dt.Original, err = decodeTxn(txns.Get(oseq)); err != nil {
-					return nil, nil, fmt.Errorf("original %s: %w", t.OriginalID, err)
+					return false, fmt.Errorf("original %s: %w", t.OriginalID, err)
 				}
 			}
 		}
 		out = append(out, dt)
-		after = bytes.Clone(k)
-	}
-	return out, after, nil
+		return true, nil
+	})
+	return out, after, err
 }
 
-// eachInDay calls fn for every transaction of day (the day index), in seq
-// order.
+// eachInDay calls fn for every transaction of day, in seq order.
 func eachInDay(tx *bolt.Tx, day string, fn func(seq []byte, t *Txn) error) error {
-	prefix := joinKey(day, "")
-	c := tx.Bucket(bucketDay).Cursor()
-	for k, seq := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, seq = c.Next() {
-		t, err := getTxn(tx, seq)
-		if err == nil && t == nil {
-			err = fmt.Errorf("%w: day index names missing record %x", ErrCorrupt, seq)
-		}
-		if err != nil {
-			return err
-		}
-		if err := fn(seq, t); err != nil {
-			return err
-		}
+	from, to, err := dayRange(tx, day)
+	if err != nil {
+		return err
 	}
-	return nil
+	return seqWalk(tx, from, to, func(seq []byte, t *Txn) (bool, error) {
+		if t.Day != day {
+			return true, nil
+		}
+		return true, fn(seq, t)
+	})
 }
 
 // Batch returns batch number of terminal (0: the open one). An open batch

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,11 +40,10 @@ func (s *Store) Get(id string) (*Txn, bool, error) {
 func (s *Store) ByRRN(rrn string) (*Txn, bool, error) {
 	var t *Txn
 	err := s.view(func(tx *bolt.Tx) error {
-		seq := tx.Bucket(bucketRRN).Get([]byte(rrn))
-		if seq == nil {
-			return nil
+		seq, err := lookupRRN(tx, rrn)
+		if err != nil || seq == nil {
+			return err
 		}
-		var err error
 		t, err = getTxn(tx, seq)
 		return err
 	})
@@ -96,9 +96,11 @@ var ErrBadCursor = errors.New("store: bad cursor")
 // Query selects transactions for List. Zero fields do not filter; the set
 // fields must all match.
 //
-// Terminal, Merchant, Day, Status and RRN pick an index; the other fields
-// only filter what that index yields, so a query naming none of the first
-// five walks every transaction (still one page at a time).
+// RRN, Merchant, Day, Status and Terminal narrow the walk (an index or a
+// range of records); the other fields only filter what it yields, so a
+// query naming none of the first five walks every transaction (still one
+// page at a time), and so does a merchant's without a day, or a final
+// status's without a terminal, until its page is full.
 type Query struct {
 	Terminal string
 	Merchant string
@@ -126,11 +128,12 @@ const (
 )
 
 // List returns up to q.Limit matching transactions and the cursor of the
-// next page ("" when there is none). It walks the narrowest index the query
-// names (RRN, then merchant, day, status, terminal), so a page costs about
-// what it returns, plus what that index holds that the other fields reject.
-// Order: by arrival within a day or status, by id for a terminal (or no
-// index), by day then arrival for a merchant. The cursor is opaque.
+// next page ("" when there is none). It walks the narrowest set the query
+// names: the RRN's record; a day's range of records (for a merchant too);
+// every record for a merchant; the open statuses' index; every record for
+// a final status; a terminal's identities (also with a final status).
+// Order: by arrival, except by id for a terminal (or no filter). The
+// cursor is opaque.
 func (s *Store) List(q Query) ([]*Txn, string, error) {
 	q.Limit = min(max(q.Limit, 0), MaxListLimit)
 	if q.Limit == 0 {
@@ -157,6 +160,12 @@ func (s *Store) List(q Query) ([]*Txn, string, error) {
 func (q Query) scan(tx *bolt.Tx, after []byte) (out []*Txn, next []byte, err error) {
 	if q.RRN != "" {
 		return q.byRRN(tx)
+	}
+	if walk, prefix, from, to, err := q.records(tx); err != nil || walk {
+		if err != nil {
+			return nil, nil, err
+		}
+		return q.scanRecords(tx, after, prefix, from, to)
 	}
 	bucket, prefix := q.index()
 	c := tx.Bucket(bucket).Cursor()
@@ -185,16 +194,64 @@ func (q Query) scan(tx *bolt.Tx, after []byte) (out []*Txn, next []byte, err err
 	return out, nil, nil
 }
 
+// records reports whether the query walks records rather than an index
+// (layout.go): a merchant's, a day's, or a final status's (without a
+// terminal), with the prefix its cursors start with and the range of seqs
+// to walk. The cursors are the keys the indexes had (merchant|day|seq,
+// day|seq, status+seq), so that a cursor handed out before the lean layout
+// still reads on.
+func (q Query) records(tx *bolt.Tx) (walk bool, prefix []byte, from, to uint64, err error) {
+	switch {
+	case q.Merchant != "" && q.Day != "":
+		from, to, err = dayRange(tx, q.Day)
+		return true, joinKey(q.Merchant, q.Day, ""), from, to, err
+	case q.Merchant != "":
+		return true, joinKey(q.Merchant, ""), 0, 0, nil
+	case q.Day != "":
+		from, to, err = dayRange(tx, q.Day)
+		return true, joinKey(q.Day, ""), from, to, err
+	case q.Status != nil && !q.Status.open() && q.Terminal == "":
+		return true, []byte{byte(*q.Status)}, 0, 0, nil
+	}
+	return false, nil, 0, 0, nil
+}
+
+// scanRecords walks the records with seq in (from, to) after the cursor
+// (prefix, for a merchant without a day the record's day and '|', then the
+// seq); next is the cursor of the last one returned when more may follow.
+func (q Query) scanRecords(tx *bolt.Tx, after, prefix []byte, from, to uint64) (out []*Txn, next []byte, err error) {
+	if len(after) > 0 {
+		if len(after) < len(prefix)+8 || !bytes.HasPrefix(after, prefix) {
+			return nil, nil, fmt.Errorf("%w: it does not belong to this query", ErrBadCursor)
+		}
+		from = max(from, binary.BigEndian.Uint64(after[len(after)-8:]))
+	}
+	more := false
+	err = seqWalk(tx, from, to, func(seq []byte, t *Txn) (bool, error) {
+		if !q.match(t) {
+			return true, nil
+		}
+		if len(out) == q.Limit {
+			more = true
+			return false, nil
+		}
+		next = append(next[:0], prefix...)
+		if q.Merchant != "" && q.Day == "" {
+			next = append(append(next, t.Day...), indexSep)
+		}
+		out, next = append(out, t), append(next, seq...)
+		return true, nil
+	})
+	if err != nil || !more {
+		return out, nil, err
+	}
+	return out, next, nil
+}
+
 // index picks the bucket to walk and the key prefix within it.
 func (q Query) index() (bucket, prefix []byte) {
 	switch {
-	case q.Merchant != "" && q.Day != "":
-		return bucketMerchant, joinKey(q.Merchant, q.Day, "")
-	case q.Merchant != "":
-		return bucketMerchant, joinKey(q.Merchant, "")
-	case q.Day != "":
-		return bucketDay, joinKey(q.Day, "")
-	case q.Status != nil:
+	case q.Status != nil && q.Status.open():
 		return bucketStatus, []byte{byte(*q.Status)}
 	}
 	// Ids start with the terminal id: its transactions are one prefix.
@@ -211,9 +268,9 @@ func (q Query) load(tx *bolt.Tx, bucket, v []byte) (*Txn, error) {
 }
 
 func (q Query) byRRN(tx *bolt.Tx) ([]*Txn, []byte, error) {
-	seq := tx.Bucket(bucketRRN).Get([]byte(q.RRN))
-	if seq == nil {
-		return nil, nil, nil
+	seq, err := lookupRRN(tx, q.RRN)
+	if err != nil || seq == nil {
+		return nil, nil, err
 	}
 	t, err := getTxn(tx, seq)
 	if err != nil || t == nil || !q.match(t) {

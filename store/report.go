@@ -19,23 +19,19 @@ type Sum struct{ Count, Amount int64 }
 // directly with the acquirer simulator's, which has the same shape.
 type Totals struct{ Net map[string]Sum }
 
-// Totals sums every approved transaction. It walks the approved part of the
-// status index: O(approved transactions) per call, fine for reports and
-// tests; a per-day running total kept by Apply is the step after.
+// Totals sums every approved transaction. It walks every record (the lean
+// layout indexes no final status): O(transactions) per call, fine for
+// reports and tests; a per-day running total kept by Apply is the step
+// after.
 func (s *Store) Totals() (Totals, error) {
 	out := Totals{Net: map[string]Sum{}}
-	approved := []byte{byte(StatusApproved)}
 	err := s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketStatus).Cursor()
-		for k, seq := c.Seek(approved); k != nil && k[0] == approved[0]; k, seq = c.Next() {
-			t, err := getTxn(tx, seq)
-			if err != nil {
-				return err
-			}
-			if t == nil {
-				return fmt.Errorf("%w: status index names missing record %x", ErrCorrupt, seq)
-			}
+		err := seqWalk(tx, 0, 0, func(_ []byte, t *Txn) (bool, error) {
 			out.add(t)
+			return true, nil
+		})
+		if err != nil {
+			return err
 		}
 		return out.takeBack(tx)
 	})

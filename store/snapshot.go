@@ -208,8 +208,8 @@ func checkStateFile(path string) (applied uint64, err error) {
 		if meta == nil {
 			return fmt.Errorf("snapshot has no %s bucket", bucketMeta)
 		}
-		if v := meta.Get(metaSchema); string(v) != schemaVersion {
-			return fmt.Errorf("snapshot schema version %q, want %q", v, schemaVersion)
+		if v := meta.Get(metaSchema); !knownSchema(string(v)) {
+			return fmt.Errorf("snapshot schema version %q, want %q or %q", v, schemaVersion, schemaLean)
 		}
 		applied = readApplied(meta)
 		return nil

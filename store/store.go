@@ -189,8 +189,8 @@ func initSchema(tx *bolt.Tx) (uint64, error) {
 		if err := meta.Put(metaSchema, []byte(schemaVersion)); err != nil {
 			return 0, err
 		}
-	case string(v) != schemaVersion:
-		return 0, fmt.Errorf("schema version %q, this binary knows %q (files of another version are not converted)", v, schemaVersion)
+	case !knownSchema(string(v)):
+		return 0, fmt.Errorf("schema version %q, this binary knows %q and %q (files of another version are not converted)", v, schemaVersion, schemaLean)
 	}
 	if countSealed {
 		if err := countAllSealed(tx); err != nil {

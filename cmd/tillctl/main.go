@@ -34,6 +34,7 @@ func commands(out io.Writer) map[string]cli.Command {
 		"batch":    &batchCommand{g: g()},
 		"terminal": &terminalCommand{g: g()},
 		"key":      &keyCommand{g: g()},
+		"schema":   &schemaCommand{g: g()},
 		"audit":    &auditCommand{g: g()},
 		"merchant": &merchantCommand{g: g()},
 	}
@@ -91,6 +92,7 @@ Usage:
   tillctl terminal block|unblock ID|FROM-TO                  refuse (or admit again) a terminal's requests
   tillctl key status                           which card key seals, records per key, the re-seal
   tillctl key rotate ID | retire ID            make card key ID seal (every node holds ID.key) / retire one
+  tillctl schema [upgrade [VERSION]]           the state file's schema / convert it (every node upgraded first)
   tillctl audit [--since T|D] [--actor A] [--action X] [--limit N] [--json]
                                                the audit log of operator actions
   tillctl merchant add ID [--name N] [--key-name N] [--key K]

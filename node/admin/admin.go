@@ -134,13 +134,16 @@ type Config struct {
 	State State
 	// KeyState and Vault: the card keys (the replicated state's, and this
 	// node's ring).
-	KeyState  KeyState
-	Vault     Vault
-	Days      Days
-	Views     Views
-	Leaders   *leadership.History
-	Registers Registers
-	Page      *StatusPage
+	KeyState KeyState
+	Vault    Vault
+	// SchemaState: the state file's schema (GET /schema, POST
+	// /schema/upgrade).
+	SchemaState SchemaState
+	Days        Days
+	Views       Views
+	Leaders     *leadership.History
+	Registers   Registers
+	Page        *StatusPage
 	// RegisterAddrOf maps a peer's id to its register address.
 	RegisterAddrOf func(id string) string
 	// The acquirer the status page shows: the name and address of the
@@ -282,6 +285,7 @@ func (s *Server) register(m *router) {
 	s.dayRoutes(m)
 	s.terminalRoutes(m)
 	s.keyRoutes(m)
+	s.schemaRoutes(m)
 	m.HandleFunc("GET /merchants", s.merchants)
 	m.write("POST /merchants", "merchant.add", s.addMerchant)
 	// The secret is the body's other field: never audited.
