@@ -120,7 +120,39 @@ func startProcCluster(ctx context.Context, o *LocalOptions) (*procCluster, error
 		p.stopAll()
 		return nil, err
 	}
+	if v, err := p.upgradeSchema(ctx); err != nil {
+		p.stopAll()
+		return nil, err
+	} else if v != "" {
+		o.progressf("state schema upgraded to %s (tillctl schema upgrade)", v)
+	}
 	return p, nil
+}
+
+// upgradeSchema moves the new cluster's state to the newest layout its
+// binary knows, as `tillctl schema upgrade` does after a new install: a
+// run measures the layout a cluster set up today should run, not the one a
+// new state file starts in for the sake of clusters upgraded in place.
+func (p *procCluster) upgradeSchema(ctx context.Context) (string, error) {
+	id, err := p.leader(ctx)
+	if err != nil {
+		return "", err
+	}
+	c := p.adminClient(slices.Index(p.ids, id))
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, err := c.Schema(ctx)
+	if err != nil || len(s.Known) == 0 {
+		return "", fmt.Errorf("bench: read %s's schema: %v", id, cmp.Or[any](err, "no known versions"))
+	}
+	newest := s.Known[len(s.Known)-1]
+	if s.Current == newest {
+		return "", nil
+	}
+	if _, err := c.UpgradeSchema(ctx, newest); err != nil {
+		return "", fmt.Errorf("bench: upgrade the schema to %s on %s: %w", newest, id, err)
+	}
+	return newest, nil
 }
 
 // Host echoes of the strict acqsim: often enough that a short run sees
