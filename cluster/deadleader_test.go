@@ -19,6 +19,17 @@ func TestDeadLeaderPortStartsElection(t *testing.T) {
 	})
 	old := tc.waitLeader()
 	applyN(t, old.c, "before", 10)
+	// Both followers hold every entry: neither refuses the other's vote for
+	// a shorter log (that case takes a second stand, a term more).
+	last := old.c.Status().LastIndex
+	waitFor(t, 20*time.Second, "both followers to hold the leader's log", func() bool {
+		for _, n := range tc.running() {
+			if n.c.Status().LastIndex != last {
+				return false
+			}
+		}
+		return true
+	})
 	term := old.c.Status().Term
 	for i, n := range tc.nodes {
 		if n == old {
