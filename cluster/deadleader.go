@@ -33,8 +33,9 @@ import (
 // Both followers see the refusal together; if both stood at once each would
 // vote for itself and the split vote would cost an election timeout. So
 // they stand in the order of their server IDs, a stagger apart, and a
-// later one stands only if no leader has been elected meanwhile (a first
-// candidate whose log is shorter than the other's loses its vote).
+// later one stands only if no leader has been elected meanwhile; it stands
+// at once when it refuses the first candidate's vote (that candidate's log
+// is shorter: it cannot win).
 
 const (
 	deadProbeEvery   = 20 * time.Millisecond
@@ -73,11 +74,11 @@ func (c *Cluster) watchDeadLeader() {
 			continue
 		}
 		if rank := c.standRank(id); rank > 0 {
-			found := time.Now()
-			if !c.sleep(time.Duration(rank) * stagger) {
+			stand, closed := c.awaitFirstStander(addr, time.Duration(rank)*stagger)
+			if closed {
 				return
 			}
-			if !c.stillLeaderless(found, addr) || !c.refuses(addr) {
+			if !stand {
 				continue
 			}
 		}
@@ -96,6 +97,28 @@ func (c *Cluster) silentLeader(suspect time.Duration) (raft.ServerAddress, raft.
 		return "", "", false
 	}
 	return addr, id, true
+}
+
+// awaitFirstStander gives a follower that stands later (by its rank) time
+// for the first to win: it reports whether this one must stand now. It
+// stops waiting early when this follower refuses a candidate (its term
+// moved on without contact: the candidate's log was shorter, so it cannot
+// win and nobody else will stand before a timeout), and gives up when it
+// has contact again (a leader, or a vote it granted).
+func (c *Cluster) awaitFirstStander(dead raft.ServerAddress, wait time.Duration) (stand, closed bool) {
+	found, term := time.Now(), c.raft.CurrentTerm()
+	for time.Since(found) < wait {
+		if !c.sleep(deadProbeEvery) {
+			return false, true
+		}
+		if !c.stillLeaderless(found, dead) {
+			return false, false
+		}
+		if c.raft.CurrentTerm() > term {
+			break
+		}
+	}
+	return c.stillLeaderless(found, dead) && c.refuses(dead), false
 }
 
 // stillLeaderless reports a follower that, since it found its leader's
