@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -256,6 +257,11 @@ func adminHandler(s *sim.Sim, log *slog.Logger) http.Handler {
 	})
 	settlementHandler(mux, s, log)
 	faultHandlers(mux, s, log)
+	// Profiles, as a node's admin API has them: acqsim shares the box
+	// with the cluster under tillbench, and its CPU per transaction is
+	// one of the figures tillbench prints.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	return mux
 }
 
