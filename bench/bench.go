@@ -197,6 +197,13 @@ func (o *Options) run(ctx context.Context, h hooks) (*Result, error) {
 		hist.Close()
 		return nil, fmt.Errorf("bench: open the registers: %w", err)
 	}
+	// The registers connect before the load phase: its CPU and latency
+	// are the transactions', not the connections'.
+	connCtx, cancel := context.WithTimeout(ctx, o.SettleTimeout)
+	if err := fleet.Connect(connCtx); err != nil {
+		o.Logger.Warn("bench: not every register connected before the load", "err", err)
+	}
+	cancel()
 	res := &Result{Options: o.json(), Started: time.Now()}
 	res.Options.Local = h.local
 	faults := &faultLog{}
