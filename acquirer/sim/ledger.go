@@ -121,7 +121,11 @@ type bookReq struct {
 // OpenLedger opens dir/sim.db. Read-only needs an existing file and shares
 // it with other readers, but waits at most a second for a running
 // simulator's lock (then it fails: ask the simulator's admin API).
-func OpenLedger(dir string, readOnly bool) (*Ledger, error) {
+func OpenLedger(dir string, readOnly bool) (*Ledger, error) { return openLedger(dir, readOnly, false) }
+
+// openLedger is OpenLedger; noSync leaves the commits to the page cache
+// (Config.NoSync).
+func openLedger(dir string, readOnly, noSync bool) (*Ledger, error) {
 	path := filepath.Join(dir, LedgerFile)
 	if readOnly {
 		if _, err := os.Stat(path); err != nil {
@@ -134,7 +138,7 @@ func OpenLedger(dir string, readOnly bool) (*Ledger, error) {
 	// per commit, and no array freelist to sort): Open rebuilds it by
 	// scanning the file. The records themselves are fsync'd as before.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: readOnly, Timeout: time.Second,
-		NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+		NoFreelistSync: true, FreelistType: bolt.FreelistMapType, NoSync: noSync})
 	if err != nil {
 		return nil, fmt.Errorf("sim: open ledger %s: %w", path, err)
 	}
