@@ -220,27 +220,39 @@ func (f *Fleet) closedLoop(ctx context.Context, rec *Recorder) {
 	wg.Wait()
 }
 
+// openLoop gives each arrival to an idle register. Every register has a
+// goroutine for the run that waits for its next arrival: a goroutine per
+// transaction grew its stack through the failover client each time.
 func (f *Fleet) openLoop(ctx context.Context, rec *Recorder) {
 	idle := make(chan *register, len(f.regs))
-	for _, r := range f.regs {
-		idle <- r
-	}
+	work := make(map[*register]chan struct{}, len(f.regs))
 	var wg sync.WaitGroup
+	for _, r := range f.regs {
+		next := make(chan struct{}, 1)
+		work[r] = next
+		idle <- r
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				r.transact(rec, f.cfg.Mix)
+				idle <- r
+			}
+		}()
+	}
 	rnd := rand.New(rand.NewPCG(f.cfg.Seed, 0xa771fa1))
 	arrivals(ctx, f.cfg.Clock, rnd, f.cfg.Profile, f.cfg.Rate, f.cfg.Duration, f.cfg.Transactions, func() {
 		select {
 		case r := <-idle:
 			rec.Offer(false)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r.transact(rec, f.cfg.Mix)
-				idle <- r
-			}()
+			work[r] <- struct{}{}
 		default:
 			rec.Offer(true)
 		}
 	})
+	for _, next := range work {
+		close(next) // a register finishes what it started, then ends
+	}
 	wg.Wait()
 }
 

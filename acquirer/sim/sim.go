@@ -170,6 +170,9 @@ type Sim struct {
 
 	echoSTAN atomic.Uint32 // DE11 of the host's own echoes
 
+	jobs chan job     // unbuffered: taken only by an idle handler (dispatch)
+	idle atomic.Int64 // handlers waiting on jobs
+
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 
@@ -203,7 +206,7 @@ func open(cfg Config, now func() time.Time) (*Sim, error) {
 	s := &Sim{
 		cfg: cfg, log: log.With("component", "acqsim"), codec: wire.NewCodec(cfg.Dialect),
 		ledger: ledger, ln: ln, now: now, strict: cfg.StrictConfig.withDefaults(),
-		conns: map[net.Conn]struct{}{}, done: make(chan struct{}),
+		conns: map[net.Conn]struct{}{}, done: make(chan struct{}), jobs: make(chan job),
 	}
 	s.fault.Store(&Fault{})
 	s.wg.Add(1)
