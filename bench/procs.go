@@ -146,7 +146,14 @@ func (p *procCluster) startAcqsim(latency string) error {
 		a := p.certs.Nodes["acqsim"]
 		args = append(args, "--tls-cert", a.Cert, "--tls-key", a.Key, "--tls-client-ca", p.certs.CA)
 	}
-	return p.spawn("acqsim", p.acqsim, args...)
+	var env []string // nil: this process's
+	if os.Getenv("GOMAXPROCS") == "" {
+		// One P: acqsim needs well under a core, and a second one spent
+		// CPU spinning between its many short wake-ups, CPU the cluster
+		// beside it lost.
+		env = append(os.Environ(), "GOMAXPROCS=1")
+	}
+	return p.spawnAs("acqsim", nil, env, p.acqsim, args...)
 }
 
 // atRest are the cluster's own files: every node's data dir and log, to
