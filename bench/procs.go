@@ -169,13 +169,23 @@ const (
 func (p *procCluster) startAcqsim(latency string) error {
 	args := []string{"serve", "--listen", p.acqAddr, "--admin", p.acqAdm,
 		"--data", filepath.Join(p.dir, "acqsim"), "--latency", latency, "--log-level", "warn",
-		"--strict", "--echo-every", acqsimEchoEvery.String(), "--echo-timeout", acqsimEchoTimeout.String()}
+		"--strict", "--echo-every", acqsimEchoEvery.String(), "--echo-timeout", acqsimEchoTimeout.String(),
+		// Faults kill processes, never the machine: the page cache keeps
+		// acqsim's ledger, and its fsyncs were CPU the cluster lost.
+		"--sync=false"}
 	if p.certs != nil {
 		// The nodes' links to it over TLS, a node certificate required.
 		a := p.certs.Nodes["acqsim"]
 		args = append(args, "--tls-cert", a.Cert, "--tls-key", a.Key, "--tls-client-ca", p.certs.CA)
 	}
-	return p.spawn("acqsim", p.acqsim, args...)
+	var env []string // nil: this process's
+	if os.Getenv("GOMAXPROCS") == "" {
+		// One P: acqsim needs well under a core, and a second one spent
+		// CPU spinning between its many short wake-ups, CPU the cluster
+		// beside it lost.
+		env = append(os.Environ(), "GOMAXPROCS=1")
+	}
+	return p.spawnAs("acqsim", nil, env, p.acqsim, args...)
 }
 
 // atRest are the cluster's own files: every node's data dir and log, to

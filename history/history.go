@@ -110,6 +110,7 @@ type Log struct {
 	mu     sync.Mutex
 	events []Event
 	w      *bufio.Writer
+	line   []byte // the last line encoded, kept for the next
 	f      *os.File
 	err    error
 }
@@ -132,12 +133,12 @@ func (l *Log) Add(e Event) {
 	defer l.mu.Unlock()
 	l.events = append(l.events, e)
 	if l.w != nil && l.err == nil {
-		b, err := json.Marshal(e)
+		b, err := appendJSON(l.line[:0], &e)
 		if err == nil {
 			b = append(b, '\n')
 			_, err = l.w.Write(b)
 		}
-		l.err = err
+		l.line, l.err = b, err
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// BenchmarkBook books new purchases from parallel goroutines (db.Batch
-// shares commits, as under load), lenient and strict: strict adds the
+// BenchmarkBook books new purchases from parallel goroutines (the
+// committer shares commits, as under load), lenient and strict: strict adds the
 // STAN-reuse seeks inside the shared transaction (measured ~1 us of CPU
 // per request, no extra write).
 func BenchmarkBook(b *testing.B) {

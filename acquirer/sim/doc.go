@@ -124,9 +124,9 @@
 // day of the reversal, the original named, the advice and stand-in flags,
 // and how often the identity was asked (requests processed, of them
 // repeats, and frames refused 94); never card data. A record is committed
-// (db.Batch: concurrent requests share one commit) before its answer is
-// written, so an answer the simulator gave survives a crash and a
-// restart; counting a repeat is a write in the same shared commit. Ledger
+// and fsync'd (the requests queued meanwhile share one commit) before its
+// answer is written, so an answer the simulator gave survives a crash and
+// a restart; counting a repeat is a write in the same shared commit. Ledger
 // exports every record (acqsim: GET /ledger, see LedgerRecord), declines
 // and tombstones included, for a checker. Totals and TotalsByDay read it
 // (advices count as approvals); `acqsim totals` reads it without a

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"reflect"
@@ -270,9 +271,17 @@ func TestTotalsByDay(t *testing.T) {
 	}
 }
 
+// TestLedgerSurvivesRestart: fsync'd or not (NoSync: a load test's
+// acqsim), what was answered is in the ledger after a restart.
 func TestLedgerSurvivesRestart(t *testing.T) {
+	for _, noSync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("nosync=%v", noSync), func(t *testing.T) { testLedgerSurvivesRestart(t, noSync) })
+	}
+}
+
+func testLedgerSurvivesRestart(t *testing.T, noSync bool) {
 	dir := t.TempDir()
-	s := mustOpen(t, Config{DataDir: dir})
+	s := mustOpen(t, Config{DataDir: dir, NoSync: noSync})
 	c := dial(t, s)
 	first := c.roundTrip(purchase("000001", 4200))
 	c.roundTrip(purchase("000002", 100))
@@ -293,7 +302,7 @@ func TestLedgerSurvivesRestart(t *testing.T) {
 		t.Fatalf("read-only totals %v (err %v), want %v", tot.Net, err, want)
 	}
 
-	s2 := mustOpen(t, Config{DataDir: dir})
+	s2 := mustOpen(t, Config{DataDir: dir, NoSync: noSync})
 	rep := purchase("000001", 4200)
 	rep.MTI = "0201"
 	got := dial(t, s2).roundTrip(rep)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -29,7 +30,8 @@ func (c *serveCommand) Usage() string {
 
 Serves ISO 8583 (0100/0120/0200/0220/0400/0420/0800 and repeats) with the
 simulator's card rules, recording every answer in DIR/sim.db before
-sending it. --strict makes it as strict as a real host: an original MTI of
+sending it (fsync'd; --sync=false leaves it to the page cache: it
+survives a crash of acqsim, not of the machine). --strict makes it as strict as a real host: an original MTI of
 a known identity (within --dup-window) is a duplicate transmission (94),
 DE41+DE11 reused the same UTC day with another DE7 is 94, a reversal or
 completion of an unknown original is 25 and forgotten, and the host sends
@@ -81,6 +83,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 		acsAddr  = fs.String("acs", "", "serve the issuer ACS (3-D Secure cardholder authentication) on this HTTP address (empty: none)")
 		acsBINs  = fs.String("acs-ranges", "400000", "--acs: comma-separated card number prefixes that need a challenge")
 		acsCode  = fs.String("acs-code", "", "--acs: every challenge's code (empty: a random 6-digit code per challenge, logged)")
+		sync     = fs.Bool("sync", true, "fsync each ledger commit; false: an answer survives a crash of acqsim, not of the machine (load tests)")
 	)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, c.Usage()); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -116,7 +119,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) error {
 	cli.TuneServerGC()
 	s, err := sim.Open(sim.Config{Addr: *listen, DataDir: *dataDir, Latency: lat, Dialect: dialect, Logger: log,
 		Strict: *strict, StrictConfig: sim.StrictConfig{DupWindow: *dupWin, EchoEvery: *echoEach, EchoTimeout: *echoWait},
-		TLS: tc, ACS: acs})
+		TLS: tc, ACS: acs, NoSync: !*sync})
 	if err != nil {
 		return err
 	}
@@ -256,6 +259,11 @@ func adminHandler(s *sim.Sim, log *slog.Logger) http.Handler {
 	})
 	settlementHandler(mux, s, log)
 	faultHandlers(mux, s, log)
+	// Profiles, as a node's admin API has them: acqsim shares the box
+	// with the cluster under tillbench, and its CPU per transaction is
+	// one of the figures tillbench prints.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	return mux
 }
 

@@ -102,6 +102,12 @@ func (c *localCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stop()
+	if os.Getenv("GOMAXPROCS") == "" && *kill == 0 && *pause == 0 && *partition == 0 && *chaos == "" {
+		// The box is the cluster's too (bench.Options.LoadProcs). Not
+		// under faults: their resume times are the registers' to measure,
+		// 2,000 of them waking at once.
+		o.LoadProcs = 1
+	}
 	lo := bench.LocalOptions{
 		Load: o, Nodes: *nodes, TillgateBin: *tillgate, AcqsimBin: *acqsim, Dir: *dir, KeepDir: *keep,
 		AcqsimLatency: *latency, KillActiveEvery: *kill, RestartAfter: *restart, MaxKills: *kills, PauseActive: *pause,

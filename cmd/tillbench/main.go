@@ -23,6 +23,7 @@ var (
 )
 
 func main() {
+	cli.TuneBenchGC()
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 

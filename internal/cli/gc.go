@@ -28,3 +28,25 @@ func TuneServerGC() {
 		debug.SetMemoryLimit(serverMemoryLimit)
 	}
 }
+
+// The load tester's settings: tillbench shares the box with the cluster it
+// measures, and its fleet allocates per transaction (messages, answers,
+// history) over a heap that grows with the run (the history of every
+// request stays in memory for the checker). At GOGC=100 it collected
+// several times a second, a tenth of its CPU; its memory is not budgeted
+// like a node's, so the limit is only a backstop.
+const (
+	benchGCPercent   = 400
+	benchMemoryLimit = 4 << 30
+)
+
+// TuneBenchGC applies the load tester's settings where the environment
+// does not override them.
+func TuneBenchGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(benchGCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(benchMemoryLimit)
+	}
+}
