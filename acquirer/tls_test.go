@@ -110,6 +110,10 @@ func TestLinkTLS(t *testing.T) {
 	s := startTLSSim(t, p, p.caFile)
 	l := openLink(t, s.Addr(), func(c *Config) {
 		c.TLS = &tlsconf.Client{CAFile: p.caFile, CertFile: p.nodeCert, KeyFile: p.nodeKey}
+		// One connection: the one the link is healthy on is the one
+		// inspected below (with several, a slow box had slot 0 still
+		// dialing: nil).
+		c.Conns = 1
 	})
 	resp := mustSend(t, l, purchase(stan(1), 1000))
 	if resp.ResponseCode != "00" {
