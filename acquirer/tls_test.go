@@ -144,7 +144,7 @@ func TestLinkTLS12(t *testing.T) {
 	}
 	tc.MaxVersion = tls.VersionTLS12
 	s := startSim(t, sim.Config{TLS: tc})
-	l := openLink(t, s.Addr(), func(c *Config) { c.TLS = &tlsconf.Client{CAFile: p.caFile} })
+	l := openLink(t, s.Addr(), func(c *Config) { c.TLS, c.Conns = &tlsconf.Client{CAFile: p.caFile}, 1 })
 	if resp := mustSend(t, l, purchase(stan(1), 1000)); resp.ResponseCode != "00" {
 		t.Fatalf("RC %q, want 00", resp.ResponseCode)
 	}
