@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tillgate/tillgate/cluster"
 	"github.com/tillgate/tillgate/node/adminapi"
 	"github.com/tillgate/tillgate/node/internal/commit"
 	"github.com/tillgate/tillgate/store"
@@ -45,7 +44,7 @@ func (s *Server) schemaStatus() (adminapi.Schema, error) {
 }
 
 // upgradeSchema is POST /schema/upgrade: it commits the conversion
-// (store.SchemaCmd) once every voter's binary knows the version. A node
+// (store.SchemaCmd) once every server's binary knows the version. A node
 // whose binary does not would refuse the command and go on writing the old
 // layout, and its state would differ from the others' from then on.
 func (s *Server) upgradeSchema(w http.ResponseWriter, r *http.Request) {
@@ -86,8 +85,10 @@ func (s *Server) upgradeSchema(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-// peersKnowSchema asks every other voter whether its binary knows version
-// (this node's must too).
+// peersKnowSchema asks every other server of the configuration whether
+// its binary knows version (this node's must too). Non-voters too: they
+// apply the same log, and one that refused the op would go on writing the
+// old layout.
 func (s *Server) peersKnowSchema(ctx context.Context, r *http.Request, version string) error {
 	st, err := s.schemaStatus()
 	if err != nil {
@@ -98,7 +99,7 @@ func (s *Server) peersKnowSchema(ctx context.Context, r *http.Request, version s
 		missing = append(missing, fmt.Sprintf("%s (this node): knows %v", s.cfg.NodeID, st.Known))
 	}
 	for _, p := range s.cfg.Raft.Status().Peers {
-		if p.ID == s.cfg.NodeID || p.Suffrage != cluster.SuffrageVoter {
+		if p.ID == s.cfg.NodeID {
 			continue
 		}
 		addr := ""
