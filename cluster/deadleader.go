@@ -56,7 +56,11 @@ func (c *Cluster) watchDeadLeader() {
 	suspect, stagger := c.cfg.deadLeaderTimings()
 	tick := time.NewTicker(deadProbeEvery)
 	defer tick.Stop()
-	var probed time.Time // the last probe of a leader that answered
+	var (
+		probed time.Time          // the last probe of a leader that answered
+		last   raft.ServerAddress // the leader this follower last named
+		lastID raft.ServerID
+	)
 	for {
 		select {
 		case <-c.closed:
@@ -65,16 +69,24 @@ func (c *Cluster) watchDeadLeader() {
 			return
 		case <-tick.C:
 		}
-		addr, id, ok := c.silentLeader(suspect)
-		if !ok || time.Since(probed) < suspect {
+		addr, id := c.raft.LeaderWithID()
+		if addr != "" {
+			last, lastID = addr, id
+		}
+		if last == "" || c.raft.State() != raft.Follower ||
+			time.Since(c.raft.LastContact()) < suspect || time.Since(probed) < suspect {
 			continue
 		}
-		if !c.refuses(addr) {
+		if !c.refuses(last) {
 			probed = time.Now()
 			continue
 		}
-		if rank := c.standRank(id); rank > 0 {
-			stand, closed := c.awaitFirstStander(addr, time.Duration(rank)*stagger)
+		// A follower forgets its leader without contact only when it
+		// refuses its vote to a candidate of a newer term (raft's
+		// setState): a first stander whose log is shorter. Then it must
+		// not wait for that one to win.
+		if rank := c.standRank(lastID); rank > 0 && addr != "" {
+			stand, closed := c.awaitFirstStander(last, time.Duration(rank)*stagger)
 			if closed {
 				return
 			}
@@ -82,21 +94,8 @@ func (c *Cluster) watchDeadLeader() {
 				continue
 			}
 		}
-		c.standNow(addr, id)
+		c.standNow(last, lastID)
 	}
-}
-
-// silentLeader names this follower's leader when it has not heard from it
-// for suspect.
-func (c *Cluster) silentLeader(suspect time.Duration) (raft.ServerAddress, raft.ServerID, bool) {
-	if c.raft.State() != raft.Follower {
-		return "", "", false
-	}
-	addr, id := c.raft.LeaderWithID()
-	if addr == "" || time.Since(c.raft.LastContact()) < suspect {
-		return "", "", false
-	}
-	return addr, id, true
 }
 
 // awaitFirstStander gives a follower that stands later (by its rank) time
