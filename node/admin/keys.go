@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tillgate/tillgate/cluster"
 	"github.com/tillgate/tillgate/node/adminapi"
 	"github.com/tillgate/tillgate/node/internal/commit"
 	"github.com/tillgate/tillgate/store"
@@ -147,25 +146,10 @@ func (s *Server) retireKey(w http.ResponseWriter, r *http.Request) {
 
 // peersHold asks every other voter whether it holds key id with check.
 func (s *Server) peersHold(ctx context.Context, r *http.Request, id uint8, check string) error {
-	var missing []string
-	for _, p := range s.cfg.Raft.Status().Peers {
-		if p.ID == s.cfg.NodeID || p.Suffrage != cluster.SuffrageVoter {
-			continue
-		}
-		addr := ""
-		if s.cfg.AdminAddrOf != nil {
-			addr = s.cfg.AdminAddrOf(p.ID)
-		}
-		if addr == "" {
-			missing = append(missing, fmt.Sprintf("%s: no admin_addr in this node's peers to ask", p.ID))
-			continue
-		}
-		c := s.audit.peerClient(addr)
-		c.Token, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	missing := s.askPeers(r, true, func(peer string, c *adminapi.Client) string {
 		st, err := c.Keys(ctx)
 		if err != nil {
-			missing = append(missing, fmt.Sprintf("%s: %v", p.ID, err))
-			continue
+			return fmt.Sprintf("%s: %v", peer, err)
 		}
 		var has string
 		for _, k := range st.Keys {
@@ -175,13 +159,14 @@ func (s *Server) peersHold(ctx context.Context, r *http.Request, id uint8, check
 		}
 		switch {
 		case has == "":
-			missing = append(missing, fmt.Sprintf("%s: does not hold key %d", p.ID, id))
+			return fmt.Sprintf("%s: does not hold key %d", peer, id)
 		case has != check:
-			missing = append(missing, fmt.Sprintf("%s: holds another key %d (check %s, here %s)", p.ID, id, has, check))
+			return fmt.Sprintf("%s: holds another key %d (check %s, here %s)", peer, id, has, check)
 		case st.HashCheck != s.cfg.Vault.HashCheck():
-			missing = append(missing, fmt.Sprintf("%s: another hash key (card_key_file differs)", p.ID))
+			return fmt.Sprintf("%s: another hash key (card_key_file differs)", peer)
 		}
-	}
+		return ""
+	})
 	if len(missing) > 0 {
 		return fmt.Errorf("card key %d not made current: %s", id, strings.Join(missing, "; "))
 	}

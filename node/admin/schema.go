@@ -98,29 +98,16 @@ func (s *Server) peersKnowSchema(ctx context.Context, r *http.Request, version s
 	if !slices.Contains(st.Known, version) {
 		missing = append(missing, fmt.Sprintf("%s (this node): knows %v", s.cfg.NodeID, st.Known))
 	}
-	for _, p := range s.cfg.Raft.Status().Peers {
-		if p.ID == s.cfg.NodeID {
-			continue
-		}
-		addr := ""
-		if s.cfg.AdminAddrOf != nil {
-			addr = s.cfg.AdminAddrOf(p.ID)
-		}
-		if addr == "" {
-			missing = append(missing, fmt.Sprintf("%s: no admin_addr in this node's peers to ask", p.ID))
-			continue
-		}
-		c := s.audit.peerClient(addr)
-		c.Token, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	missing = append(missing, s.askPeers(r, false, func(id string, c *adminapi.Client) string {
 		ps, err := c.Schema(ctx)
-		if err != nil {
-			missing = append(missing, fmt.Sprintf("%s: %v", p.ID, err))
-			continue
+		switch {
+		case err != nil:
+			return fmt.Sprintf("%s: %v", id, err)
+		case !slices.Contains(ps.Known, version):
+			return fmt.Sprintf("%s: knows %v", id, ps.Known)
 		}
-		if !slices.Contains(ps.Known, version) {
-			missing = append(missing, fmt.Sprintf("%s: knows %v", p.ID, ps.Known))
-		}
-	}
+		return ""
+	})...)
 	if len(missing) > 0 {
 		return fmt.Errorf("schema %s not committed: %s", version, strings.Join(missing, "; "))
 	}
