@@ -105,17 +105,8 @@ func (p *Portal) linkRow(v *payments.LinkView) linkRow {
 // createLink is the new link form: POST /v1/links as the merchant, then
 // the page with the link's URL.
 func (p *Portal) createLink(w http.ResponseWriter, r *http.Request) {
-	m, s := p.merchant(r)
-	if m == nil {
-		p.render(w, http.StatusUnauthorized, &page{LoginHint: true, Error: "your session ended: log in again"})
-		return
-	}
-	if !sameOrigin(r) {
-		p.orders(w, r, m, s, http.StatusForbidden, "", "the form came from another site: nothing was done")
-		return
-	}
-	if err := p.checkCSRF(r, s); err != nil {
-		p.orders(w, r, m, s, http.StatusForbidden, "", err.Error())
+	m, s, ok := p.formPost(w, r)
+	if !ok {
 		return
 	}
 	f := &linkForm{

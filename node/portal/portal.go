@@ -163,6 +163,27 @@ func (p *Portal) merchant(r *http.Request) (*store.Merchant, *session) {
 	return nil, nil // the key was removed: its sessions end
 }
 
+// formPost checks a form that changes something: a live session, posted
+// from the portal's own origin, with the session's CSRF token. When it
+// fails it has answered (the login page, or the orders with why) and ok is
+// false.
+func (p *Portal) formPost(w http.ResponseWriter, r *http.Request) (m *store.Merchant, s *session, ok bool) {
+	m, s = p.merchant(r)
+	if m == nil {
+		p.render(w, http.StatusUnauthorized, &page{LoginHint: true, Error: "your session ended: log in again"})
+		return nil, nil, false
+	}
+	if !sameOrigin(r) {
+		p.orders(w, r, m, s, http.StatusForbidden, "", "the form came from another site: nothing was done")
+		return nil, nil, false
+	}
+	if err := p.checkCSRF(r, s); err != nil {
+		p.orders(w, r, m, s, http.StatusForbidden, "", err.Error())
+		return nil, nil, false
+	}
+	return m, s, true
+}
+
 // index is the orders page, or the login page without a session.
 func (p *Portal) index(w http.ResponseWriter, r *http.Request) {
 	m, s := p.merchant(r)
@@ -269,17 +290,8 @@ func (p *Portal) logout(w http.ResponseWriter, r *http.Request) {
 
 // act is a capture, void or refund button.
 func (p *Portal) act(w http.ResponseWriter, r *http.Request) {
-	m, s := p.merchant(r)
-	if m == nil {
-		p.render(w, http.StatusUnauthorized, &page{LoginHint: true, Error: "your session ended: log in again"})
-		return
-	}
-	if !sameOrigin(r) {
-		p.orders(w, r, m, s, http.StatusForbidden, "", "the form came from another site: nothing was done")
-		return
-	}
-	if err := p.checkCSRF(r, s); err != nil {
-		p.orders(w, r, m, s, http.StatusForbidden, "", err.Error())
+	m, s, ok := p.formPost(w, r)
+	if !ok {
 		return
 	}
 	id, action := r.PathValue("id"), r.PathValue("action")
