@@ -67,8 +67,9 @@ type Cluster struct {
 	observer *raft.Observer
 
 	feed      *leadershipFeed
-	closed    chan struct{} // closed by Close: wakes waiters, stops the watcher
-	failed    chan struct{} // closed when the log store fails: raft is shut down
+	deferrer  commitDeferrer // the state machine, if it defers commits while following
+	closed    chan struct{}  // closed by Close: wakes waiters, stops the watcher
+	failed    chan struct{}  // closed when the log store fails: raft is shut down
 	failOnce  sync.Once
 	failErr   error // written before failed is closed
 	watchDone chan struct{}
@@ -110,7 +111,8 @@ func Open(cfg Config, sm StateMachine) (*Cluster, error) {
 	obs := make(chan raft.Observation, 16)
 	c.observer = raft.NewObserver(obs, false, leadershipObservations)
 	c.raft.RegisterObserver(c.observer)
-	c.feed.publish(c.leadership())
+	c.deferrer, _ = sm.(commitDeferrer)
+	c.publish()
 	go c.watchLeadership(obs)
 	go c.watchDeadLeader()
 	return c, nil
@@ -386,7 +388,7 @@ func (c *Cluster) Close() error {
 		errShutdown := c.raft.Shutdown().Error()
 		<-c.watchDone
 		<-c.deadDone
-		c.feed.publish(c.leadership()) // the last word: not leader
+		c.publish() // the last word: not leader
 		c.closeErr = errors.Join(errShutdown, c.closeStores())
 		if c.closeErr != nil {
 			c.closeErr = fmt.Errorf("cluster: close: %w", c.closeErr)

@@ -43,8 +43,25 @@ func (s *Store) ApplyBatch(indexes []uint64, cmds [][]byte) []any {
 	if s.db == nil {
 		return refuse(results, indexes, cmds, applied, ErrClosed)
 	}
-	last, keys, err := s.commitBatch(indexes, cmds, results)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	committed := applied // what the file holds: less while batches are pending
+	if s.wtx != nil {
+		committed = s.wtxBase
+	}
+	last, keys, err := s.applyBatch(indexes, cmds, results)
+	if err == nil {
+		// A card key change is committed at once: the key state is
+		// reloaded from the file.
+		err = s.settle(int(last-applied), keys)
+	} else {
+		s.rollbackPending()
+	}
 	if err != nil {
+		// Earlier batches went with the failed transaction: Raft replays
+		// them after the restart that ErrFailed asks for.
+		applied = committed
+		s.applied.Store(applied)
 		s.fail(fmt.Errorf("apply batch of %d entries up to index %d to %s: %w", len(cmds), indexes[len(indexes)-1], s.path, err))
 		return refuse(results, indexes, cmds, applied, s.failure())
 	}
@@ -70,46 +87,42 @@ func refuse(results []any, indexes []uint64, cmds [][]byte, applied uint64, err 
 	return results
 }
 
-// commitBatch runs the batch in one write transaction and returns the
-// applied index it committed. A panic inside is turned into an error after
-// bbolt has rolled the transaction back.
-func (s *Store) commitBatch(indexes []uint64, cmds [][]byte, results []any) (last uint64, keys bool, err error) {
+// applyBatch applies the batch in the open write transaction (see
+// deferred.go) and returns the applied index it reached. A panic inside is
+// turned into an error; the caller rolls the transaction back. s.wmu must
+// be held.
+func (s *Store) applyBatch(indexes []uint64, cmds [][]byte, results []any) (last uint64, keys bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		prev := readApplied(meta)
-		last = prev
-		a := newApplier(tx, s.log)
-		defer func() { keys = a.keysChanged }()
-		for i, cmd := range cmds {
-			if indexes[i] <= last {
-				continue // applied before: Raft replays from its last snapshot
-			}
-			last = indexes[i]
-			if cmd == nil {
-				continue
-			}
-			r, err := a.apply(indexes[i], cmd)
-			if err != nil {
-				return fmt.Errorf("index %d: %w", indexes[i], err)
-			}
-			results[i] = r
+	tx, err := s.pendingTx()
+	if err != nil {
+		return 0, false, err
+	}
+	meta := tx.Bucket(bucketMeta)
+	prev := readApplied(meta)
+	last = prev
+	a := newApplier(tx, s.log)
+	for i, cmd := range cmds {
+		if indexes[i] <= last {
+			continue // applied before: Raft replays from its last snapshot
 		}
-		if last == prev {
-			return nil
+		last = indexes[i]
+		if cmd == nil {
+			continue
 		}
-		if s.opts.CommitHook != nil {
-			if err := s.opts.CommitHook(); err != nil {
-				return err
-			}
+		r, err := a.apply(indexes[i], cmd)
+		if err != nil {
+			return 0, false, fmt.Errorf("index %d: %w", indexes[i], err)
 		}
-		return meta.Put(metaApplied, binary.BigEndian.AppendUint64(nil, last))
-	})
-	return last, keys, err
+		results[i] = r
+	}
+	if last == prev {
+		return last, false, nil
+	}
+	return last, a.keysChanged, meta.Put(metaApplied, binary.BigEndian.AppendUint64(nil, last))
 }
 
 // applier applies commands inside one write transaction. Its methods return

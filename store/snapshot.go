@@ -29,6 +29,9 @@ func (s *Store) Snapshot() (io.ReadCloser, error) {
 	if s.db == nil {
 		return nil, fmt.Errorf("store: snapshot: %w", ErrClosed)
 	}
+	if err := s.flush(); err != nil {
+		return nil, fmt.Errorf("store: snapshot: %w", err)
+	}
 	tx, err := s.db.Begin(false)
 	if err != nil {
 		return nil, fmt.Errorf("store: snapshot: %w", err)
@@ -122,6 +125,10 @@ func (s *Store) swap(path string) error {
 		return ErrClosed
 	}
 	if s.db != nil {
+		// The snapshot replaces whatever deferred commits left open.
+		s.wmu.Lock()
+		s.rollbackPending()
+		s.wmu.Unlock()
 		err := s.db.Close()
 		s.db = nil
 		if err != nil {

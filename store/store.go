@@ -69,7 +69,17 @@ type Store struct {
 	db     *bolt.DB // nil when closed, or when a Restore could not reopen the file
 	closed bool     // Close was called
 
-	applied atomic.Uint64            // mirrors meta applied_index after each commit
+	// The write transaction ApplyBatch applies in, kept open across
+	// batches while commits are deferred (deferred.go); wmu guards it.
+	wmu        sync.Mutex
+	wtx        *bolt.Tx
+	wtxBase    uint64      // the applied index the file holds below wtx
+	wtxEntries int         // entries applied in wtx
+	timer      *time.Timer // commits wtx within deferDelay
+	pending    atomic.Bool // wtx is open between batches: readers commit it first
+	deferring  atomic.Bool // see DeferCommits
+
+	applied atomic.Uint64            // mirrors meta applied_index after each batch
 	keys    atomic.Pointer[KeyState] // mirrors the card keys' state after each commit that changed it
 	failed  atomic.Pointer[error]    // set when a batch could not be committed; see ErrFailed
 	stopped chan struct{}            // closed when failed is set
@@ -217,7 +227,14 @@ func (s *Store) Close() error {
 		return nil
 	}
 	var err error
-	if s.opts.NoSync && s.failure() == nil {
+	s.wmu.Lock()
+	if s.failure() == nil {
+		err = s.commitPending()
+	} else {
+		s.rollbackPending()
+	}
+	s.wmu.Unlock()
+	if err == nil && s.opts.NoSync && s.failure() == nil {
 		err = s.db.Sync()
 	}
 	err = errors.Join(err, s.db.Close())
@@ -239,15 +256,20 @@ func writeClean(path string) error {
 	return syncDir(filepath.Dir(path))
 }
 
-// AppliedIndex is the Raft index of the last applied entry, as committed.
+// AppliedIndex is the Raft index of the last applied entry: every read
+// sees it (deferred commits are committed before a read).
 func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
 
-// view runs fn in a read transaction on the current file.
+// view runs fn in a read transaction on the current file, after committing
+// whatever deferred commits left open.
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
 		return ErrClosed
+	}
+	if err := s.flush(); err != nil {
+		return err
 	}
 	return s.db.View(fn)
 }

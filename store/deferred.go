@@ -1,0 +1,143 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Deferred commits. A bbolt commit costs what it touches, not what it
+// carries: every index's tail page, the branch pages above them, the meta
+// page, one pwrite each. A follower applies whatever Raft hands it in
+// batches of a few entries and paid that fixed cost per batch: about half
+// of a standby's CPU. Nothing waits on a follower's state (its answers come
+// from the log, which Raft has made durable before the store sees an
+// entry), so while DeferCommits is on, ApplyBatch leaves its writes in one
+// open write transaction and commits many batches at once.
+//
+// The file is never the durable copy (the node runs the store NoSync and
+// discards a file that was not closed cleanly), so an uncommitted batch
+// loses nothing a crash would not lose anyway. What must hold is that
+// nobody reads around the open transaction: every read (view), Snapshot
+// and Close commits it first, so a reader sees every batch ApplyBatch has
+// returned, as before.
+const (
+	// deferDelay bounds how long applied batches stay uncommitted: a
+	// failing disk shows (ErrFailed) within it, as a commit per batch would.
+	deferDelay = 50 * time.Millisecond
+	// deferEntries bounds the open transaction's dirty pages in memory.
+	deferEntries = 4096
+)
+
+// DeferCommits turns deferred commits on (this node follows: nothing waits
+// on its state) or off (it leads: its state answers requests). Turning
+// them off commits what is pending. The cluster calls it on every
+// leadership change; a store nobody calls it on commits every batch.
+func (s *Store) DeferCommits(on bool) {
+	if s.deferring.Swap(on) == on || on {
+		return
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db != nil {
+		_ = s.flush() // a failure stops the store (ErrFailed) and is logged there
+	}
+}
+
+// pendingTx returns the open write transaction, beginning one if there is
+// none. s.wmu must be held.
+func (s *Store) pendingTx() (*bolt.Tx, error) {
+	if s.wtx != nil {
+		return s.wtx, nil
+	}
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return nil, err
+	}
+	s.wtx, s.wtxEntries, s.wtxBase = tx, 0, s.applied.Load()
+	return tx, nil
+}
+
+// settle ends ApplyBatch's use of the open transaction: it commits it
+// unless deferring allows it to stay open, in which case it arms the timer
+// that commits it within deferDelay. s.wmu must be held.
+func (s *Store) settle(entries int, mustCommit bool) error {
+	s.wtxEntries += entries
+	if mustCommit || !s.deferring.Load() || s.wtxEntries >= deferEntries {
+		return s.commitPending()
+	}
+	if !s.pending.Swap(true) {
+		s.timer = time.AfterFunc(deferDelay, s.flushLater)
+	}
+	return nil
+}
+
+// commitPending commits the open transaction, if any. On error it is
+// rolled back: the caller fails the store. s.wmu must be held.
+func (s *Store) commitPending() error {
+	tx := s.wtx
+	if tx == nil {
+		return nil
+	}
+	s.wtx = nil
+	s.pending.Store(false)
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	if s.opts.CommitHook != nil && s.wtxEntries > 0 {
+		if err := s.opts.CommitHook(); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// rollbackPending discards the open transaction and what it applied.
+// s.wmu must be held.
+func (s *Store) rollbackPending() {
+	if s.wtx == nil {
+		return
+	}
+	_ = s.wtx.Rollback()
+	s.wtx = nil
+	s.pending.Store(false)
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	s.applied.Store(s.wtxBase)
+}
+
+// flush commits what deferred commits left open, so that a reader sees it.
+// s.mu must be held (either way) and s.db open. A commit that fails stops
+// the store.
+func (s *Store) flush() error {
+	if !s.pending.Load() {
+		return nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.failure() != nil {
+		s.rollbackPending() // a failed store reads what it committed
+		return nil
+	}
+	base, last := s.wtxBase, s.applied.Load()
+	if err := s.commitPending(); err != nil {
+		s.applied.Store(base)
+		s.fail(fmt.Errorf("commit entries %d-%d to %s: %w", base+1, last, s.path, err))
+		return s.failure()
+	}
+	return nil
+}
+
+// flushLater is the deferDelay timer: commit what has waited long enough.
+func (s *Store) flushLater() {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db != nil {
+		_ = s.flush()
+	}
+}
