@@ -105,6 +105,7 @@ func (s *Store) applyBatch(indexes []uint64, cmds [][]byte, results []any) (last
 	prev := readApplied(meta)
 	last = prev
 	a := newApplier(tx, s.log)
+	a.hints = &s.hints
 	for i, cmd := range cmds {
 		if indexes[i] <= last {
 			continue // applied before: Raft replays from its last snapshot
@@ -140,6 +141,8 @@ type applier struct {
 	// lean: the file has the lean layout (layout.go), which writes fewer
 	// index entries.
 	lean bool
+	// hints: where recent INTENTs' records are (nil: no hints).
+	hints *idHints
 }
 
 func newApplier(tx *bolt.Tx, log *slog.Logger) *applier {
@@ -212,6 +215,11 @@ func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
 // record that does not decode, or an id that names no record, is storage
 // corruption, not a property of the command.
 func (a *applier) get(id string) (*Txn, []byte, error) {
+	if seq, ok := a.hints.find(id); ok {
+		if t, err := getTxn(a.tx, seq); err == nil && t != nil && t.ID == id {
+			return t, seq, nil
+		}
+	}
 	seq := a.tx.Bucket(bucketIDs).Get([]byte(id))
 	if seq == nil {
 		return nil, nil, nil
@@ -473,6 +481,7 @@ func (a *applier) insert(t *Txn, seq []byte) error {
 	if err := a.tx.Bucket(bucketIDs).Put([]byte(t.ID), seq); err != nil {
 		return err
 	}
+	a.hints.add(t.ID, seq)
 	if err := a.indexRRN(t, seq); err != nil {
 		return err
 	}

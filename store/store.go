@@ -78,6 +78,7 @@ type Store struct {
 	timer      *time.Timer // commits wtx within deferDelay
 	pending    atomic.Bool // wtx is open between batches: readers commit it first
 	deferring  atomic.Bool // see DeferCommits
+	hints      idHints     // see hints.go; guarded by wmu
 
 	applied atomic.Uint64            // mirrors meta applied_index after each batch
 	keys    atomic.Pointer[KeyState] // mirrors the card keys' state after each commit that changed it
