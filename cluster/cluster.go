@@ -67,9 +67,8 @@ type Cluster struct {
 	observer *raft.Observer
 
 	feed      *leadershipFeed
-	deferrer  commitDeferrer // the state machine, if it defers commits while following
-	closed    chan struct{}  // closed by Close: wakes waiters, stops the watcher
-	failed    chan struct{}  // closed when the log store fails: raft is shut down
+	closed    chan struct{} // closed by Close: wakes waiters, stops the watcher
+	failed    chan struct{} // closed when the log store fails: raft is shut down
 	failOnce  sync.Once
 	failErr   error // written before failed is closed
 	watchDone chan struct{}
@@ -111,8 +110,7 @@ func Open(cfg Config, sm StateMachine) (*Cluster, error) {
 	obs := make(chan raft.Observation, 16)
 	c.observer = raft.NewObserver(obs, false, leadershipObservations)
 	c.raft.RegisterObserver(c.observer)
-	c.deferrer, _ = sm.(commitDeferrer)
-	c.publish()
+	c.feed.publish(c.leadership())
 	go c.watchLeadership(obs)
 	go c.watchDeadLeader()
 	return c, nil
@@ -388,7 +386,7 @@ func (c *Cluster) Close() error {
 		errShutdown := c.raft.Shutdown().Error()
 		<-c.watchDone
 		<-c.deadDone
-		c.publish() // the last word: not leader
+		c.feed.publish(c.leadership()) // the last word: not leader
 		c.closeErr = errors.Join(errShutdown, c.closeStores())
 		if c.closeErr != nil {
 			c.closeErr = fmt.Errorf("cluster: close: %w", c.closeErr)

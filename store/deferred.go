@@ -9,19 +9,20 @@ import (
 
 // Deferred commits. A bbolt commit costs what it touches, not what it
 // carries: every index's tail page, the branch pages above them, the meta
-// page, one pwrite each. A follower applies whatever Raft hands it in
-// batches of a few entries and paid that fixed cost per batch: about half
-// of a standby's CPU. Nothing waits on a follower's state (its answers come
-// from the log, which Raft has made durable before the store sees an
-// entry), so while DeferCommits is on, ApplyBatch leaves its writes in one
-// open write transaction and commits many batches at once.
+// page, one pwrite each. Raft hands the store batches of a few entries (at
+// 1,000 tx/s often one), and a commit per batch was most of a standby's
+// CPU and, on the active, a commit on the path of every answer.
 //
-// The file is never the durable copy (the node runs the store NoSync and
-// discards a file that was not closed cleanly), so an uncommitted batch
-// loses nothing a crash would not lose anyway. What must hold is that
-// nobody reads around the open transaction: every read (view), Snapshot
-// and Close commits it first, so a reader sees every batch ApplyBatch has
-// returned, as before.
+// A NoSync store's file is not the durable copy (Raft's log is, and the
+// node discards a file that was not closed cleanly), so an uncommitted
+// batch loses nothing a crash would not lose anyway: such a store leaves
+// the register path's commands (deferrable) in one open write transaction
+// and commits many batches at once. What must hold is that nobody reads
+// around the open transaction: every read (view), Snapshot and Close
+// commits it first, so a reader sees every batch ApplyBatch has returned.
+// The one exception is Terminal, which every request reads: it reads the
+// committed file, and a batch that changes the registry (any command
+// outside deferrable) is committed before ApplyBatch returns.
 const (
 	// deferDelay bounds how long applied batches stay uncommitted: a
 	// failing disk shows (ErrFailed) within it. A transaction's keys land
@@ -33,19 +34,14 @@ const (
 	deferEntries = 16384
 )
 
-// DeferCommits turns deferred commits on (this node follows: nothing waits
-// on its state) or off (it leads: its state answers requests). Turning
-// them off commits what is pending. The cluster calls it on every
-// leadership change; a store nobody calls it on commits every batch.
-func (s *Store) DeferCommits(on bool) {
-	if s.deferring.Swap(on) == on || on {
-		return
+// deferrable reports whether a command's changes may wait for a later
+// commit: the register path's, which Terminal does not read.
+func deferrable(op Op) bool {
+	switch op {
+	case OpIntent, OpOutcome, OpOutcomeSAF, OpSAFAck:
+		return true
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.db != nil {
-		_ = s.flush() // a failure stops the store (ErrFailed) and is logged there
-	}
+	return false
 }
 
 // pendingTx returns the open write transaction, beginning one if there is
@@ -67,7 +63,7 @@ func (s *Store) pendingTx() (*bolt.Tx, error) {
 // that commits it within deferDelay. s.wmu must be held.
 func (s *Store) settle(entries int, mustCommit bool) error {
 	s.wtxEntries += entries
-	if mustCommit || !s.deferring.Load() || s.wtxEntries >= deferEntries {
+	if mustCommit || !s.opts.NoSync || s.wtxEntries >= deferEntries {
 		return s.commitPending()
 	}
 	if !s.pending.Swap(true) {

@@ -33,13 +33,13 @@ func openHooked(t *testing.T, path string, h *countingHook) *Store {
 	return s
 }
 
-// A deferring store (a follower's) commits batches together, and a read
-// commits first: it sees every batch ApplyBatch has returned.
+// A NoSync store (the node's) commits the register path's batches
+// together, and a read commits first: it sees every batch ApplyBatch has
+// returned.
 func TestDeferredCommitsAreReadAfterCommitting(t *testing.T) {
 	v := mustVault(t)
 	var h countingHook
 	s := openHooked(t, filepath.Join(t.TempDir(), "state.db"), &h)
-	s.DeferCommits(true)
 	l := newLog(t, s)
 	for n := 1; n <= 3; n++ {
 		l.ok(IntentCmd(newTxn(t, v, n, TypePurchase, int64(n))))
@@ -60,27 +60,38 @@ func TestDeferredCommitsAreReadAfterCommitting(t *testing.T) {
 	}
 }
 
-// Leading again (DeferCommits(false)) commits what is pending at once, and
-// from then on every batch is committed before ApplyBatch returns.
-func TestLeadingCommitsPendingBatches(t *testing.T) {
+// A registry change is committed before ApplyBatch returns, with what
+// was pending: Terminal, which every request reads, reads the committed
+// file and must not commit deferred batches itself (a commit per request).
+func TestRegistryChangesAreNotDeferred(t *testing.T) {
 	v := mustVault(t)
 	var h countingHook
 	s := openHooked(t, filepath.Join(t.TempDir(), "state.db"), &h)
-	s.DeferCommits(true)
 	l := newLog(t, s)
 	l.ok(IntentCmd(newTxn(t, v, 1, TypePurchase, 1)))
-	s.DeferCommits(false)
+	if r := l.apply(TerminalsAddCmd(testEpoch, TerminalRange{From: "T0000001", Merchant: testMerchant, Store: "s"})); r.Err != nil {
+		t.Fatal(r.Err)
+	}
 	if got := h.commits.Load(); got != 1 {
-		t.Fatalf("%d commits after leading, want 1", got)
+		t.Fatalf("%d commits after a registry change, want 1", got)
 	}
 	l.ok(IntentCmd(newTxn(t, v, 2, TypePurchase, 2)))
-	if got := h.commits.Load(); got != 2 {
-		t.Fatalf("%d commits after a leader's batch, want 2", got)
+	if _, ok, err := s.Terminal("T0000001"); !ok || err != nil {
+		t.Fatalf("terminal added: found %v, %v", ok, err)
+	}
+	if got := h.commits.Load(); got != 1 {
+		t.Fatalf("%d commits after reading a terminal, want still 1 (the INTENT after it stays deferred)", got)
+	}
+	if r := l.apply(TerminalsBlockCmd(TerminalRange{From: "T0000001"}, true, testEpoch+1)); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if term, _, err := s.Terminal("T0000001"); !term.Blocked || err != nil {
+		t.Fatalf("terminal read after its block was applied: blocked %v, %v", term.Blocked, err)
 	}
 }
 
 // A deferred commit that fails stops the store within deferDelay, with no
-// further batch or read to make it commit: a follower's failing disk must
+// further batch or read to make it commit: a failing disk must
 // show (the node stops) as it did with a commit per batch. The applied
 // index falls back to what the file holds.
 func TestDeferredCommitFailureStopsTheStore(t *testing.T) {
@@ -89,7 +100,9 @@ func TestDeferredCommitFailureStopsTheStore(t *testing.T) {
 	s := openHooked(t, filepath.Join(t.TempDir(), "state.db"), &h)
 	l := newLog(t, s)
 	l.ok(IntentCmd(newTxn(t, v, 1, TypePurchase, 1)))
-	s.DeferCommits(true)
+	if _, _, err := s.Get(idOf(1)); err != nil { // commits it
+		t.Fatal(err)
+	}
 	h.failing.Store(true)
 	l.ok(IntentCmd(newTxn(t, v, 2, TypePurchase, 2)))
 	l.ok(IntentCmd(newTxn(t, v, 3, TypePurchase, 3)))
@@ -121,7 +134,6 @@ func TestCloseCommitsDeferredBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.DeferCommits(true)
 	l := newLog(t, s)
 	l.ok(IntentCmd(newTxn(t, v, 1, TypePurchase, 1)))
 	if err := s.Close(); err != nil {
@@ -141,7 +153,6 @@ func TestCloseCommitsDeferredBatches(t *testing.T) {
 func TestSnapshotHoldsDeferredBatches(t *testing.T) {
 	v := mustVault(t)
 	s := mustOpen(t, true)
-	s.DeferCommits(true)
 	l := newLog(t, s)
 	l.ok(IntentCmd(newTxn(t, v, 1, TypePurchase, 1)))
 	snap, err := s.Snapshot()

@@ -86,6 +86,9 @@ func crash(t *testing.T, s *Store) {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.wmu.Lock()
+	s.rollbackPending() // what a crash loses
+	s.wmu.Unlock()
 	if err := s.db.Close(); err != nil {
 		t.Fatal(err)
 	}

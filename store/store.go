@@ -21,7 +21,8 @@ import (
 type Options struct {
 	Logger *slog.Logger // nil: discard
 	// NoSync skips the fsync of every commit, and with it two disk flushes
-	// per Raft batch on the path of every answer. The node runs this way:
+	// per Raft batch on the path of every answer, and defers commits
+	// (deferred.go). The node runs this way:
 	// Raft's log, flushed on a quorum before anything is applied, is the
 	// durable copy, and the file is rebuilt from it after a crash. A crash
 	// can leave an unsynced bbolt file torn (a commit may reuse pages that
@@ -70,14 +71,13 @@ type Store struct {
 	closed bool     // Close was called
 
 	// The write transaction ApplyBatch applies in, kept open across
-	// batches while commits are deferred (deferred.go); wmu guards it.
+	// batches by deferred commits (deferred.go); wmu guards it.
 	wmu        sync.Mutex
 	wtx        *bolt.Tx
 	wtxBase    uint64      // the applied index the file holds below wtx
 	wtxEntries int         // entries applied in wtx
 	timer      *time.Timer // commits wtx within deferDelay
 	pending    atomic.Bool // wtx is open between batches: readers commit it first
-	deferring  atomic.Bool // see DeferCommits
 	hints      idHints     // see hints.go; guarded by wmu
 
 	applied atomic.Uint64            // mirrors meta applied_index after each batch
@@ -300,3 +300,15 @@ func (s *Store) Stopped() <-chan struct{} { return s.stopped }
 
 // Failure is the storage failure that stopped the store, or nil.
 func (s *Store) Failure() error { return s.failure() }
+
+// viewCommitted runs fn in a read transaction on what the file has
+// committed, without committing deferred batches first (see deferred.go
+// for who may).
+func (s *Store) viewCommitted(fn func(tx *bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
+	return s.db.View(fn)
+}

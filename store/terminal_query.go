@@ -11,7 +11,10 @@ import (
 // is not registered. The pipeline asks it for every request it admits: one
 // read transaction and one key.
 func (s *Store) Terminal(id string) (t Terminal, ok bool, err error) {
-	err = s.view(func(tx *bolt.Tx) error {
+	// Every request reads this: it must not commit deferred batches (a
+	// commit per request), and need not, since a registry change is never
+	// deferred.
+	err = s.viewCommitted(func(tx *bolt.Tx) error {
 		rec, err := decodeTerminal(id, tx.Bucket(bucketTerminals).Get([]byte(id)))
 		if rec != nil {
 			t, ok = *rec, true
