@@ -21,8 +21,12 @@ const maxKeyField = 64
 // the index); otherwise a Result. A command that does not decode or breaks
 // a rule gets Result.Err and changes nothing, but its index still counts.
 //
-// It never panics. If the batch cannot be committed, every entry gets
-// ErrFailed and so does every later batch (see ErrFailed).
+// A NoSync store may leave the batch uncommitted for a while (deferred.go);
+// every read sees it all the same.
+//
+// It never panics. If the batch cannot be applied or committed, every
+// entry gets ErrFailed and so does every later batch (see ErrFailed); a
+// deferred commit that fails later stops the store the same way.
 func (s *Store) ApplyBatch(indexes []uint64, cmds [][]byte) []any {
 	results := make([]any, len(cmds))
 	if len(indexes) != len(cmds) {
