@@ -81,6 +81,9 @@ func (c *Cluster) watchDeadLeader() {
 			probed = time.Now()
 			continue
 		}
+		if c.votedForAnother(last) {
+			continue
+		}
 		// A follower forgets its leader without contact only when it
 		// refuses its vote to a candidate of a newer term (raft's
 		// setState): a first stander whose log is shorter. Then it must
@@ -131,11 +134,29 @@ func (c *Cluster) awaitFirstStander(dead raft.ServerAddress, wait time.Duration)
 // won or is winning, and standing would depose it before its first
 // heartbeat arrives (seen at load 16: three elections, 12 s).
 func (c *Cluster) stillLeaderless(found time.Time, dead raft.ServerAddress) bool {
-	if c.raft.State() != raft.Follower || !c.raft.LastContact().Before(found) {
+	if c.raft.State() != raft.Follower || !c.raft.LastContact().Before(found) || c.votedForAnother(dead) {
 		return false
 	}
 	addr, _ := c.raft.LeaderWithID()
 	return addr == "" || addr == dead
+}
+
+// votedForAnother reports a follower that granted its vote in the current
+// term to a candidate other than itself and the dead leader (whom it may
+// have elected in this very term): that one is winning, and standing would depose
+// it. Raft counts the grant as contact, but a grant made before this
+// follower found the port dead does not show as contact since (seen in CI:
+// the second follower stood after voting for the first, terms 2 -> 5). If
+// that candidate dies too, the heartbeat timeout covers it. The vote is
+// read where raft keeps it (its stable store's LastVoteTerm and
+// LastVoteCand, the candidate's address).
+func (c *Cluster) votedForAnother(dead raft.ServerAddress) bool {
+	term, err := c.bolt.GetUint64([]byte("LastVoteTerm"))
+	if err != nil || term != c.raft.CurrentTerm() {
+		return false
+	}
+	cand, err := c.bolt.Get([]byte("LastVoteCand"))
+	return err == nil && len(cand) > 0 && string(cand) != c.localAddr && string(cand) != string(dead)
 }
 
 // refuses reports whether a dial to addr is refused: nothing listens

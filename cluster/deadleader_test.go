@@ -40,11 +40,11 @@ func TestDeadLeaderPortStartsElection(t *testing.T) {
 	if st.DeadLeaderElections < 1 {
 		t.Errorf("%s leads term %d but never stood on a refused port (it won by the heartbeat timeout instead)", leader.cfg.ID, st.Term)
 	}
-	// One term more is the usual case; on a starved machine (CI) the
-	// second follower's probe can come after it granted the first one's
-	// vote, and its stand then costs a round or two. That costs
-	// milliseconds, not money, and depends on scheduling: logged, not
-	// asserted.
+	// One term more is the usual case. On a starved machine a candidate
+	// can time out before its votes arrive and stand again: a round of
+	// milliseconds, no money, and a matter of scheduling: logged, not
+	// asserted. (A follower that voted for the first stander no longer
+	// stands itself: votedForAnother.)
 	t.Logf("new term %d after term %d; %s stood %d times", st.Term, term, leader.cfg.ID, st.DeadLeaderElections)
 	applyN(t, leader.c, "after", 10)
 }
