@@ -263,14 +263,20 @@ func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
 
 // view runs fn in a read transaction on the current file, after committing
 // whatever deferred commits left open.
-func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+func (s *Store) view(fn func(tx *bolt.Tx) error) error { return s.read(fn, true) }
+
+// read runs fn in a read transaction, after committing deferred batches if
+// flush.
+func (s *Store) read(fn func(tx *bolt.Tx) error, flush bool) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
 		return ErrClosed
 	}
-	if err := s.flush(); err != nil {
-		return err
+	if flush {
+		if err := s.flush(); err != nil {
+			return err
+		}
 	}
 	return s.db.View(fn)
 }
@@ -304,11 +310,4 @@ func (s *Store) Failure() error { return s.failure() }
 // viewCommitted runs fn in a read transaction on what the file has
 // committed, without committing deferred batches first (see deferred.go
 // for who may).
-func (s *Store) viewCommitted(fn func(tx *bolt.Tx) error) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.db == nil {
-		return ErrClosed
-	}
-	return s.db.View(fn)
-}
+func (s *Store) viewCommitted(fn func(tx *bolt.Tx) error) error { return s.read(fn, false) }

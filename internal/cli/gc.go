@@ -20,14 +20,7 @@ const (
 
 // TuneServerGC applies the settings above where the environment does not
 // override them.
-func TuneServerGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(serverGCPercent)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(serverMemoryLimit)
-	}
-}
+func TuneServerGC() { tuneGC(serverGCPercent, serverMemoryLimit) }
 
 // The load tester's settings: tillbench shares the box with the cluster it
 // measures, and its fleet allocates per transaction (messages, answers,
@@ -42,11 +35,14 @@ const (
 
 // TuneBenchGC applies the load tester's settings where the environment
 // does not override them.
-func TuneBenchGC() {
+func TuneBenchGC() { tuneGC(benchGCPercent, benchMemoryLimit) }
+
+// tuneGC sets what the environment (GOGC, GOMEMLIMIT) leaves unset.
+func tuneGC(percent int, limit int64) {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(benchGCPercent)
+		debug.SetGCPercent(percent)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(benchMemoryLimit)
+		debug.SetMemoryLimit(limit)
 	}
 }
